@@ -1,0 +1,3 @@
+module github.com/limpetnet/limpet
+
+go 1.26

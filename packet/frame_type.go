@@ -1,0 +1,103 @@
+package packet
+
+import "strconv"
+
+// FrameType is a frame's type number on the wire (docs/PROTOCOL.md, "Frames").
+// Types 0x00–0x1e mean what they mean in RFC 9000 §19; 0x30 and above are
+// limpet's own.
+type FrameType uint64
+
+const (
+	FramePadding            FrameType = 0x00
+	FramePing               FrameType = 0x01
+	FrameAck                FrameType = 0x02
+	FrameAckECN             FrameType = 0x03
+	FrameResetStream        FrameType = 0x04
+	FrameStopSending        FrameType = 0x05
+	FrameCrypto             FrameType = 0x06
+	FrameNewToken           FrameType = 0x07
+	FrameStream             FrameType = 0x08 // 0x08–0x0f: low bits are OFF, LEN, FIN
+	FrameMaxData            FrameType = 0x10
+	FrameMaxStreamData      FrameType = 0x11
+	FrameMaxStreamsBidi     FrameType = 0x12
+	FrameMaxStreamsUni      FrameType = 0x13
+	FrameDataBlocked        FrameType = 0x14
+	FrameStreamDataBlocked  FrameType = 0x15
+	FrameStreamsBlockedBidi FrameType = 0x16
+	FrameStreamsBlockedUni  FrameType = 0x17
+	FrameNewConnectionID    FrameType = 0x18
+	FrameRetireConnectionID FrameType = 0x19
+	FramePathChallenge      FrameType = 0x1a
+	FramePathResponse       FrameType = 0x1b
+	FrameConnectionClose    FrameType = 0x1c // transport error
+	FrameConnectionCloseApp FrameType = 0x1d // application error
+	FrameHandshakeDone      FrameType = 0x1e
+
+	// Limpet extensions.
+	FrameFECRepair     FrameType = 0x30 // reserved: Reed-Solomon repair symbol
+	FrameFECSourceInfo FrameType = 0x31 // reserved: which packets a repair group protects
+	FrameConsumed      FrameType = 0x32 // delivery receipt: bytes the application read
+)
+
+// Stream frame type bits (RFC 9000 §19.8).
+const (
+	streamBitFIN = 0x01
+	streamBitLEN = 0x02
+	streamBitOFF = 0x04
+)
+
+// IsStream reports whether t is one of the eight STREAM frame types.
+func (t FrameType) IsStream() bool { return t >= 0x08 && t <= 0x0f }
+
+func (t FrameType) String() string {
+	if t.IsStream() {
+		return "STREAM"
+	}
+	switch t {
+	case FramePadding:
+		return "PADDING"
+	case FramePing:
+		return "PING"
+	case FrameAck, FrameAckECN:
+		return "ACK"
+	case FrameResetStream:
+		return "RESET_STREAM"
+	case FrameStopSending:
+		return "STOP_SENDING"
+	case FrameCrypto:
+		return "CRYPTO"
+	case FrameNewToken:
+		return "NEW_TOKEN"
+	case FrameMaxData:
+		return "MAX_DATA"
+	case FrameMaxStreamData:
+		return "MAX_STREAM_DATA"
+	case FrameMaxStreamsBidi, FrameMaxStreamsUni:
+		return "MAX_STREAMS"
+	case FrameDataBlocked:
+		return "DATA_BLOCKED"
+	case FrameStreamDataBlocked:
+		return "STREAM_DATA_BLOCKED"
+	case FrameStreamsBlockedBidi, FrameStreamsBlockedUni:
+		return "STREAMS_BLOCKED"
+	case FrameNewConnectionID:
+		return "NEW_CONNECTION_ID"
+	case FrameRetireConnectionID:
+		return "RETIRE_CONNECTION_ID"
+	case FramePathChallenge:
+		return "PATH_CHALLENGE"
+	case FramePathResponse:
+		return "PATH_RESPONSE"
+	case FrameConnectionClose, FrameConnectionCloseApp:
+		return "CONNECTION_CLOSE"
+	case FrameHandshakeDone:
+		return "HANDSHAKE_DONE"
+	case FrameFECRepair:
+		return "FEC_REPAIR"
+	case FrameFECSourceInfo:
+		return "FEC_SOURCE_INFO"
+	case FrameConsumed:
+		return "CONSUMED"
+	}
+	return "FRAME(0x" + strconv.FormatUint(uint64(t), 16) + ")"
+}
