@@ -1,0 +1,195 @@
+package streams
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+var t0 = time.Unix(1_700_000_000, 0)
+
+// receiveAndConsume has the peer send n bytes and the application read them.
+func receiveAndConsume(t *testing.T, w *RecvWindow, n int64) {
+	t.Helper()
+	if err := w.Receive(n); err != nil {
+		t.Fatalf("Receive(%d): %v", n, err)
+	}
+	w.Consume(n)
+}
+
+func TestRecvWindowUpdateAndAutoTune(t *testing.T) {
+	const rtt = 100 * time.Millisecond
+	tests := []struct {
+		desc      string
+		consume   int64
+		elapsed   time.Duration
+		rtt       time.Duration
+		wantOK    bool
+		wantLimit int64
+		wantSize  int64
+	}{
+		{"under half consumed: no update", 8191, 10 * time.Millisecond, rtt, false, 16384, 16384},
+		{"half consumed fast: window doubles", 8192, 10 * time.Millisecond, rtt, true, 8192 + 32768, 32768},
+		{"half consumed just under 2 RTT: doubles", 8192, 199 * time.Millisecond, rtt, true, 8192 + 32768, 32768},
+		{"half consumed in 2 RTT: keeps size", 8192, 200 * time.Millisecond, rtt, true, 8192 + 16384, 16384},
+		{"half consumed slowly: keeps size", 8192, time.Second, rtt, true, 8192 + 16384, 16384},
+		{"all consumed fast: doubles", 16384, 10 * time.Millisecond, rtt, true, 16384 + 32768, 32768},
+		{"unknown RTT: keeps size", 8192, 10 * time.Millisecond, 0, true, 8192 + 16384, 16384},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			w := NewRecvWindow(16384, 1<<20)
+			if _, ok := w.Update(t0, tt.rtt); ok {
+				t.Fatalf("Update before any consumption reported an update")
+			}
+			receiveAndConsume(t, w, tt.consume)
+			limit, ok := w.Update(t0.Add(tt.elapsed), tt.rtt)
+			if ok != tt.wantOK {
+				t.Fatalf("Update ok = %v, want %v", ok, tt.wantOK)
+			}
+			if ok && limit != tt.wantLimit {
+				t.Errorf("got limit %d, want %d", limit, tt.wantLimit)
+			}
+			if w.Limit() != tt.wantLimit {
+				t.Errorf("got Limit() %d, want %d", w.Limit(), tt.wantLimit)
+			}
+			if w.Size() != tt.wantSize {
+				t.Errorf("got Size() %d, want %d", w.Size(), tt.wantSize)
+			}
+		})
+	}
+}
+
+// TestRecvWindowAutoTuneGrowsToMax drives a fast reader through many epochs:
+// the window doubles each time until it reaches the maximum and stays there.
+// A slow reader on the same schedule keeps its initial window.
+func TestRecvWindowAutoTuneGrowsToMax(t *testing.T) {
+	const rtt = 50 * time.Millisecond
+	for _, tc := range []struct {
+		desc     string
+		interval time.Duration // time between updates
+		want     []int64       // window size after each update
+	}{
+		{"fast reader", 5 * time.Millisecond, []int64{2 << 10, 4 << 10, 8 << 10, 16 << 10, 16 << 10, 16 << 10}},
+		{"slow reader", 500 * time.Millisecond, []int64{1 << 10, 1 << 10, 1 << 10, 1 << 10, 1 << 10, 1 << 10}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			w := NewRecvWindow(1<<10, 16<<10)
+			now := t0
+			w.Update(now, rtt)
+			for i, want := range tc.want {
+				// Let the peer fill the whole window and the reader drain it.
+				receiveAndConsume(t, w, w.Limit()-w.Received())
+				now = now.Add(tc.interval)
+				limit, ok := w.Update(now, rtt)
+				if !ok {
+					t.Fatalf("round %d: no update after draining the window", i)
+				}
+				if got := w.Size(); got != want {
+					t.Errorf("round %d: got size %d, want %d", i, got, want)
+				}
+				if want := w.Consumed() + w.Size(); limit != want {
+					t.Errorf("round %d: got limit %d, want %d", i, limit, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRecvWindowReceiveBeyondLimit(t *testing.T) {
+	w := NewRecvWindow(1000, 1000)
+	if err := w.Receive(600); err != nil {
+		t.Fatalf("Receive(600): %v", err)
+	}
+	err := w.Receive(401)
+	if !errors.Is(err, ErrFlowControl) {
+		t.Fatalf("Receive(401) after 600 of 1000: got %v, want ErrFlowControl", err)
+	}
+	if w.Received() != 600 {
+		t.Errorf("failed Receive changed Received to %d, want 600", w.Received())
+	}
+	if err := w.Receive(400); err != nil {
+		t.Errorf("Receive(400) up to the limit: %v", err)
+	}
+}
+
+func TestRecvWindowLostUpdate(t *testing.T) {
+	w := NewRecvWindow(1000, 1000)
+	w.Update(t0, 0)
+	receiveAndConsume(t, w, 600)
+	limit, ok := w.Update(t0, 0)
+	if !ok || limit != 1600 {
+		t.Fatalf("got update (%d, %v), want (1600, true)", limit, ok)
+	}
+	if _, ok := w.Update(t0, 0); ok {
+		t.Fatalf("update repeated without loss")
+	}
+	w.OnUpdateLost(1000) // an older limit: superseded
+	if _, ok := w.Update(t0, 0); ok {
+		t.Fatalf("loss of a superseded limit re-armed an update")
+	}
+	w.OnUpdateLost(1600)
+	if limit, ok := w.Update(t0, 0); !ok || limit != 1600 {
+		t.Fatalf("after loss got (%d, %v), want (1600, true)", limit, ok)
+	}
+	if _, ok := w.Update(t0, 0); ok {
+		t.Fatalf("resent update repeated")
+	}
+}
+
+func TestRecvWindowEnsureMinimum(t *testing.T) {
+	w := NewRecvWindow(1000, 5000)
+	w.EnsureMinimum(3000)
+	if w.Size() != 3000 {
+		t.Errorf("got size %d, want 3000", w.Size())
+	}
+	w.EnsureMinimum(2000)
+	if w.Size() != 3000 {
+		t.Errorf("smaller minimum shrank the window to %d", w.Size())
+	}
+	w.EnsureMinimum(9000)
+	if w.Size() != 5000 {
+		t.Errorf("got size %d, want the maximum 5000", w.Size())
+	}
+}
+
+func TestSendWindow(t *testing.T) {
+	w := NewSendWindow(100)
+	if _, ok := w.Blocked(); ok {
+		t.Fatalf("Blocked before running out")
+	}
+	w.Use(100)
+	if w.Available() != 0 {
+		t.Fatalf("got Available %d, want 0", w.Available())
+	}
+	w.NoteBlocked()
+	if limit, ok := w.Blocked(); !ok || limit != 100 {
+		t.Fatalf("got Blocked (%d, %v), want (100, true)", limit, ok)
+	}
+	w.NoteBlocked()
+	if _, ok := w.Blocked(); ok {
+		t.Fatalf("Blocked reported twice for one limit")
+	}
+	w.OnBlockedLost(100)
+	if limit, ok := w.Blocked(); !ok || limit != 100 {
+		t.Fatalf("after loss got Blocked (%d, %v), want (100, true)", limit, ok)
+	}
+	if w.SetLimit(50) {
+		t.Errorf("SetLimit(50) below 100 reported growth")
+	}
+	if w.Limit() != 100 {
+		t.Errorf("SetLimit(50) moved the limit to %d", w.Limit())
+	}
+	if !w.SetLimit(300) {
+		t.Errorf("SetLimit(300) did not report growth")
+	}
+	w.OnBlockedLost(100) // stale: no longer blocked at 100
+	if _, ok := w.Blocked(); ok {
+		t.Errorf("Blocked reported after the limit grew")
+	}
+	w.Use(200)
+	w.NoteBlocked()
+	if limit, ok := w.Blocked(); !ok || limit != 300 {
+		t.Errorf("got Blocked (%d, %v), want (300, true)", limit, ok)
+	}
+}
