@@ -1,0 +1,107 @@
+package congestion
+
+import "time"
+
+// Controller is a window-based congestion controller for one path. CUBIC
+// (Cubic) is the implementation the transport uses; the interface exists so
+// that another algorithm can be dropped in without touching loss detection.
+//
+// All sizes are in bytes of UDP payload, counted the way RFC 9002 §2 counts
+// bytes in flight. Packet numbers are any strictly increasing int64
+// sequence shared by OnPacketSent and OnPacketAcked, so the controller
+// needs nothing from package packet; the application-data packet number
+// space or a connection-wide send counter both work.
+//
+// A Controller is owned by the connection's goroutine and is not safe for
+// concurrent use. None of its methods allocate.
+//
+// Per ACK frame, loss detection calls, in this order:
+//
+//  1. RTTStats.Update, if the ACK produced an RTT sample;
+//  2. OnLoss once for the packets it declared lost, if any, then
+//     OnPersistentCongestion if those losses establish it (RFC 9002 §7.6);
+//  3. OnPacketAcked for each newly acknowledged in-flight packet;
+//  4. OnAckProcessed once.
+//
+// Growth is applied in OnAckProcessed, once per ACK frame, because slow
+// start and HyStart++ count ACKs, not packets.
+type Controller interface {
+	// OnPacketSent records an in-flight packet (ack-eliciting or padded;
+	// RFC 9002 §2) of the given size. Pure-ACK packets are not reported.
+	OnPacketSent(now time.Time, pn int64, bytes int)
+
+	// OnPacketAcked records one newly acknowledged in-flight packet and the
+	// time it was sent. Packets sent before the current recovery period
+	// began do not grow the window (RFC 9002 §7.3.2); the first one sent
+	// after it ends the recovery period.
+	OnPacketAcked(now time.Time, pn int64, bytes int, sentTime time.Time)
+
+	// OnAckProcessed ends one ACK frame's worth of OnPacketAcked calls and
+	// grows the window. priorInFlight is the bytes in flight before this
+	// ACK was processed; together with SetAppLimited it tells whether the
+	// sender was using its window (RFC 9002 §7.8). rtt must already
+	// include this ACK's sample.
+	OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats)
+
+	// OnLoss reports packets declared lost by one ACK frame or one
+	// loss-timer expiry: their total size and the send time of the most
+	// recently sent of them. It starts a recovery period and reduces the
+	// window unless that packet was sent before the current recovery
+	// period began, so one loss episode reduces the window once
+	// (RFC 9002 §7.3.2).
+	OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time)
+
+	// OnPersistentCongestion collapses the window to the minimum
+	// (RFC 9002 §7.6.2). It plays the role TCP's retransmission timeout
+	// plays for window management; a PTO alone never changes the window
+	// (RFC 9002 §7.5), so there is no separate timeout hook.
+	OnPersistentCongestion(now time.Time)
+
+	// SetAppLimited tells the controller whether the sender is
+	// application-limited: it stopped sending because it had nothing to
+	// send while the window still had room. The transport sets it when its
+	// send loop runs out of data with CanSend still true and clears it when
+	// it stops because CanSend is false. While set, ACKs do not grow the
+	// window (RFC 9002 §7.8, RFC 9438 §5.8). Pacing delay alone does not
+	// make a sender application-limited.
+	SetAppLimited(limited bool)
+
+	// Window is the congestion window in bytes.
+	Window() int
+
+	// CanSend reports whether a maximum-size datagram may be sent with
+	// bytesInFlight already outstanding without taking the bytes in flight
+	// above the window (RFC 9002 §7). A sender with a smaller packet may
+	// compare against Window itself. Probe packets sent on PTO expiry
+	// bypass this check (RFC 9002 §7.5).
+	CanSend(bytesInFlight int) bool
+
+	// InSlowStart reports whether the window is below the slow start
+	// threshold, which includes HyStart++'s conservative slow start.
+	InSlowStart() bool
+
+	// InRecovery reports whether a loss has been declared and no packet
+	// sent after it has been acknowledged yet.
+	InRecovery() bool
+
+	// SetMaxDatagramSize changes the datagram size the window is measured
+	// in, after path MTU discovery. Non-positive sizes are ignored and
+	// sizes above MaxDatagramSizeLimit are clamped to it.
+	SetMaxDatagramSize(n int)
+
+	// Reset returns the controller to its initial state for a new path
+	// (RFC 9000 §9.4).
+	Reset(now time.Time)
+}
+
+// InitialWindow is the initial congestion window for a given maximum
+// datagram size: min(10·size, max(14720, 2·size)) bytes (RFC 9002 §7.2).
+func InitialWindow(maxDatagramSize int) int {
+	return min(10*maxDatagramSize, max(14720, 2*maxDatagramSize))
+}
+
+// MinimumWindow is the smallest congestion window, two datagrams
+// (kMinimumWindow, RFC 9002 §7.2): enough to keep ACK clocking alive.
+func MinimumWindow(maxDatagramSize int) int {
+	return 2 * maxDatagramSize
+}

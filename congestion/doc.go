@@ -1,0 +1,46 @@
+// Package congestion decides how much and how fast a limpet connection may
+// send on one path: the RTT estimator of RFC 9002 §5 (RTTStats), a
+// pluggable window-based Controller with CUBIC (RFC 9438) and HyStart++
+// (RFC 9406) as its implementation (Cubic), and a token-bucket Pacer
+// (RFC 9002 §7.7).
+//
+// The package is sans-IO: nothing here reads a clock, starts a goroutine or
+// arms a timer. Every time-dependent method takes now, so tests drive it
+// with scripted times, and all state belongs to the goroutine that owns the
+// connection. No method allocates.
+//
+// # Usage
+//
+// Loss detection (package ackframes) and the transport wire the pieces
+// together per path:
+//
+//	// For each ACK frame:
+//	rtt.Update(latestRTT, ackDelay, handshakeConfirmed) // if it gave a sample
+//	cc.OnLoss(now, lostBytes, largestLostSentTime)      // if packets were declared lost
+//	cc.OnPersistentCongestion(now)                      // if the losses establish it
+//	for each newly acknowledged in-flight packet {
+//		cc.OnPacketAcked(now, pn, size, sentTime)
+//	}
+//	cc.OnAckProcessed(now, priorBytesInFlight, rtt)
+//	pacer.SetRate(now, cc.Window(), rtt.Smoothed(), cc.InSlowStart())
+//
+//	// Before each datagram (probes on PTO skip both checks):
+//	if cc.CanSend(bytesInFlight) && pacer.TimeUntilSend(now) == 0 {
+//		send(...)
+//		cc.OnPacketSent(now, pn, size)
+//		pacer.OnSent(now, size)
+//	} else if cc.CanSend(bytesInFlight) {
+//		armTimer(pacer.NextSendTime(now))
+//	}
+//
+// After persistent congestion the transport should also call
+// rtt.ExpireMin (RFC 9002 §5.2). On migration to a new path, RTTStats.Reset,
+// Controller.Reset and Pacer.Reset start the new path afresh
+// (RFC 9000 §9.4).
+//
+// # Limitations
+//
+// ECN congestion signals and undoing reductions caused by spurious loss
+// detection are not implemented. The minimum RTT is refreshed only on
+// request (RTTStats.ExpireMin), not on a timer.
+package congestion
