@@ -7,6 +7,7 @@ import "strconv"
 // limpet's own.
 type FrameType uint64
 
+// The frame types of limpet v1 (docs/PROTOCOL.md section 5).
 const (
 	FramePadding            FrameType = 0x00
 	FramePing               FrameType = 0x01
@@ -49,6 +50,32 @@ const (
 // IsStream reports whether t is one of the eight STREAM frame types.
 func (t FrameType) IsStream() bool { return t >= 0x08 && t <= 0x0f }
 
+// AckEliciting reports whether a packet carrying a frame of type t must be
+// acknowledged: every frame except ACK, PADDING and CONNECTION_CLOSE is
+// (docs/PROTOCOL.md section 5, RFC 9002 §2).
+func (t FrameType) AckEliciting() bool {
+	switch t {
+	case FramePadding, FrameAck, FrameAckECN, FrameConnectionClose, FrameConnectionCloseApp:
+		return false
+	}
+	return true
+}
+
+// AllowedInInitial reports whether a frame of type t may appear in an
+// Initial packet: CRYPTO, ACK, PADDING, PING and the transport
+// CONNECTION_CLOSE. Anything else there is a PROTOCOL_VIOLATION
+// (docs/PROTOCOL.md section 2.1).
+func (t FrameType) AllowedInInitial() bool {
+	switch t {
+	case FrameCrypto, FrameAck, FrameAckECN, FramePadding, FramePing, FrameConnectionClose:
+		return true
+	}
+	return false
+}
+
+// String is the frame's name as RFC 9000 and docs/PROTOCOL.md spell it;
+// both STREAM variants and both kinds of ACK, MAX_STREAMS, STREAMS_BLOCKED
+// and CONNECTION_CLOSE share a name.
 func (t FrameType) String() string {
 	if t.IsStream() {
 		return "STREAM"

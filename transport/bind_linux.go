@@ -1,0 +1,427 @@
+//go:build linux
+
+package transport
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// linuxBatchSize is how many messages one recvmmsg or sendmmsg carries.
+// With GRO and GSO each message is itself up to 64 KiB of datagrams, so a
+// larger batch would only hold more buffers.
+const linuxBatchSize = 64
+
+// maxSendIovecs caps the iovecs one sendmmsg carries: coalescing a run of
+// separate datagrams into one GSO send takes one iovec per datagram.
+const maxSendIovecs = 1024
+
+// socketBufferSize is what the bind asks for SO_RCVBUF and SO_SNDBUF: the
+// kernel defaults (about 200 KiB) drop bursts at GSO speeds.
+const socketBufferSize = 8 << 20
+
+// oobWords sizes each message's control buffer in 8-byte words (so that a
+// cmsghdr at its start is aligned): room for one UDP_SEGMENT or UDP_GRO
+// message with slack.
+const oobWords = 8
+
+// sockaddrSize is a sockaddr_in6, the larger of the two families.
+const sockaddrSize = unix.SizeofSockaddrInet6
+
+// linuxBind is a Bind over one UDP socket that moves batches with
+// recvmmsg/sendmmsg and trains with UDP GSO and GRO.
+//
+// Its message buffers are allocated once, so reading and writing allocate
+// nothing. It calls recvmmsg and sendmmsg itself, through the socket's
+// syscall.RawConn, rather than through golang.org/x/net/ipv4's
+// ReadBatch/WriteBatch: those allocate a net.UDPAddr for every datagram
+// read and know nothing of GSO trains built from several iovecs.
+type linuxBind struct {
+	conn  *net.UDPConn
+	raw   syscall.RawConn
+	local netip.AddrPort
+	v6    bool // AF_INET6 socket: IPv4 peers are addressed as IPv4-mapped IPv6
+	gro   bool // UDP_GRO is on: reads may return trains
+
+	// gso is set while the kernel accepts UDP_SEGMENT. The first send
+	// that fails with EIO (no checksum offload on the route's device) or
+	// EINVAL clears it for good, and everything is sent plainly from then
+	// on.
+	gso atomic.Bool
+
+	readMu sync.Mutex
+	rd     mmsgReader // guarded by readMu
+
+	writeMu sync.Mutex
+	wr      mmsgWriter // guarded by writeMu
+}
+
+func newUDPBind(conn *net.UDPConn, opts bindOptions) (Bind, error) {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	b := &linuxBind{conn: conn, raw: raw}
+	if la, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		b.local = unmapAddrPort(la.AddrPort())
+	}
+	var sockErr error
+	err = raw.Control(func(fd uintptr) {
+		s := int(fd)
+		sa, err := unix.Getsockname(s)
+		if err != nil {
+			sockErr = os.NewSyscallError("getsockname", err)
+			return
+		}
+		_, b.v6 = sa.(*unix.SockaddrInet6)
+		raiseBuffer(s, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF)
+		raiseBuffer(s, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF)
+		// Set don't-fragment but ignore the kernel's path-MTU cache:
+		// the transport finds the path MTU itself by probing
+		// (RFC 9000 §14.3, docs/PROTOCOL.md "Path MTU"), and a cached
+		// ICMP-learned MTU would otherwise fail its probes locally. The
+		// IPv4 option also governs IPv4 peers of a dual-stack socket.
+		_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
+		if b.v6 {
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE)
+		}
+		// Kernels before 4.18 have no UDP_SEGMENT and say ENOPROTOOPT.
+		if !opts.noGSO {
+			_, err := unix.GetsockoptInt(s, unix.IPPROTO_UDP, unix.UDP_SEGMENT)
+			b.gso.Store(err == nil)
+		}
+		if !opts.noGRO {
+			b.gro = unix.SetsockoptInt(s, unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if sockErr != nil {
+		return nil, sockErr
+	}
+	b.rd.recv = b.rd.recvmmsg
+	b.wr.send = b.wr.sendmmsg
+	return b, nil
+}
+
+// raiseBuffer raises a socket buffer to socketBufferSize, first with the
+// FORCE option that root may use past net.core.{r,w}mem_max, then with the
+// plain one that the kernel clamps. It never shrinks a larger buffer.
+func raiseBuffer(fd, force, plain int) {
+	// The kernel reports double the size it was asked for (the other
+	// half is its bookkeeping allowance).
+	if cur, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, plain); err == nil && cur >= 2*socketBufferSize {
+		return
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, force, socketBufferSize) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, plain, socketBufferSize)
+	}
+}
+
+func (b *linuxBind) LocalAddr() netip.AddrPort { return b.local }
+func (b *linuxBind) BatchSize() int            { return linuxBatchSize }
+func (b *linuxBind) Close() error              { return b.conn.Close() }
+
+func (b *linuxBind) MaxSegments() int {
+	if b.gso.Load() {
+		return maxGSOSegments
+	}
+	return 1
+}
+
+// mmsgReader holds recvmmsg's arguments, allocated once with the bind.
+type mmsgReader struct {
+	hdrs  [linuxBatchSize]unix.Mmsghdr
+	iovs  [linuxBatchSize]unix.Iovec
+	names [linuxBatchSize][sockaddrSize]byte
+	oob   [linuxBatchSize][oobWords]uint64
+
+	count int           // messages offered to recvmmsg
+	n     int           // messages it filled
+	errno syscall.Errno // its error, if any
+
+	// recv is r.recvmmsg bound once, so that RawConn.Read allocates no
+	// closure per call.
+	recv func(fd uintptr) bool
+}
+
+// recvmmsg is RawConn.Read's callback: false asks the runtime poller to
+// wait until the socket is readable and call again.
+func (r *mmsgReader) recvmmsg(fd uintptr) bool {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd,
+			uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(r.count), 0, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		case 0:
+			r.n, r.errno = int(n), 0
+		default:
+			r.n, r.errno = 0, errno
+		}
+		return true
+	}
+}
+
+func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
+	count := min(len(dgrams), linuxBatchSize)
+	if count == 0 {
+		return 0, nil
+	}
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	r := &b.rd
+	for i := range count {
+		setIovec(&r.iovs[i], dgrams[i].Buf)
+		r.hdrs[i] = unix.Mmsghdr{Hdr: unix.Msghdr{
+			Name:    &r.names[i][0],
+			Namelen: sockaddrSize,
+			Iov:     &r.iovs[i],
+			Control: (*byte)(unsafe.Pointer(&r.oob[i][0])),
+		}}
+		r.hdrs[i].Hdr.SetIovlen(1)
+		r.hdrs[i].Hdr.SetControllen(oobWords * 8)
+	}
+	r.count = count
+	if err := b.raw.Read(r.recv); err != nil {
+		return 0, err
+	}
+	if r.errno != 0 {
+		return 0, os.NewSyscallError("recvmmsg", r.errno)
+	}
+	for i := range r.n {
+		d, h := &dgrams[i], &r.hdrs[i]
+		d.N = int(h.Len)
+		d.Addr = decodeSockaddr(&r.names[i])
+		d.SegmentSize = 0
+		if b.gro {
+			oob := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[i][0])), oobWords*8)
+			if seg := groSegmentSize(oob[:h.Hdr.Controllen]); seg > 0 && d.N > seg {
+				d.SegmentSize = seg
+			}
+		}
+		if h.Hdr.Flags&unix.MSG_TRUNC != 0 && d.SegmentSize > 0 {
+			// The buffer was too short for the train: keep the
+			// whole segments, drop the cut one.
+			d.N -= d.N % d.SegmentSize
+		}
+	}
+	return r.n, nil
+}
+
+// batchPos is a place in a WriteBatch argument: datagram index and byte
+// offset into its train.
+type batchPos struct{ dgram, off int }
+
+// mmsgWriter holds sendmmsg's arguments, allocated once with the bind.
+type mmsgWriter struct {
+	hdrs  [linuxBatchSize]unix.Mmsghdr
+	iovs  [maxSendIovecs]unix.Iovec
+	names [linuxBatchSize][sockaddrSize]byte
+	oob   [linuxBatchSize][oobWords]uint64
+
+	// starts[m] is where message m begins in the caller's batch and
+	// usesGSO[m] whether it carries UDP_SEGMENT: after a GSO failure the
+	// batch is rebuilt without GSO from the failed message on.
+	starts  [linuxBatchSize]batchPos
+	usesGSO [linuxBatchSize]bool
+
+	nmsg, niov int
+
+	from  int           // first message of the pending sendmmsg
+	n     int           // messages it sent
+	errno syscall.Errno // its error, if any
+
+	// send is w.sendmmsg bound once, so that RawConn.Write allocates no
+	// closure per call.
+	send func(fd uintptr) bool
+}
+
+// sendmmsg is RawConn.Write's callback: false asks the runtime poller to
+// wait until the socket is writable and call again.
+func (w *mmsgWriter) sendmmsg(fd uintptr) bool {
+	for {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd,
+			uintptr(unsafe.Pointer(&w.hdrs[w.from])), uintptr(w.nmsg-w.from), 0, 0, 0)
+		switch errno {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		case 0:
+			w.n, w.errno = int(n), 0
+		default:
+			w.n, w.errno = 0, errno
+		}
+		return true
+	}
+}
+
+func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
+	for i := range dgrams {
+		d := &dgrams[i]
+		if d.N < 0 || d.N > len(d.Buf) || !b.reachable(d.Addr) {
+			return errBadDatagram
+		}
+	}
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	w := &b.wr
+	defer w.dropReferences()
+	var first error
+	pos := batchPos{}
+	for pos.dgram < len(dgrams) {
+		gso := b.gso.Load()
+		w.nmsg, w.niov = 0, 0
+		for pos.dgram < len(dgrams) && w.nmsg < len(w.hdrs) && w.niov < len(w.iovs) {
+			pos = w.add(dgrams, pos, gso, b.v6)
+		}
+		for w.from = 0; w.from < w.nmsg; {
+			if err := b.raw.Write(w.send); err != nil {
+				return err // the socket is closed
+			}
+			w.from += w.n
+			if w.errno == 0 {
+				continue
+			}
+			if gso && w.usesGSO[w.from] && (w.errno == unix.EIO || w.errno == unix.EINVAL) {
+				// This path cannot offload segmentation: resend
+				// from this message on without GSO, and never
+				// try GSO on this socket again.
+				b.gso.Store(false)
+				pos = w.starts[w.from]
+				break
+			}
+			first = firstError(first, os.NewSyscallError("sendmmsg", w.errno))
+			w.from++ // skip the datagram the kernel refused
+		}
+	}
+	return first
+}
+
+// reachable reports whether the socket can send to ap: an IPv4 socket
+// reaches only IPv4 peers.
+func (b *linuxBind) reachable(ap netip.AddrPort) bool {
+	return ap.IsValid() && (b.v6 || ap.Addr().Unmap().Is4())
+}
+
+// add appends the message that starts at pos and returns where the next
+// one starts. It sends a train in GSO-sized chunks (or segment by segment
+// without GSO) and, with GSO, gathers a run of separate datagrams to the
+// same peer, all of one size but the last, into one message whose iovecs
+// the kernel concatenates and splits again at the segment size.
+func (w *mmsgWriter) add(dgrams []Datagram, pos batchPos, gso, v6 bool) batchPos {
+	m := w.nmsg
+	w.nmsg++
+	d := &dgrams[pos.dgram]
+	w.starts[m], w.usesGSO[m] = pos, false
+	h := &w.hdrs[m].Hdr
+	*h = unix.Msghdr{
+		Name:    &w.names[m][0],
+		Namelen: uint32(encodeSockaddr(&w.names[m], d.Addr, v6)),
+		Iov:     &w.iovs[w.niov],
+	}
+	firstIov := w.niov
+	next := batchPos{pos.dgram + 1, 0}
+	data := d.Buf[pos.off:d.N]
+	switch seg := d.SegmentSize; {
+	case seg > 0 && seg < len(data):
+		chunk := seg
+		if gso {
+			chunk = min(len(data), max(1, min(maxGSOSegments, maxGSOPayload/seg))*seg)
+		}
+		w.addIovec(data[:chunk])
+		if chunk > seg {
+			w.setSegmentSize(m, seg)
+		}
+		if chunk < len(data) {
+			next = batchPos{pos.dgram, pos.off + chunk}
+		}
+	case gso && len(data) > 0:
+		size, total := len(data), len(data)
+		w.addIovec(data)
+		j := next.dgram
+		for ; j < len(dgrams) && j-pos.dgram < maxGSOSegments && w.niov < len(w.iovs); j++ {
+			e := &dgrams[j]
+			if e.Addr != d.Addr || e.N == 0 || e.N > size || total+e.N > maxGSOPayload ||
+				(e.SegmentSize > 0 && e.SegmentSize < e.N) {
+				break
+			}
+			w.addIovec(e.Buf[:e.N])
+			total += e.N
+			if e.N < size {
+				j++ // a shorter datagram ends the train
+				break
+			}
+		}
+		if w.niov-firstIov > 1 {
+			w.setSegmentSize(m, size)
+		}
+		next = batchPos{j, 0}
+	default:
+		w.addIovec(data)
+	}
+	h.SetIovlen(w.niov - firstIov)
+	return next
+}
+
+func (w *mmsgWriter) addIovec(p []byte) {
+	setIovec(&w.iovs[w.niov], p)
+	w.niov++
+}
+
+// setSegmentSize gives message m a UDP_SEGMENT control message: the kernel
+// (or the NIC) cuts its payload into seg-byte datagrams.
+func (w *mmsgWriter) setSegmentSize(m, seg int) {
+	oob := unsafe.Slice((*byte)(unsafe.Pointer(&w.oob[m][0])), oobWords*8)
+	cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	cm.Level, cm.Type = unix.IPPROTO_UDP, unix.UDP_SEGMENT
+	cm.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = uint16(seg)
+	h := &w.hdrs[m].Hdr
+	h.Control = &oob[0]
+	h.SetControllen(unix.CmsgSpace(2))
+	w.usesGSO[m] = true
+}
+
+// dropReferences forgets the caller's buffers, so that the writer does not
+// keep them alive after WriteBatch returns.
+func (w *mmsgWriter) dropReferences() {
+	clear(w.iovs[:w.niov])
+}
+
+// setIovec points iov at p.
+func setIovec(iov *unix.Iovec, p []byte) {
+	iov.Base = nil
+	if len(p) > 0 {
+		iov.Base = &p[0]
+	}
+	iov.SetLen(len(p))
+}
+
+// groSegmentSize returns the segment size of a UDP_GRO control message in
+// oob, or 0 if there is none (the datagram arrived alone).
+func groSegmentSize(oob []byte) int {
+	for len(oob) >= unix.SizeofCmsghdr {
+		cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(cm.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if cm.Level == unix.IPPROTO_UDP && cm.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
+			return int(*(*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])))
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0
+}

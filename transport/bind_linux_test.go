@@ -1,0 +1,316 @@
+//go:build linux
+
+package transport
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// bindListener returns a listen function with the given offloads.
+func bindListener(opts bindOptions) func(string, string) (Bind, error) {
+	return func(network, address string) (Bind, error) { return listenUDP(network, address, opts) }
+}
+
+// bindTrain returns a train of count test payloads of seg bytes, the last
+// one last bytes long, addressed to to.
+func bindTrain(count, seg, last int, to netip.AddrPort) (Datagram, [][]byte) {
+	var buf []byte
+	var want [][]byte
+	for i := range count {
+		size := seg
+		if i == count-1 {
+			size = last
+		}
+		p := bindPayload(i, size)
+		want = append(want, p)
+		buf = append(buf, p...)
+	}
+	return Datagram{Buf: buf, N: len(buf), SegmentSize: seg, Addr: to}, want
+}
+
+// bindCheckPayloads compares received segments with what was sent.
+func bindCheckPayloads(t *testing.T, got, want [][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("received %d datagrams, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("datagram %d: got %d bytes, want %d bytes, or contents differ", i, len(got[i]), len(want[i]))
+		}
+	}
+}
+
+func TestBindGSOTrainArrivesWhole(t *testing.T) {
+	tests := []struct {
+		desc     string
+		rx       bindOptions
+		wantRead []int // SegmentSize of each Datagram ReadBatch returns
+	}{
+		{desc: "plain receiver gets one datagram per segment", rx: bindOptions{noGRO: true}, wantRead: []int{0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{desc: "GRO receiver gets the train", rx: bindOptions{}, wantRead: []int{1200}},
+	}
+	for _, tt := range tests {
+		for _, lo := range bindLoopbacks {
+			t.Run(tt.desc+"/"+lo.network, func(t *testing.T) {
+				bindCheckGoroutines(t)
+				tx := bindOpen(t, ListenUDP, lo.network, lo.address)
+				rx := bindOpen(t, bindListener(tt.rx), lo.network, lo.address)
+				if got := tx.MaxSegments(); got != maxGSOSegments {
+					t.Fatalf("MaxSegments: got %d, want %d (this kernel has UDP_SEGMENT)", got, maxGSOSegments)
+				}
+				train, want := bindTrain(10, 1200, 700, rx.LocalAddr())
+				if err := tx.WriteBatch([]Datagram{train}); err != nil {
+					t.Fatalf("WriteBatch: %v", err)
+				}
+				read := bindRead(t, rx, 10)
+				var segSizes []int
+				for _, d := range read {
+					segSizes = append(segSizes, d.SegmentSize)
+				}
+				if !slices.Equal(segSizes, tt.wantRead) {
+					t.Errorf("segment sizes of the Datagrams read: got %v, want %v", segSizes, tt.wantRead)
+				}
+				got, addrs := bindFlatten(read)
+				bindCheckPayloads(t, got, want)
+				for i, a := range addrs {
+					if a != tx.LocalAddr() {
+						t.Errorf("datagram %d source: got %v, want %v", i, a, tx.LocalAddr())
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestBindCoalescesRunIntoOneGSOSend(t *testing.T) {
+	bindCheckGoroutines(t)
+	tx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+	rx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+	var batch []Datagram
+	var want [][]byte
+	for i := range 21 {
+		size := 1000
+		if i == 20 {
+			size = 500
+		}
+		p := bindPayload(i, size)
+		want = append(want, p)
+		batch = append(batch, Datagram{Buf: p, N: size, Addr: rx.LocalAddr()})
+	}
+	if err := tx.WriteBatch(batch); err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+	read := bindRead(t, rx, 21)
+	// One GSO send arrives at a GRO receiver as one train.
+	if len(read) != 1 || read[0].SegmentSize != 1000 || read[0].N != 20500 {
+		t.Errorf("read: got %d Datagrams, the first with segment size %d and N %d; want 1 with 1000 and 20500", len(read), read[0].SegmentSize, read[0].N)
+	}
+	got, _ := bindFlatten(read)
+	bindCheckPayloads(t, got, want)
+}
+
+func TestBindSplitsTrainLongerThanOneSend(t *testing.T) {
+	bindCheckGoroutines(t)
+	tx := bindOpen(t, ListenUDP, "udp6", "[::1]:0")
+	rx := bindOpen(t, ListenUDP, "udp6", "[::1]:0")
+	train, want := bindTrain(100, 1452, 1452, rx.LocalAddr())
+	if err := tx.WriteBatch([]Datagram{train}); err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+	read := bindRead(t, rx, 100)
+	// 45 segments of 1452 bytes is the most under the 65,507-byte limit.
+	var counts []int
+	for _, d := range read {
+		counts = append(counts, d.NumSegments())
+	}
+	if !slices.Equal(counts, []int{45, 45, 10}) {
+		t.Errorf("segments per train read: got %v, want [45 45 10]", counts)
+	}
+	got, _ := bindFlatten(read)
+	bindCheckPayloads(t, got, want)
+}
+
+func TestBindFallsBackWhenKernelRefusesGSO(t *testing.T) {
+	bindCheckGoroutines(t)
+	txBind := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+	rx := bindOpen(t, bindListener(bindOptions{noGRO: true}), "udp4", "127.0.0.1:0")
+	// A socket that sends without UDP checksums cannot use GSO: Linux
+	// refuses UDP_SEGMENT on it with EINVAL, as it refuses with EIO on a
+	// device without checksum offload.
+	tx := txBind.(*linuxBind)
+	var optErr error
+	if err := tx.raw.Control(func(fd uintptr) {
+		optErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_NO_CHECK, 1)
+	}); err != nil || optErr != nil {
+		t.Fatalf("SO_NO_CHECK: %v %v", err, optErr)
+	}
+	if got := tx.MaxSegments(); got != maxGSOSegments {
+		t.Fatalf("MaxSegments before the failure: got %d, want %d", got, maxGSOSegments)
+	}
+
+	// A lone datagram first, then a train and a run that would use GSO: all
+	// must arrive, in order.
+	lone := Datagram{Buf: bindPayload(0, 300), N: 300, Addr: rx.LocalAddr()}
+	train, trainWant := bindTrain(5, 1200, 1200, rx.LocalAddr())
+	batch := []Datagram{lone, train}
+	want := append([][]byte{lone.Data()}, trainWant...)
+	for i := range 3 {
+		p := bindPayload(100+i, 800)
+		batch = append(batch, Datagram{Buf: p, N: 800, Addr: rx.LocalAddr()})
+		want = append(want, p)
+	}
+	if err := tx.WriteBatch(batch); err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+	got, _ := bindFlatten(bindRead(t, rx, len(want)))
+	bindCheckPayloads(t, got, want)
+	if got := tx.MaxSegments(); got != 1 {
+		t.Errorf("MaxSegments after the kernel refused GSO: got %d, want 1", got)
+	}
+}
+
+func TestBindGROTrainCutToWholeSegments(t *testing.T) {
+	bindCheckGoroutines(t)
+	tx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+	rx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+	train, want := bindTrain(5, 1200, 1200, rx.LocalAddr())
+	if err := tx.WriteBatch([]Datagram{train}); err != nil {
+		t.Fatalf("WriteBatch: %v", err)
+	}
+	dgrams := []Datagram{{Buf: make([]byte, 3000)}}
+	n, err := rx.ReadBatch(dgrams)
+	if err != nil || n != 1 {
+		t.Fatalf("ReadBatch: got (%d, %v), want (1, nil)", n, err)
+	}
+	d := dgrams[0]
+	if d.N != 2400 || d.SegmentSize != 1200 {
+		t.Fatalf("short buffer: got N %d, segment size %d; want 2400, 1200", d.N, d.SegmentSize)
+	}
+	bindCheckPayloads(t, [][]byte{d.Segment(0), d.Segment(1)}, want[:2])
+}
+
+func TestBindSocketOptions(t *testing.T) {
+	b := bindOpen(t, ListenUDP, "udp", "[::]:0").(*linuxBind)
+	wantBuf := func(limitFile string) int {
+		if os.Geteuid() == 0 {
+			return 2 * socketBufferSize // the FORCE options pass the limit
+		}
+		raw, err := os.ReadFile(limitFile)
+		limit, err2 := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || err2 != nil {
+			t.Fatalf("reading %s: %v %v", limitFile, err, err2)
+		}
+		return 2 * min(limit, socketBufferSize)
+	}
+	tests := []struct {
+		desc        string
+		level, name int
+		want        int
+	}{
+		{desc: "SO_RCVBUF", level: unix.SOL_SOCKET, name: unix.SO_RCVBUF, want: wantBuf("/proc/sys/net/core/rmem_max")},
+		{desc: "SO_SNDBUF", level: unix.SOL_SOCKET, name: unix.SO_SNDBUF, want: wantBuf("/proc/sys/net/core/wmem_max")},
+		{desc: "IP_MTU_DISCOVER", level: unix.IPPROTO_IP, name: unix.IP_MTU_DISCOVER, want: unix.IP_PMTUDISC_PROBE},
+		{desc: "IPV6_MTU_DISCOVER", level: unix.IPPROTO_IPV6, name: unix.IPV6_MTU_DISCOVER, want: unix.IPV6_PMTUDISC_PROBE},
+		{desc: "UDP_GRO", level: unix.IPPROTO_UDP, name: unix.UDP_GRO, want: 1},
+	}
+	for _, tt := range tests {
+		var got int
+		var optErr error
+		if err := b.raw.Control(func(fd uintptr) {
+			got, optErr = unix.GetsockoptInt(int(fd), tt.level, tt.name)
+		}); err != nil || optErr != nil {
+			t.Fatalf("%s: %v %v", tt.desc, err, optErr)
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %d, want %d", tt.desc, got, tt.want)
+		}
+	}
+	if !b.v6 {
+		t.Errorf("socket on [::]: got AF_INET, want AF_INET6")
+	}
+}
+
+func TestBindSteadyStateAllocatesNothing(t *testing.T) {
+	tests := []struct {
+		desc   string
+		opts   bindOptions
+		trains bool
+	}{
+		{desc: "plain batches", opts: bindOptions{noGSO: true, noGRO: true}},
+		{desc: "GSO coalescing and GRO", opts: bindOptions{}},
+		{desc: "GSO trains and GRO", opts: bindOptions{}, trains: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			tx := bindOpen(t, bindListener(tt.opts), "udp", "[::]:0")
+			rx := bindOpen(t, bindListener(tt.opts), "udp6", "[::1]:0")
+			to := rx.LocalAddr()
+			batch := make([]Datagram, 32)
+			for i := range batch {
+				batch[i] = Datagram{Buf: bindPayload(i, 1452), N: 1452, Addr: to}
+			}
+			perWrite := len(batch)
+			if tt.trains {
+				train, _ := bindTrain(40, 1452, 1452, to)
+				batch = []Datagram{train}
+				perWrite = 40
+			}
+			reads := bindReadBuffers(rx.BatchSize())
+			allocs := testing.AllocsPerRun(20, func() {
+				if err := tx.WriteBatch(batch); err != nil {
+					t.Fatalf("WriteBatch: %v", err)
+				}
+				for got := 0; got < perWrite; {
+					n, err := rx.ReadBatch(reads)
+					if err != nil {
+						t.Fatalf("ReadBatch: %v", err)
+					}
+					for _, d := range reads[:n] {
+						got += d.NumSegments()
+					}
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("allocations per WriteBatch and ReadBatch round: got %v, want 0", allocs)
+			}
+		})
+	}
+}
+
+func TestSockaddrRoundTrip(t *testing.T) {
+	tests := []struct {
+		desc    string
+		addr    string
+		v6      bool
+		wantLen int
+		want    string // what decodeSockaddr gives back
+	}{
+		{desc: "IPv4 on an IPv4 socket", addr: "192.0.2.1:443", wantLen: unix.SizeofSockaddrInet4, want: "192.0.2.1:443"},
+		{desc: "IPv4-mapped on an IPv4 socket", addr: "[::ffff:192.0.2.1]:443", wantLen: unix.SizeofSockaddrInet4, want: "192.0.2.1:443"},
+		{desc: "IPv4 on a dual-stack socket comes back unmapped", addr: "192.0.2.1:443", v6: true, wantLen: unix.SizeofSockaddrInet6, want: "192.0.2.1:443"},
+		{desc: "IPv6", addr: "[2001:db8::1]:65535", v6: true, wantLen: unix.SizeofSockaddrInet6, want: "[2001:db8::1]:65535"},
+		{desc: "link-local with a numeric zone", addr: "[fe80::1%7]:1", v6: true, wantLen: unix.SizeofSockaddrInet6, want: "[fe80::1%7]:1"},
+	}
+	for _, tt := range tests {
+		var b [sockaddrSize]byte
+		for i := range b {
+			b[i] = 0xAA // stale bytes from an earlier use must not leak through
+		}
+		n := encodeSockaddr(&b, netip.MustParseAddrPort(tt.addr), tt.v6)
+		if n != tt.wantLen {
+			t.Errorf("%s: encoded length: got %d, want %d", tt.desc, n, tt.wantLen)
+		}
+		if got := decodeSockaddr(&b); got.String() != tt.want {
+			t.Errorf("%s: decoded: got %v, want %s", tt.desc, got, tt.want)
+		}
+	}
+}

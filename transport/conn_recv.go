@@ -1,0 +1,484 @@
+package transport
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/limpetnet/limpet/ackframes"
+	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/packet"
+)
+
+// maxHandshakeMessage bounds a reassembled handshake message.
+const maxHandshakeMessage = 4096
+
+func (c *Conn) handleDatagram(rx *rxDatagram) {
+	defer rxPool.Put(rx)
+	b := rx.buf[:rx.n]
+	now := rx.at
+	if c.state == stateDraining {
+		return
+	}
+	if c.state == stateClosing {
+		// Answer with CONNECTION_CLOSE again, at most once per RTT, in case
+		// ours was lost (RFC 9000 §10.2.1).
+		if now.Sub(c.closeSentAt) >= c.rtt.Smoothed() {
+			c.sendClose(now)
+		}
+		return
+	}
+	if rx.from == c.peerAddr {
+		c.bytesRecvPath += int64(len(b))
+	}
+	for len(b) > 0 {
+		if packet.IsLongHeader(b) {
+			h, err := packet.ParseLongHeader(b)
+			if err != nil {
+				c.stats.malformed.Add(1)
+				return
+			}
+			pkt := b[:h.PacketLen]
+			b = b[h.PacketLen:]
+			if h.Type == packet.LongTypeInitial {
+				c.handleInitial(pkt, h, rx.from, now)
+			}
+			continue
+		}
+		c.handleShort(b, rx.from, now)
+		return
+	}
+}
+
+// handleInitial processes an Initial packet: the handshake messages.
+func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPort, now time.Time) {
+	if c.initOpen == nil || from != c.peerAddr {
+		return
+	}
+	pnLen, trunc, _, err := c.initOpen.UnprotectHeader(pkt, h.PNOffset)
+	if err != nil {
+		c.stats.malformed.Add(1)
+		return
+	}
+	pn := packet.DecodePacketNumber(c.largestRxInit, trunc, pnLen)
+	payload, err := c.initOpen.Open(pkt, h.PNOffset, pnLen, uint64(pn))
+	if err != nil {
+		c.stats.authFailed.Add(1)
+		return
+	}
+	if pn > c.largestRxInit {
+		c.largestRxInit = pn
+	}
+	c.stats.packetsReceived.Add(1)
+	if !c.isServer && c.remoteCID != h.SrcConnID && c.state == stateHandshake {
+		// The server chose its own connection ID; use it from now on.
+		c.remoteCID = h.SrcConnID
+	}
+	for len(payload) > 0 {
+		ft, _, err := packet.PeekFrameType(payload)
+		if err != nil {
+			c.stats.malformed.Add(1)
+			return
+		}
+		if !ft.AllowedInInitial() {
+			c.closeTransport(packet.ProtocolViolation, ft, "frame not allowed in Initial packet", now)
+			return
+		}
+		switch {
+		case ft == packet.FramePadding:
+			_, n, _ := packet.ParsePaddingFrame(payload)
+			payload = payload[n:]
+		case ft == packet.FramePing:
+			payload = payload[1:]
+		case ft == packet.FrameAck || ft == packet.FrameAckECN:
+			_, n, err := packet.ParseAckFrame(payload, c.ackBuf[:0])
+			if err != nil {
+				c.stats.malformed.Add(1)
+				return
+			}
+			payload = payload[n:]
+		case ft == packet.FrameCrypto:
+			f, n, err := packet.ParseCryptoFrame(payload)
+			if err != nil {
+				c.stats.malformed.Add(1)
+				return
+			}
+			payload = payload[n:]
+			c.onCryptoFrame(f, now)
+		case ft == packet.FrameConnectionClose:
+			f, _, err := packet.ParseConnectionCloseFrame(payload)
+			if err != nil {
+				c.stats.malformed.Add(1)
+				return
+			}
+			c.onConnectionClose(f, now)
+			return
+		default:
+			return
+		}
+	}
+}
+
+// onCryptoFrame reassembles the peer's handshake message. Both messages fit
+// in one packet, but CRYPTO frames carry offsets so a peer may split them.
+func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
+	end := f.Offset + int64(len(f.Data))
+	if end > maxHandshakeMessage {
+		c.closeTransport(packet.CryptoBufferExceeded, packet.FrameCrypto, "handshake message too long", now)
+		return
+	}
+	if c.isServer {
+		// The server already holds message 1 (the listener parsed it); any
+		// copy means the client did not get message 2.
+		c.resendInitial = true
+		return
+	}
+	if c.state != stateHandshake || f.Offset != 0 {
+		return // duplicate message 2, or a split we do not need
+	}
+	res, err := c.clientHS.ReadServerHello(f.Data)
+	if err != nil {
+		if errors.Is(err, crypto.ErrServerKeyMismatch) {
+			// Anyone who knows the server key can forge an Initial; only a
+			// message that authenticates ends the wait.
+			c.stats.authFailed.Add(1)
+			return
+		}
+		c.closeTransport(packet.HandshakeFailed, packet.FrameCrypto, err.Error(), now)
+		return
+	}
+	params, err := packet.ParseTransportParameters(res.PeerTransportParams, true)
+	if err != nil {
+		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, err.Error(), now)
+		return
+	}
+	if !params.HasInitialSrcConnID || params.InitialSrcConnID != c.remoteCID {
+		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, "server connection ID does not match its handshake", now)
+		return
+	}
+	c.keys = res.Keys
+	c.applyPeerParams(params)
+	c.state = stateActive
+	c.addrValidated = true
+	c.clientHS = nil
+	c.cryptoOut = nil
+	// Tell the server promptly that we have the keys: its first 1-RTT
+	// packet from us confirms the handshake.
+	c.pingDue = true
+	close(c.established)
+}
+
+// handleShort processes a 1-RTT packet.
+func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
+	if c.keys == nil {
+		return
+	}
+	h, err := packet.ParseShortHeader(pkt, packet.DefaultConnIDLen)
+	if err != nil {
+		c.stats.malformed.Add(1)
+		return
+	}
+	pnLen, trunc, byte0, err := c.keys.UnprotectHeader(pkt, h.PNOffset)
+	if err != nil {
+		c.stats.malformed.Add(1)
+		return
+	}
+	pn := packet.DecodePacketNumber(c.recv.LargestReceived(), trunc, pnLen)
+	payload, err := c.keys.Open(pkt, h.PNOffset, pnLen, uint64(pn), packet.KeyPhaseFromByte0(byte0), now, c.rtt.PTO(c.peerParams.MaxAckDelay))
+	if err != nil {
+		if errors.Is(err, crypto.ErrAEADLimitReached) {
+			c.closeTransport(packet.AEADLimitReached, 0, "too many forged packets", now)
+			return
+		}
+		c.stats.authFailed.Add(1)
+		return
+	}
+	if packet.ReservedBitsSet(byte0) {
+		c.closeTransport(packet.ProtocolViolation, 0, "reserved header bits set", now)
+		return
+	}
+	if c.recv.IsDuplicate(pn) {
+		c.stats.duplicates.Add(1)
+		return
+	}
+	c.stats.packetsReceived.Add(1)
+	c.stats.bytesReceived.Add(uint64(len(pkt)))
+	c.lastRecv = now
+	if c.isServer && !c.confirmed {
+		// Only the client could have sealed this: the handshake is
+		// confirmed and the client's address validated.
+		c.confirmed = true
+		c.addrValidated = true
+		c.sendHSDone = true
+		c.initOpen, c.initSeal = nil, nil
+		c.ep.listener.enqueue(c)
+	}
+	if from != c.peerAddr && pn >= c.recv.LargestReceived() {
+		// The peer's address changed (NAT rebinding). Full path validation
+		// comes with migration; until then follow the newest packet.
+		c.peerAddr = from
+		c.peerAddrV.Store(&from)
+	}
+	ackEliciting, err := c.handleFrames(payload, now)
+	if err != nil {
+		var te *transportError
+		if errors.As(err, &te) {
+			c.closeTransport(te.code, te.frame, te.reason, now)
+		} else {
+			c.closeTransport(packet.InternalError, 0, err.Error(), now)
+		}
+		return
+	}
+	if c.state == stateClosing {
+		return
+	}
+	c.recv.OnPacketReceived(pn, ackEliciting, now)
+}
+
+// transportError is a protocol error found while processing frames; the
+// connection closes with its code.
+type transportError struct {
+	code   packet.TransportErrorCode
+	frame  packet.FrameType
+	reason string
+}
+
+func (e *transportError) Error() string { return e.reason }
+
+func protoErr(code packet.TransportErrorCode, ft packet.FrameType, reason string) error {
+	return &transportError{code: code, frame: ft, reason: reason}
+}
+
+// handleFrames processes a 1-RTT payload and reports whether it was
+// ack-eliciting.
+func (c *Conn) handleFrames(p []byte, now time.Time) (ackEliciting bool, err error) {
+	if len(p) == 0 {
+		return false, protoErr(packet.ProtocolViolation, 0, "packet with no frames")
+	}
+	for len(p) > 0 {
+		ft, _, err := packet.PeekFrameType(p)
+		if err != nil {
+			return ackEliciting, protoErr(packet.FrameEncodingError, ft, err.Error())
+		}
+		if ft.AckEliciting() {
+			ackEliciting = true
+		}
+		n, err := c.handleFrame(ft, p, now)
+		if err != nil {
+			return ackEliciting, err
+		}
+		p = p[n:]
+		if c.state == stateDraining || c.state == stateClosing {
+			return ackEliciting, nil
+		}
+	}
+	return ackEliciting, nil
+}
+
+func frameErr(ft packet.FrameType, err error) error {
+	return protoErr(packet.FrameEncodingError, ft, err.Error())
+}
+
+// handleFrame processes the frame at the start of p and returns its length.
+func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, error) {
+	switch {
+	case ft.IsStream():
+		f, n, err := packet.ParseStreamFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, c.onStreamFrame(f, now)
+	case ft == packet.FramePadding:
+		_, n, _ := packet.ParsePaddingFrame(p)
+		return n, nil
+	case ft == packet.FramePing:
+		return 1, nil
+	case ft == packet.FrameAck || ft == packet.FrameAckECN:
+		f, n, err := packet.ParseAckFrame(p, c.ackBuf[:0])
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		c.ackBuf = f.Ranges[:0]
+		return n, c.onAck(f, now)
+	case ft == packet.FrameResetStream:
+		f, n, err := packet.ParseResetStreamFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, c.onResetStream(f)
+	case ft == packet.FrameStopSending:
+		f, n, err := packet.ParseStopSendingFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, c.onStopSending(f)
+	case ft == packet.FrameMaxData:
+		f, n, err := packet.ParseMaxDataFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		if c.connSend.SetLimit(f.Max) {
+			c.wakeAllSenders()
+		}
+		return n, nil
+	case ft == packet.FrameMaxStreamData:
+		f, n, err := packet.ParseMaxStreamDataFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, c.onMaxStreamData(f)
+	case ft == packet.FrameMaxStreamsBidi || ft == packet.FrameMaxStreamsUni:
+		f, n, err := packet.ParseMaxStreamsFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, c.onMaxStreams(f)
+	case ft == packet.FrameDataBlocked:
+		_, n, err := packet.ParseDataBlockedFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, nil
+	case ft == packet.FrameStreamDataBlocked:
+		f, n, err := packet.ParseStreamDataBlockedFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		_, err = c.streamForFrame(f.StreamID, ft, false)
+		return n, err
+	case ft == packet.FrameStreamsBlockedBidi || ft == packet.FrameStreamsBlockedUni:
+		_, n, err := packet.ParseStreamsBlockedFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, nil
+	case ft == packet.FrameNewConnectionID:
+		_, n, err := packet.ParseNewConnectionIDFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, nil
+	case ft == packet.FrameRetireConnectionID:
+		_, n, err := packet.ParseRetireConnectionIDFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, nil
+	case ft == packet.FramePathChallenge:
+		_, n, err := packet.ParsePathChallengeFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, nil
+	case ft == packet.FramePathResponse:
+		_, n, err := packet.ParsePathResponseFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, nil
+	case ft == packet.FrameConnectionClose || ft == packet.FrameConnectionCloseApp:
+		f, n, err := packet.ParseConnectionCloseFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		c.onConnectionClose(f, now)
+		return n, nil
+	case ft == packet.FrameHandshakeDone:
+		if c.isServer {
+			return 0, protoErr(packet.ProtocolViolation, ft, "HANDSHAKE_DONE from client")
+		}
+		if !c.confirmed {
+			c.confirmed = true
+			c.initOpen, c.initSeal = nil, nil
+		}
+		return 1, nil
+	case ft == packet.FrameNewToken:
+		_, n, err := packet.ParseNewTokenFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, nil
+	case ft == packet.FrameConsumed:
+		f, n, err := packet.ParseConsumedFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, c.onConsumed(f)
+	case ft == packet.FrameCrypto:
+		return 0, protoErr(packet.ProtocolViolation, ft, "CRYPTO frame in 1-RTT packet")
+	}
+	return 0, protoErr(packet.FrameEncodingError, ft, "unknown frame type")
+}
+
+// onAck processes an ACK frame in the Application space (RFC 9002 §6).
+func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
+	if err := c.pnGen.ValidateAck(f); err != nil {
+		return protoErr(packet.ProtocolViolation, packet.FrameAck, err.Error())
+	}
+	priorInFlight := c.loss.BytesInFlight()
+	var res ackframes.AckResult
+	c.ackedBuf, res = c.loss.OnAck(ackframes.SpaceApplication, f, now, c.ackedBuf[:0])
+	if len(c.ackedBuf) == 0 {
+		return nil
+	}
+	if res.HasRTTSample {
+		delay := ackframes.DecodeAckDelay(f.Delay, c.peerParams.AckDelayExponent)
+		c.rtt.Update(res.RTTSample, delay, c.confirmed)
+	}
+	var persistent bool
+	c.lostBuf, persistent = c.loss.DetectLost(ackframes.SpaceApplication, now, &c.rtt, c.lostBuf[:0])
+	c.onLost(c.lostBuf, persistent, now)
+	for i := range c.ackedBuf {
+		p := &c.ackedBuf[i]
+		if p.InFlight {
+			c.cc.OnPacketAcked(now, int64(p.Number), p.Size, p.TimeSent)
+		}
+		c.keys.OnAcked(uint64(p.Number))
+		c.onFramesAcked(&p.Frames)
+		p.Frames.reset()
+	}
+	c.cc.OnAckProcessed(now, priorInFlight, &c.rtt)
+	c.pacer.SetRate(now, c.cc.Window(), c.rtt.Smoothed(), c.cc.InSlowStart())
+	return nil
+}
+
+// onLost hands lost packets' frames back for retransmission in new packets.
+func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, now time.Time) {
+	if len(lost) == 0 {
+		return
+	}
+	var lostBytes int
+	var largestLostSent time.Time
+	for i := range lost {
+		p := &lost[i]
+		c.stats.packetsLost.Add(1)
+		if p.InFlight {
+			lostBytes += p.Size
+			largestLostSent = p.TimeSent
+		}
+		c.onFramesLost(&p.Frames)
+		p.Frames.reset()
+	}
+	if lostBytes > 0 {
+		c.cc.OnLoss(now, lostBytes, largestLostSent)
+	}
+	if persistent {
+		c.cc.OnPersistentCongestion(now)
+		c.rtt.ExpireMin()
+	}
+}
+
+// onConnectionClose handles the peer's CONNECTION_CLOSE: drain for three PTOs.
+func (c *Conn) onConnectionClose(f packet.ConnectionCloseFrame, now time.Time) {
+	if c.state == stateDraining || c.state == stateClosed {
+		return
+	}
+	cerr := &ConnError{Local: false, App: f.Application, Reason: string(f.Reason)}
+	if f.Application {
+		cerr.AppCode = ApplicationErrorCode(f.ErrorCode)
+	} else {
+		cerr.Code = packet.TransportErrorCode(f.ErrorCode)
+		cerr.FrameType = f.FrameType
+	}
+	c.enterDraining(cerr, now)
+}

@@ -1,0 +1,452 @@
+package transport
+
+import (
+	"time"
+
+	"github.com/limpetnet/limpet/ackframes"
+	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/packet"
+)
+
+// maxSendBatch bounds the datagrams built per loop iteration: enough for a
+// GSO train, few enough that received ACKs are not left waiting.
+const maxSendBatch = 64
+
+// send writes every packet the connection may send now.
+func (c *Conn) send(now time.Time) {
+	switch c.state {
+	case stateClosing, stateDraining, stateClosed:
+		return
+	}
+	if c.txBufs == nil {
+		c.txBufs = make([]Datagram, maxSendBatch)
+		for i := range c.txBufs {
+			c.txBufs[i].Buf = make([]byte, 0, maxDatagramSize+crypto.TagLen)
+		}
+	}
+	n := 0
+	if c.needInitial(now) {
+		b := c.buildInitial(c.txBufs[n].Buf[:0], now)
+		if len(b) > 0 && c.amplificationAllows(len(b)) {
+			c.txBufs[n].Buf = b
+			n++
+		}
+	}
+	if c.keys != nil {
+		for n < len(c.txBufs) {
+			ackOnly := !c.canSendAckEliciting(now)
+			b := c.buildAppPacket(c.txBufs[n].Buf[:0], now, ackOnly)
+			if len(b) == 0 {
+				break
+			}
+			c.txBufs[n].Buf = b
+			n++
+			if ackOnly {
+				break
+			}
+		}
+	}
+	c.flush(n)
+}
+
+// flush hands the first n built datagrams to the socket.
+func (c *Conn) flush(n int) {
+	if n == 0 {
+		return
+	}
+	out := c.txBufs[:n]
+	for i := range out {
+		out[i].N = len(out[i].Buf)
+		out[i].Addr = c.peerAddr
+		out[i].SegmentSize = 0
+		c.bytesSentPath += int64(out[i].N)
+		c.stats.bytesSent.Add(uint64(out[i].N))
+	}
+	if err := c.ep.bind.WriteBatch(out); err != nil {
+		c.stats.sendErrors.Add(1)
+	}
+}
+
+// amplificationAllows applies the 3× limit before the peer's address is
+// validated (docs/PROTOCOL.md section 9).
+func (c *Conn) amplificationAllows(size int) bool {
+	return !c.isServer || c.addrValidated || c.bytesSentPath+int64(size) <= 3*c.bytesRecvPath
+}
+
+// canSendAckEliciting applies congestion control and pacing.
+func (c *Conn) canSendAckEliciting(now time.Time) bool {
+	if c.probes > 0 {
+		return true
+	}
+	if !c.cc.CanSend(c.loss.BytesInFlight()) {
+		return false
+	}
+	return c.pacer.TimeUntilSend(now) <= 0
+}
+
+// needInitial says whether an Initial packet (our handshake message) is due.
+func (c *Conn) needInitial(now time.Time) bool {
+	if c.initSeal == nil || c.cryptoOut == nil {
+		return false
+	}
+	if c.isServer {
+		return c.resendInitial
+	}
+	return c.state == stateHandshake && !now.Before(c.initialResendAt)
+}
+
+// buildInitial builds an Initial packet carrying our whole handshake
+// message. A client pads the datagram to 1200 bytes (docs/PROTOCOL.md
+// section 2).
+func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
+	f := packet.CryptoFrame{Offset: 0, Data: c.cryptoOut}
+	payloadLen := f.Len()
+	pn := c.pnInitial
+	pnLen := 4
+	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: c.remoteCID, SrcConnID: c.localCID}
+	if !c.isServer {
+		hdrLen := packet.LongHeaderLen(h, pnLen, packet.MinInitialDatagramSize)
+		payloadLen = max(payloadLen, packet.MinInitialDatagramSize-hdrLen-crypto.TagLen)
+	}
+	payloadLen = max(payloadLen, 4) // room for the header-protection sample
+	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+crypto.TagLen)
+	b = packet.AppendPacketNumber(b, pn, pnLen)
+	start := len(b)
+	b = f.Append(b)
+	for len(b)-start < payloadLen {
+		b = append(b, 0) // PADDING
+	}
+	b = c.initSeal.Seal(b, pnOffset, pnLen, uint64(pn))
+	c.pnInitial++
+	c.stats.packetsSent.Add(1)
+	if c.isServer {
+		c.resendInitial = false
+	} else {
+		// Retransmit message 1 until message 2 arrives, backing off
+		// (docs/PROTOCOL.md section 4.5: Initial packets need no ACKs).
+		if c.initialBackoff == 0 {
+			c.initialBackoff = 300 * time.Millisecond
+		} else {
+			c.initialBackoff = min(2*c.initialBackoff, 3*time.Second)
+		}
+		c.initialResendAt = now.Add(c.initialBackoff)
+	}
+	return b
+}
+
+// buildAppPacket builds one 1-RTT packet into b, or returns nil if there is
+// nothing to send. With ackOnly it sends only an ACK, if one is due.
+func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
+	pn := c.pnGen.Peek()
+	pnLen := packet.PacketNumberLen(pn, c.loss.History(ackframes.SpaceApplication).LargestAcked())
+	b, pnOffset := packet.AppendShortHeader(b, c.remoteCID, c.keys.KeyPhase(), pnLen)
+	b = packet.AppendPacketNumber(b, pn, pnLen)
+	payloadStart := len(b)
+	limit := maxDatagramSize - crypto.TagLen
+	if !c.amplificationAllows(maxDatagramSize) {
+		return nil
+	}
+	var rec sentFrames
+	ackEliciting := false
+
+	sendAck := c.recv.HasUnacked() && (c.recv.ShouldAckNow(now) || !ackOnly)
+	if sendAck {
+		f, ok := c.recv.BuildAck(now, 3, limit-len(b), c.ackBuf[:0])
+		if ok {
+			b = f.Append(b)
+			c.recv.OnAckSent()
+			rec.add(sentFrame{kind: sentAck, offset: int64(f.LargestAcked())})
+		}
+	}
+	if !ackOnly {
+		b = c.appendControlFrames(b, limit, &rec)
+		if len(b) > payloadStart && rec.hasAckEliciting() {
+			ackEliciting = true
+		}
+		b2, sentData := c.appendStreamFrames(b, limit, &rec)
+		b = b2
+		if sentData {
+			ackEliciting = true
+		}
+		if !ackEliciting && (c.pingDue || c.probes > 0) {
+			b = append(b, byte(packet.FramePing))
+			ackEliciting = true
+		}
+	}
+	if len(b) == payloadStart {
+		return nil
+	}
+	if ackEliciting {
+		c.pingDue = false
+		if c.probes > 0 {
+			c.probes--
+		}
+	}
+	// Room for the header-protection sample: pnLen + payload ≥ 4.
+	for len(b)-pnOffset < 4 {
+		b = append(b, 0)
+	}
+	pnPopped, err := c.pnGen.Pop()
+	if err != nil || pnPopped != pn {
+		c.abort(err)
+		return nil
+	}
+	b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn))
+	if err != nil {
+		c.closeTransport(packet.AEADLimitReached, 0, err.Error(), now)
+		return nil
+	}
+	size := len(b)
+	c.stats.packetsSent.Add(1)
+	if ackEliciting {
+		c.lastAckElicit = now
+		sp := ackframes.SentPacket[sentFrames]{
+			Number: pn, TimeSent: now, Size: size,
+			AckEliciting: true, InFlight: true, Frames: rec,
+		}
+		if err := c.loss.OnPacketSent(ackframes.SpaceApplication, sp); err != nil {
+			c.abort(err)
+			return nil
+		}
+		c.cc.OnPacketSent(now, int64(pn), size)
+		c.pacer.OnSent(now, size)
+	}
+	if c.keys.ShouldUpdate() && c.keys.CanUpdate() && c.confirmed {
+		c.keys.InitiateKeyUpdate()
+	}
+	return b
+}
+
+func (s *sentFrames) hasAckEliciting() bool {
+	found := false
+	s.each(func(f *sentFrame) {
+		if f.kind != sentAck {
+			found = true
+		}
+	})
+	return found
+}
+
+// appendControlFrames adds due control frames: HANDSHAKE_DONE, MAX_DATA,
+// MAX_STREAMS, and each queued stream's flow-control, reset and receipt
+// frames.
+func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames) []byte {
+	const reserve = 32 // the largest control frame we emit
+	if c.sendHSDone && len(b)+1 <= limit {
+		b = append(b, byte(packet.FrameHandshakeDone))
+		rec.add(sentFrame{kind: sentHandshakeDone})
+		c.sendHSDone = false
+	}
+	if lim, ok := c.connRecv.Update(time.Now(), c.rtt.Smoothed()); ok && len(b)+reserve <= limit {
+		b = packet.MaxDataFrame{Max: lim}.Append(b)
+		rec.add(sentFrame{kind: sentMaxData, offset: lim})
+	}
+	for _, ids := range [2]*remoteIDs{{c.remoteBidi, true}, {c.remoteUni, false}} {
+		if lim, ok := ids.ids.MaxStreamsToSend(); ok && len(b)+reserve <= limit {
+			b = packet.MaxStreamsFrame{Bidirectional: ids.bidi, Max: lim}.Append(b)
+			kind := sentMaxStreamsUni
+			if ids.bidi {
+				kind = sentMaxStreamsBidi
+			}
+			rec.add(sentFrame{kind: kind, offset: int64(lim)})
+		}
+	}
+	if c.connSend != nil {
+		if lim, ok := c.connSend.Blocked(); ok && len(b)+reserve <= limit {
+			b = packet.DataBlockedFrame{Limit: lim}.Append(b)
+			rec.add(sentFrame{kind: sentDataBlocked, offset: lim})
+		}
+	}
+	keep := c.ctrlStreams[:0]
+	for _, s := range c.ctrlStreams {
+		if len(b)+4*reserve > limit {
+			keep = append(keep, s)
+			continue
+		}
+		b = c.appendStreamControl(b, s, rec)
+		s.queuedCtrl = false
+		c.maybeFinishStream(s)
+	}
+	for i := len(keep); i < len(c.ctrlStreams); i++ {
+		c.ctrlStreams[i] = nil
+	}
+	c.ctrlStreams = keep
+	return b
+}
+
+type remoteIDs struct {
+	ids  interface{ MaxStreamsToSend() (uint64, bool) }
+	bidi bool
+}
+
+// appendStreamControl adds the control frames stream s has due.
+func (c *Conn) appendStreamControl(b []byte, s *Stream, rec *sentFrames) []byte {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.send != nil {
+		if code, size, ok := s.send.ResetToSend(); ok {
+			b = packet.ResetStreamFrame{StreamID: s.id, ErrorCode: code, FinalSize: size}.Append(b)
+			rec.add(sentFrame{kind: sentResetStream, id: s.id})
+		}
+		if lim, ok := s.send.Blocked(); ok {
+			b = packet.StreamDataBlockedFrame{StreamID: s.id, Limit: lim}.Append(b)
+			rec.add(sentFrame{kind: sentStreamDataBlocked, id: s.id, offset: lim})
+		}
+	}
+	if s.recv != nil {
+		if code, ok := s.recv.StopSendingToSend(); ok {
+			b = packet.StopSendingFrame{StreamID: s.id, ErrorCode: code}.Append(b)
+			rec.add(sentFrame{kind: sentStopSending, id: s.id})
+		}
+		if lim, ok := s.recv.WindowUpdate(now, c.rtt.Smoothed()); ok {
+			b = packet.MaxStreamDataFrame{StreamID: s.id, Max: lim}.Append(b)
+			rec.add(sentFrame{kind: sentMaxStreamData, id: s.id, offset: lim})
+		}
+		if off, ok := s.recv.ConsumedToReport(); ok {
+			b = packet.ConsumedFrame{StreamID: s.id, Offset: off}.Append(b)
+			rec.add(sentFrame{kind: sentConsumed, id: s.id, offset: off})
+		}
+	}
+	return b
+}
+
+// appendStreamFrames fills the rest of the packet with stream data, taking
+// streams in the scheduler's order.
+func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames) ([]byte, bool) {
+	sent := false
+	for {
+		room := limit - len(b)
+		if room < 32 {
+			return b, sent
+		}
+		id, ok := c.sched.Next()
+		if !ok {
+			return b, sent
+		}
+		s := c.streams[id]
+		if s == nil || s.send == nil {
+			c.sched.Remove(id)
+			continue
+		}
+		s.mu.Lock()
+		off := s.send.BytesSent() // an upper bound on the offset's size
+		maxData := packet.MaxStreamDataLen(id, off, room)
+		if maxData <= 0 {
+			s.mu.Unlock()
+			return b, sent
+		}
+		offset, data, fin, ok := s.send.NextFrame(maxData, c.connSend)
+		if !ok {
+			blocked := false
+			if _, b2 := s.send.Blocked(); b2 {
+				blocked = true
+			}
+			s.mu.Unlock()
+			c.sched.Sent(id, 0, false)
+			if blocked {
+				c.queueCtrl(s)
+			}
+			continue
+		}
+		f := packet.StreamFrame{StreamID: id, Offset: offset, Data: data, Fin: fin}
+		b = f.Append(b)
+		more := s.send.HasData()
+		writable := s.send.Writable() > 0
+		s.mu.Unlock()
+		rec.add(sentFrame{kind: sentStream, id: id, offset: offset, length: len(data), fin: fin})
+		c.sched.Sent(id, len(data), more)
+		sent = true
+		if writable {
+			signal(s.writable)
+		}
+	}
+}
+
+// onFramesAcked releases what an acknowledged packet carried.
+func (c *Conn) onFramesAcked(fs *sentFrames) {
+	fs.each(func(f *sentFrame) {
+		switch f.kind {
+		case sentStream:
+			if s := c.streams[f.id]; s != nil {
+				s.mu.Lock()
+				s.send.OnAcked(f.offset, f.length, f.fin)
+				s.mu.Unlock()
+				signal(s.writable)
+				c.maybeFinishStream(s)
+			}
+		case sentResetStream:
+			if s := c.streams[f.id]; s != nil {
+				s.mu.Lock()
+				s.send.OnResetAcked()
+				s.mu.Unlock()
+				c.maybeFinishStream(s)
+			}
+		case sentAck:
+			c.recv.OnAckAcked(packet.PacketNumber(f.offset))
+		}
+	})
+}
+
+// onFramesLost queues what a lost packet carried to be sent again. Control
+// frames are re-sent with their current values, not their old ones.
+func (c *Conn) onFramesLost(fs *sentFrames) {
+	fs.each(func(f *sentFrame) {
+		s := c.streams[f.id]
+		switch f.kind {
+		case sentStream:
+			if s != nil {
+				s.mu.Lock()
+				s.send.OnLost(f.offset, f.length, f.fin)
+				s.mu.Unlock()
+				c.sched.Push(f.id)
+				c.stats.bytesRetransmitted.Add(uint64(f.length))
+			}
+		case sentResetStream:
+			if s != nil {
+				s.mu.Lock()
+				s.send.OnResetLost()
+				s.mu.Unlock()
+				c.queueCtrl(s)
+			}
+		case sentStopSending:
+			if s != nil {
+				s.mu.Lock()
+				s.recv.OnStopSendingLost()
+				s.mu.Unlock()
+				c.queueCtrl(s)
+			}
+		case sentMaxStreamData:
+			if s != nil {
+				s.mu.Lock()
+				s.recv.OnWindowUpdateLost(f.offset)
+				s.mu.Unlock()
+				c.queueCtrl(s)
+			}
+		case sentStreamDataBlocked:
+			if s != nil {
+				s.mu.Lock()
+				s.send.OnBlockedLost(f.offset)
+				s.mu.Unlock()
+				c.queueCtrl(s)
+			}
+		case sentConsumed:
+			if s != nil {
+				s.mu.Lock()
+				s.recv.OnConsumedLost(f.offset)
+				s.mu.Unlock()
+				c.queueCtrl(s)
+			}
+		case sentMaxData:
+			c.connRecv.OnUpdateLost(f.offset)
+		case sentDataBlocked:
+			c.connSend.OnBlockedLost(f.offset)
+		case sentMaxStreamsBidi:
+			c.remoteBidi.OnMaxStreamsLost(uint64(f.offset))
+		case sentMaxStreamsUni:
+			c.remoteUni.OnMaxStreamsLost(uint64(f.offset))
+		case sentHandshakeDone:
+			c.sendHSDone = true
+		}
+	})
+}

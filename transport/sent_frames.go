@@ -1,0 +1,68 @@
+package transport
+
+import "github.com/limpetnet/limpet/packet"
+
+// sentFrameKind says what a sent frame was, so that when its packet is
+// acknowledged or declared lost the connection can tell the owner of that
+// data (docs/PROTOCOL.md, "Packet numbers": frames, never packets, are
+// retransmitted, always in new packets).
+type sentFrameKind uint8
+
+const (
+	sentStream             sentFrameKind = iota + 1 // stream data: id, offset, length, fin
+	sentResetStream                                 // RESET_STREAM for id
+	sentStopSending                                 // STOP_SENDING for id
+	sentMaxStreamData                               // MAX_STREAM_DATA for id with value offset
+	sentStreamDataBlocked                           // STREAM_DATA_BLOCKED for id at offset
+	sentConsumed                                    // CONSUMED for id at offset
+	sentMaxData                                     // MAX_DATA with value offset
+	sentDataBlocked                                 // DATA_BLOCKED at offset
+	sentMaxStreamsBidi                              // MAX_STREAMS (bidi) with value offset
+	sentMaxStreamsUni                               // MAX_STREAMS (uni) with value offset
+	sentStreamsBlockedBidi                          // STREAMS_BLOCKED (bidi) at offset
+	sentStreamsBlockedUni                           // STREAMS_BLOCKED (uni) at offset
+	sentHandshakeDone                               // HANDSHAKE_DONE
+	sentAck                                         // ACK whose largest acknowledged is offset
+)
+
+// sentFrame is one frame's record in a sent packet.
+type sentFrame struct {
+	kind   sentFrameKind
+	fin    bool
+	id     packet.StreamID
+	offset int64
+	length int
+}
+
+// sentFrames is what one sent packet carried. A full-size data packet
+// usually has one or two records, which stay inline; only packets with more
+// spill into the overflow slice, which is reused across packets.
+type sentFrames struct {
+	n      uint8
+	inline [3]sentFrame
+	more   []sentFrame
+}
+
+func (s *sentFrames) add(f sentFrame) {
+	if int(s.n) < len(s.inline) {
+		s.inline[s.n] = f
+		s.n++
+		return
+	}
+	s.more = append(s.more, f)
+}
+
+// each calls fn for every frame record, in the order they were added.
+func (s *sentFrames) each(fn func(f *sentFrame)) {
+	for i := 0; i < int(s.n); i++ {
+		fn(&s.inline[i])
+	}
+	for i := range s.more {
+		fn(&s.more[i])
+	}
+}
+
+func (s *sentFrames) reset() {
+	s.n = 0
+	s.more = s.more[:0]
+}
