@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -265,6 +266,9 @@ func TestBindSteadyStateAllocatesNothing(t *testing.T) {
 				perWrite = 40
 			}
 			reads := bindReadBuffers(rx.BatchSize())
+			// A lost datagram would block ReadBatch: fail instead of hanging.
+			watchdog := time.AfterFunc(10*time.Second, func() { rx.Close() })
+			defer watchdog.Stop()
 			allocs := testing.AllocsPerRun(20, func() {
 				if err := tx.WriteBatch(batch); err != nil {
 					t.Fatalf("WriteBatch: %v", err)

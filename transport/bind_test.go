@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -33,6 +34,26 @@ func bindCheckGoroutines(t *testing.T) {
 			t.Errorf("goroutines after the test: got %d, want at most %d\n%s", got, before, buf)
 		}
 	})
+}
+
+// bindWaitUntilBlocked waits until some goroutine is parked in state (as
+// runtime.Stack names it, e.g. "IO wait") inside a function whose name
+// contains fn, so that a test can act on a call that is really blocked.
+// It polls the goroutine dump with a bounded loop; it never sleeps.
+func bindWaitUntilBlocked(t *testing.T, fn, state string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for range 100000 {
+		dump := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(dump, "\n\n") {
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "["+state) && strings.Contains(g, fn) {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("no goroutine blocked in %s [%s]", fn, state)
 }
 
 // bindImpl is one way to open a Bind on a UDP socket.
@@ -216,6 +237,7 @@ func TestBindCloseUnblocksReadBatch(t *testing.T) {
 				_, err := b.ReadBatch(bindReadBuffers(1))
 				errc <- err
 			}()
+			bindWaitUntilBlocked(t, "ReadBatch", "IO wait")
 			if err := b.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}

@@ -128,6 +128,14 @@ type Conn struct {
 	stats connStats
 
 	txBufs []Datagram
+
+	// testDropPacket, set only by tests, drops a built packet as if the
+	// network lost it (it still counts as sent and is recovered).
+	testDropPacket func(rec *sentFrames) bool
+	dropBuilt      bool
+	// testOneStreamPerPacket keeps each packet to one stream's data, so
+	// testDropPacket can lose exactly one stream's packets.
+	testOneStreamPerPacket bool
 }
 
 func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now time.Time) *Conn {
@@ -147,7 +155,7 @@ func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 		recv:          ackframes.NewReceiver(ackframes.DefaultMaxAckDelay, ackframes.DefaultMaxAckRanges),
 		loss:          ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{}),
 		streams:       make(map[packet.StreamID]*Stream),
-		sched:         streams.NewScheduler(16 * 1024),
+		sched:         streams.NewScheduler(maxDatagramSize), // round robin per packet
 		connRecv:      streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow)),
 		openWaiters:   make(chan struct{}),
 		acceptReady:   make(chan struct{}),

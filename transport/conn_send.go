@@ -40,7 +40,11 @@ func (c *Conn) send(now time.Time) {
 				break
 			}
 			c.txBufs[n].Buf = b
-			n++
+			if c.dropBuilt {
+				c.dropBuilt = false // test hook: lose it on the wire
+			} else {
+				n++
+			}
 			if ackOnly {
 				break
 			}
@@ -198,6 +202,9 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	}
 	size := len(b)
 	c.stats.packetsSent.Add(1)
+	if c.testDropPacket != nil && c.testDropPacket(&rec) {
+		c.dropBuilt = true
+	}
 	if ackEliciting {
 		c.lastAckElicit = now
 		sp := ackframes.SentPacket[sentFrames]{
@@ -359,6 +366,9 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames) ([]byte,
 		sent = true
 		if writable {
 			signal(s.writable)
+		}
+		if c.testOneStreamPerPacket {
+			return b, sent
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,26 @@ func checkGoroutines(t *testing.T) {
 			t.Errorf("goroutines after the test: got %d, want at most %d\n%s", got, before, buf)
 		}
 	})
+}
+
+// waitUntilBlocked waits until some goroutine is parked in state (as
+// runtime.Stack names it, e.g. "select") inside a function whose name
+// contains fn, so that a test can act on a call that is really blocked.
+// It polls the goroutine dump with a bounded loop; it never sleeps.
+func waitUntilBlocked(t *testing.T, fn, state string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for range 100000 {
+		dump := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(dump, "\n\n") {
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "["+state) && strings.Contains(g, fn) {
+				return
+			}
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("no goroutine blocked in %s [%s]", fn, state)
 }
 
 // mustListen opens a Socket at addr and closes it when the test ends.

@@ -93,8 +93,7 @@ func TestNetworkDeadlineMovedWhileBlocked(t *testing.T) {
 		_, _, err := s.ReadFrom(make([]byte, 10))
 		errc <- err
 	}()
-	// Whether or not the reader is blocked yet, a deadline in the past
-	// must make its read fail.
+	waitUntilBlocked(t, "netsim.(*Socket).ReadFrom", "select")
 	s.SetReadDeadline(time.Now().Add(-time.Second))
 	if err := <-errc; !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("ReadFrom: got %v, want os.ErrDeadlineExceeded", err)
@@ -124,6 +123,7 @@ func TestNetworkCloseUnblocksRead(t *testing.T) {
 		_, _, err := s.ReadFrom(make([]byte, 10))
 		errc <- err
 	}()
+	waitUntilBlocked(t, "netsim.(*Socket).ReadFrom", "select")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
