@@ -1,0 +1,125 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrUnknownProtocol reports a protocol name ParseProtocols does not know.
+var ErrUnknownProtocol = errors.New("bench: unknown protocol")
+
+// Protocols returns every protocol name in the order Compare alternates
+// them: the two TCP baselines, TLS, then limpet.
+func Protocols() []string {
+	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolLimpet}
+}
+
+// Runner measures one transfer of size bytes with one protocol.
+type Runner struct {
+	Protocol string
+	Run      func(ctx context.Context, size int64) Result
+}
+
+// NewRunner returns the Runner for a protocol name, or an error wrapping
+// ErrUnknownProtocol.
+func NewRunner(protocol string) (Runner, error) {
+	var run func(context.Context, int64) Result
+	switch protocol {
+	case ProtocolTCPCubic:
+		run = func(ctx context.Context, size int64) Result { return RunTCP(ctx, size, "cubic") }
+	case ProtocolTCPBBR:
+		run = func(ctx context.Context, size int64) Result { return RunTCP(ctx, size, "bbr") }
+	case ProtocolTLS:
+		run = RunTLS
+	case ProtocolLimpet:
+		run = RunLimpet
+	default:
+		return Runner{}, fmt.Errorf("%w %q (want one of %s)", ErrUnknownProtocol, protocol, strings.Join(Protocols(), ", "))
+	}
+	return Runner{Protocol: protocol, Run: run}, nil
+}
+
+// ParseProtocols turns a comma-separated list such as "tls,tcp-cubic" into
+// Runners in the canonical alternation order of Protocols, whatever order
+// the list names them in. Empty names, duplicates and unknown names are
+// errors.
+func ParseProtocols(list string) ([]Runner, error) {
+	var names []string
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case name == "":
+			return nil, fmt.Errorf("bench: empty protocol name in %q", list)
+		case slices.Contains(names, name):
+			return nil, fmt.Errorf("bench: protocol %q named twice", name)
+		}
+		names = append(names, name)
+	}
+	order := Protocols()
+	var runners []Runner
+	for _, name := range names {
+		r, err := NewRunner(name)
+		if err != nil {
+			return nil, err
+		}
+		runners = append(runners, r)
+	}
+	slices.SortStableFunc(runners, func(a, b Runner) int {
+		return slices.Index(order, a.Protocol) - slices.Index(order, b.Protocol)
+	})
+	return runners, nil
+}
+
+// Plan is one comparison: which protocols, how many bytes each run moves,
+// and how many times each protocol runs.
+type Plan struct {
+	Runners []Runner
+	Size    int64
+	Reps    int
+	// RunTimeout bounds each run; a run that exceeds it becomes an error
+	// row and the comparison goes on. Zero means no bound.
+	RunTimeout time.Duration
+	// OnStart and OnResult, if set, are called before and after each run
+	// (rep counts from 0), for progress reports.
+	OnStart  func(rep int, protocol string)
+	OnResult func(rep int, r Result)
+}
+
+// Compare runs the plan: every runner once in order, then again, Reps
+// times, so that a machine's slow drifts spread evenly over the protocols
+// instead of favouring whichever ran first. It stops early, returning the
+// results so far, when ctx is done.
+func Compare(ctx context.Context, p Plan) []Result {
+	results := make([]Result, 0, len(p.Runners)*max(p.Reps, 0))
+	for rep := range p.Reps {
+		for _, runner := range p.Runners {
+			if ctx.Err() != nil {
+				return results
+			}
+			if p.OnStart != nil {
+				p.OnStart(rep, runner.Protocol)
+			}
+			r := runOne(ctx, runner, p.Size, p.RunTimeout)
+			results = append(results, r)
+			if p.OnResult != nil {
+				p.OnResult(rep, r)
+			}
+		}
+	}
+	return results
+}
+
+func runOne(ctx context.Context, runner Runner, size int64, timeout time.Duration) Result {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	r := runner.Run(ctx, size)
+	r.Protocol = runner.Protocol
+	return r
+}

@@ -1,0 +1,199 @@
+//go:build !nolimpet
+
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/transport"
+)
+
+// RunLimpet moves size bytes on one limpet stream over loopback: the client
+// writes in 64 KiB chunks, half-closes, and waits for the receipt that the
+// server application has read every byte (Stream.WaitConsumed). The clock
+// still stops when the server has read the last byte, as for TCP.
+func RunLimpet(ctx context.Context, size int64) Result {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return failedResult(ProtocolLimpet, err)
+	}
+	closers := new(closerSet)
+	ln, err := transport.Listen("127.0.0.1:0", &transport.Config{PrivateKey: key})
+	if err != nil {
+		return failedResult(ProtocolLimpet, fmt.Errorf("listen: %w", err))
+	}
+	closers.add(ln)
+
+	var client *transport.Conn
+	var stream *transport.Stream
+	return transfer(ctx, size, session{
+		protocol: ProtocolLimpet,
+		closers:  closers,
+		accept: func(ctx context.Context) (io.Reader, error) {
+			conn, err := ln.Accept(ctx)
+			if err != nil {
+				return nil, err
+			}
+			closers.add(conn)
+			return conn.AcceptStream(ctx)
+		},
+		dial: func(ctx context.Context) (io.Writer, error) {
+			conn, err := transport.Dial(ctx, ln.Addr().String(), &transport.Config{ServerKey: key.Public()})
+			if err != nil {
+				return nil, err
+			}
+			closers.add(conn)
+			client = conn
+			stream, err = conn.OpenStream(ctx)
+			return stream, err
+		},
+		finish: func(ctx context.Context) error {
+			if err := stream.Close(); err != nil {
+				return err
+			}
+			return stream.WaitConsumed(ctx, size)
+		},
+		stats: func() (uint64, string, error) {
+			st := client.Stats()
+			return st.BytesRetransmitted, describeStats(st), nil
+		},
+	})
+}
+
+// describeStats is the Detail of a limpet row: what the sender's congestion
+// controller and loss recovery did.
+func describeStats(st transport.ConnStats) string {
+	return fmt.Sprintf("srtt %v, cwnd %d B, %d packets sent, %d lost",
+		st.SmoothedRTT.Round(time.Microsecond), st.CongestionWindow, st.PacketsSent, st.PacketsLost)
+}
+
+// SelfTest dials a limpet listener on loopback, sends SelfTestSize random
+// bytes on one stream, has the server echo them, and checks the echo
+// byte-for-byte by SHA-256. It is the quick "does the protocol work at all"
+// line qbench prints before spending minutes on the comparison.
+func SelfTest(ctx context.Context) SelfTestResult {
+	res := SelfTestResult{Protocol: ProtocolLimpet, Bytes: SelfTestSize}
+	sent := make([]byte, SelfTestSize)
+	rand.Read(sent)
+	sum := sha256.Sum256(sent)
+	res.SHA256 = hex.EncodeToString(sum[:])
+
+	if err := selfTest(ctx, sent, &res); err != nil {
+		res.Err = err.Error()
+	}
+	return res
+}
+
+func selfTest(parent context.Context, sent []byte, res *SelfTestResult) error {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return err
+	}
+	closers := new(closerSet)
+	defer closers.closeAll()
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	stop := context.AfterFunc(ctx, closers.closeAll)
+	defer stop()
+
+	start := time.Now()
+	ln, err := transport.Listen("127.0.0.1:0", &transport.Config{PrivateKey: key})
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	closers.add(ln)
+
+	var (
+		wg       sync.WaitGroup
+		failOnce sync.Once
+		firstErr error
+	)
+	fail := func(err error) { failOnce.Do(func() { firstErr = err; cancel() }) }
+	wg.Go(func() {
+		if err := echoOnce(ctx, ln, closers, int64(len(sent))); err != nil {
+			fail(fmt.Errorf("server: %w", err))
+		}
+	})
+
+	conn, err := transport.Dial(ctx, ln.Addr().String(), &transport.Config{ServerKey: key.Public()})
+	if err != nil {
+		fail(fmt.Errorf("dial: %w", err))
+		wg.Wait()
+		return firstErr
+	}
+	closers.add(conn)
+	s, err := conn.OpenStream(ctx)
+	if err != nil {
+		fail(fmt.Errorf("open stream: %w", err))
+		wg.Wait()
+		return firstErr
+	}
+	// Write and read at once: the echo comes back while we still send.
+	wg.Go(func() {
+		if _, err := s.Write(sent); err != nil {
+			fail(fmt.Errorf("client write: %w", err))
+			return
+		}
+		if err := s.Close(); err != nil {
+			fail(fmt.Errorf("client close: %w", err))
+		}
+	})
+	got, err := io.ReadAll(io.LimitReader(s, int64(len(sent))+1))
+	if err != nil {
+		fail(fmt.Errorf("client read after %d bytes: %w", len(got), err))
+	}
+	res.Elapsed = time.Since(start)
+	wg.Wait()
+	if firstErr != nil {
+		if parent.Err() != nil && !errors.Is(firstErr, parent.Err()) {
+			return fmt.Errorf("%w (%v)", parent.Err(), firstErr)
+		}
+		return firstErr
+	}
+	if gotSum, wantSum := sha256.Sum256(got), sha256.Sum256(sent); len(got) != len(sent) || !bytes.Equal(gotSum[:], wantSum[:]) {
+		return fmt.Errorf("echo differs: got %d bytes with sha256 %x, want %d bytes with sha256 %x",
+			len(got), gotSum[:8], len(sent), wantSum[:8])
+	}
+	res.Detail = describeStats(conn.Stats())
+	return nil
+}
+
+// echoOnce accepts one connection and one stream, reads up to size bytes to
+// the peer's FIN, writes them back and half-closes. The connection stays in
+// closers, open until the client has read the echo. More than size bytes is
+// an error: the buffer is bounded.
+func echoOnce(ctx context.Context, ln *transport.Listener, closers *closerSet, size int64) error {
+	conn, err := ln.Accept(ctx)
+	if err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	closers.add(conn)
+	s, err := conn.AcceptStream(ctx)
+	if err != nil {
+		return fmt.Errorf("accept stream: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(s, size+1))
+	if err != nil {
+		return fmt.Errorf("read after %d bytes: %w", len(data), err)
+	}
+	if int64(len(data)) > size {
+		return fmt.Errorf("client sent more than %d bytes", size)
+	}
+	if _, err := s.Write(data); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}

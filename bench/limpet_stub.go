@@ -1,0 +1,22 @@
+//go:build nolimpet
+
+package bench
+
+import (
+	"context"
+	"errors"
+)
+
+// errLimpetNotBuilt is the error of every limpet row in a build with the
+// nolimpet tag, which leaves package transport out.
+var errLimpetNotBuilt = errors.New("bench: built with the nolimpet tag: no limpet transport")
+
+// RunLimpet reports an error row: this build has no limpet transport.
+func RunLimpet(ctx context.Context, size int64) Result {
+	return failedResult(ProtocolLimpet, errLimpetNotBuilt)
+}
+
+// SelfTest reports a failure: this build has no limpet transport.
+func SelfTest(ctx context.Context) SelfTestResult {
+	return SelfTestResult{Protocol: ProtocolLimpet, Bytes: SelfTestSize, Err: errLimpetNotBuilt.Error()}
+}

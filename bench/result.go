@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"fmt"
+	"time"
+)
+
+// Protocol names, as accepted by ParseProtocols and qbench's -protocols flag,
+// and as they appear in Result.Protocol.
+const (
+	ProtocolTCPCubic = "tcp-cubic" // TCP with TCP_CONGESTION=cubic
+	ProtocolTCPBBR   = "tcp-bbr"   // TCP with TCP_CONGESTION=bbr
+	ProtocolTLS      = "tls"       // TLS 1.3 (AES-128-GCM) over TCP with the kernel's default congestion control
+	ProtocolLimpet   = "limpet"    // one limpet stream
+)
+
+// MB is the megabyte of every MB/s figure: 10^6 bytes, as in anchors.md.
+const MB = 1e6
+
+// GiB is the gibibyte of every CPU s/GiB figure.
+const GiB = 1 << 30
+
+// Result is one measured transfer. A failed transfer keeps the bytes the
+// server had read and the time until the failure, has zero MBps and
+// CPUSecondsPerGiB, and says why in Err.
+type Result struct {
+	// Protocol is one of the Protocol constants.
+	Protocol string `json:"protocol"`
+	// Bytes is how many bytes the server read.
+	Bytes int64 `json:"bytes"`
+	// Seconds runs from the start of the dial to the server having read
+	// the last byte.
+	Seconds float64 `json:"seconds"`
+	// MBps is Bytes/Seconds in MB (10^6 bytes) per second.
+	MBps float64 `json:"mb_per_s"`
+	// CPUSecondsPerGiB is the process's user+sys CPU time over the transfer
+	// (client and server together) divided by the GiB moved.
+	CPUSecondsPerGiB float64 `json:"cpu_s_per_gib"`
+	// TTFB is the time from the start of the dial to the server's first
+	// read returning data: handshake plus one trip.
+	TTFB time.Duration `json:"ttfb_ns"`
+	// Retransmitted is how many bytes the sender retransmitted (TCP_INFO's
+	// tcpi_bytes_retrans for TCP and TLS, ConnStats.BytesRetransmitted for
+	// limpet).
+	Retransmitted uint64 `json:"retransmitted_bytes"`
+	// Detail records what was negotiated, so a reader can check the
+	// comparison is the intended one: the congestion controller the kernel
+	// actually used, the TLS cipher suite, or limpet's connection stats.
+	Detail string `json:"detail,omitempty"`
+	// Err is the reason the transfer failed; empty on success.
+	Err string `json:"error,omitempty"`
+
+	// cause is the error behind Err, kept for errors.Is in tests.
+	cause error
+}
+
+// OK reports whether the transfer completed.
+func (r Result) OK() bool { return r.Err == "" }
+
+// failedResult is the Result of a transfer that failed before or during the
+// measurement.
+func failedResult(protocol string, err error) Result {
+	return Result{Protocol: protocol, Err: err.Error(), cause: err}
+}
+
+// complete fills the derived figures of a successful transfer.
+func (r *Result) complete(elapsed time.Duration, cpu time.Duration) {
+	r.Seconds = elapsed.Seconds()
+	if r.Seconds > 0 {
+		r.MBps = float64(r.Bytes) / MB / r.Seconds
+	}
+	if r.Bytes > 0 {
+		r.CPUSecondsPerGiB = cpu.Seconds() / (float64(r.Bytes) / GiB)
+	}
+}
+
+// String is the one-line form qbench prints as progress.
+func (r Result) String() string {
+	if !r.OK() {
+		return fmt.Sprintf("%s: FAIL after %d bytes, %.2f s: %s", r.Protocol, r.Bytes, r.Seconds, r.Err)
+	}
+	s := fmt.Sprintf("%s: %s in %.2f s = %s MB/s, %.2f CPU s/GiB, TTFB %v, %d bytes retransmitted",
+		r.Protocol, FormatSize(r.Bytes), r.Seconds, formatMBps(r.MBps), r.CPUSecondsPerGiB,
+		r.TTFB.Round(time.Microsecond), r.Retransmitted)
+	if r.Detail != "" {
+		s += " (" + r.Detail + ")"
+	}
+	return s
+}
