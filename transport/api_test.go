@@ -163,3 +163,44 @@ func TestNoGoroutineLeak(t *testing.T) {
 		t.Fatalf("%d goroutines before, %d after:\n%s", before, after, strings.TrimSpace(string(buf[:n])))
 	}
 }
+
+// TestWaitConsumedAfterEcho: both halves close in turn (an echo); each
+// side's WaitConsumed must still see the peer's final receipt.
+func TestWaitConsumedAfterEcho(t *testing.T) {
+	_, cli, srv := testPair(t, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	data := randomData(9, 1<<20)
+	s, err := cli.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvErr := make(chan error, 1)
+	go func() {
+		rs, err := srv.AcceptStream(ctx)
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		got, err := io.ReadAll(rs)
+		if err != nil {
+			srvErr <- err
+			return
+		}
+		rs.Write(got)
+		rs.Close()
+		srvErr <- rs.WaitConsumed(ctx, int64(len(got)))
+	}()
+	s.Write(data)
+	s.Close()
+	echo, err := io.ReadAll(s)
+	if err != nil || len(echo) != len(data) {
+		t.Fatalf("echo: %d bytes, %v", len(echo), err)
+	}
+	if err := s.WaitConsumed(ctx, int64(len(data))); err != nil {
+		t.Fatalf("client WaitConsumed: %v", err)
+	}
+	if err := <-srvErr; err != nil {
+		t.Fatalf("server WaitConsumed: %v", err)
+	}
+}

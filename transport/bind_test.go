@@ -56,6 +56,21 @@ func bindWaitUntilBlocked(t *testing.T, fn, state string) {
 	t.Fatalf("no goroutine blocked in %s [%s]", fn, state)
 }
 
+// bindReceiveWithin returns the error a goroutine reports on errc,
+// failing the test if it takes longer than d (the call it made is stuck).
+func bindReceiveWithin(t *testing.T, errc <-chan error, d time.Duration) error {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-errc:
+		return err
+	case <-timer.C:
+		t.Fatalf("blocked call did not return within %v", d)
+		return nil
+	}
+}
+
 // bindImpl is one way to open a Bind on a UDP socket.
 type bindImpl struct {
 	desc   string
@@ -241,7 +256,7 @@ func TestBindCloseUnblocksReadBatch(t *testing.T) {
 			if err := b.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			if err := <-errc; !errors.Is(err, net.ErrClosed) {
+			if err := bindReceiveWithin(t, errc, 10*time.Second); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("ReadBatch during Close: got %v, want net.ErrClosed", err)
 			}
 			if _, err := b.ReadBatch(bindReadBuffers(1)); !errors.Is(err, net.ErrClosed) {

@@ -97,18 +97,18 @@ type Conn struct {
 	probes   int  // PTO probes still to send
 
 	// Streams.
-	streamsMu   sync.Mutex // guards streams for Stats and accept, loop writes
-	streams     map[packet.StreamID]*Stream
-	localBidi   *streams.LocalStreamIDs
-	localUni    *streams.LocalStreamIDs
-	remoteBidi  *streams.RemoteStreamIDs
-	remoteUni   *streams.RemoteStreamIDs
-	sched       *streams.Scheduler
-	connSend    *streams.SendWindow
-	connRecv    *streams.RecvWindow
-	ctrlStreams []*Stream
-	sendMaxData bool
-	openWaiters chan struct{} // closed and replaced when MAX_STREAMS grows
+	streamsMu    sync.Mutex // guards streams for Stats and accept, loop writes
+	streams      map[packet.StreamID]*Stream
+	localBidi    *streams.LocalStreamIDs
+	localUni     *streams.LocalStreamIDs
+	remoteBidi   *streams.RemoteStreamIDs
+	remoteUni    *streams.RemoteStreamIDs
+	sched        *streams.Scheduler
+	connSend     *streams.SendWindow
+	connRecv     *streams.RecvWindow
+	ctrlStreams  []*Stream
+	lostReceipts []sentFrame   // final CONSUMED frames of finished streams, to resend
+	openWaiters  chan struct{} // closed and replaced when MAX_STREAMS grows
 
 	// acceptMu guards the queues of peer-opened streams.
 	acceptMu    sync.Mutex

@@ -264,6 +264,12 @@ func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames) []byte 
 			rec.add(sentFrame{kind: sentDataBlocked, offset: lim})
 		}
 	}
+	for len(c.lostReceipts) > 0 && len(b)+reserve <= limit {
+		f := c.lostReceipts[len(c.lostReceipts)-1]
+		c.lostReceipts = c.lostReceipts[:len(c.lostReceipts)-1]
+		b = packet.ConsumedFrame{StreamID: f.id, Offset: f.offset}.Append(b)
+		rec.add(f)
+	}
 	keep := c.ctrlStreams[:0]
 	for _, s := range c.ctrlStreams {
 		if len(b)+4*reserve > limit {
@@ -446,6 +452,10 @@ func (c *Conn) onFramesLost(fs *sentFrames) {
 				s.recv.OnConsumedLost(f.offset)
 				s.mu.Unlock()
 				c.queueCtrl(s)
+			} else {
+				// The stream is finished, so this was its final receipt:
+				// the sender is waiting for it.
+				c.lostReceipts = append(c.lostReceipts, *f)
 			}
 		case sentMaxData:
 			c.connRecv.OnUpdateLost(f.offset)

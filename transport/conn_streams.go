@@ -242,7 +242,11 @@ func (c *Conn) maybeFinishStream(s *Stream) {
 		return
 	}
 	s.mu.Lock()
-	done := (s.send == nil || s.send.Done()) && (s.recv == nil || s.recv.Done())
+	// The send half stays until the peer's receipt covers everything sent
+	// (or the stream was reset), so WaitConsumed sees the final CONSUMED.
+	sendDone := s.send == nil || (s.send.Done() &&
+		(s.send.PeerConsumed() >= s.send.BytesSent() || s.sendErr != nil))
+	done := sendDone && (s.recv == nil || s.recv.Done())
 	s.mu.Unlock()
 	if !done {
 		return

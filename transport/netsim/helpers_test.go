@@ -49,6 +49,21 @@ func waitUntilBlocked(t *testing.T, fn, state string) {
 	t.Fatalf("no goroutine blocked in %s [%s]", fn, state)
 }
 
+// receiveWithin returns the error a goroutine reports on errc, failing
+// the test if it takes longer than d (the call it made is stuck).
+func receiveWithin(t *testing.T, errc <-chan error, d time.Duration) error {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-errc:
+		return err
+	case <-timer.C:
+		t.Fatalf("blocked call did not return within %v", d)
+		return nil
+	}
+}
+
 // mustListen opens a Socket at addr and closes it when the test ends.
 func mustListen(t *testing.T, n *Network, addr string) *Socket {
 	t.Helper()

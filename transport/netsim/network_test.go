@@ -95,7 +95,7 @@ func TestNetworkDeadlineMovedWhileBlocked(t *testing.T) {
 	}()
 	waitUntilBlocked(t, "netsim.(*Socket).ReadFrom", "select")
 	s.SetReadDeadline(time.Now().Add(-time.Second))
-	if err := <-errc; !errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := receiveWithin(t, errc, 10*time.Second); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("ReadFrom: got %v, want os.ErrDeadlineExceeded", err)
 	}
 
@@ -127,7 +127,7 @@ func TestNetworkCloseUnblocksRead(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+	if err := receiveWithin(t, errc, 10*time.Second); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ReadFrom after Close: got %v, want net.ErrClosed", err)
 	}
 	if _, err := s.WriteTo([]byte("x"), testAddr("198.18.0.2:1")); !errors.Is(err, net.ErrClosed) {
