@@ -62,16 +62,18 @@ func (d *Datagram) Segment(i int) []byte {
 type Bind interface {
 	// ReadBatch blocks until at least one datagram arrives and fills up to
 	// min(len(dgrams), BatchSize()) entries: Buf[:N], Addr and SegmentSize.
-	// Each Buf should be BindReadBufferSize bytes where MaxSegments() > 1,
-	// because a GRO train may be that long; a longer datagram or train is
-	// cut to the buffer, a train to its last whole segment. After Close it
-	// returns an error that matches net.ErrClosed.
+	// Buffers of BindReadBufferSize bytes let the Bind receive GRO trains
+	// where the kernel offers them; with any shorter buffer it asks the
+	// kernel for single datagrams instead (so use one size throughout). A
+	// datagram longer than its buffer is cut to it, as recvfrom does.
+	// After Close it returns an error that matches net.ErrClosed.
 	ReadBatch(dgrams []Datagram) (n int, err error)
 
 	// WriteBatch sends every datagram, using GSO for trains and for runs
 	// of consecutive datagrams to the same Addr of the same size (the last
-	// may be shorter). It tries every datagram even when one fails and
-	// returns the first error; IsLocalAddressError tells whether that
+	// may be shorter). It tries every datagram even when one fails (one
+	// with N outside Buf or an address the socket cannot reach is skipped)
+	// and returns the first error; IsLocalAddressError tells whether that
 	// error means the local address is gone.
 	WriteBatch(dgrams []Datagram) error
 
@@ -100,8 +102,9 @@ const BindReadBufferSize = 65535
 // a GSO train for IPv6 too, which is only slightly more generous.
 const maxGSOPayload = 65535 - 20 - 8
 
-// maxGSOSegments is UDP_MAX_SEGMENTS in Linux before 6.11 (it is 128
-// after): the most segments one UDP_SEGMENT send may carry.
+// maxGSOSegments is the most segments one UDP_SEGMENT send may carry: the
+// UDP_MAX_SEGMENTS of every Linux that has UDP GSO (recent kernels allow
+// more).
 const maxGSOSegments = 64
 
 // ListenUDP opens a UDP socket on address ("host:port"; network "udp",

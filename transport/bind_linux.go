@@ -48,7 +48,13 @@ type linuxBind struct {
 	raw   syscall.RawConn
 	local netip.AddrPort
 	v6    bool // AF_INET6 socket: IPv4 peers are addressed as IPv4-mapped IPv6
-	gro   bool // UDP_GRO is on: reads may return trains
+
+	// groCapable says the kernel has UDP_GRO and the options allow it;
+	// gro says it is on, so reads may return trains. ReadBatch turns it
+	// off while the caller's buffers are too short for a train, and on
+	// again when they are long enough (both guarded by readMu after
+	// creation).
+	groCapable, gro bool
 
 	// gso is set while the kernel accepts UDP_SEGMENT. The first send
 	// that fails with EIO (no checksum offload on the route's device) or
@@ -98,7 +104,8 @@ func newUDPBind(conn *net.UDPConn, opts bindOptions) (Bind, error) {
 			b.gso.Store(err == nil)
 		}
 		if !opts.noGRO {
-			b.gro = unix.SetsockoptInt(s, unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
+			b.groCapable = unix.SetsockoptInt(s, unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil
+			b.gro = b.groCapable
 		}
 	})
 	if err != nil {
@@ -181,7 +188,9 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 	b.readMu.Lock()
 	defer b.readMu.Unlock()
 	r := &b.rd
+	shortest := BindReadBufferSize
 	for i := range count {
+		shortest = min(shortest, len(dgrams[i].Buf))
 		setIovec(&r.iovs[i], dgrams[i].Buf)
 		r.hdrs[i] = unix.Mmsghdr{Hdr: unix.Msghdr{
 			Name:    &r.names[i][0],
@@ -191,6 +200,11 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 		}}
 		r.hdrs[i].Hdr.SetIovlen(1)
 		r.hdrs[i].Hdr.SetControllen(oobWords * 8)
+	}
+	if want := shortest >= BindReadBufferSize; b.groCapable && b.gro != want {
+		if err := b.setGRO(want); err != nil {
+			return 0, err
+		}
 	}
 	r.count = count
 	if err := b.raw.Read(r.recv); err != nil {
@@ -204,19 +218,38 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 		d.N = int(h.Len)
 		d.Addr = decodeSockaddr(&r.names[i])
 		d.SegmentSize = 0
-		if b.gro {
+		if b.groCapable {
 			oob := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[i][0])), oobWords*8)
 			if seg := groSegmentSize(oob[:h.Hdr.Controllen]); seg > 0 && d.N > seg {
 				d.SegmentSize = seg
 			}
 		}
-		if h.Hdr.Flags&unix.MSG_TRUNC != 0 && d.SegmentSize > 0 {
-			// The buffer was too short for the train: keep the
-			// whole segments, drop the cut one.
-			d.N -= d.N % d.SegmentSize
-		}
 	}
 	return r.n, nil
+}
+
+// setGRO turns UDP_GRO on or off. The kernel joins datagrams into trains
+// as they are queued but reports the segment size only while GRO is on, so
+// a train still queued when GRO goes off reads as one long datagram. That
+// costs those datagrams once, if the caller shrinks its buffers while a
+// peer is sending trains; the endpoint reads with one buffer size for the
+// Bind's life, and the first ReadBatch settles the setting.
+func (b *linuxBind) setGRO(on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	var optErr error
+	if err := b.raw.Control(func(fd uintptr) {
+		optErr = unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, v)
+	}); err != nil {
+		return err
+	}
+	if optErr != nil {
+		return os.NewSyscallError("setsockopt UDP_GRO", optErr)
+	}
+	b.gro = on
+	return nil
 }
 
 // batchPos is a place in a WriteBatch argument: datagram index and byte
@@ -268,42 +301,63 @@ func (w *mmsgWriter) sendmmsg(fd uintptr) bool {
 }
 
 func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
-	for i := range dgrams {
-		d := &dgrams[i]
-		if d.N < 0 || d.N > len(d.Buf) || !b.reachable(d.Addr) {
-			return errBadDatagram
-		}
-	}
 	b.writeMu.Lock()
 	defer b.writeMu.Unlock()
 	w := &b.wr
 	defer w.dropReferences()
 	var first error
+	gso := b.gso.Load()
+	// verifying is set while a plain resend tests whether GSO or the
+	// datagram itself made the kernel say EINVAL (see below).
+	verifying := false
 	pos := batchPos{}
 	for pos.dgram < len(dgrams) {
-		gso := b.gso.Load()
 		w.nmsg, w.niov = 0, 0
 		for pos.dgram < len(dgrams) && w.nmsg < len(w.hdrs) && w.niov < len(w.iovs) {
+			if d := &dgrams[pos.dgram]; d.N < 0 || d.N > len(d.Buf) || !b.reachable(d.Addr) {
+				first = firstError(first, errBadDatagram)
+				pos = batchPos{pos.dgram + 1, 0}
+				continue
+			}
 			pos = w.add(dgrams, pos, gso, b.v6)
 		}
 		for w.from = 0; w.from < w.nmsg; {
 			if err := b.raw.Write(w.send); err != nil {
 				return err // the socket is closed
 			}
+			if verifying {
+				// The first plain message has its verdict. If it
+				// went out, GSO was at fault: never use it on this
+				// socket again. If it failed too (EMSGSIZE from a
+				// datagram over the MTU, say), GSO was not.
+				verifying = false
+				if w.n > 0 {
+					b.gso.Store(false)
+				}
+			}
 			w.from += w.n
 			if w.errno == 0 {
 				continue
 			}
 			if gso && w.usesGSO[w.from] && (w.errno == unix.EIO || w.errno == unix.EINVAL) {
-				// This path cannot offload segmentation: resend
-				// from this message on without GSO, and never
-				// try GSO on this socket again.
-				b.gso.Store(false)
+				// EIO: the route's device cannot offload
+				// segmentation (no checksum offload, or an xfrm
+				// route), so give GSO up for good. EINVAL may mean
+				// the same or may blame the datagram (a segment
+				// over the MTU); a plain resend tells. Either way
+				// the rest of this batch goes without GSO, from
+				// the refused message on.
+				if w.errno == unix.EIO {
+					b.gso.Store(false)
+				} else {
+					verifying = true
+				}
+				gso = false
 				pos = w.starts[w.from]
 				break
 			}
 			first = firstError(first, os.NewSyscallError("sendmmsg", w.errno))
-			w.from++ // skip the datagram the kernel refused
+			w.from++ // skip the message the kernel refused
 		}
 	}
 	return first
@@ -353,7 +407,7 @@ func (w *mmsgWriter) add(dgrams []Datagram, pos batchPos, gso, v6 bool) batchPos
 		j := next.dgram
 		for ; j < len(dgrams) && j-pos.dgram < maxGSOSegments && w.niov < len(w.iovs); j++ {
 			e := &dgrams[j]
-			if e.Addr != d.Addr || e.N == 0 || e.N > size || total+e.N > maxGSOPayload ||
+			if e.Addr != d.Addr || e.N <= 0 || e.N > size || e.N > len(e.Buf) || total+e.N > maxGSOPayload ||
 				(e.SegmentSize > 0 && e.SegmentSize < e.N) {
 				break
 			}

@@ -4,6 +4,7 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"os"
 	"slices"
@@ -179,24 +180,59 @@ func TestBindFallsBackWhenKernelRefusesGSO(t *testing.T) {
 	}
 }
 
-func TestBindGROTrainCutToWholeSegments(t *testing.T) {
+func TestBindGROFollowsBufferSize(t *testing.T) {
 	bindCheckGoroutines(t)
 	tx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
 	rx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
-	train, want := bindTrain(5, 1200, 1200, rx.LocalAddr())
-	if err := tx.WriteBatch([]Datagram{train}); err != nil {
-		t.Fatalf("WriteBatch: %v", err)
+	small := []Datagram{{Buf: make([]byte, 1500)}, {Buf: make([]byte, 1500)}}
+	read := func(dgrams []Datagram) Datagram {
+		t.Helper()
+		n, err := rx.ReadBatch(dgrams[:1])
+		if err != nil || n != 1 {
+			t.Fatalf("ReadBatch: got (%d, %v), want (1, nil)", n, err)
+		}
+		return dgrams[0]
 	}
-	dgrams := []Datagram{{Buf: make([]byte, 3000)}}
-	n, err := rx.ReadBatch(dgrams)
-	if err != nil || n != 1 {
-		t.Fatalf("ReadBatch: got (%d, %v), want (1, nil)", n, err)
+	sendTrain := func() [][]byte {
+		t.Helper()
+		train, want := bindTrain(3, 1200, 1200, rx.LocalAddr())
+		if err := tx.WriteBatch([]Datagram{train}); err != nil {
+			t.Fatalf("WriteBatch: %v", err)
+		}
+		return want
 	}
-	d := dgrams[0]
-	if d.N != 2400 || d.SegmentSize != 1200 {
-		t.Fatalf("short buffer: got N %d, segment size %d; want 2400, 1200", d.N, d.SegmentSize)
+	lone := []Datagram{{Buf: []byte("lone"), N: 4, Addr: rx.LocalAddr()}}
+
+	// A read with short buffers turns GRO off before it waits, so the
+	// train sent after it arrives as separate datagrams.
+	if err := tx.WriteBatch(lone); err != nil {
+		t.Fatal(err)
 	}
-	bindCheckPayloads(t, [][]byte{d.Segment(0), d.Segment(1)}, want[:2])
+	if d := read(small); string(d.Data()) != "lone" {
+		t.Fatalf("first read: got %q, want \"lone\"", d.Data())
+	}
+	want := sendTrain()
+	for i := range want {
+		d := read(small)
+		if d.SegmentSize != 0 || !bytes.Equal(d.Data(), want[i]) {
+			t.Errorf("short-buffer read %d: got %d bytes, segment size %d; want datagram %d alone", i, d.N, d.SegmentSize, i)
+		}
+	}
+
+	// Full-size buffers turn it back on.
+	if err := tx.WriteBatch(lone); err != nil {
+		t.Fatal(err)
+	}
+	big := bindReadBuffers(1)
+	if d := read(big); string(d.Data()) != "lone" {
+		t.Fatalf("read: got %q, want \"lone\"", d.Data())
+	}
+	want = sendTrain()
+	d := read(big)
+	if d.SegmentSize != 1200 || d.NumSegments() != 3 {
+		t.Fatalf("full-size read: got %d bytes, segment size %d; want a train of 3 × 1200", d.N, d.SegmentSize)
+	}
+	bindCheckPayloads(t, [][]byte{d.Segment(0), d.Segment(1), d.Segment(2)}, want)
 }
 
 func TestBindSocketOptions(t *testing.T) {
@@ -316,5 +352,13 @@ func TestSockaddrRoundTrip(t *testing.T) {
 		if got := decodeSockaddr(&b); got.String() != tt.want {
 			t.Errorf("%s: decoded: got %v, want %s", tt.desc, got, tt.want)
 		}
+	}
+}
+
+func TestBindIPv4SocketSkipsIPv6Peer(t *testing.T) {
+	b := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+	batch := []Datagram{{Buf: []byte("x"), N: 1, Addr: netip.MustParseAddrPort("[::1]:9")}}
+	if err := b.WriteBatch(batch); !errors.Is(err, errBadDatagram) {
+		t.Errorf("WriteBatch to an IPv6 peer from an IPv4 socket: got %v, want errBadDatagram", err)
 	}
 }

@@ -64,14 +64,20 @@ func receiveWithin(t *testing.T, errc <-chan error, d time.Duration) error {
 	}
 }
 
-// mustListen opens a Socket at addr and closes it when the test ends.
+// mustListen opens a Socket at addr and closes it when the test ends. A
+// watchdog closes it after 20 s, so that a read that wrongly blocks fails
+// the test with net.ErrClosed instead of hanging it.
 func mustListen(t *testing.T, n *Network, addr string) *Socket {
 	t.Helper()
 	s, err := n.Listen(netip.MustParseAddrPort(addr))
 	if err != nil {
 		t.Fatalf("Listen(%s): %v", addr, err)
 	}
-	t.Cleanup(func() { s.Close() })
+	watchdog := time.AfterFunc(20*time.Second, func() { s.Close() })
+	t.Cleanup(func() {
+		watchdog.Stop()
+		s.Close()
+	})
 	return s
 }
 

@@ -248,7 +248,9 @@ func (c *Conn) deliver() {
 // off resumes the same sequence of decisions.
 func (c *Conn) SetBlackhole(on bool) { c.blackhole.Store(on) }
 
-// Stats returns the counters so far.
+// Stats returns the counters so far. A datagram sent by the delivery
+// goroutine is counted just after the wrapped PacketConn took it, so the
+// counts are final only once Close has returned.
 func (c *Conn) Stats() Counters {
 	return Counters{
 		Sent:       c.sent.Load(),

@@ -264,6 +264,8 @@ func TestImpairDelayHoldsDatagrams(t *testing.T) {
 	if string(got) != "late" {
 		t.Errorf("payload: got %q, want \"late\"", got)
 	}
+	// Close waits for the delivery goroutine, so its count is final.
+	client.Close()
 	if got, want := client.Stats(), (Counters{Sent: 1}); got != want {
 		t.Errorf("Stats: got %+v, want %+v", got, want)
 	}
@@ -281,6 +283,7 @@ func TestImpairReorderChangesOrder(t *testing.T) {
 		}
 	}
 	got := indexes(rec.waitFor(t, count, 10*time.Second))
+	c.Close() // waits for the delivery goroutine, so the counts are final
 	stats := c.Stats()
 	if stats.Reordered < 20 || stats.Reordered > 60 {
 		t.Errorf("Reordered: got %d, want about 20%% of %d", stats.Reordered, count)
