@@ -46,6 +46,7 @@ type Conn struct {
 	pendMu      sync.Mutex
 	pendStreams []*Stream // streams with new data or control frames to send
 	pendRead    int64     // bytes read by the application, for MAX_DATA
+	pendSpare   []*Stream // loop-owned: the other half of pendStreams' double buffer
 
 	// established is closed when the handshake has completed (1-RTT keys).
 	established chan struct{}
@@ -127,7 +128,8 @@ type Conn struct {
 	// Statistics, written by the loop, read atomically by Stats.
 	stats connStats
 
-	txBufs []Datagram
+	txBufs   []Datagram
+	buildRec sentFrames // scratch record of the packet being built
 
 	// testDropPacket, set only by tests, drops a built packet as if the
 	// network lost it (it still counts as sent and is recovered).
@@ -162,7 +164,7 @@ func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 		idleTimeout:   cfg.MaxIdleTimeout,
 		lastRecv:      now,
 	}
-	c.peerAddrV.Store(&peer)
+	c.setPeerAddr(peer)
 	cubic := congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: maxDatagramSize})
 	c.cc = cubic
 	c.pacer = congestion.NewPacer(maxDatagramSize)
@@ -313,8 +315,9 @@ func (c *Conn) onDiscard(s *Stream, n int64) {
 // collectPending moves what user goroutines queued into loop state.
 func (c *Conn) collectPending(now time.Time) {
 	c.pendMu.Lock()
+	// Swap the two lists so neither is reallocated in steady state.
 	pend := c.pendStreams
-	c.pendStreams = nil
+	c.pendStreams = c.pendSpare[:0]
 	read := c.pendRead
 	c.pendRead = 0
 	c.pendMu.Unlock()
@@ -332,6 +335,8 @@ func (c *Conn) collectPending(now time.Time) {
 		}
 		c.queueCtrl(s)
 	}
+	clear(pend)
+	c.pendSpare = pend[:0]
 }
 
 func (c *Conn) queueCtrl(s *Stream) {
@@ -339,6 +344,14 @@ func (c *Conn) queueCtrl(s *Stream) {
 		s.queuedCtrl = true
 		c.ctrlStreams = append(c.ctrlStreams, s)
 	}
+}
+
+// setPeerAddr records the peer's address for the loop and for RemoteAddr.
+func (c *Conn) setPeerAddr(a netip.AddrPort) {
+	c.peerAddr = a
+	p := new(netip.AddrPort)
+	*p = a
+	c.peerAddrV.Store(p)
 }
 
 // LocalAddr is the local UDP address.

@@ -216,8 +216,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
 	if from != c.peerAddr && pn >= c.recv.LargestReceived() {
 		// The peer's address changed (NAT rebinding). Full path validation
 		// comes with migration; until then follow the newest packet.
-		c.peerAddr = from
-		c.peerAddrV.Store(&from)
+		c.setPeerAddr(from)
 	}
 	ackEliciting, err := c.handleFrames(payload, now)
 	if err != nil {

@@ -150,7 +150,8 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	if !c.amplificationAllows(maxDatagramSize) {
 		return nil
 	}
-	var rec sentFrames
+	rec := &c.buildRec
+	rec.reset()
 	ackEliciting := false
 
 	sendAck := c.recv.HasUnacked() && (c.recv.ShouldAckNow(now) || !ackOnly)
@@ -163,11 +164,11 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		}
 	}
 	if !ackOnly {
-		b = c.appendControlFrames(b, limit, &rec)
+		b = c.appendControlFrames(b, limit, rec)
 		if len(b) > payloadStart && rec.hasAckEliciting() {
 			ackEliciting = true
 		}
-		b2, sentData := c.appendStreamFrames(b, limit, &rec)
+		b2, sentData := c.appendStreamFrames(b, limit, rec)
 		b = b2
 		if sentData {
 			ackEliciting = true
@@ -202,14 +203,14 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	}
 	size := len(b)
 	c.stats.packetsSent.Add(1)
-	if c.testDropPacket != nil && c.testDropPacket(&rec) {
+	if c.testDropPacket != nil && c.testDropPacket(rec) {
 		c.dropBuilt = true
 	}
 	if ackEliciting {
 		c.lastAckElicit = now
 		sp := ackframes.SentPacket[sentFrames]{
 			Number: pn, TimeSent: now, Size: size,
-			AckEliciting: true, InFlight: true, Frames: rec,
+			AckEliciting: true, InFlight: true, Frames: rec.clone(),
 		}
 		if err := c.loss.OnPacketSent(ackframes.SpaceApplication, sp); err != nil {
 			c.abort(err)
@@ -225,13 +226,12 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 }
 
 func (s *sentFrames) hasAckEliciting() bool {
-	found := false
-	s.each(func(f *sentFrame) {
-		if f.kind != sentAck {
-			found = true
+	for i := 0; i < s.len(); i++ {
+		if s.at(i).kind != sentAck {
+			return true
 		}
-	})
-	return found
+	}
+	return false
 }
 
 // appendControlFrames adds due control frames: HANDSHAKE_DONE, MAX_DATA,

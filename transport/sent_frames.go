@@ -52,14 +52,35 @@ func (s *sentFrames) add(f sentFrame) {
 	s.more = append(s.more, f)
 }
 
+// len is the number of frame records.
+func (s *sentFrames) len() int { return int(s.n) + len(s.more) }
+
+// at returns the i'th record (0 ≤ i < len()). Index loops over at, rather
+// than a callback, keep the hot path free of closures that would make
+// records escape to the heap.
+func (s *sentFrames) at(i int) *sentFrame {
+	if i < len(s.inline) {
+		return &s.inline[i]
+	}
+	return &s.more[i-len(s.inline)]
+}
+
 // each calls fn for every frame record, in the order they were added.
 func (s *sentFrames) each(fn func(f *sentFrame)) {
-	for i := 0; i < int(s.n); i++ {
-		fn(&s.inline[i])
+	for i := 0; i < s.len(); i++ {
+		fn(s.at(i))
 	}
-	for i := range s.more {
-		fn(&s.more[i])
+}
+
+// clone copies s for keeping; only the rare overflow slice is allocated.
+func (s *sentFrames) clone() sentFrames {
+	c := *s
+	if len(s.more) > 0 {
+		c.more = append([]sentFrame(nil), s.more...)
+	} else {
+		c.more = nil
 	}
+	return c
 }
 
 func (s *sentFrames) reset() {
