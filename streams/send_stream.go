@@ -270,6 +270,18 @@ func (s *SendStream) HasData() bool {
 	return s.closed && !s.finSent
 }
 
+// Unsent is how many written bytes have never been sent.
+func (s *SendStream) Unsent() int64 { return s.written - s.sent }
+
+// Written is the stream offset the application has written up to.
+func (s *SendStream) Written() int64 { return s.written }
+
+// HasRetransmission reports whether lost data or a lost FIN waits to be
+// sent again; a sender that coalesces small writes never holds these back.
+func (s *SendStream) HasRetransmission() bool {
+	return s.sending() && (len(s.lost) > 0 || s.finLost)
+}
+
 // Blocked reports the limit to put in a STREAM_DATA_BLOCKED frame: once per
 // limit, when bytes are waiting and NextFrame found no stream credit left.
 func (s *SendStream) Blocked() (limit int64, ok bool) {

@@ -511,3 +511,25 @@ func TestSendStreamLossyTransfer(t *testing.T) {
 		}
 	}
 }
+
+func TestSendStreamUnsentAndRetransmission(t *testing.T) {
+	s := NewSendStream(SendStreamConfig{MaxBuffered: 1000, PeerMaxData: 1000})
+	s.Write(make([]byte, 300))
+	if got := s.Unsent(); got != 300 {
+		t.Fatalf("Unsent() = %d, want 300", got)
+	}
+	off, data, _, ok := s.NextFrame(100, nil)
+	if !ok || off != 0 || len(data) != 100 {
+		t.Fatalf("NextFrame = %d, %d bytes, %v", off, len(data), ok)
+	}
+	if got, want := s.Unsent(), int64(200); got != want || s.Written() != 300 {
+		t.Fatalf("Unsent() = %d, Written() = %d; want %d, 300", got, s.Written(), want)
+	}
+	if s.HasRetransmission() {
+		t.Fatal("HasRetransmission before any loss")
+	}
+	s.OnLost(0, 100, false)
+	if !s.HasRetransmission() {
+		t.Fatal("HasRetransmission false after a loss")
+	}
+}

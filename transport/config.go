@@ -44,6 +44,12 @@ type Config struct {
 	InitialConnWindow   uint64
 	MaxConnWindow       uint64
 
+	// NoDelay sends each write at once, like TCP_NODELAY. By default small
+	// writes are coalesced: a stream's partial packet of new data waits
+	// while earlier data of that stream is unacknowledged, for at most
+	// 1 ms, unless the stream is flushed (Stream.Flush) or closed.
+	NoDelay bool
+
 	// RequireAddressValidation makes a Listener answer every new client with
 	// a Retry, so no state is kept for spoofed source addresses.
 	RequireAddressValidation bool

@@ -108,6 +108,8 @@ type Conn struct {
 	connSend     *streams.SendWindow
 	connRecv     *streams.RecvWindow
 	ctrlStreams  []*Stream
+	held         []*Stream     // streams whose partial packet waits to coalesce
+	holdUntil    time.Time     // when the first held stream must be sent anyway
 	lostReceipts []sentFrame   // final CONSUMED frames of finished streams, to resend
 	openWaiters  chan struct{} // closed and replaced when MAX_STREAMS grows
 

@@ -115,6 +115,7 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	if c.cfg.KeepAlivePeriod > 0 {
 		earlier(c.keepAliveAt())
 	}
+	earlier(c.holdUntil)
 	if c.sched.Len() > 0 && c.cc.CanSend(c.loss.BytesInFlight()) {
 		// Pacing holds data back: wake when the pacer allows the next send.
 		earlier(now.Add(c.pacer.TimeUntilSend(now)))

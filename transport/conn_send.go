@@ -24,6 +24,7 @@ func (c *Conn) send(now time.Time) {
 			c.txBufs[i].Buf = make([]byte, 0, maxDatagramSize+crypto.TagLen)
 		}
 	}
+	c.releaseHeld()
 	n := 0
 	if c.needInitial(now) {
 		b := c.buildInitial(c.txBufs[n].Buf[:0], now)
@@ -154,21 +155,21 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	rec.reset()
 	ackEliciting := false
 
-	sendAck := c.recv.HasUnacked() && (c.recv.ShouldAckNow(now) || !ackOnly)
-	if sendAck {
-		f, ok := c.recv.BuildAck(now, 3, limit-len(b), c.ackBuf[:0])
-		if ok {
-			b = f.Append(b)
-			c.recv.OnAckSent()
-			rec.add(sentFrame{kind: sentAck, offset: int64(f.LargestAcked())})
-		}
-	}
+	// An ACK goes out when the ACK policy says so, or rides along in a
+	// packet that is sent anyway (docs/PROTOCOL.md section 5; RFC 9000
+	// §13.2). Room for it is kept while the other frames are packed.
+	const ackReserve = 64
+	ackDue := c.recv.ShouldAckNow(now)
 	if !ackOnly {
-		b = c.appendControlFrames(b, limit, rec)
+		frameLimit := limit
+		if c.recv.HasUnacked() {
+			frameLimit -= ackReserve
+		}
+		b = c.appendControlFrames(b, frameLimit, rec)
 		if len(b) > payloadStart && rec.hasAckEliciting() {
 			ackEliciting = true
 		}
-		b2, sentData := c.appendStreamFrames(b, limit, rec)
+		b2, sentData := c.appendStreamFrames(b, frameLimit, rec, now)
 		b = b2
 		if sentData {
 			ackEliciting = true
@@ -176,6 +177,14 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		if !ackEliciting && (c.pingDue || c.probes > 0) {
 			b = append(b, byte(packet.FramePing))
 			ackEliciting = true
+		}
+	}
+	if c.recv.HasUnacked() && (ackDue || ackEliciting) {
+		f, ok := c.recv.BuildAck(now, 3, limit-len(b), c.ackBuf[:0])
+		if ok {
+			b = f.Append(b)
+			c.recv.OnAckSent()
+			rec.add(sentFrame{kind: sentAck, offset: int64(f.LargestAcked())})
 		}
 	}
 	if len(b) == payloadStart {
@@ -326,7 +335,7 @@ func (c *Conn) appendStreamControl(b []byte, s *Stream, rec *sentFrames) []byte 
 
 // appendStreamFrames fills the rest of the packet with stream data, taking
 // streams in the scheduler's order.
-func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames) ([]byte, bool) {
+func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time.Time) ([]byte, bool) {
 	sent := false
 	for {
 		room := limit - len(b)
@@ -349,6 +358,13 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames) ([]byte,
 			s.mu.Unlock()
 			return b, sent
 		}
+		if c.shouldHold(s, maxData, now) {
+			s.mu.Unlock()
+			c.sched.Sent(id, 0, false)
+			c.held = append(c.held, s)
+			continue
+		}
+		s.heldSince = time.Time{}
 		offset, data, fin, ok := s.send.NextFrame(maxData, c.connSend)
 		if !ok {
 			blocked := false
@@ -377,6 +393,48 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames) ([]byte,
 			return b, sent
 		}
 	}
+}
+
+// coalesceDelay bounds how long a partial packet of new stream data waits
+// for more writes.
+const coalesceDelay = time.Millisecond
+
+// shouldHold decides whether stream s's new data should wait to be
+// coalesced with later writes (Nagle's algorithm, bounded in time): only a
+// partial packet, only while the stream has data in flight, never a
+// retransmission, a FIN or flushed data. s.mu is held.
+func (c *Conn) shouldHold(s *Stream, maxData int, now time.Time) bool {
+	if c.cfg.NoDelay || s.send.Closed() || s.send.HasRetransmission() {
+		return false
+	}
+	unsent := s.send.Unsent()
+	if unsent == 0 || unsent >= int64(maxData) || s.flushTo >= s.send.Written() {
+		return false
+	}
+	if s.send.BytesSent() == s.send.BytesAcked() {
+		return false // nothing in flight: send at once
+	}
+	if s.heldSince.IsZero() {
+		s.heldSince = now
+	}
+	if now.Sub(s.heldSince) >= coalesceDelay {
+		return false
+	}
+	if c.holdUntil.IsZero() || s.heldSince.Add(coalesceDelay).Before(c.holdUntil) {
+		c.holdUntil = s.heldSince.Add(coalesceDelay)
+	}
+	return true
+}
+
+// releaseHeld puts streams held for coalescing back in the schedule; the
+// packer decides again whether they may send.
+func (c *Conn) releaseHeld() {
+	c.holdUntil = time.Time{}
+	for i, s := range c.held {
+		c.sched.Push(s.id)
+		c.held[i] = nil
+	}
+	c.held = c.held[:0]
 }
 
 // onFramesAcked releases what an acknowledged packet carried.

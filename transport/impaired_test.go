@@ -17,7 +17,7 @@ import (
 
 // impairedPair connects a client and a server over an in-memory network
 // whose both directions are impaired by cfg (with different seeds).
-func impairedPair(t *testing.T, cfg netsim.Config) (cli, srv *Conn, cliNet, srvNet *netsim.Conn) {
+func impairedPair(t *testing.T, cfg netsim.Config, cliCfg *Config) (cli, srv *Conn, cliNet, srvNet *netsim.Conn) {
 	t.Helper()
 	n := netsim.NewNetwork()
 	srvAddr := netip.MustParseAddrPort("198.18.0.1:4433")
@@ -45,7 +45,11 @@ func impairedPair(t *testing.T, cfg netsim.Config) (cli, srv *Conn, cliNet, srvN
 	t.Cleanup(func() { ln.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cli, err = DialBind(ctx, NewPacketConnBind(cliNet), srvAddr, &Config{ServerKey: key.Public()})
+	if cliCfg == nil {
+		cliCfg = &Config{}
+	}
+	cliCfg.ServerKey = key.Public()
+	cli, err = DialBind(ctx, NewPacketConnBind(cliNet), srvAddr, cliCfg)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -152,7 +156,7 @@ func TestImpairedTransfer(t *testing.T) {
 		{desc: "30% loss", cfg: netsim.Config{Seed: 3, Loss: 0.30}, streams: 2, size: 1 << 20, wantLoss: true},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
-			cli, srv, cliNet, srvNet := impairedPair(t, tc.cfg)
+			cli, srv, cliNet, srvNet := impairedPair(t, tc.cfg, nil)
 			start := time.Now()
 			exchange(t, cli, srv, tc.streams, tc.size, 300*time.Second)
 			cs, ss := cli.Stats(), srv.Stats()

@@ -40,9 +40,14 @@ type Stream struct {
 	readDeadline  *deadline
 	writeDeadline *deadline
 
+	// flushTo is the offset up to which the application asked for
+	// immediate sending (guarded by mu).
+	flushTo int64
+
 	// Owned by the connection loop.
-	queuedCtrl bool // in the loop's list of streams with control frames due
-	finished   bool // both directions done and accounted for
+	queuedCtrl bool      // in the loop's list of streams with control frames due
+	finished   bool      // both directions done and accounted for
+	heldSince  time.Time // when coalescing started holding a partial packet
 }
 
 func newStream(c *Conn, id packet.StreamID, send *streams.SendStream, recv *streams.RecvStream) *Stream {
@@ -133,6 +138,24 @@ func (s *Stream) Write(p []byte) (int, error) {
 			return written, errDeadline
 		}
 	}
+}
+
+// Flush sends everything written so far without waiting to coalesce it
+// with later writes. It does not wait for delivery.
+func (s *Stream) Flush() error {
+	if s.send == nil {
+		return nil
+	}
+	s.mu.Lock()
+	if s.sendErr != nil {
+		err := s.deliveryErrorLocked(s.sendErr)
+		s.mu.Unlock()
+		return err
+	}
+	s.flushTo = s.send.Written()
+	s.mu.Unlock()
+	s.c.onWrite(s)
+	return nil
 }
 
 // Close half-closes the stream: a FIN follows the data already written. It
