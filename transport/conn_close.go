@@ -287,6 +287,17 @@ func (c *Conn) CloseWithError(code ApplicationErrorCode, reason string) error {
 		&ConnError{Local: true, App: true, AppCode: code, Reason: reason})
 }
 
+// closeForShutdown sends CONNECTION_CLOSE and ends at once: the socket is
+// about to close, so there is no point in a closing period that answers
+// late packets.
+func (c *Conn) closeForShutdown() {
+	err := &ConnError{Local: true, Code: packet.NoError, Reason: "listener closed"}
+	c.run(context.Background(), func() {
+		c.closeWith(packet.ConnectionCloseFrame{ErrorCode: uint64(packet.NoError)}, err, time.Now())
+		c.state = stateClosed
+	})
+}
+
 func (c *Conn) closeLocal(f packet.ConnectionCloseFrame, err error) error {
 	c.run(context.Background(), func() {
 		c.closeWith(f, err, time.Now())

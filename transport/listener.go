@@ -121,7 +121,7 @@ func (l *Listener) Close() error {
 	}
 	l.mu.Unlock()
 	for _, c := range conns {
-		c.Close()
+		c.closeForShutdown()
 	}
 	for _, c := range conns {
 		<-c.done
