@@ -49,8 +49,9 @@ const (
 	// larger values are clamped to it.
 	MaxDatagramSizeLimit = 65527
 
-	// maxWindowLimit is the largest MaxWindow accepted (1 TiB).
-	maxWindowLimit = 1 << 40
+	// maxWindowLimit is the largest MaxWindow accepted: 1 TiB, or on
+	// 32-bit platforms the largest int (a window is an int of bytes).
+	maxWindowLimit = min(1<<40, math.MaxInt)
 )
 
 // CubicOptions configures a Cubic. The zero value gives the defaults.

@@ -124,7 +124,7 @@ func TestNewCubicDefaults(t *testing.T) {
 	if !c.InSlowStart() || c.InRecovery() || c.Phase() != PhaseSlowStart {
 		t.Errorf("state: InSlowStart %v, InRecovery %v, Phase %v; want true, false, slow_start", c.InSlowStart(), c.InRecovery(), c.Phase())
 	}
-	huge := NewCubic(CubicOptions{MaxDatagramSize: 1 << 40, MaxWindow: math.MaxInt})
+	huge := NewCubic(CubicOptions{MaxDatagramSize: math.MaxInt, MaxWindow: math.MaxInt})
 	if got, want := huge.MaxDatagramSize(), MaxDatagramSizeLimit; got != want {
 		t.Errorf("oversized datagram: got %d, want it clamped to %d", got, want)
 	}
