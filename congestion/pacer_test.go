@@ -207,8 +207,15 @@ func TestPacerExtremes(t *testing.T) {
 	// A window of a terabyte over a nanosecond: the rate overflows bytes
 	// per second, the bucket stays bounded, nothing panics.
 	p.SetRate(now, math.MaxInt, time.Nanosecond, true)
-	if got := p.Rate(); got != math.MaxUint64 {
-		t.Errorf("Rate at an absurd window: got %d, want saturation at %d", got, uint64(math.MaxUint64))
+	// Slow-start gain 2 over 1 ns: 2·window·10^9 bytes/s, which saturates
+	// a uint64 when the window limit is 1 TiB (64-bit) but not when it is
+	// 2^31−1 (32-bit).
+	want := uint64(math.MaxUint64)
+	if w := uint64(maxWindowLimit); w < math.MaxUint64/2e9 {
+		want = 2 * w * 1e9
+	}
+	if got := p.Rate(); got != want {
+		t.Errorf("Rate at an absurd window: got %d, want %d", got, want)
 	}
 	if got, want := p.Burst(), maxWindowLimit; got != want {
 		t.Errorf("Burst at an absurd rate: got %d, want %d", got, want)
