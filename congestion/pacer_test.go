@@ -211,7 +211,7 @@ func TestPacerExtremes(t *testing.T) {
 	// a uint64 when the window limit is 1 TiB (64-bit) but not when it is
 	// 2^31−1 (32-bit).
 	want := uint64(math.MaxUint64)
-	if w := uint64(maxWindowLimit); w < math.MaxUint64/2e9 {
+	if w := uint64(maxWindowLimit); w < math.MaxUint64/2_000_000_000 {
 		want = 2 * w * 1e9
 	}
 	if got := p.Rate(); got != want {
