@@ -263,8 +263,8 @@ func (c *Conn) maybeFinishStream(s *Stream) {
 			c.remoteUni.StreamClosed()
 		}
 	}
-	s.readDeadline.stop()
-	s.writeDeadline.stop()
+	s.readDeadline.Stop()
+	s.writeDeadline.Stop()
 }
 
 // OpenStream opens a bidirectional stream, waiting while the peer's stream

@@ -9,6 +9,7 @@ import (
 
 	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/streams"
+	"github.com/limpetnet/limpet/transport/internal/deadline"
 )
 
 // Stream is one ordered byte stream of a connection. It implements net.Conn:
@@ -37,8 +38,8 @@ type Stream struct {
 	readable chan struct{} // one-slot signal: data, FIN or an error arrived
 	writable chan struct{} // one-slot signal: buffer space freed or an error
 
-	readDeadline  *deadline
-	writeDeadline *deadline
+	readDeadline  *deadline.Deadline
+	writeDeadline *deadline.Deadline
 
 	// flushTo is the offset up to which the application asked for
 	// immediate sending (guarded by mu).
@@ -56,8 +57,8 @@ func newStream(c *Conn, id packet.StreamID, send *streams.SendStream, recv *stre
 		consumedCh:    make(chan struct{}),
 		readable:      make(chan struct{}, 1),
 		writable:      make(chan struct{}, 1),
-		readDeadline:  newDeadline(),
-		writeDeadline: newDeadline(),
+		readDeadline:  deadline.New(),
+		writeDeadline: deadline.New(),
 	}
 }
 
@@ -100,7 +101,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 		}
 		select {
 		case <-s.readable:
-		case <-s.readDeadline.wait():
+		case <-s.readDeadline.Wait():
 			return 0, errDeadline
 		}
 	}
@@ -134,7 +135,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		select {
 		case <-s.writable:
-		case <-s.writeDeadline.wait():
+		case <-s.writeDeadline.Wait():
 			return written, errDeadline
 		}
 	}
@@ -278,8 +279,8 @@ func (s *Stream) fail(err error) {
 	s.mu.Unlock()
 	signal(s.readable)
 	signal(s.writable)
-	s.readDeadline.stop()
-	s.writeDeadline.stop()
+	s.readDeadline.Stop()
+	s.writeDeadline.Stop()
 }
 
 // LocalAddr is the connection's local UDP address.
@@ -290,16 +291,16 @@ func (s *Stream) RemoteAddr() net.Addr { return s.c.RemoteAddr() }
 
 // SetDeadline sets both the read and write deadlines.
 func (s *Stream) SetDeadline(t time.Time) error {
-	s.readDeadline.set(t)
-	s.writeDeadline.set(t)
+	s.readDeadline.Set(t)
+	s.writeDeadline.Set(t)
 	return nil
 }
 
 // SetReadDeadline makes a blocked or future Read fail with an error wrapping
 // os.ErrDeadlineExceeded once t passes.
-func (s *Stream) SetReadDeadline(t time.Time) error { s.readDeadline.set(t); return nil }
+func (s *Stream) SetReadDeadline(t time.Time) error { s.readDeadline.Set(t); return nil }
 
 // SetWriteDeadline does the same for Write.
-func (s *Stream) SetWriteDeadline(t time.Time) error { s.writeDeadline.set(t); return nil }
+func (s *Stream) SetWriteDeadline(t time.Time) error { s.writeDeadline.Set(t); return nil }
 
 var _ net.Conn = (*Stream)(nil)

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/limpetnet/limpet/transport/internal/deadline"
 )
 
 // DefaultQueueLen is how many datagrams a Socket holds unread before it
@@ -86,8 +88,8 @@ func (n *Network) Listen(addr netip.AddrPort) (*Socket, error) {
 		addr:          addr,
 		queue:         make(chan datagram, n.queueLen),
 		closed:        make(chan struct{}),
-		readDeadline:  newDeadline(),
-		writeDeadline: newDeadline(),
+		readDeadline:  deadline.New(),
+		writeDeadline: deadline.New(),
 	}
 	n.sockets[addr] = s
 	return s, nil
@@ -153,8 +155,8 @@ type Socket struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	readDeadline  *deadline
-	writeDeadline *deadline
+	readDeadline  *deadline.Deadline
+	writeDeadline *deadline.Deadline
 
 	dropped atomic.Uint64
 }
@@ -163,7 +165,7 @@ type Socket struct {
 // (os.ErrDeadlineExceeded) or the Socket is closed (net.ErrClosed). A
 // datagram longer than p is cut to len(p), as on a UDP socket.
 func (s *Socket) ReadFrom(p []byte) (int, net.Addr, error) {
-	if isClosed(s.closed) {
+	if deadline.IsClosed(s.closed) {
 		return 0, nil, s.opError("read", nil, net.ErrClosed)
 	}
 	select {
@@ -171,7 +173,7 @@ func (s *Socket) ReadFrom(p []byte) (int, net.Addr, error) {
 		return copy(p, d.b), net.UDPAddrFromAddrPort(d.from), nil
 	case <-s.closed:
 		return 0, nil, s.opError("read", nil, net.ErrClosed)
-	case <-s.readDeadline.wait():
+	case <-s.readDeadline.Wait():
 		return 0, nil, s.opError("read", nil, os.ErrDeadlineExceeded)
 	}
 }
@@ -180,10 +182,10 @@ func (s *Socket) ReadFrom(p []byte) (int, net.Addr, error) {
 // address nobody holds, or to a Socket whose queue is full, is dropped
 // silently, as UDP drops it.
 func (s *Socket) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if isClosed(s.closed) {
+	if deadline.IsClosed(s.closed) {
 		return 0, s.opError("write", addr, net.ErrClosed)
 	}
-	if isClosed(s.writeDeadline.wait()) {
+	if deadline.IsClosed(s.writeDeadline.Wait()) {
 		return 0, s.opError("write", addr, os.ErrDeadlineExceeded)
 	}
 	if len(p) > maxDatagramSize {
@@ -217,8 +219,8 @@ func (s *Socket) Close() error {
 	s.closeOnce.Do(func() {
 		err = nil
 		close(s.closed)
-		s.readDeadline.stop()
-		s.writeDeadline.stop()
+		s.readDeadline.Stop()
+		s.writeDeadline.Stop()
 		n := s.network
 		n.mu.Lock()
 		if n.sockets[s.addr] == s {
@@ -245,22 +247,22 @@ func (s *Socket) AddrPort() netip.AddrPort {
 
 // SetDeadline sets both the read and the write deadline.
 func (s *Socket) SetDeadline(t time.Time) error {
-	s.readDeadline.set(t)
-	s.writeDeadline.set(t)
+	s.readDeadline.Set(t)
+	s.writeDeadline.Set(t)
 	return nil
 }
 
 // SetReadDeadline sets when a blocked or future ReadFrom gives up; the
 // zero time means never.
 func (s *Socket) SetReadDeadline(t time.Time) error {
-	s.readDeadline.set(t)
+	s.readDeadline.Set(t)
 	return nil
 }
 
 // SetWriteDeadline sets when WriteTo starts failing; writes never block,
 // so it only matters once passed. The zero time means never.
 func (s *Socket) SetWriteDeadline(t time.Time) error {
-	s.writeDeadline.set(t)
+	s.writeDeadline.Set(t)
 	return nil
 }
 

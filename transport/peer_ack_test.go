@@ -1,0 +1,101 @@
+package transport
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/limpetnet/limpet/packet"
+)
+
+// forBothSides runs f as two subtests, with a client Conn and a server Conn.
+func forBothSides(t *testing.T, f func(t *testing.T, side connSide)) {
+	t.Helper()
+	for _, side := range []connSide{clientSide, serverSide} {
+		t.Run(side.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { f(t, side) })
+		})
+	}
+}
+
+// TestPeerAckPolicy checks the ACK policy as the peer sees it (RFC 9000
+// §13.2.1–13.2.2, ackframes.Receiver): a second ack-eliciting packet or a
+// gap makes the ACK go at once; a single packet is acknowledged at exactly
+// max_ack_delay, with that delay in the ACK Delay field; a packet that is
+// not ack-eliciting is never acknowledged by itself.
+func TestPeerAckPolicy(t *testing.T) {
+	const maxAckDelay = 25 * time.Millisecond
+	t.Run("two ack-eliciting packets are acknowledged at once", func(t *testing.T) {
+		forBothSides(t, func(t *testing.T, side connSide) {
+			tc := newTestConn(t, side)
+			first := tc.peerPN
+			tc.writeFrames(packet.PingFrame{})
+			tc.wantIdle("after one packet the ACK waits")
+			tc.writeFrames(packet.PingFrame{})
+			tc.wantFrame("the second ack-eliciting packet triggers an ACK of both", ackRange(first, first+1))
+			if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
+				t.Fatalf("ACK sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
+			}
+			tc.wantIdle("one ACK")
+		})
+	})
+	t.Run("one ack-eliciting packet is acknowledged at max_ack_delay", func(t *testing.T) {
+		forBothSides(t, func(t *testing.T, side connSide) {
+			tc := newTestConn(t, side)
+			pn := tc.peerPN
+			tc.writeFrames(packet.PingFrame{})
+			sent := tc.lastWrite
+			tc.wantIdle("a single in-order packet does not trigger an ACK at once")
+			tc.advanceTo(sent.Add(maxAckDelay - time.Nanosecond))
+			tc.wantIdle("the ACK waits until max_ack_delay")
+			tc.advanceTo(sent.Add(maxAckDelay))
+			f := tc.wantFrameType("the ACK is due at max_ack_delay", packet.FrameAck).(packet.AckFrame)
+			if !framesEqual(f, ackFor(pn)) {
+				t.Fatalf("got %s, want %s", formatFrame(f), formatFrame(ackFor(pn)))
+			}
+			// ACK Delay is in microseconds >> ack_delay_exponent (3).
+			if got, want := f.Delay, uint64(maxAckDelay/time.Microsecond)>>3; got != want {
+				t.Fatalf("ACK Delay field = %d, want %d (25 ms with exponent 3)", got, want)
+			}
+			tc.wantIdle("one ACK")
+		})
+	})
+	t.Run("a gap makes the ACK go at once", func(t *testing.T) {
+		forBothSides(t, func(t *testing.T, side connSide) {
+			tc := newTestConn(t, side)
+			below := tc.peerPN - 1 // the peer's last packet of the handshake
+			tc.skipPeerPacketNumbers(1)
+			pn := tc.peerPN
+			tc.writeFrames(packet.PingFrame{})
+			// The Conn stops reporting what its acknowledged ACKs covered, so
+			// the lower range may be gone; the top range must be exactly pn.
+			f := tc.wantFrameType("a packet above a gap is acknowledged at once", packet.FrameAck).(packet.AckFrame)
+			if len(f.Ranges) == 0 || f.Ranges[0] != (packet.AckRange{Smallest: pn, Largest: pn}) {
+				t.Fatalf("got %s, want a top range %d-%d", formatFrame(f), pn, pn)
+			}
+			for _, r := range f.Ranges {
+				if r.Smallest <= pn-1 && pn-1 <= r.Largest {
+					t.Fatalf("got %s: it acknowledges the skipped packet %d", formatFrame(f), pn-1)
+				}
+			}
+			if len(f.Ranges) > 1 && f.Ranges[1].Largest != below {
+				t.Fatalf("got %s, want the second range to end at %d", formatFrame(f), below)
+			}
+			tc.wantIdle("one ACK")
+		})
+	})
+	t.Run("an ACK-only packet is never acknowledged by itself", func(t *testing.T) {
+		forBothSides(t, func(t *testing.T, side connSide) {
+			tc := newTestConn(t, side)
+			tc.writeFrames(tc.ackAll())
+			tc.wantIdle("an ACK-only packet does not elicit an ACK")
+			tc.advance(time.Second)
+			tc.wantIdle("not even later: otherwise two endpoints would acknowledge each other's ACKs forever")
+			// It is reported when something else triggers an ACK.
+			ackOnly := tc.peerPN - 1
+			tc.writeFrames(packet.PingFrame{})
+			tc.writeFrames(packet.PingFrame{})
+			tc.wantFrame("the next ACK covers the ACK-only packet too", ackRange(ackOnly, ackOnly+2))
+		})
+	})
+}
