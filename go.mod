@@ -3,10 +3,7 @@ module github.com/limpetnet/limpet
 go 1.26.0
 
 require (
-	github.com/flynn/noise v1.1.0 // indirect
-	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
-	github.com/klauspost/reedsolomon v1.14.2 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	github.com/flynn/noise v1.1.0
+	golang.org/x/crypto v0.58.0
+	golang.org/x/sys v0.49.0
 )
