@@ -27,6 +27,9 @@ const (
 	stateClosed                     // loop has exited
 )
 
+// maxPTOInterval caps the probe timeout's exponential backoff.
+const maxPTOInterval = time.Second
+
 // Conn is a limpet connection. It is safe for concurrent use.
 type Conn struct {
 	ep       *endpoint
@@ -108,10 +111,11 @@ type Conn struct {
 	connSend     *streams.SendWindow
 	connRecv     *streams.RecvWindow
 	ctrlStreams  []*Stream
-	held         []*Stream     // streams whose partial packet waits to coalesce
-	holdUntil    time.Time     // when the first held stream must be sent anyway
-	lostReceipts []sentFrame   // final CONSUMED frames of finished streams, to resend
-	openWaiters  chan struct{} // closed and replaced when MAX_STREAMS grows
+	held         []*Stream      // streams whose partial packet waits to coalesce
+	holdUntil    time.Time      // when the first held stream must be sent anyway
+	rxFrom       netip.AddrPort // source of the packet being processed
+	lostReceipts []sentFrame    // final CONSUMED frames of finished streams, to resend
+	openWaiters  chan struct{}  // closed and replaced when MAX_STREAMS grows
 
 	// acceptMu guards the queues of peer-opened streams.
 	acceptMu    sync.Mutex
@@ -122,10 +126,16 @@ type Conn struct {
 	// Timers.
 	idleTimeout   time.Duration
 	lastRecv      time.Time
+	idleBase      time.Time // the idle timer runs from here (RFC 9000 §10.1)
 	lastAckElicit time.Time // last ack-eliciting packet sent
 	closeUntil    time.Time // end of closing/draining
 	closeFrame    []byte    // CONNECTION_CLOSE payload to resend while closing
 	closeSentAt   time.Time
+
+	// Connection IDs and the network path (migration).
+	ids     connIDs
+	path    pathState
+	newBind func(network, addr string) (Bind, error) // client: opens a socket to migrate to; nil disables
 
 	// Statistics, written by the loop, read atomically by Stats.
 	stats connStats
@@ -157,16 +167,20 @@ func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 		largestRxInit: packet.InvalidPacketNumber,
 		pnGen:         ackframes.NewPacketNumberGenerator(rand.NewPCG(rand.Uint64(), rand.Uint64()), ackframes.DefaultSkipPeriod),
 		recv:          ackframes.NewReceiver(ackframes.DefaultMaxAckDelay, ackframes.DefaultMaxAckRanges),
-		loss:          ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{}),
-		streams:       make(map[packet.StreamID]*Stream),
-		sched:         streams.NewScheduler(maxDatagramSize), // round robin per packet
-		connRecv:      streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow)),
-		openWaiters:   make(chan struct{}),
-		acceptReady:   make(chan struct{}),
-		idleTimeout:   cfg.MaxIdleTimeout,
-		lastRecv:      now,
+		// Probe at least every second during an outage, so a path that
+		// comes back is noticed within about a second (docs/PROTOCOL.md 9).
+		loss:        ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval}),
+		streams:     make(map[packet.StreamID]*Stream),
+		sched:       streams.NewScheduler(maxDatagramSize), // round robin per packet
+		connRecv:    streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow)),
+		openWaiters: make(chan struct{}),
+		acceptReady: make(chan struct{}),
+		idleTimeout: cfg.MaxIdleTimeout,
+		lastRecv:    now,
+		idleBase:    now,
 	}
 	c.setPeerAddr(peer)
+	c.ids.resetKey = ep.resetKey
 	cubic := congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: maxDatagramSize})
 	c.cc = cubic
 	c.pacer = congestion.NewPacer(maxDatagramSize)
@@ -189,9 +203,13 @@ func (c *Conn) localParams() packet.TransportParameters {
 	p.InitialMaxStreamsUni = uint64(c.cfg.MaxIncomingUniStreams)
 	p.AckDelayExponent = 3
 	p.MaxAckDelay = ackframes.DefaultMaxAckDelay
-	p.ActiveConnIDLimit = 2
+	p.ActiveConnIDLimit = activeConnIDLimit
 	p.InitialSrcConnID = c.localCID
 	p.HasInitialSrcConnID = true
+	if c.isServer {
+		p.StatelessResetToken = c.resetToken(c.localCID)
+		p.HasStatelessResetToken = true
+	}
 	return p
 }
 
@@ -357,7 +375,7 @@ func (c *Conn) setPeerAddr(a netip.AddrPort) {
 }
 
 // LocalAddr is the local UDP address.
-func (c *Conn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.ep.bind.LocalAddr()) }
+func (c *Conn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.ep.bind().LocalAddr()) }
 
 // RemoteAddr is the peer's current address.
 func (c *Conn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(*c.peerAddrV.Load()) }

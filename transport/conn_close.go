@@ -26,7 +26,7 @@ func (c *Conn) onTimers(now time.Time) {
 		c.terminate(ErrHandshakeTimeout)
 		return
 	}
-	if !now.Before(c.lastRecv.Add(c.idleTimeout)) {
+	if !now.Before(c.idleBase.Add(c.idleTimeoutNow())) {
 		c.terminate(ErrIdleTimeout)
 		return
 	}
@@ -47,6 +47,8 @@ func (c *Conn) onTimers(now time.Time) {
 			c.requeueOldestForProbe()
 		}
 	}
+	c.checkPathTimers(now)
+	c.maybeMigrate(now, nil)
 	if c.cfg.KeepAlivePeriod > 0 && !now.Before(c.keepAliveAt()) {
 		c.pingDue = true
 	}
@@ -75,6 +77,12 @@ func (c *Conn) requeueOldestForProbe() {
 		done = true
 		return false
 	})
+}
+
+// idleTimeoutNow is the negotiated idle timeout, but never less than three
+// probe timeouts (RFC 9000 §10.1).
+func (c *Conn) idleTimeoutNow() time.Duration {
+	return max(c.idleTimeout, 3*c.rtt.PTO(c.peerParams.MaxAckDelay))
 }
 
 // keepAliveAt is when a PING is due to keep NAT mappings and the peer's
@@ -106,16 +114,24 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	if c.isServer && !c.confirmed {
 		earlier(c.handshakeDeadline)
 	}
-	earlier(c.lastRecv.Add(c.idleTimeout))
+	earlier(c.idleBase.Add(c.idleTimeoutNow()))
 	if c.keys == nil {
 		return next
 	}
 	earlier(c.loss.Deadline(&c.rtt))
+	if c.sendBudget() < minAppPacket {
+		// Nothing can be sent on this unvalidated path until the peer
+		// sends more; do not spin on ACK or pacing deadlines meanwhile.
+		return next
+	}
 	earlier(c.recv.AckDeadline())
 	if c.cfg.KeepAlivePeriod > 0 {
 		earlier(c.keepAliveAt())
 	}
 	earlier(c.holdUntil)
+	if c.path.challengePending {
+		earlier(c.path.challengeDeadline)
+	}
 	if c.sched.Len() > 0 && c.cc.CanSend(c.loss.BytesInFlight()) {
 		// Pacing holds data back: wake when the pacer allows the next send.
 		earlier(now.Add(c.pacer.TimeUntilSend(now)))

@@ -31,6 +31,13 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 	if rx.from == c.peerAddr {
 		c.bytesRecvPath += int64(len(b))
 	}
+	if c.isServer && packet.IsLongHeader(b) && len(b) < packet.MinInitialDatagramSize {
+		// A client pads every Initial datagram to 1200 bytes (RFC 9000
+		// §14.1); smaller ones are dropped, though they count towards
+		// the amplification limit.
+		c.stats.malformed.Add(1)
+		return
+	}
 	for len(b) > 0 {
 		if packet.IsLongHeader(b) {
 			h, err := packet.ParseLongHeader(b)
@@ -45,7 +52,7 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 			}
 			continue
 		}
-		c.handleShort(b, rx.from, now)
+		c.handleShort(b, rx.from, rx.n, now)
 		return
 	}
 }
@@ -158,6 +165,12 @@ func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
 	}
 	c.keys = res.Keys
 	c.applyPeerParams(params)
+	var peerToken *[packet.StatelessResetTokenLen]byte
+	if params.HasStatelessResetToken {
+		peerToken = &params.StatelessResetToken
+	}
+	c.initConnIDs(peerToken)
+	c.issueConnIDs()
 	c.state = stateActive
 	c.addrValidated = true
 	c.clientHS = nil
@@ -169,7 +182,7 @@ func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
 }
 
 // handleShort processes a 1-RTT packet.
-func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
+func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now time.Time) {
 	if c.keys == nil {
 		return
 	}
@@ -180,7 +193,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
 	}
 	pnLen, trunc, byte0, err := c.keys.UnprotectHeader(pkt, h.PNOffset)
 	if err != nil {
-		c.stats.malformed.Add(1)
+		c.onUndecryptable(pkt)
 		return
 	}
 	pn := packet.DecodePacketNumber(c.recv.LargestReceived(), trunc, pnLen)
@@ -190,7 +203,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
 			c.closeTransport(packet.AEADLimitReached, 0, "too many forged packets", now)
 			return
 		}
-		c.stats.authFailed.Add(1)
+		c.onUndecryptable(pkt)
 		return
 	}
 	if packet.ReservedBitsSet(byte0) {
@@ -204,6 +217,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
 	c.stats.packetsReceived.Add(1)
 	c.stats.bytesReceived.Add(uint64(len(pkt)))
 	c.lastRecv = now
+	c.idleBase = now
 	if c.isServer && !c.confirmed {
 		// Only the client could have sealed this: the handshake is
 		// confirmed and the client's address validated.
@@ -211,13 +225,16 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
 		c.addrValidated = true
 		c.sendHSDone = true
 		c.initOpen, c.initSeal = nil, nil
+		c.issueConnIDs()
 		c.ep.listener.enqueue(c)
 	}
-	if from != c.peerAddr && pn >= c.recv.LargestReceived() {
-		// The peer's address changed (NAT rebinding). Full path validation
-		// comes with migration; until then follow the newest packet.
-		c.setPeerAddr(from)
+	if from != c.peerAddr && pn > c.recv.LargestReceived() {
+		// Only an authenticated packet newer than any seen may move the
+		// path, so a replayed or reordered old packet cannot
+		// (docs/PROTOCOL.md section 9).
+		c.onPeerAddressChange(from, datagramLen, now)
 	}
+	c.rxFrom = from
 	ackEliciting, err := c.handleFrames(payload, now)
 	if err != nil {
 		var te *transportError
@@ -232,6 +249,17 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, now time.Time) {
 		return
 	}
 	c.recv.OnPacketReceived(pn, ackEliciting, now)
+}
+
+// onUndecryptable handles a short-header packet that failed to open: a
+// stateless reset from the peer ends the connection; anything else is
+// counted and dropped.
+func (c *Conn) onUndecryptable(pkt []byte) {
+	if c.isStatelessReset(pkt) {
+		c.terminate(ErrStatelessReset)
+		return
+	}
+	c.stats.authFailed.Add(1)
 }
 
 // transportError is a protocol error found while processing frames; the
@@ -352,28 +380,30 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		}
 		return n, nil
 	case ft == packet.FrameNewConnectionID:
-		_, n, err := packet.ParseNewConnectionIDFrame(p)
+		f, n, err := packet.ParseNewConnectionIDFrame(p)
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		return n, nil
+		return n, c.onNewConnectionID(f)
 	case ft == packet.FrameRetireConnectionID:
-		_, n, err := packet.ParseRetireConnectionIDFrame(p)
+		f, n, err := packet.ParseRetireConnectionIDFrame(p)
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		return n, nil
+		return n, c.onRetireConnectionID(f)
 	case ft == packet.FramePathChallenge:
-		_, n, err := packet.ParsePathChallengeFrame(p)
+		f, n, err := packet.ParsePathChallengeFrame(p)
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
+		c.onPathChallenge(f, c.rxFrom)
 		return n, nil
 	case ft == packet.FramePathResponse:
-		_, n, err := packet.ParsePathResponseFrame(p)
+		f, n, err := packet.ParsePathResponseFrame(p)
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
+		c.onPathResponse(f)
 		return n, nil
 	case ft == packet.FrameConnectionClose || ft == packet.FrameConnectionCloseApp:
 		f, n, err := packet.ParseConnectionCloseFrame(p)
@@ -392,6 +422,9 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		}
 		return 1, nil
 	case ft == packet.FrameNewToken:
+		if c.isServer {
+			return 0, protoErr(packet.ProtocolViolation, ft, "NEW_TOKEN from client")
+		}
 		_, n, err := packet.ParseNewTokenFrame(p)
 		if err != nil {
 			return 0, frameErr(ft, err)

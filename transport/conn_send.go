@@ -52,6 +52,9 @@ func (c *Conn) send(now time.Time) {
 		}
 	}
 	c.flush(n)
+	if len(c.path.responses) > 0 && c.keys != nil {
+		c.sendPathResponsesElsewhere(now)
+	}
 }
 
 // flush hands the first n built datagrams to the socket.
@@ -67,15 +70,28 @@ func (c *Conn) flush(n int) {
 		c.bytesSentPath += int64(out[i].N)
 		c.stats.bytesSent.Add(uint64(out[i].N))
 	}
-	if err := c.ep.bind.WriteBatch(out); err != nil {
+	if err := c.ep.bind().WriteBatch(out); err != nil {
 		c.stats.sendErrors.Add(1)
+		c.maybeMigrate(time.Now(), err)
 	}
 }
 
 // amplificationAllows applies the 3× limit before the peer's address is
 // validated (docs/PROTOCOL.md section 9).
 func (c *Conn) amplificationAllows(size int) bool {
-	return !c.isServer || c.addrValidated || c.bytesSentPath+int64(size) <= 3*c.bytesRecvPath
+	return c.addrValidated || c.bytesSentPath+int64(size) <= 3*c.bytesRecvPath
+}
+
+// minAppPacket is the smallest 1-RTT packet worth building.
+const minAppPacket = 64
+
+// sendBudget is the largest datagram we may send now: the path MTU, or
+// less before the peer's address is validated (3× what it sent us).
+func (c *Conn) sendBudget() int {
+	if c.addrValidated {
+		return maxDatagramSize
+	}
+	return int(max(0, min(int64(maxDatagramSize), 3*c.bytesRecvPath-c.bytesSentPath)))
 }
 
 // canSendAckEliciting applies congestion control and pacing.
@@ -147,10 +163,11 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	b, pnOffset := packet.AppendShortHeader(b, c.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	payloadStart := len(b)
-	limit := maxDatagramSize - crypto.TagLen
-	if !c.amplificationAllows(maxDatagramSize) {
+	budget := c.sendBudget()
+	if budget < minAppPacket {
 		return nil
 	}
+	limit := budget - crypto.TagLen
 	rec := &c.buildRec
 	rec.reset()
 	ackEliciting := false
@@ -216,6 +233,11 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		c.dropBuilt = true
 	}
 	if ackEliciting {
+		if !c.lastAckElicit.After(c.lastRecv) {
+			// The first ack-eliciting packet since the last receipt
+			// restarts the idle timer (RFC 9000 §10.1).
+			c.idleBase = now
+		}
 		c.lastAckElicit = now
 		sp := ackframes.SentPacket[sentFrames]{
 			Number: pn, TimeSent: now, Size: size,
@@ -248,6 +270,8 @@ func (s *sentFrames) hasAckEliciting() bool {
 // frames.
 func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames) []byte {
 	const reserve = 32 // the largest control frame we emit
+	b = c.appendPathFrames(b, limit, rec)
+	b = c.appendConnIDFrames(b, limit-reserve, rec)
 	if c.sendHSDone && len(b)+1 <= limit {
 		b = append(b, byte(packet.FrameHandshakeDone))
 		rec.add(sentFrame{kind: sentHandshakeDone})
@@ -382,8 +406,13 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		b = f.Append(b)
 		more := s.send.HasData()
 		writable := s.send.Writable() > 0
+		starved := !more && s.send.Unsent() > 0
 		s.mu.Unlock()
 		rec.add(sentFrame{kind: sentStream, id: id, offset: offset, length: len(data), fin: fin})
+		if starved {
+			// Out of flow-control credit: STREAM_DATA_BLOCKED is due.
+			c.queueCtrl(s)
+		}
 		c.sched.Sent(id, len(data), more)
 		sent = true
 		if writable {
@@ -525,6 +554,14 @@ func (c *Conn) onFramesLost(fs *sentFrames) {
 			c.remoteUni.OnMaxStreamsLost(uint64(f.offset))
 		case sentHandshakeDone:
 			c.sendHSDone = true
+		case sentNewConnID:
+			c.onNewConnIDLost(uint64(f.offset))
+		case sentRetireConnID:
+			c.onRetireLost(uint64(f.offset))
+		case sentPathChallenge:
+			if c.path.challengePending {
+				c.path.challengeDue = true
+			}
 		}
 	})
 }

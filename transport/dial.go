@@ -31,7 +31,7 @@ func Dial(ctx context.Context, addr string, cfg *Config) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limpet: dial: %w", err)
 	}
-	return dialBind(ctx, bind, raddr, conf)
+	return dialBind(ctx, bind, raddr, conf, func(network, addr string) (Bind, error) { return ListenUDP(network, addr) })
 }
 
 // DialBind is Dial over a caller-supplied Bind (for example one wrapping a
@@ -43,13 +43,15 @@ func DialBind(ctx context.Context, bind Bind, addr netip.AddrPort, cfg *Config) 
 		bind.Close()
 		return nil, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
 	}
-	return dialBind(ctx, bind, addr, conf)
+	return dialBind(ctx, bind, addr, conf, nil)
 }
 
-func dialBind(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config) (*Conn, error) {
+func dialBind(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config, newBind func(network, addr string) (Bind, error)) (*Conn, error) {
 	now := time.Now()
 	ep := newEndpoint(bind, conf, false)
 	c := newConn(ep, false, conf, raddr, now)
+	c.newBind = newBind
+	c.addrValidated = true // the client chose the server's address
 	c.origDCID = newConnID()
 	c.remoteCID = c.origDCID
 	params := c.localParams()

@@ -37,13 +37,17 @@ var rxPool = sync.Pool{New: func() any { return new(rxDatagram) }}
 // (docs/PROTOCOL.md section 1), so many connections share one socket and a
 // connection keeps its identity when the peer's address changes.
 type endpoint struct {
-	bind     Bind
+	bindV    atomic.Pointer[bindBox] // the socket; a client swaps it to migrate
 	isServer bool
 	cfg      Config
 
 	// Server only.
 	hs       *crypto.Server
 	listener *Listener
+
+	// resetKey derives stateless reset tokens (docs/PROTOCOL.md section 4.7).
+	resetKey *crypto.TokenProtector
+	resets   resetLimiter
 
 	mu        sync.Mutex
 	conns     map[packet.ConnectionID]*Conn // by CIDs that route to us
@@ -53,34 +57,77 @@ type endpoint struct {
 	// Counters of datagrams dropped before reaching a connection.
 	malformed  atomic.Uint64
 	unroutable atomic.Uint64
+	resetsSent atomic.Uint64
 }
 
+// bindBox lets an interface value live in an atomic.Pointer.
+type bindBox struct{ Bind }
+
 func newEndpoint(bind Bind, cfg Config, isServer bool) *endpoint {
-	return &endpoint{
-		bind:      bind,
+	e := &endpoint{
 		isServer:  isServer,
 		cfg:       cfg,
 		conns:     make(map[packet.ConnectionID]*Conn),
 		readerEnd: make(chan struct{}),
 	}
+	e.bindV.Store(&bindBox{bind})
+	if isServer {
+		// Derived from the static key, so a restarted server with the same
+		// key resets connections it has forgotten (docs/PROTOCOL.md 4.7).
+		var k [32]byte
+		copy(k[:], crypto.ExpandLabel(cfg.PrivateKey[:], "stateless reset key", 32))
+		e.resetKey = crypto.NewTokenProtector(k)
+	} else {
+		e.resetKey = newResetKey()
+	}
+	return e
 }
 
-func (e *endpoint) start() { go e.readLoop() }
+// bind is the endpoint's current socket.
+func (e *endpoint) bind() Bind { return e.bindV.Load().Bind }
 
-func (e *endpoint) readLoop() {
-	defer close(e.readerEnd)
-	batch := max(e.bind.BatchSize(), 1)
+func (e *endpoint) start() {
+	b := e.bind()
+	end := e.readerEnd
+	go func() {
+		e.readLoop(b)
+		close(end)
+	}()
+}
+
+// swapBind moves the endpoint to a new socket (client migration): reading
+// starts on the new one, the old one is closed and its reader exits.
+func (e *endpoint) swapBind(nb Bind) {
+	old := e.bindV.Swap(&bindBox{nb}).Bind
+	end := make(chan struct{})
+	e.mu.Lock()
+	prevEnd := e.readerEnd
+	e.readerEnd = end
+	e.mu.Unlock()
+	go func() {
+		<-prevEnd // the old reader has exited before the new one counts as the reader
+		e.readLoop(nb)
+		close(end)
+	}()
+	old.Close()
+}
+
+func (e *endpoint) readLoop(bind Bind) {
+	batch := max(bind.BatchSize(), 1)
 	dgrams := make([]Datagram, batch)
 	bufSize := maxRxDatagram
-	if e.bind.MaxSegments() > 1 {
+	if bind.MaxSegments() > 1 {
 		bufSize = BindReadBufferSize
 	}
 	for i := range dgrams {
 		dgrams[i].Buf = make([]byte, bufSize)
 	}
 	for {
-		n, err := e.bind.ReadBatch(dgrams)
+		n, err := bind.ReadBatch(dgrams)
 		if err != nil {
+			if e.bind() != bind {
+				return // replaced by migration
+			}
 			if e.isClosing() || errors.Is(err, net.ErrClosed) {
 				e.closeAllConns(net.ErrClosed)
 				return
@@ -118,12 +165,20 @@ func (e *endpoint) handleDatagram(b []byte, from netip.AddrPort, now time.Time) 
 	c := e.conns[dcid]
 	e.mu.Unlock()
 	if c == nil {
-		if e.isServer && packet.IsLongHeader(b) {
+		switch {
+		case e.isServer && packet.IsLongHeader(b):
 			e.listener.handleNewInitial(b, from, now)
+		case e.isServer:
+			e.sendStatelessReset(dcid, len(b), from, now)
+		default:
+			// A stateless reset carries random bytes where the connection
+			// ID would be; a client has one connection, so let it check.
+			c = e.onlyConn()
+		}
+		if c == nil {
+			e.unroutable.Add(1)
 			return
 		}
-		e.unroutable.Add(1)
-		return
 	}
 	rx := rxPool.Get().(*rxDatagram)
 	rx.n = copy(rx.buf[:], b)
@@ -139,10 +194,29 @@ func (e *endpoint) handleDatagram(b []byte, from netip.AddrPort, now time.Time) 
 	}
 }
 
+// onlyConn returns a client endpoint's connection.
+func (e *endpoint) onlyConn() *Conn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, c := range e.conns {
+		return c
+	}
+	return nil
+}
+
 // register routes datagrams addressed to cid to c.
 func (e *endpoint) register(cid packet.ConnectionID, c *Conn) {
 	e.mu.Lock()
 	e.conns[cid] = c
+	e.mu.Unlock()
+}
+
+// unregisterID stops routing cid to c.
+func (e *endpoint) unregisterID(cid packet.ConnectionID, c *Conn) {
+	e.mu.Lock()
+	if e.conns[cid] == c {
+		delete(e.conns, cid)
+	}
 	e.mu.Unlock()
 }
 
@@ -164,7 +238,7 @@ func (e *endpoint) unregister(c *Conn) {
 		e.listener.connDone(c)
 	}
 	if last {
-		e.bind.Close()
+		e.bind().Close()
 	}
 }
 

@@ -317,9 +317,17 @@ type testConn struct {
 	peerPN            packet.PacketNumber // next 1-RTT packet number the peer sends
 	largestConnInitPN packet.PacketNumber
 	largestConnPN     packet.PacketNumber
-	connPNs           []packet.PacketNumber // 1-RTT packets received from the Conn, sorted
+	connPNs           []packet.PacketNumber        // 1-RTT packets received from the Conn, sorted
+	peerSent          map[packet.PacketNumber]bool // 1-RTT packet numbers the peer used
+	// connIssuedCIDs are the NEW_CONNECTION_ID frames the Conn sent, in
+	// order: further CIDs the peer may address it by (migration tests).
+	connIssuedCIDs []packet.NewConnectionIDFrame
 
 	lastWrite time.Time // when the peer last injected a datagram
+
+	// reservedBits are set in the first byte of the peer's 1-RTT packets
+	// (0x18 are the reserved bits), to test that the Conn rejects them.
+	reservedBits byte
 
 	// Output the test has parsed but not consumed.
 	cur       *testDatagram
@@ -371,6 +379,7 @@ func startTestConn(t *testing.T, side connSide, opts ...any) *testConn {
 		largestConnInitPN: packet.InvalidPacketNumber,
 		largestConnPN:     packet.InvalidPacketNumber,
 		ignore:            make(map[packet.FrameType]bool),
+		peerSent:          make(map[packet.PacketNumber]bool),
 	}
 	var err error
 	if tc.serverKey, err = crypto.GenerateKey(); err != nil {
@@ -390,6 +399,9 @@ func startTestConn(t *testing.T, side connSide, opts ...any) *testConn {
 	tc.peerParams.MaxUDPPayloadSize = maxRxDatagram
 	tc.peerParams.InitialSrcConnID = tc.peerCID
 	tc.peerParams.HasInitialSrcConnID = true
+	// Extra connection IDs are the migration tests' business; other tests
+	// need not list them (unignoreFrame turns this off).
+	tc.ignoreFrame(packet.FrameNewConnectionID)
 	for _, o := range opts {
 		switch o := o.(type) {
 		case func(*Config):
@@ -591,7 +603,9 @@ func (tc *testConn) seal1RTT(frames []packet.Frame) []byte {
 	const pnLen = 4
 	pn := tc.peerPN
 	tc.peerPN++
+	tc.peerSent[pn] = true
 	b, pnOffset := packet.AppendShortHeader(nil, tc.connCID, tc.keys.KeyPhase(), pnLen)
+	b[0] |= tc.reservedBits
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	for _, f := range frames {
 		b = f.Append(b)
@@ -603,6 +617,9 @@ func (tc *testConn) seal1RTT(frames []packet.Frame) []byte {
 	b, err := tc.keys.Seal(b, pnOffset, pnLen, uint64(pn))
 	if err != nil {
 		tc.t.Fatalf("seal 1-RTT packet: %v", err)
+	}
+	if len(b) > maxDatagramSize {
+		tc.t.Fatalf("writeFrames: a %d-byte packet exceeds the %d-byte datagrams limpet sends; split the frames", len(b), maxDatagramSize)
 	}
 	tc.logf("peer → conn: 1-RTT pn=%d (%d bytes) %s", pn, len(b), formatFrames(frames))
 	return b
@@ -703,18 +720,29 @@ func (tc *testConn) handshake() {
 		tc.conn = c
 	}
 	// Let the Conn's delayed ACK of the peer's last ack-eliciting packet go
-	// out, so the test starts from silence.
+	// out, and acknowledge whatever else it sent to set the connection up
+	// (NEW_CONNECTION_ID), so the test starts from silence.
 	tc.advance(25 * time.Millisecond)
-	for {
-		p := tc.readPacket()
-		if p == nil {
-			break
-		}
-		for _, f := range p.frames {
-			if ft := f.Type(); ft != packet.FrameAck && ft != packet.FramePadding {
-				tc.t.Fatalf("after the handshake: the %v sent unexpected %v", tc.side, formatFrame(f))
+	for round := 0; ; round++ {
+		needAck := false
+		for p := tc.readPacket(); p != nil; p = tc.readPacket() {
+			for _, f := range p.frames {
+				switch f.Type() {
+				case packet.FrameAck, packet.FrameAckECN, packet.FramePadding:
+				case packet.FrameNewConnectionID:
+					needAck = true
+				default:
+					tc.t.Fatalf("after the handshake: the %v sent unexpected %v", tc.side, formatFrame(f))
+				}
 			}
 		}
+		if !needAck {
+			break
+		}
+		if round > 3 {
+			tc.t.Fatalf("after the handshake: the %v keeps sending", tc.side)
+		}
+		tc.writeFrames(tc.ackAll())
 	}
 	tc.discardUnread()
 	tc.logf("handshake complete; the test starts here")
@@ -833,7 +861,9 @@ func (tc *testConn) wantServerHello(reason string) {
 
 // readDatagram returns the next datagram the Conn sent, parsed and opened,
 // or nil if it has sent nothing more. Whatever was left unread of the
-// previous datagram is dropped.
+// previous datagram is dropped. readPacket and readFrame continue with the
+// returned datagram's first packet, and wantIdle counts its frames as unread
+// until they are read.
 func (tc *testConn) readDatagram() *testDatagram {
 	tc.t.Helper()
 	tc.wait()
@@ -843,7 +873,9 @@ func (tc *testConn) readDatagram() *testDatagram {
 		return nil
 	}
 	td := tc.parseDatagram(d)
-	tc.logf("conn → %v: %s", d.to, describeDatagram(td))
+	if harnessLogging() {
+		tc.t.Logf("[%v] conn → %v: %s", d.at.Sub(tc.start), d.to, describeDatagram(td))
+	}
 	tc.cur, tc.curPacket, tc.curFrame = td, 0, 0
 	tc.lastDgram = td
 	return td
@@ -903,11 +935,19 @@ func (tc *testConn) readFrame() (packet.Frame, bool) {
 func (tc *testConn) discardUnread() { tc.cur = nil }
 
 // ignoreFrame makes readFrame and the want helpers skip frames of type ft
-// (both ACK types for FrameAck).
+// (both ACK types for FrameAck). NEW_CONNECTION_ID is ignored from the start.
 func (tc *testConn) ignoreFrame(ft packet.FrameType) {
 	tc.ignore[ft] = true
 	if ft == packet.FrameAck {
 		tc.ignore[packet.FrameAckECN] = true
+	}
+}
+
+// unignoreFrame undoes ignoreFrame.
+func (tc *testConn) unignoreFrame(ft packet.FrameType) {
+	delete(tc.ignore, ft)
+	if ft == packet.FrameAck {
+		delete(tc.ignore, packet.FrameAckECN)
 	}
 }
 
@@ -922,6 +962,40 @@ func (tc *testConn) wantFrame(reason string, want packet.Frame) {
 	if !framesEqual(got, want) {
 		tc.t.Fatalf("%s:\ngot  %s\nwant %s", reason, formatFrame(got), formatFrame(want))
 	}
+}
+
+// wantAck reads the next frame and fails unless it is an ACK whose largest
+// acknowledged is the largest of pns, that covers every one of pns, and that
+// covers no packet number the peer did not send. Lower ranges the Conn has
+// stopped reporting (because the peer acknowledged its ACKs) may be absent.
+func (tc *testConn) wantAck(reason string, pns ...packet.PacketNumber) packet.AckFrame {
+	tc.t.Helper()
+	f := tc.wantFrameType(reason, packet.FrameAck).(packet.AckFrame)
+	largest := slices.Max(pns)
+	if f.LargestAcked() != largest {
+		tc.t.Fatalf("%s:\ngot  %s\nwant largest acknowledged %d", reason, formatFrame(f), largest)
+	}
+	covers := func(pn packet.PacketNumber) bool {
+		for _, r := range f.Ranges {
+			if r.Smallest <= pn && pn <= r.Largest {
+				return true
+			}
+		}
+		return false
+	}
+	for _, pn := range pns {
+		if !covers(pn) {
+			tc.t.Fatalf("%s:\ngot  %s\nwant it to acknowledge %d", reason, formatFrame(f), pn)
+		}
+	}
+	for _, r := range f.Ranges {
+		for pn := r.Smallest; pn <= r.Largest; pn++ {
+			if !tc.peerSent[pn] {
+				tc.t.Fatalf("%s:\ngot  %s: it acknowledges %d, which the peer never sent", reason, formatFrame(f), pn)
+			}
+		}
+	}
+	return f
 }
 
 // wantFrameType reads the next frame, fails unless it has type ft (any
@@ -948,8 +1022,9 @@ func (tc *testConn) wantNoFrame(reason string) {
 	}
 }
 
-// wantIdle fails if the Conn sent anything at all that the test has not read
-// (ignored frame types included): a stricter wantNoFrame.
+// wantIdle fails if the Conn sent any datagram the test has not read, even
+// one holding only ignored frame types: a stricter wantNoFrame. Of the
+// datagram being read, only frames readFrame would return count.
 func (tc *testConn) wantIdle(reason string) {
 	tc.t.Helper()
 	tc.wait()
@@ -962,7 +1037,9 @@ func (tc *testConn) wantIdle(reason string) {
 				start = tc.curFrame
 			}
 			for _, f := range p.frames[min(start, len(p.frames)):] {
-				if f.Type() != packet.FramePadding {
+				// The rest of a datagram the test has begun to read obeys
+				// ignoreFrame; any further datagram counts whole.
+				if f.Type() != packet.FramePadding && !tc.ignore[f.Type()] {
 					unread = append(unread, formatFrame(f))
 				}
 			}
@@ -1064,7 +1141,13 @@ func (tc *testConn) open1RTT(pkt []byte) *testPacket {
 		tc.connPNs = slices.Insert(tc.connPNs, i, pn)
 	}
 	tc.largestConnPN = max(tc.largestConnPN, pn)
-	return &testPacket{kind: kind1RTT, pn: pn, dcid: h.DstConnID, frames: tc.parseFrames(payload)}
+	frames := tc.parseFrames(payload)
+	for _, f := range frames {
+		if f, ok := f.(packet.NewConnectionIDFrame); ok {
+			tc.connIssuedCIDs = append(tc.connIssuedCIDs, f)
+		}
+	}
+	return &testPacket{kind: kind1RTT, pn: pn, dcid: h.DstConnID, frames: frames}
 }
 
 func (tc *testConn) parseFrames(payload []byte) []packet.Frame {
@@ -1112,11 +1195,6 @@ func ackFor(pns ...packet.PacketNumber) packet.AckFrame {
 		ranges = append(ranges, packet.AckRange{Smallest: s[i], Largest: s[i]})
 	}
 	return packet.AckFrame{Ranges: ranges}
-}
-
-// ackRange builds an ACK frame for the packet numbers smallest..largest.
-func ackRange(smallest, largest packet.PacketNumber) packet.AckFrame {
-	return packet.AckFrame{Ranges: []packet.AckRange{{Smallest: smallest, Largest: largest}}}
 }
 
 // --- Conn helpers -----------------------------------------------------------
@@ -1341,45 +1419,52 @@ func TestHarnessHandshakeBothSides(t *testing.T) {
 }
 
 // TestHarnessFakeBindAccounting checks the fake Bind's per-address counters
-// and that the source address a test picks reaches the Conn.
+// and that the source address a test picks reaches the Conn: its ACK goes
+// back to where the packet came from.
 func TestHarnessFakeBindAccounting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tc := newTestConn(t, serverSide)
 		sentBefore := tc.bind.bytesSentTo(tc.peerAddr)
 		recvBefore := tc.bind.bytesReceivedFrom(tc.peerAddr)
-		b := tc.seal1RTT([]packet.Frame{packet.PingFrame{}, packet.PingFrame{}})
+		b := tc.seal1RTT([]packet.Frame{packet.PingFrame{}})
 		tc.writeDatagram(b)
 		if got, want := tc.bind.bytesReceivedFrom(tc.peerAddr), recvBefore+int64(len(b)); got != want {
 			t.Fatalf("bytesReceivedFrom = %d, want %d", got, want)
 		}
-		d := tc.readDatagram() // the ACK of two ack-eliciting... one packet: see the ACK tests
-		for d != nil {
-			if d.to != tc.peerAddr {
-				t.Fatalf("sent to %v, want %v", d.to, tc.peerAddr)
-			}
-			sentBefore += int64(d.size)
-			d = tc.readDatagram()
+		pn := tc.peerPN - 1
+		tc.advance(25 * time.Millisecond) // the delayed ACK
+		d := tc.readDatagram()
+		if d == nil || d.to != tc.peerAddr {
+			t.Fatalf("got %v, want an ACK to %v", d, tc.peerAddr)
 		}
+		tc.wantAck("the datagram is the ACK", pn)
+		if got, want := tc.bind.bytesSentTo(tc.peerAddr), sentBefore+int64(d.size); got != want {
+			t.Fatalf("bytesSentTo = %d, want %d (before) + %d (the ACK)", got, sentBefore, d.size)
+		}
+		tc.wantIdle("one ACK")
+
+		// A packet from a new source address, as after a NAT rebinding. Where
+		// the Conn answers is the migration tests' business; here the
+		// counters must match what was read, per destination.
+		moved := netip.MustParseAddrPort("203.0.113.9:6000")
+		b = tc.seal1RTT([]packet.Frame{packet.PingFrame{}})
+		tc.writeDatagramFrom(moved, b)
+		if got, want := tc.bind.bytesReceivedFrom(moved), int64(len(b)); got != want {
+			t.Fatalf("bytesReceivedFrom(%v) = %d, want %d", moved, got, want)
+		}
+		before := map[netip.AddrPort]int64{tc.peerAddr: tc.bind.bytesSentTo(tc.peerAddr), moved: tc.bind.bytesSentTo(moved)}
+		read := map[netip.AddrPort]int64{}
 		tc.advance(25 * time.Millisecond)
 		for d := tc.readDatagram(); d != nil; d = tc.readDatagram() {
-			sentBefore += int64(d.size)
+			read[d.to] += int64(d.size)
 		}
-		if got := tc.bind.bytesSentTo(tc.peerAddr); got != sentBefore {
-			t.Fatalf("bytesSentTo = %d, want the %d bytes read", got, sentBefore)
+		if len(read) == 0 {
+			t.Fatalf("no answer to the ack-eliciting packet from %v", moved)
 		}
-		// A packet from a new source address (a NAT rebinding).
-		moved := netip.MustParseAddrPort("203.0.113.9:6000")
-		tc.writeFramesFrom(moved, packet.PingFrame{})
-		if got := tc.bind.bytesReceivedFrom(moved); got == 0 {
-			t.Fatalf("bytesReceivedFrom(%v) = 0 after injecting from it", moved)
-		}
-		tc.advance(25 * time.Millisecond)
-		d = tc.readDatagram()
-		if d == nil {
-			t.Fatalf("no ACK for the packet from %v", moved)
-		}
-		if d.to != moved {
-			t.Fatalf("ACK sent to %v, want the peer's new address %v", d.to, moved)
+		for _, addr := range []netip.AddrPort{tc.peerAddr, moved} {
+			if got, want := tc.bind.bytesSentTo(addr), before[addr]+read[addr]; got != want {
+				t.Fatalf("bytesSentTo(%v) = %d, want %d", addr, got, want)
+			}
 		}
 	})
 }

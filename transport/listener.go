@@ -74,7 +74,7 @@ func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
 }
 
 // Addr is the listening address.
-func (l *Listener) Addr() net.Addr { return net.UDPAddrFromAddrPort(l.ep.bind.LocalAddr()) }
+func (l *Listener) Addr() net.Addr { return net.UDPAddrFromAddrPort(l.ep.bind().LocalAddr()) }
 
 // PublicKey is the key clients must pin.
 func (l *Listener) PublicKey() crypto.PublicKey { return l.cfg.PrivateKey.Public() }
@@ -129,8 +129,11 @@ func (l *Listener) Close() error {
 	l.ep.mu.Lock()
 	l.ep.closing = true
 	l.ep.mu.Unlock()
-	err := l.ep.bind.Close()
-	<-l.ep.readerEnd
+	err := l.ep.bind().Close()
+	l.ep.mu.Lock()
+	end := l.ep.readerEnd
+	l.ep.mu.Unlock()
+	<-end
 	return err
 }
 
@@ -219,6 +222,7 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 	}
 	c.keys = res.Keys
 	c.applyPeerParams(clientParams)
+	c.initConnIDs(nil)
 	c.state = stateActive
 	c.cryptoOut = msg2
 	c.resendInitial = true
@@ -245,7 +249,7 @@ func (c *Conn) refuse(code packet.TransportErrorCode, reason string) {
 	f := packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: packet.FrameCrypto, Reason: []byte(reason)}
 	b := c.buildInitialClose(make([]byte, 0, 256), f)
 	d := []Datagram{{Buf: b, N: len(b), Addr: c.peerAddr}}
-	c.ep.bind.WriteBatch(d)
+	c.ep.bind().WriteBatch(d)
 }
 
 // firstCryptoFrame finds message 1 in an Initial payload: a CRYPTO frame at

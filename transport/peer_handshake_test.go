@@ -56,12 +56,11 @@ func TestPeerClientHandshake(t *testing.T) {
 		if !p.ackEliciting() {
 			t.Fatalf("the client's first 1-RTT packet %v is not ack-eliciting; the server needs it to confirm the handshake", p)
 		}
-		firstPN := p.pn
-		tc.wantIdle("after its first 1-RTT packet the client has nothing more to send")
+		tc.wantNoFrame("after its first 1-RTT packet the client has nothing more to send")
 
 		tc.advance(testRTT)
 		hsDonePN := tc.peerPN
-		tc.writeFrames(ackFor(firstPN), packet.HandshakeDoneFrame{})
+		tc.writeFrames(tc.ackAll(), packet.HandshakeDoneFrame{})
 		tc.wantIdle("one ack-eliciting packet is acknowledged after max_ack_delay, not at once")
 		tc.advance(25*time.Millisecond - time.Nanosecond)
 		tc.wantIdle("the ACK of HANDSHAKE_DONE waits for max_ack_delay")

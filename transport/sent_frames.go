@@ -23,6 +23,9 @@ const (
 	sentStreamsBlockedUni                           // STREAMS_BLOCKED (uni) at offset
 	sentHandshakeDone                               // HANDSHAKE_DONE
 	sentAck                                         // ACK whose largest acknowledged is offset
+	sentNewConnID                                   // NEW_CONNECTION_ID with sequence number offset
+	sentRetireConnID                                // RETIRE_CONNECTION_ID with sequence number offset
+	sentPathChallenge                               // PATH_CHALLENGE
 )
 
 // sentFrame is one frame's record in a sent packet.

@@ -14,6 +14,7 @@ type connStats struct {
 	ptoCount                     atomic.Uint64
 	malformed, authFailed        atomic.Uint64
 	duplicates, sendErrors       atomic.Uint64
+	migrations                   atomic.Uint64
 	// Published by the loop for Stats.
 	smoothedRTT, minRTT atomic.Int64
 	cwnd                atomic.Int64
@@ -31,6 +32,9 @@ type ConnStats struct {
 	PacketsLost        uint64 // declared lost by loss detection
 	BytesRetransmitted uint64 // stream bytes sent again after a loss
 	ProbeTimeouts      uint64
+	// Migrations counts path changes: the peer's address changing (NAT
+	// rebinding, a new IP) and, on a client, moves to a new socket.
+	Migrations uint64
 	// Dropped packets, by cause: malformed headers or frames, failed
 	// authentication (tampered, forged or undecryptable), duplicates, and
 	// datagrams dropped because the connection's queue was full.
@@ -51,6 +55,7 @@ func (c *Conn) Stats() ConnStats {
 		PacketsLost:        s.packetsLost.Load(),
 		BytesRetransmitted: s.bytesRetransmitted.Load(),
 		ProbeTimeouts:      s.ptoCount.Load(),
+		Migrations:         s.migrations.Load(),
 		Malformed:          s.malformed.Load(),
 		AuthFailed:         s.authFailed.Load(),
 		Duplicates:         s.duplicates.Load(),

@@ -1,0 +1,235 @@
+package transport
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/limpetnet/limpet/congestion"
+	"github.com/limpetnet/limpet/packet"
+)
+
+// pathState is what the loop knows about the network path to the peer
+// (docs/PROTOCOL.md section 9).
+type pathState struct {
+	// prevAddr is the last validated address, to fall back to if the new
+	// one fails validation.
+	prevAddr netip.AddrPort
+	hasPrev  bool
+
+	challenge         [8]byte
+	challengeDue      bool // a PATH_CHALLENGE must be sent
+	challengePending  bool // one is outstanding
+	challengeDeadline time.Time
+
+	responses []pathResponse // PATH_RESPONSEs owed, per source address
+
+	lastMigrate time.Time // client: when the socket was last replaced
+	migrations  uint64
+}
+
+type pathResponse struct {
+	data [8]byte
+	to   netip.AddrPort
+}
+
+// minMigrateInterval rate-limits automatic socket replacement.
+const minMigrateInterval = 5 * time.Second
+
+// onPeerAddressChange moves the connection to the address a packet with the
+// highest packet number yet came from: NAT rebinding, or the peer's address
+// changing. The new path is validated with PATH_CHALLENGE; until then we send
+// it at most three times what it sent us.
+func (c *Conn) onPeerAddressChange(from netip.AddrPort, datagramLen int, now time.Time) {
+	old := c.peerAddr
+	if c.addrValidated {
+		c.path.prevAddr, c.path.hasPrev = old, true
+	}
+	c.setPeerAddr(from)
+	c.addrValidated = false
+	c.bytesRecvPath = int64(datagramLen)
+	c.bytesSentPath = 0
+	c.startPathValidation(now)
+	if from.Addr() != old.Addr() {
+		// A different network: what we learnt about the old one says
+		// nothing about it (a port change alone keeps it: NAT rebinding).
+		c.resetCongestion(now)
+	}
+	c.path.migrations++
+	c.stats.migrations.Add(1)
+}
+
+// resetCongestion starts congestion control and RTT estimation afresh.
+func (c *Conn) resetCongestion(now time.Time) {
+	c.cc = congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: maxDatagramSize})
+	c.rtt.Reset()
+	c.pacer.Reset()
+	c.loss.ResetPTOCount()
+}
+
+func (c *Conn) startPathValidation(now time.Time) {
+	rand.Read(c.path.challenge[:])
+	c.path.challengeDue = true
+	c.path.challengePending = true
+	c.path.challengeDeadline = now.Add(max(3*c.rtt.PTO(c.peerParams.MaxAckDelay), time.Second))
+}
+
+// onPathChallenge answers on the path the challenge came from.
+func (c *Conn) onPathChallenge(f packet.PathChallengeFrame, from netip.AddrPort) {
+	if len(c.path.responses) < 8 {
+		c.path.responses = append(c.path.responses, pathResponse{data: f.Data, to: from})
+	}
+}
+
+// onPathResponse completes validation of the current path.
+func (c *Conn) onPathResponse(f packet.PathResponseFrame) {
+	if !c.path.challengePending || f.Data != c.path.challenge {
+		return // a late or forged response validates nothing
+	}
+	c.path.challengePending = false
+	c.path.challengeDue = false
+	c.addrValidated = true
+	c.path.hasPrev = false
+}
+
+// checkPathTimers falls back to the previous path if the new one did not
+// answer its challenge in time.
+func (c *Conn) checkPathTimers(now time.Time) {
+	if !c.path.challengePending || now.Before(c.path.challengeDeadline) {
+		return
+	}
+	c.path.challengePending = false
+	c.path.challengeDue = false
+	if c.path.hasPrev {
+		c.setPeerAddr(c.path.prevAddr)
+		c.addrValidated = true
+		c.path.hasPrev = false
+	}
+}
+
+// appendPathFrames adds a due PATH_CHALLENGE, and PATH_RESPONSEs owed to
+// the current peer address.
+func (c *Conn) appendPathFrames(b []byte, limit int, rec *sentFrames) []byte {
+	if c.path.challengeDue && len(b)+9 <= limit {
+		b = packet.PathChallengeFrame{Data: c.path.challenge}.Append(b)
+		rec.add(sentFrame{kind: sentPathChallenge})
+		c.path.challengeDue = false
+	}
+	keep := c.path.responses[:0]
+	for _, r := range c.path.responses {
+		if r.to == c.peerAddr && len(b)+9 <= limit {
+			b = packet.PathResponseFrame{Data: r.data}.Append(b)
+			continue
+		}
+		keep = append(keep, r)
+	}
+	c.path.responses = keep
+	return b
+}
+
+// sendPathResponsesElsewhere answers challenges that came from an address
+// other than the current path's, each in a packet of its own to that
+// address (RFC 9000 §8.2.2).
+func (c *Conn) sendPathResponsesElsewhere(now time.Time) {
+	for _, r := range c.path.responses {
+		if r.to == c.peerAddr {
+			continue
+		}
+		frame := packet.PathResponseFrame{Data: r.data}.Append(nil)
+		c.sendFramesTo(r.to, frame)
+	}
+	keep := c.path.responses[:0]
+	for _, r := range c.path.responses {
+		if r.to == c.peerAddr {
+			keep = append(keep, r)
+		}
+	}
+	c.path.responses = keep
+}
+
+// sendFramesTo sends frames in one 1-RTT packet to addr, outside loss
+// recovery (used for PATH_RESPONSE on another path).
+func (c *Conn) sendFramesTo(addr netip.AddrPort, frames []byte) {
+	if c.keys == nil || c.txBufs == nil {
+		return
+	}
+	pn, err := c.pnGen.Pop()
+	if err != nil {
+		return
+	}
+	b := c.txBufs[0].Buf[:0]
+	pnLen := 4
+	b, pnOffset := packet.AppendShortHeader(b, c.remoteCID, c.keys.KeyPhase(), pnLen)
+	b = packet.AppendPacketNumber(b, pn, pnLen)
+	b = append(b, frames...)
+	for len(b)-pnOffset < 4 {
+		b = append(b, 0)
+	}
+	if b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn)); err != nil {
+		return
+	}
+	c.stats.packetsSent.Add(1)
+	c.stats.bytesSent.Add(uint64(len(b)))
+	c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: addr}})
+}
+
+// Migrate moves the connection to a new local UDP socket (a new port, and
+// a new address if the host's changed) and a fresh connection ID, for
+// example after a network-change event. The application sees no error,
+// only a short stall. Only a client can migrate.
+func (c *Conn) Migrate(ctx context.Context) error {
+	if c.isServer {
+		return fmt.Errorf("limpet: only a client can migrate")
+	}
+	var err error
+	if rerr := c.run(ctx, func() { err = c.migrateSocket(time.Now()) }); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// migrateSocket replaces the client's socket and starts validating the path
+// from it (docs/PROTOCOL.md section 9).
+func (c *Conn) migrateSocket(now time.Time) error {
+	old := c.ep.bind().LocalAddr()
+	network, laddr := "udp4", "0.0.0.0:0"
+	if c.peerAddr.Addr().Is6() {
+		network, laddr = "udp6", "[::]:0"
+	}
+	nb, err := c.newBind(network, laddr)
+	if err != nil {
+		return fmt.Errorf("limpet: migrate: %w", err)
+	}
+	c.ep.swapBind(nb)
+	c.switchRemoteConnID()
+	c.path.lastMigrate = now
+	c.path.migrations++
+	c.stats.migrations.Add(1)
+	if nb.LocalAddr().Addr() != old.Addr() {
+		c.resetCongestion(now)
+	}
+	// Probe the new path at once, and resend what may have been lost on
+	// the old one.
+	c.startPathValidation(now)
+	c.pingDue = true
+	c.requeueOldestForProbe()
+	return nil
+}
+
+// maybeMigrate replaces a client's socket when the local address seems to
+// be gone: a send error that says so, or silence from the peer across
+// several probe timeouts (the NAT or the network changed under us).
+func (c *Conn) maybeMigrate(now time.Time, sendErr error) {
+	if c.isServer || c.newBind == nil || c.state != stateActive {
+		return
+	}
+	if now.Sub(c.path.lastMigrate) < minMigrateInterval {
+		return
+	}
+	silent := c.loss.PTOCount() >= 3 && now.Sub(c.lastRecv) > 3*time.Second
+	if (sendErr != nil && IsLocalAddressError(sendErr)) || silent {
+		c.migrateSocket(now)
+	}
+}

@@ -1,0 +1,213 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/netsim"
+)
+
+// simPair connects a client and server over an in-memory network.
+func simPair(t *testing.T, key crypto.PrivateKey) (n *netsim.Network, cli, srv *Conn, ln *Listener) {
+	t.Helper()
+	n = netsim.NewNetwork()
+	spc, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:4433"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpc, err := n.Listen(netip.MustParseAddrPort("198.18.0.2:5000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err = ListenBind(NewPacketConnBind(spc), &Config{PrivateKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cli, err = DialBind(ctx, NewPacketConnBind(cpc), netip.MustParseAddrPort("198.18.0.1:4433"), &Config{ServerKey: key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	srv, err = ln.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, cli, srv, ln
+}
+
+// transferDuring sends size bytes client→server, calling disrupt once a
+// quarter has arrived, and checks the bytes.
+func transferDuring(t *testing.T, cli, srv *Conn, size int, disrupt func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	data := randomData(11, size)
+	s, err := cli.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.Write(data); s.Close() }()
+	rs, err := srv.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, size)
+	if _, err := io.ReadFull(rs, got[:size/4]); err != nil {
+		t.Fatal(err)
+	}
+	disrupt()
+	if _, err := io.ReadFull(rs, got[size/4:]); err != nil {
+		t.Fatalf("after the disruption: %v", err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("data differs")
+	}
+	if err := s.WaitConsumed(ctx, int64(size)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNATRebindingInProcess(t *testing.T) {
+	key, _ := crypto.GenerateKey()
+	n, cli, srv, _ := simPair(t, key)
+	old := netip.MustParseAddrPort("198.18.0.2:5000")
+	transferDuring(t, cli, srv, 8<<20, func() {
+		if err := n.Rebind(old, netip.MustParseAddrPort("198.18.0.2:6001")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got, want := srv.RemoteAddr().String(), "198.18.0.2:6001"; got != want {
+		t.Errorf("server's peer address %s, want %s", got, want)
+	}
+	if m := srv.Stats().Migrations; m != 1 {
+		t.Errorf("server counted %d migrations, want 1", m)
+	}
+	var validated bool
+	srv.run(context.Background(), func() { validated = srv.addrValidated })
+	if !validated {
+		t.Error("new path not validated by PATH_CHALLENGE/PATH_RESPONSE")
+	}
+}
+
+func TestActiveMigrationRotatesConnID(t *testing.T) {
+	key, _ := crypto.GenerateKey()
+	n, cli, srv, _ := simPair(t, key)
+	newAddr := netip.MustParseAddrPort("198.18.0.3:7000")
+	var before packet.ConnectionID
+	cli.run(context.Background(), func() {
+		before = cli.remoteCID
+		cli.newBind = func(string, string) (Bind, error) {
+			pc, err := n.Listen(newAddr)
+			if err != nil {
+				return nil, err
+			}
+			return NewPacketConnBind(pc), nil
+		}
+	})
+	transferDuring(t, cli, srv, 4<<20, func() {
+		if err := cli.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var after packet.ConnectionID
+	cli.run(context.Background(), func() { after = cli.remoteCID })
+	if after == before {
+		t.Errorf("destination connection ID unchanged after migration (%v): the paths can be linked", after)
+	}
+	if got := srv.RemoteAddr().String(); got != newAddr.String() {
+		t.Errorf("server's peer address %s, want %s", got, newAddr)
+	}
+}
+
+// TestStatelessReset: the server loses its state (crashes) and comes back
+// with the same key; the client's next packet gets a stateless reset and
+// the connection fails at once with ErrStatelessReset.
+func TestStatelessReset(t *testing.T) {
+	key, _ := crypto.GenerateKey()
+	n, cli, srv, ln := simPair(t, key)
+	_ = srv
+	// Crash: the socket goes away and the connections with it, silently.
+	ln.ep.bind().Close()
+	<-srv.Done()
+	spc, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:4433"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln2, err := ListenBind(NewPacketConnBind(spc), &Config{PrivateKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	s, err := cli.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write(make([]byte, 2000))
+	select {
+	case <-cli.Done():
+	case <-ctx.Done():
+		t.Fatal("client did not notice the server restart")
+	}
+	if err := cli.Err(); !errors.Is(err, ErrStatelessReset) {
+		t.Fatalf("client error %v, want ErrStatelessReset", err)
+	}
+	t.Logf("client failed %v after the restart, with %v", time.Since(start), cli.Err())
+}
+
+// TestForgedPacketFromNewAddressMovesNothing: a datagram from a new address
+// that fails authentication does not move the path.
+func TestForgedPacketFromNewAddressMovesNothing(t *testing.T) {
+	key, _ := crypto.GenerateKey()
+	n, cli, srv, _ := simPair(t, key)
+	_ = cli
+	attacker, err := n.Listen(netip.MustParseAddrPort("198.18.0.66:666"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Close()
+	var cid packet.ConnectionID
+	srv.run(context.Background(), func() { cid = srv.localCID })
+	forged := []byte{0x40}
+	forged = append(forged, cid.Bytes()...)
+	forged = append(forged, bytes.Repeat([]byte{0xaa}, 60)...)
+	for i := 0; i < 10; i++ {
+		attacker.WriteTo(forged, netUDPAddr("198.18.0.1:4433"))
+	}
+	// A round trip on the real path proves the forged datagrams were
+	// processed before we look.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, _ := cli.OpenStream(ctx)
+	s.Write([]byte("x"))
+	s.Close()
+	go func() {
+		if rs, err := srv.AcceptStream(ctx); err == nil {
+			io.ReadAll(rs)
+		}
+	}()
+	if err := s.WaitConsumed(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.RemoteAddr().String(); got != "198.18.0.2:5000" {
+		t.Errorf("forged packets moved the path to %s", got)
+	}
+	if st := srv.Stats(); st.Migrations != 0 || st.AuthFailed < 10 {
+		t.Errorf("migrations %d, auth failures %d; want 0 and ≥ 10", st.Migrations, st.AuthFailed)
+	}
+}
+
+func netUDPAddr(s string) *net.UDPAddr { return net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
