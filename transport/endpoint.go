@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"net"
@@ -254,7 +255,8 @@ func (e *endpoint) closeAllConns(err error) {
 	}
 	e.mu.Unlock()
 	for _, c := range conns {
-		c.abort(err)
+		// On the connection's own loop: it owns that state.
+		c.run(context.Background(), func() { c.abort(err) })
 	}
 }
 
