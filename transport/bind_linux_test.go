@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/limpetnet/limpet/transport/internal/testutil"
 )
 
 // bindListener returns a listen function with the given offloads.
@@ -63,7 +65,7 @@ func TestBindGSOTrainArrivesWhole(t *testing.T) {
 	for _, tt := range tests {
 		for _, lo := range bindLoopbacks {
 			t.Run(tt.desc+"/"+lo.network, func(t *testing.T) {
-				bindCheckGoroutines(t)
+				testutil.CheckGoroutines(t)
 				tx := bindOpen(t, ListenUDP, lo.network, lo.address)
 				rx := bindOpen(t, bindListener(tt.rx), lo.network, lo.address)
 				if got := tx.MaxSegments(); got != maxGSOSegments {
@@ -94,7 +96,7 @@ func TestBindGSOTrainArrivesWhole(t *testing.T) {
 }
 
 func TestBindCoalescesRunIntoOneGSOSend(t *testing.T) {
-	bindCheckGoroutines(t)
+	testutil.CheckGoroutines(t)
 	tx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
 	rx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
 	var batch []Datagram
@@ -121,7 +123,7 @@ func TestBindCoalescesRunIntoOneGSOSend(t *testing.T) {
 }
 
 func TestBindSplitsTrainLongerThanOneSend(t *testing.T) {
-	bindCheckGoroutines(t)
+	testutil.CheckGoroutines(t)
 	tx := bindOpen(t, ListenUDP, "udp6", "[::1]:0")
 	rx := bindOpen(t, ListenUDP, "udp6", "[::1]:0")
 	train, want := bindTrain(100, 1452, 1452, rx.LocalAddr())
@@ -142,7 +144,7 @@ func TestBindSplitsTrainLongerThanOneSend(t *testing.T) {
 }
 
 func TestBindFallsBackWhenKernelRefusesGSO(t *testing.T) {
-	bindCheckGoroutines(t)
+	testutil.CheckGoroutines(t)
 	txBind := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
 	rx := bindOpen(t, bindListener(bindOptions{noGRO: true}), "udp4", "127.0.0.1:0")
 	// A socket that sends without UDP checksums cannot use GSO: Linux
@@ -181,7 +183,7 @@ func TestBindFallsBackWhenKernelRefusesGSO(t *testing.T) {
 }
 
 func TestBindGROFollowsBufferSize(t *testing.T) {
-	bindCheckGoroutines(t)
+	testutil.CheckGoroutines(t)
 	tx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
 	rx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
 	small := []Datagram{{Buf: make([]byte, 1500)}, {Buf: make([]byte, 1500)}}

@@ -7,69 +7,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/limpetnet/limpet/transport/internal/testutil"
 	"github.com/limpetnet/limpet/transport/netsim"
 )
-
-// bindCheckGoroutines fails the test if it ends with more goroutines than
-// it started with. Register it before anything that the test's cleanups
-// close. The bounded Gosched loop only lets goroutines already told to
-// stop exit; it synchronises nothing.
-func bindCheckGoroutines(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		for i := 0; i < 100000 && runtime.NumGoroutine() > before; i++ {
-			runtime.Gosched()
-		}
-		if got := runtime.NumGoroutine(); got > before {
-			buf := make([]byte, 1<<16)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Errorf("goroutines after the test: got %d, want at most %d\n%s", got, before, buf)
-		}
-	})
-}
-
-// bindWaitUntilBlocked waits until some goroutine is parked in state (as
-// runtime.Stack names it, e.g. "IO wait") inside a function whose name
-// contains fn, so that a test can act on a call that is really blocked.
-// It polls the goroutine dump with a bounded loop; it never sleeps.
-func bindWaitUntilBlocked(t *testing.T, fn, state string) {
-	t.Helper()
-	buf := make([]byte, 1<<20)
-	for range 100000 {
-		dump := string(buf[:runtime.Stack(buf, true)])
-		for _, g := range strings.Split(dump, "\n\n") {
-			header, _, _ := strings.Cut(g, "\n")
-			if strings.Contains(header, "["+state) && strings.Contains(g, fn) {
-				return
-			}
-		}
-		runtime.Gosched()
-	}
-	t.Fatalf("no goroutine blocked in %s [%s]", fn, state)
-}
-
-// bindReceiveWithin returns the error a goroutine reports on errc,
-// failing the test if it takes longer than d (the call it made is stuck).
-func bindReceiveWithin(t *testing.T, errc <-chan error, d time.Duration) error {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case err := <-errc:
-		return err
-	case <-timer.C:
-		t.Fatalf("blocked call did not return within %v", d)
-		return nil
-	}
-}
 
 // bindImpl is one way to open a Bind on a UDP socket.
 type bindImpl struct {
@@ -186,7 +131,7 @@ func TestBindRoundTrip(t *testing.T) {
 	for _, impl := range bindImpls {
 		for _, lo := range bindLoopbacks {
 			t.Run(impl.desc+"/"+lo.network, func(t *testing.T) {
-				bindCheckGoroutines(t)
+				testutil.CheckGoroutines(t)
 				tx := bindOpen(t, impl.listen, lo.network, lo.address)
 				rx := bindOpen(t, impl.listen, lo.network, lo.address)
 				batch := make([]Datagram, len(sizes))
@@ -213,7 +158,7 @@ func TestBindRoundTrip(t *testing.T) {
 func TestBindDualStackUnmapsIPv4(t *testing.T) {
 	for _, impl := range bindImpls {
 		t.Run(impl.desc, func(t *testing.T) {
-			bindCheckGoroutines(t)
+			testutil.CheckGoroutines(t)
 			server := bindOpen(t, impl.listen, "udp", "[::]:0")
 			client := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
 			serverV4 := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), server.LocalAddr().Port())
@@ -242,7 +187,7 @@ func TestBindDualStackUnmapsIPv4(t *testing.T) {
 func TestBindCloseUnblocksReadBatch(t *testing.T) {
 	for _, impl := range bindImpls {
 		t.Run(impl.desc, func(t *testing.T) {
-			bindCheckGoroutines(t)
+			testutil.CheckGoroutines(t)
 			b, err := impl.listen("udp4", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -252,11 +197,11 @@ func TestBindCloseUnblocksReadBatch(t *testing.T) {
 				_, err := b.ReadBatch(bindReadBuffers(1))
 				errc <- err
 			}()
-			bindWaitUntilBlocked(t, "ReadBatch", "IO wait")
+			testutil.WaitUntilBlocked(t, "ReadBatch", "IO wait")
 			if err := b.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			if err := bindReceiveWithin(t, errc, 10*time.Second); !errors.Is(err, net.ErrClosed) {
+			if err := testutil.ReceiveWithin(t, errc, 10*time.Second); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("ReadBatch during Close: got %v, want net.ErrClosed", err)
 			}
 			if _, err := b.ReadBatch(bindReadBuffers(1)); !errors.Is(err, net.ErrClosed) {
@@ -352,7 +297,7 @@ func TestDatagramSegments(t *testing.T) {
 }
 
 func TestPacketConnBindOverNetsim(t *testing.T) {
-	bindCheckGoroutines(t)
+	testutil.CheckGoroutines(t)
 	n := netsim.NewNetwork()
 	serverAddr := netip.MustParseAddrPort("198.18.0.1:443")
 	clientAddr := netip.MustParseAddrPort("198.18.0.2:5000")

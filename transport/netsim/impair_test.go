@@ -11,6 +11,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/limpetnet/limpet/transport/internal/testutil"
 )
 
 var peerAddr = testAddr("198.18.0.2:4433")
@@ -48,7 +50,7 @@ func runImpaired(t *testing.T, cfg Config, count int) (Counters, []int) {
 }
 
 func TestImpairLossIsSeededAndExact(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	const count = 10000
 	stats, got := runImpaired(t, Config{Seed: 1, Loss: 0.1}, count)
 
@@ -131,7 +133,7 @@ func TestImpairOtherDecisionsDoNotShiftLoss(t *testing.T) {
 }
 
 func TestImpairCorruptFlipsExactlyOneBitOfACopy(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	const count = 2000
 	rec := newRecorder()
 	c := Impair(rec, Config{Seed: 3, Corrupt: 0.3})
@@ -241,7 +243,7 @@ func TestImpairDropHookAndBlackhole(t *testing.T) {
 }
 
 func TestImpairDelayHoldsDatagrams(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	const delay = 60 * time.Millisecond
 	n := NewNetwork()
 	server := mustListen(t, n, "198.18.0.1:443")
@@ -272,7 +274,7 @@ func TestImpairDelayHoldsDatagrams(t *testing.T) {
 }
 
 func TestImpairReorderChangesOrder(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	const count = 200
 	rec := newRecorder()
 	c := Impair(rec, Config{Seed: 5, Reorder: 0.2, ReorderDelay: 100 * time.Millisecond})
@@ -310,7 +312,7 @@ func TestImpairReorderChangesOrder(t *testing.T) {
 }
 
 func TestImpairCloseDiscardsHeldAndStops(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	rec := newRecorder()
 	c := Impair(rec, Config{Delay: time.Hour})
 	for i := range 10 {

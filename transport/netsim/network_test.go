@@ -9,10 +9,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/limpetnet/limpet/transport/internal/testutil"
 )
 
 func TestNetworkDeliversCopyWithSourceAddress(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	n := NewNetwork()
 	a := mustListen(t, n, "198.18.0.1:1000")
 	b := mustListen(t, n, "198.18.0.2:2000")
@@ -64,7 +66,7 @@ func TestNetworkReadDeadline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			checkGoroutines(t)
+			testutil.CheckGoroutines(t)
 			n := NewNetwork()
 			s := mustListen(t, n, "198.18.0.1:1000")
 			start := time.Now()
@@ -85,7 +87,7 @@ func TestNetworkReadDeadline(t *testing.T) {
 }
 
 func TestNetworkDeadlineMovedWhileBlocked(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	n := NewNetwork()
 	s := mustListen(t, n, "198.18.0.1:1000")
 	errc := make(chan error, 1)
@@ -93,9 +95,9 @@ func TestNetworkDeadlineMovedWhileBlocked(t *testing.T) {
 		_, _, err := s.ReadFrom(make([]byte, 10))
 		errc <- err
 	}()
-	waitUntilBlocked(t, "netsim.(*Socket).ReadFrom", "select")
+	testutil.WaitUntilBlocked(t, "netsim.(*Socket).ReadFrom", "select")
 	s.SetReadDeadline(time.Now().Add(-time.Second))
-	if err := receiveWithin(t, errc, 10*time.Second); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if err := testutil.ReceiveWithin(t, errc, 10*time.Second); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("ReadFrom: got %v, want os.ErrDeadlineExceeded", err)
 	}
 
@@ -112,7 +114,7 @@ func TestNetworkDeadlineMovedWhileBlocked(t *testing.T) {
 }
 
 func TestNetworkCloseUnblocksRead(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	n := NewNetwork()
 	s, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:1000"))
 	if err != nil {
@@ -123,11 +125,11 @@ func TestNetworkCloseUnblocksRead(t *testing.T) {
 		_, _, err := s.ReadFrom(make([]byte, 10))
 		errc <- err
 	}()
-	waitUntilBlocked(t, "netsim.(*Socket).ReadFrom", "select")
+	testutil.WaitUntilBlocked(t, "netsim.(*Socket).ReadFrom", "select")
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := receiveWithin(t, errc, 10*time.Second); !errors.Is(err, net.ErrClosed) {
+	if err := testutil.ReceiveWithin(t, errc, 10*time.Second); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("ReadFrom after Close: got %v, want net.ErrClosed", err)
 	}
 	if _, err := s.WriteTo([]byte("x"), testAddr("198.18.0.2:1")); !errors.Is(err, net.ErrClosed) {
@@ -181,7 +183,7 @@ func TestNetworkUnroutable(t *testing.T) {
 }
 
 func TestNetworkRebindChangesSourceAddress(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t)
 	n := NewNetwork()
 	client := mustListen(t, n, "198.18.0.2:5000")
 	server := mustListen(t, n, "198.18.0.1:443")
