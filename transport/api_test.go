@@ -204,3 +204,19 @@ func TestWaitConsumedAfterEcho(t *testing.T) {
 		t.Fatalf("server WaitConsumed: %v", err)
 	}
 }
+
+// TestRemoteKey: each side learns the other's static key from the
+// handshake, so a server can tell clients apart by key, not by address.
+func TestRemoteKey(t *testing.T) {
+	clientKey, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cli, srv := testPair(t, nil, &Config{PrivateKey: clientKey})
+	if got, want := srv.RemoteKey(), clientKey.Public(); got != want {
+		t.Errorf("server's RemoteKey = %v, want the client's key %v", got, want)
+	}
+	if got, want := cli.RemoteKey(), cli.cfg.ServerKey; got != want {
+		t.Errorf("client's RemoteKey = %v, want the pinned server key %v", got, want)
+	}
+}

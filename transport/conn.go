@@ -57,6 +57,9 @@ type Conn struct {
 	closeErr error
 
 	peerAddrV atomic.Pointer[netip.AddrPort]
+	// peerKey is the peer's authenticated static key, written once before
+	// established is closed.
+	peerKey crypto.PublicKey
 
 	// Everything below is owned by the loop goroutine.
 	state     connState
@@ -379,6 +382,23 @@ func (c *Conn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.ep.bind()
 
 // RemoteAddr is the peer's current address.
 func (c *Conn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(*c.peerAddrV.Load()) }
+
+// RemoteKey is the peer's static public key, proven in the handshake: the
+// pinned server key on a client, the client's key on a server (a random one
+// when the client has no PrivateKey). Servers use it to tell clients apart
+// across addresses and connections.
+func (c *Conn) RemoteKey() crypto.PublicKey {
+	select {
+	case <-c.established:
+	case <-c.done:
+	}
+	select {
+	case <-c.established:
+		return c.peerKey
+	default:
+		return crypto.PublicKey{} // closed before the handshake completed
+	}
+}
 
 // Done is closed when the connection has ended; Err then says why.
 func (c *Conn) Done() <-chan struct{} { return c.done }

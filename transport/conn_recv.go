@@ -164,6 +164,7 @@ func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
 		return
 	}
 	c.keys = res.Keys
+	c.peerKey = res.PeerStatic
 	c.applyPeerParams(params)
 	var peerToken *[packet.StatelessResetTokenLen]byte
 	if params.HasStatelessResetToken {

@@ -221,6 +221,7 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 		return
 	}
 	c.keys = res.Keys
+	c.peerKey = res.PeerStatic
 	c.applyPeerParams(clientParams)
 	c.initConnIDs(nil)
 	c.state = stateActive
