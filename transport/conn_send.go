@@ -177,6 +177,14 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	// §13.2). Room for it is kept while the other frames are packed.
 	const ackReserve = 64
 	ackDue := c.recv.ShouldAckNow(now)
+	// Path frames come first and may use the ACK's reserve: on a new path
+	// the 3× budget can be under 100 bytes (the peer sent one small ACK),
+	// and the challenge is what unlocks the rest. Like ACKs they are not
+	// held back by a congestion window that the old path filled.
+	b = c.appendPathFrames(b, limit, rec)
+	if len(b) > payloadStart {
+		ackEliciting = true
+	}
 	if !ackOnly {
 		frameLimit := limit
 		if c.recv.HasUnacked() {
@@ -270,7 +278,6 @@ func (s *sentFrames) hasAckEliciting() bool {
 // frames.
 func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames) []byte {
 	const reserve = 32 // the largest control frame we emit
-	b = c.appendPathFrames(b, limit, rec)
 	b = c.appendConnIDFrames(b, limit-reserve, rec)
 	if c.sendHSDone && len(b)+1 <= limit {
 		b = append(b, byte(packet.FrameHandshakeDone))

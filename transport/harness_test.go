@@ -1448,11 +1448,11 @@ func TestHarnessFakeBindAccounting(t *testing.T) {
 		// counters must match what was read, per destination.
 		moved := netip.MustParseAddrPort("203.0.113.9:6000")
 		b = tc.seal1RTT([]packet.Frame{packet.PingFrame{}})
+		before := map[netip.AddrPort]int64{tc.peerAddr: tc.bind.bytesSentTo(tc.peerAddr), moved: tc.bind.bytesSentTo(moved)}
 		tc.writeDatagramFrom(moved, b)
 		if got, want := tc.bind.bytesReceivedFrom(moved), int64(len(b)); got != want {
 			t.Fatalf("bytesReceivedFrom(%v) = %d, want %d", moved, got, want)
 		}
-		before := map[netip.AddrPort]int64{tc.peerAddr: tc.bind.bytesSentTo(tc.peerAddr), moved: tc.bind.bytesSentTo(moved)}
 		read := map[netip.AddrPort]int64{}
 		tc.advance(25 * time.Millisecond)
 		for d := tc.readDatagram(); d != nil; d = tc.readDatagram() {
