@@ -206,4 +206,3 @@ func TestDualStackListener(t *testing.T) {
 		})
 	}
 }
-
