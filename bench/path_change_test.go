@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+
+func TestChangeOutcomes(t *testing.T) {
+	samples := func(at ...float64) []ProgressSample {
+		var s []ProgressSample
+		for i, a := range at {
+			s = append(s, ProgressSample{At: ms(a), Bytes: int64(i+1) * 1000})
+		}
+		return s
+	}
+	tests := []struct {
+		desc      string
+		samples   []ProgressSample
+		changesAt []time.Duration
+		end       time.Duration
+		want      []ChangeOutcome
+	}{{
+		desc:      "steady flow: the stall is the gap from the change to the next read",
+		samples:   samples(1, 2, 3, 4, 5),
+		changesAt: []time.Duration{ms(2.5)},
+		end:       ms(5),
+		want:      []ChangeOutcome{{At: ms(2.5), Stall: ms(1), FirstData: ms(0.5), Resumed: true}},
+	}, {
+		desc:      "a later gap in the window is longer than the first",
+		samples:   samples(1, 2, 3, 10, 11),
+		changesAt: []time.Duration{ms(2.5)},
+		end:       ms(11),
+		want:      []ChangeOutcome{{At: ms(2.5), Stall: ms(7), FirstData: ms(0.5), Resumed: true}},
+	}, {
+		desc:      "each change only sees its own window",
+		samples:   samples(1, 2, 9, 10, 30),
+		changesAt: []time.Duration{ms(1.5), ms(20)},
+		end:       ms(30),
+		want: []ChangeOutcome{
+			{At: ms(1.5), Stall: ms(7), FirstData: ms(0.5), Resumed: true},
+			{At: ms(20), Stall: ms(10), FirstData: ms(10), Resumed: true},
+		},
+	}, {
+		desc:      "no data after the change: never resumed",
+		samples:   samples(1, 2),
+		changesAt: []time.Duration{ms(3)},
+		end:       ms(100),
+		want:      []ChangeOutcome{{At: ms(3)}},
+	}, {
+		desc:      "no data until after the next change: the stall runs to the first data",
+		samples:   samples(1, 50),
+		changesAt: []time.Duration{ms(10), ms(20)},
+		end:       ms(50),
+		want: []ChangeOutcome{
+			{At: ms(10), Stall: ms(40), FirstData: ms(40), Resumed: true},
+			{At: ms(20), Stall: ms(30), FirstData: ms(30), Resumed: true},
+		},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			got := changeOutcomes(tt.samples, tt.changesAt, tt.end)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDisruptionResultSummaries(t *testing.T) {
+	ok := DisruptionResult{Scenario: "rebind", Protocol: "limpet", Survived: true, Bytes: 256 << 20, Seconds: 1.25,
+		Changes: []ChangeOutcome{{Stall: ms(12), FirstData: ms(2), Resumed: true}, {Stall: ms(5), FirstData: ms(3), Resumed: true}}}
+	reset := DisruptionResult{Scenario: "rebind", Protocol: "tcp", Bytes: 50 << 20, Seconds: 0.2,
+		Err:     "client: write tcp4 198.18.1.2:1->198.19.1.2:2: write: connection reset by peer",
+		Changes: []ChangeOutcome{{}}}
+	hung := DisruptionResult{Scenario: "ip", Protocol: "tcp", Bytes: 1 << 20, Seconds: 10.2, Err: "hung: no data for 10s", Changes: []ChangeOutcome{{}}}
+
+	if s, ok := ok.LongestStall(); !ok || s != ms(12) {
+		t.Errorf("LongestStall = %v, %v; want 12ms, true", s, ok)
+	}
+	if d, ok := ok.SlowestResume(); !ok || d != ms(3) {
+		t.Errorf("SlowestResume = %v, %v; want 3ms, true", d, ok)
+	}
+	if _, ok := reset.LongestStall(); ok {
+		t.Error("LongestStall of a run that never resumed reports ok")
+	}
+	for _, tt := range []struct {
+		r    DisruptionResult
+		want string
+	}{{ok, "completed byte-exact"}, {reset, "connection reset"}, {hung, "hung: no data for 10s"}} {
+		if got := tt.r.Outcome(); got != tt.want {
+			t.Errorf("Outcome = %q, want %q", got, tt.want)
+		}
+	}
+
+	table := FormatDisruptionTable([]DisruptionResult{ok, reset, hung})
+	want := []string{
+		"| scenario | protocol | outcome | delivered | first data after a change | longest stall | time |",
+		"|---|---|---|--:|--:|--:|--:|",
+		"| rebind | limpet | completed byte-exact | 256.0 MiB | 3.0 ms | 12 ms | 1.2 s |",
+		"| rebind | tcp | connection reset | 50.0 MiB | never | never resumed | 0.2 s |",
+		"| ip | tcp | hung: no data for 10s | 1.0 MiB | never | never resumed | 10.2 s |",
+	}
+	if got := strings.Split(strings.TrimSpace(table), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("table:\n%s\nwant:\n%s", table, strings.Join(want, "\n"))
+	}
+}
