@@ -127,13 +127,16 @@ type Conn struct {
 	acceptReady chan struct{} // closed and replaced when a queue grows
 
 	// Timers.
-	idleTimeout   time.Duration
-	lastRecv      time.Time
-	idleBase      time.Time // the idle timer runs from here (RFC 9000 §10.1)
-	lastAckElicit time.Time // last ack-eliciting packet sent
-	closeUntil    time.Time // end of closing/draining
-	closeFrame    []byte    // CONNECTION_CLOSE payload to resend while closing
-	closeSentAt   time.Time
+	idleTimeout time.Duration
+	lastRecv    time.Time
+	// lastAckProgress is when an ACK last acknowledged something new: a
+	// path the peer still receives on, even if it still sends on it.
+	lastAckProgress time.Time
+	idleBase        time.Time // the idle timer runs from here (RFC 9000 §10.1)
+	lastAckElicit   time.Time // last ack-eliciting packet sent
+	closeUntil      time.Time // end of closing/draining
+	closeFrame      []byte    // CONNECTION_CLOSE payload to resend while closing
+	closeSentAt     time.Time
 
 	// Connection IDs and the network path (migration).
 	ids     connIDs
@@ -172,15 +175,16 @@ func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 		recv:          ackframes.NewReceiver(ackframes.DefaultMaxAckDelay, ackframes.DefaultMaxAckRanges),
 		// Probe at least every second during an outage, so a path that
 		// comes back is noticed within about a second (docs/PROTOCOL.md 9).
-		loss:        ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval}),
-		streams:     make(map[packet.StreamID]*Stream),
-		sched:       streams.NewScheduler(maxDatagramSize), // round robin per packet
-		connRecv:    streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow)),
-		openWaiters: make(chan struct{}),
-		acceptReady: make(chan struct{}),
-		idleTimeout: cfg.MaxIdleTimeout,
-		lastRecv:    now,
-		idleBase:    now,
+		loss:            ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval}),
+		streams:         make(map[packet.StreamID]*Stream),
+		sched:           streams.NewScheduler(maxDatagramSize), // round robin per packet
+		connRecv:        streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow)),
+		openWaiters:     make(chan struct{}),
+		acceptReady:     make(chan struct{}),
+		idleTimeout:     cfg.MaxIdleTimeout,
+		lastRecv:        now,
+		lastAckProgress: now,
+		idleBase:        now,
 	}
 	c.setPeerAddr(peer)
 	c.ids.resetKey = ep.resetKey

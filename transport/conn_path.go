@@ -219,8 +219,8 @@ func (c *Conn) migrateSocket(now time.Time) error {
 }
 
 // maybeMigrate replaces a client's socket when the local address seems to
-// be gone: a send error that says so, or silence from the peer across
-// several probe timeouts (the NAT or the network changed under us).
+// be gone: a send error that says so, or no acknowledgement from the peer
+// across several probe timeouts (the NAT or the network changed under us).
 func (c *Conn) maybeMigrate(now time.Time, sendErr error) {
 	if c.isServer || c.newBind == nil || c.state != stateActive {
 		return
@@ -228,7 +228,11 @@ func (c *Conn) maybeMigrate(now time.Time, sendErr error) {
 	if now.Sub(c.path.lastMigrate) < minMigrateInterval {
 		return
 	}
-	silent := c.loss.PTOCount() >= 3 && now.Sub(c.lastRecv) > 3*time.Second
+	// Three probe timeouts and 3 s without an acknowledgement: our packets
+	// no longer reach the peer. Packets may still arrive from it (a path
+	// that died one way only, or the peer's own probes), so what counts
+	// is acknowledgement, not receipt.
+	silent := c.loss.PTOCount() >= 3 && now.Sub(c.lastAckProgress) > 3*time.Second
 	if (sendErr != nil && IsLocalAddressError(sendErr)) || silent {
 		c.migrateSocket(now)
 	}

@@ -454,6 +454,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	if len(c.ackedBuf) == 0 {
 		return nil
 	}
+	c.lastAckProgress = now
 	if res.HasRTTSample {
 		delay := ackframes.DecodeAckDelay(f.Delay, c.peerParams.AckDelayExponent)
 		c.rtt.Update(res.RTTSample, delay, c.confirmed)
