@@ -50,10 +50,6 @@ type Config struct {
 	// 1 ms, unless the stream is flushed (Stream.Flush) or closed.
 	NoDelay bool
 
-	// RequireAddressValidation makes a Listener answer every new client with
-	// a Retry, so no state is kept for spoofed source addresses.
-	RequireAddressValidation bool
-
 	// MaxHandshakes caps handshakes in progress on a Listener (default 256);
 	// MaxConns caps its connections (default 10,000).
 	MaxHandshakes int
