@@ -22,14 +22,16 @@ const (
 )
 
 // DisruptionScenario is one transfer and the path changes made during it.
-// Changes are triggered by progress, not by the clock, so every change lands
-// mid-transfer whatever the protocol's speed: change i happens when the
-// server has read (i+1)/(Count+1) of Size.
+// By default changes are triggered by progress, not by the clock, so every
+// change lands mid-transfer whatever the protocol's speed: change i happens
+// when the server has read (i+1)/(Count+1) of Size. With Every set, change i
+// happens (i+1)·Every after the start instead, as long as the transfer runs.
 type DisruptionScenario struct {
 	Name   string
 	Change PathChange
-	Count  int   // how many changes
+	Count  int   // how many changes at most
 	Size   int64 // bytes the client sends
+	Every  time.Duration
 	// Blackout is how long each ChangeBlackout lasts.
 	Blackout time.Duration
 	// StallLimit ends a transfer that made no progress for this long: the

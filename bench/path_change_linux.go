@@ -129,7 +129,7 @@ func RunDisruption(ctx context.Context, lab *netlab.Lab, protocol string, sc Dis
 	default:
 		res.Survived = true
 	}
-	if len(res.Changes) < sc.Count && res.Err == "" {
+	if sc.Every == 0 && len(res.Changes) < sc.Count && res.Err == "" {
 		res.Survived = false
 		res.Err = fmt.Sprintf("only %d of %d changes made", len(res.Changes), sc.Count)
 	}
@@ -379,8 +379,15 @@ func (d *changeDriver) run(ctx context.Context) {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
 	for i := 0; i < d.sc.Count; i++ {
+		if d.sc.Every > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(d.start.Add(time.Duration(i+1) * d.sc.Every))):
+			}
+		}
 		trigger := d.sc.Size * int64(i+1) / int64(d.sc.Count+1)
-		for d.progress.bytes.Load() < trigger {
+		for d.sc.Every == 0 && d.progress.bytes.Load() < trigger {
 			select {
 			case <-ctx.Done():
 				return

@@ -50,8 +50,16 @@ type Result struct {
 	// Err is the reason the transfer failed; empty on success.
 	Err string `json:"error,omitempty"`
 
+	// Capped marks a run stopped at the plan's time cap before it moved
+	// every byte: on a slow path the figures then describe the bytes
+	// delivered until the cap, and Err is empty.
+	Capped bool `json:"capped,omitempty"`
+
 	// cause is the error behind Err, kept for errors.Is in tests.
 	cause error
+	// partialCPU is the CPU time of a failed run, kept so that a run cut
+	// by the time cap can still report its cost.
+	partialCPU time.Duration
 }
 
 // OK reports whether the transfer completed.

@@ -122,6 +122,7 @@ func transfer(parent context.Context, size int64, s session) Result {
 		}
 		res.Err, res.cause = firstErr.Error(), firstErr
 		res.Seconds = time.Since(start).Seconds()
+		res.partialCPU = cpuEnd - cpuStart
 		return res
 	}
 	res.complete(out.done.Sub(start), cpuEnd-cpuStart)
