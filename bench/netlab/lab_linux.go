@@ -31,6 +31,14 @@ type Options struct {
 	// ErrNoNAT.
 	NoNAT bool
 
+	// Link, when set, replaces the veth pair between the client and the
+	// router with an emulated link: a TUN device on each side (named c0
+	// and rc like the veth ends, with the same addresses and routes) and a
+	// userspace forwarder between them that applies Link's delay, rate,
+	// queue, loss and reordering to every IP packet, TCP and UDP alike.
+	// Nil keeps the plain veth pair. SetLink changes the parameters later.
+	Link *LinkConfig
+
 	// failAt makes setup fail at the named step; tests use it to check
 	// that a half-built lab is torn down.
 	failAt string
@@ -44,6 +52,11 @@ type Lab struct {
 	tools  tools
 	prefix string
 	names  [sideCount]string
+
+	// emu forwards between the client's and the router's TUN devices when
+	// Options.Link is set; it is nil otherwise. It is set while the lab
+	// is built and never changes after New returns.
+	emu *emulator
 
 	// mu guards the fields below; it is held only for short, non-blocking
 	// sections so that In never waits behind a reconfiguration.
@@ -98,6 +111,11 @@ const (
 // New builds a lab. On failure everything created so far is removed again.
 // It needs root and the programs named by MissingToolError.
 func New(opts Options) (*Lab, error) {
+	if opts.Link != nil {
+		if err := opts.Link.validate(); err != nil {
+			return nil, err
+		}
+	}
 	found, err := findTools()
 	if err != nil {
 		return nil, err
@@ -129,6 +147,7 @@ func (l *Lab) build() error {
 		{"namespaces", l.createNamespaces},
 		{"sysctls", l.setSysctls},
 		{"links", l.createLinks},
+		{"tun", l.createEmulatedLink},
 		{"addresses", l.configureAddresses},
 		{"offloads", l.disableOffloads},
 		{"nftables", l.installRuleset},
@@ -216,11 +235,15 @@ func writeSysctls(values map[string]string) error {
 
 // createLinks adds the two veth pairs with both ends created directly in
 // their namespaces, so no interface ever appears in the host namespace.
+// With an emulated link only the router–server pair is a veth; see
+// createEmulatedLink.
 func (l *Lab) createLinks() error {
-	batch := fmt.Sprintf("link add %s netns %s type veth peer name %s netns %s\n"+
-		"link add %s netns %s type veth peer name %s netns %s\n",
-		clientLink, l.names[Client], routerClientLink, l.names[Router],
+	batch := fmt.Sprintf("link add %s netns %s type veth peer name %s netns %s\n",
 		routerServerLink, l.names[Router], serverLink, l.names[Server])
+	if l.opts.Link == nil {
+		batch = fmt.Sprintf("link add %s netns %s type veth peer name %s netns %s\n",
+			clientLink, l.names[Client], routerClientLink, l.names[Router]) + batch
+	}
 	return l.run(hostSide, batch, l.tools.ip, "-batch", "-")
 }
 
@@ -253,8 +276,9 @@ func (l *Lab) configureAddresses() error {
 }
 
 // disableOffloads turns segmentation and receive offloads off on all four
-// veth ends, so that loss and rate limits see wire-sized packets rather than
-// 64 KB aggregates that would be dropped or delayed as one.
+// link ends (veth, or TUN for an emulated link), so that loss and rate
+// limits see wire-sized packets rather than 64 KB aggregates that would be
+// dropped or delayed as one.
 func (l *Lab) disableOffloads() error {
 	links := []struct {
 		side Side
@@ -271,10 +295,11 @@ func (l *Lab) disableOffloads() error {
 	return nil
 }
 
-// Close deletes the lab's namespaces, which removes the veth pairs, the
-// nftables ruleset, the conntrack table and the qdiscs with them. Sockets
-// created in the lab keep their namespace alive (but unreachable) until
-// they are closed. Close is idempotent and always tries every namespace.
+// Close stops the emulated link's forwarder, if any, and deletes the lab's
+// namespaces, which removes the links, the nftables ruleset, the conntrack
+// table and the qdiscs with them. Sockets created in the lab keep their
+// namespace alive (but unreachable) until they are closed. Close is
+// idempotent and always tries every namespace.
 func (l *Lab) Close() error {
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
@@ -286,6 +311,11 @@ func (l *Lab) Close() error {
 	}
 	l.closed = true
 	var errs []error
+	if l.emu != nil {
+		// The forwarder's files keep the TUN devices, and with them the
+		// namespaces, alive: stop it first.
+		errs = append(errs, l.emu.close())
+	}
 	for s, fd := range l.nsFDs {
 		if fd >= 0 {
 			errs = append(errs, unix.Close(fd))

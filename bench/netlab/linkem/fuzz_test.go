@@ -1,0 +1,81 @@
+package linkem
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+)
+
+// FuzzLink drives a link with an arbitrary configuration and an arbitrary
+// sequence of arrivals and clock steps, and checks the invariants every
+// configuration must keep: each packet is counted once, delivered at most
+// once and never before its arrival plus the delay, and without reordering
+// packets come out in the order they went in.
+func FuzzLink(f *testing.F) {
+	f.Add(uint64(1), uint16(2500), uint32(100_000), uint8(10), uint16(10), uint16(0), uint16(0), []byte{10, 20, 0x85, 120, 127, 0xff, 0xff})
+	f.Add(uint64(2), uint16(0), uint32(12), uint8(0), uint16(0), uint16(500), uint16(100), []byte{1, 1, 1, 1, 0x81, 1, 0xa0})
+	f.Add(uint64(3), uint16(100), uint32(0), uint8(1), uint16(1000), uint16(0), uint16(0), []byte{0x80, 5, 0x80})
+	f.Fuzz(func(t *testing.T, seed uint64, delay10us uint16, rateKbps uint32, queue uint8, lossPermille, reorderPermille, geP uint16, ops []byte) {
+		cfg := Config{
+			Delay:             time.Duration(delay10us) * 10 * time.Microsecond,
+			RateBitsPerSecond: uint64(rateKbps) * 1000,
+			QueueLimitPackets: int(queue),
+			Loss:              float64(lossPermille) / 1000,
+			Burst:             GilbertElliott{P: float64(geP) / 1000, R: 0.5, LossBad: 1},
+			Reorder:           Reorder{Probability: float64(reorderPermille) / 1000, ExtraDelay: time.Millisecond},
+			Seed:              seed,
+		}
+		l, err := New(cfg)
+		if err != nil {
+			return // out of range, and Validate said so
+		}
+		// Long inputs find nothing short ones do not, only slower.
+		ops = ops[:min(len(ops), 4096)]
+		now := t0
+		sentAt := map[uint32]time.Time{}
+		delivered := map[uint32]bool{}
+		var next, lastOut uint32 // ids are 1-based
+		for _, op := range ops {
+			if op&0x80 != 0 {
+				now = now.Add(time.Duration(op&0x7f) * 100 * time.Microsecond)
+				for {
+					due, _ := l.NextDelivery()
+					pkt, ok := l.Dequeue(now)
+					if !ok {
+						break
+					}
+					if due.After(now) {
+						t.Fatalf("Dequeue(%v) returned a packet due at %v", now, due)
+					}
+					id := binary.BigEndian.Uint32(pkt)
+					if delivered[id] {
+						t.Fatalf("packet %d delivered twice", id)
+					}
+					delivered[id] = true
+					if min := sentAt[id].Add(cfg.Delay); due.Before(min) {
+						t.Fatalf("packet %d due at %v, before its arrival plus delay %v", id, due, min)
+					}
+					if cfg.Reorder.Probability == 0 && id < lastOut {
+						t.Fatalf("packet %d delivered after packet %d without reordering", id, lastOut)
+					}
+					lastOut = id
+				}
+				continue
+			}
+			next++
+			size := max(4, int(op)*12)
+			pkt := make([]byte, size)
+			binary.BigEndian.PutUint32(pkt, next)
+			if l.Enqueue(pkt, now) == Accepted {
+				sentAt[next] = now
+			}
+		}
+		st := l.Stats()
+		if st.Offered != uint64(next) || st.Offered != st.Accepted+st.Lost+st.BurstLost+st.QueueFull+st.Overflow+st.TooLarge {
+			t.Errorf("stats %+v do not add up to %d offered packets", st, next)
+		}
+		if st.Accepted != st.Delivered+uint64(l.Len()) || st.Delivered != uint64(len(delivered)) {
+			t.Errorf("stats %+v: accepted is not delivered (%d) plus held (%d)", st, len(delivered), l.Len())
+		}
+	})
+}
