@@ -50,6 +50,18 @@ type Config struct {
 	// 1 ms, unless the stream is flushed (Stream.Flush) or closed.
 	NoDelay bool
 
+	// RequireAddressValidation makes a Listener answer every new client's
+	// first Initial with a Retry (docs/PROTOCOL.md section 2.2): the server
+	// does no Diffie-Hellman work and keeps no state until the client has
+	// echoed the Retry's token from the address it was sent to, which
+	// proves the client receives packets there. It costs each handshake one
+	// round trip. Without it a Listener still sends Retry while half or
+	// more of MaxHandshakes are taken by clients whose address it has not
+	// validated, which is what a flood of Initials from spoofed addresses
+	// looks like. Clients always follow a Retry; the field is ignored by
+	// Dial.
+	RequireAddressValidation bool
+
 	// MaxHandshakes caps handshakes in progress on a Listener (default 256);
 	// MaxConns caps its connections (default 10,000).
 	MaxHandshakes int

@@ -65,8 +65,12 @@ type Conn struct {
 	state     connState
 	localCID  packet.ConnectionID // what the peer puts in DCID
 	remoteCID packet.ConnectionID // what we put in DCID
-	origDCID  packet.ConnectionID // client's first DCID (Initial keys, prologue)
-	peerAddr  netip.AddrPort
+	// origDCID is the DCID of the client's first Initial. It seeds the
+	// Initial keys and the handshake prologue unless a Retry intervened;
+	// a Retry's integrity tag covers it, and a server that sent a Retry
+	// echoes it in original_destination_connection_id.
+	origDCID packet.ConnectionID
+	peerAddr netip.AddrPort
 	// addrValidated lifts the anti-amplification limit (docs/PROTOCOL.md
 	// section 9): a server may send 3× what it received until then.
 	addrValidated bool
@@ -89,6 +93,14 @@ type Conn struct {
 	sendHSDone        bool // server: HANDSHAKE_DONE due
 	peerParams        packet.TransportParameters
 	handshakeDeadline time.Time
+	// Retry (docs/PROTOCOL.md section 2.2). retried says the client
+	// followed a Retry, or the server accepted the token of one; then
+	// retrySrcCID is that Retry's SCID, which the server announces in
+	// retry_source_connection_id, and the client repeats retryToken in
+	// every Initial. Set before the loop starts (server) or on it (client).
+	retried     bool
+	retrySrcCID packet.ConnectionID
+	retryToken  []byte
 
 	// Loss recovery and congestion control (Application space).
 	pnGen    *ackframes.PacketNumberGenerator
@@ -216,6 +228,10 @@ func (c *Conn) localParams() packet.TransportParameters {
 	if c.isServer {
 		p.StatelessResetToken = c.resetToken(c.localCID)
 		p.HasStatelessResetToken = true
+		if c.retried {
+			p.OriginalDstConnID, p.HasOriginalDstConnID = c.origDCID, true
+			p.RetrySrcConnID, p.HasRetrySrcConnID = c.retrySrcCID, true
+		}
 	}
 	return p
 }

@@ -212,7 +212,7 @@ func (c *Conn) sendClose(now time.Time) {
 func (c *Conn) buildInitialClose(b []byte, f packet.ConnectionCloseFrame) []byte {
 	pnLen := 4
 	payloadLen := max(f.Len(), 4)
-	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: c.remoteCID, SrcConnID: c.localCID}
+	h := c.initialHeader()
 	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+16)
 	b = packet.AppendPacketNumber(b, c.pnInitial, pnLen)
 	start := len(b)

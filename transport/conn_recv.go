@@ -47,8 +47,11 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 			}
 			pkt := b[:h.PacketLen]
 			b = b[h.PacketLen:]
-			if h.Type == packet.LongTypeInitial {
+			switch h.Type {
+			case packet.LongTypeInitial:
 				c.handleInitial(pkt, h, rx.from, now)
+			case packet.LongTypeRetry:
+				c.handleRetry(pkt, h, rx.from, now)
 			}
 			continue
 		}
@@ -60,6 +63,11 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 // handleInitial processes an Initial packet: the handshake messages.
 func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPort, now time.Time) {
 	if c.initOpen == nil || from != c.peerAddr {
+		return
+	}
+	if !c.isServer && len(h.Token) > 0 {
+		// Only clients send tokens (RFC 9000 §17.2.2).
+		c.stats.malformed.Add(1)
 		return
 	}
 	pnLen, trunc, _, err := c.initOpen.UnprotectHeader(pkt, h.PNOffset)
@@ -159,8 +167,8 @@ func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
 		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, err.Error(), now)
 		return
 	}
-	if !params.HasInitialSrcConnID || params.InitialSrcConnID != c.remoteCID {
-		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, "server connection ID does not match its handshake", now)
+	if reason := c.checkServerConnIDs(params); reason != "" {
+		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, reason, now)
 		return
 	}
 	c.keys = res.Keys

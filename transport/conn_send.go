@@ -124,7 +124,7 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 	payloadLen := f.Len()
 	pn := c.pnInitial
 	pnLen := 4
-	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: c.remoteCID, SrcConnID: c.localCID}
+	h := c.initialHeader()
 	if !c.isServer {
 		hdrLen := packet.LongHeaderLen(h, pnLen, packet.MinInitialDatagramSize)
 		payloadLen = max(payloadLen, packet.MinInitialDatagramSize-hdrLen-crypto.TagLen)

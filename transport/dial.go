@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/packet"
 )
 
 // Dial opens a connection to the limpet server at addr ("host:port"),
@@ -53,20 +54,10 @@ func dialBind(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config,
 	c.newBind = newBind
 	c.addrValidated = true // the client chose the server's address
 	c.origDCID = newConnID()
-	c.remoteCID = c.origDCID
-	params := c.localParams()
-	hs, msg1, err := crypto.NewClientHandshake(crypto.ClientConfig{
-		StaticKey:       conf.PrivateKey,
-		ServerKey:       conf.ServerKey,
-		TransportParams: params.Append(nil),
-	}, c.origDCID.Bytes(), now)
-	if err != nil {
+	if err := c.startClientHandshake(c.origDCID, now); err != nil {
 		bind.Close()
 		return nil, fmt.Errorf("limpet: dial: %w", err)
 	}
-	c.clientHS = hs
-	c.cryptoOut = msg1
-	c.initSeal, c.initOpen = crypto.NewInitialKeys(conf.ServerKey, c.origDCID.Bytes(), true)
 	ep.register(c.localCID, c)
 	ep.start()
 	go c.loop()
@@ -82,6 +73,27 @@ func dialBind(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config,
 		<-c.done
 		return nil, ctx.Err()
 	}
+}
+
+// startClientHandshake starts the handshake towards the server connection
+// ID dcid: a fresh ephemeral key and message 1, whose prologue binds dcid,
+// and the Initial keys dcid seeds (docs/PROTOCOL.md sections 4.3, 4.5).
+// Dial calls it with the original DCID, and again with a Retry's SCID.
+func (c *Conn) startClientHandshake(dcid packet.ConnectionID, now time.Time) error {
+	params := c.localParams()
+	hs, msg1, err := crypto.NewClientHandshake(crypto.ClientConfig{
+		StaticKey:       c.cfg.PrivateKey,
+		ServerKey:       c.cfg.ServerKey,
+		TransportParams: params.Append(nil),
+	}, dcid.Bytes(), now)
+	if err != nil {
+		return err
+	}
+	c.clientHS = hs
+	c.cryptoOut = msg1
+	c.remoteCID = dcid
+	c.initSeal, c.initOpen = crypto.NewInitialKeys(c.cfg.ServerKey, dcid.Bytes(), true)
+	return nil
 }
 
 func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {

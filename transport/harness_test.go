@@ -240,11 +240,15 @@ type packetKind int
 const (
 	kindInitial packetKind = iota
 	kind1RTT
+	kindRetry
 )
 
 func (k packetKind) String() string {
-	if k == kindInitial {
+	switch k {
+	case kindInitial:
 		return "Initial"
+	case kindRetry:
+		return "Retry"
 	}
 	return "1-RTT"
 }
@@ -254,8 +258,10 @@ type testPacket struct {
 	kind   packetKind
 	pn     packet.PacketNumber
 	dcid   packet.ConnectionID
-	scid   packet.ConnectionID // Initial only
+	scid   packet.ConnectionID // Initial and Retry only
+	token  []byte              // Initial and Retry only
 	frames []packet.Frame      // PADDING included
+	raw    []byte              // Retry only: the packet as sent, tag included
 }
 
 // ackEliciting reports whether p carries a frame other than ACK, PADDING and
@@ -305,6 +311,8 @@ type testConn struct {
 	msg1      []byte                  // message 1 (sent or received)
 	msg2      []byte                  // message 2 (sent or received)
 	origDCID  packet.ConnectionID     // DCID of the client's first Initial
+	retrySCID packet.ConnectionID     // SCID of the Retry the client followed, if any
+	token     []byte                  // in the peer's Initials: the Retry token the client echoes (or a server's, to test its refusal)
 	connCID   packet.ConnectionID     // the CID the Conn issued (peer → Conn)
 	peerCID   packet.ConnectionID     // the CID the peer issued (Conn → peer)
 	initSeal  *crypto.Sealer          // the peer's Initial keys
@@ -651,9 +659,9 @@ func (tc *testConn) sealInitial(frames []packet.Frame, padTo int) []byte {
 	const pnLen = 4
 	dcid := tc.connCID
 	if dcid.Len() == 0 {
-		dcid = tc.origDCID // the client has not heard from the server yet
+		dcid = tc.initialDCID() // the client has not heard from the server yet
 	}
-	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: dcid, SrcConnID: tc.peerCID}
+	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: dcid, SrcConnID: tc.peerCID, Token: tc.token}
 	var payload []byte
 	for _, f := range frames {
 		payload = f.Append(payload)
@@ -765,7 +773,8 @@ func (tc *testConn) wantClientHello(reason string) []byte {
 func (tc *testConn) writeServerHello(msg1 []byte) {
 	tc.t.Helper()
 	var clientParams []byte
-	msg2, res, err := tc.server.Accept(msg1, tc.origDCID.Bytes(), time.Now(), func(raw []byte) ([]byte, error) {
+	dcid := tc.initialDCID()
+	msg2, res, err := tc.server.Accept(msg1, dcid.Bytes(), time.Now(), func(raw []byte) ([]byte, error) {
 		clientParams = bytes.Clone(raw)
 		return tc.peerParams.Append(nil), nil
 	})
@@ -810,6 +819,68 @@ func (tc *testConn) dialReturned() bool {
 	}
 }
 
+// initialDCID is the DCID that seeds the Initial keys and the handshake
+// prologue of the current attempt: the original DCID, or after a Retry the
+// Retry's SCID (docs/PROTOCOL.md section 2.2).
+func (tc *testConn) initialDCID() packet.ConnectionID {
+	if tc.retrySCID.Len() > 0 {
+		return tc.retrySCID
+	}
+	return tc.origDCID
+}
+
+// retryPacket builds a Retry from the server (the harness) to the client
+// Conn: DCID the Conn's CID, SCID scid, the token, and a valid integrity
+// tag for the original DCID (docs/PROTOCOL.md section 4.4).
+func (tc *testConn) retryPacket(scid packet.ConnectionID, token []byte) []byte {
+	tc.t.Helper()
+	b := packet.AppendRetry(nil, packet.Version, tc.connCID, scid, token)
+	tag := crypto.RetryTag(tc.origDCID.Bytes(), b, tc.serverKey.Public())
+	return append(b, tag[:]...)
+}
+
+// useRetry switches the harness to the attempt a Retry with SCID scid
+// starts: the Initial keys and the prologue derive from scid, the client
+// builds a new message 1, and (when the harness plays the client) its
+// Initials carry token.
+func (tc *testConn) useRetry(scid packet.ConnectionID, token []byte) {
+	tc.t.Helper()
+	tc.retrySCID = scid
+	isClient := tc.side == serverSide
+	tc.initSeal, tc.initOpen = crypto.NewInitialKeys(tc.serverKey.Public(), scid.Bytes(), isClient)
+	if isClient {
+		tc.token = bytes.Clone(token)
+		tc.msg1, tc.clientHS = nil, nil
+	}
+}
+
+// wantRetry reads the next datagram, fails unless it is one Retry to the
+// peer's CID whose integrity tag verifies for the original DCID, and
+// returns it (the harness plays the client).
+func (tc *testConn) wantRetry(reason string) packet.Retry {
+	tc.t.Helper()
+	d := tc.readDatagram()
+	if d == nil {
+		tc.t.Fatalf("%s: got nothing sent, want a Retry", reason)
+	}
+	if len(d.packets) != 1 || d.packets[0].kind != kindRetry {
+		tc.t.Fatalf("%s: got %s, want one Retry", reason, describeDatagram(d))
+	}
+	p := d.packets[0]
+	tc.discardUnread()
+	if p.dcid != tc.peerCID {
+		tc.t.Fatalf("%s: Retry to DCID %v, want the client's SCID %v", reason, p.dcid, tc.peerCID)
+	}
+	if !crypto.VerifyRetryTag(tc.origDCID.Bytes(), p.raw, tc.serverKey.Public()) {
+		tc.t.Fatalf("%s: the Retry's integrity tag does not verify for the original DCID %v", reason, tc.origDCID)
+	}
+	r, err := packet.ParseRetry(p.raw)
+	if err != nil {
+		tc.t.Fatalf("%s: ParseRetry: %v", reason, err)
+	}
+	return r
+}
+
 // clientHello builds message 1 with the peer's crypto.ClientHandshake (the
 // harness plays the client).
 func (tc *testConn) clientHello() []byte {
@@ -817,11 +888,12 @@ func (tc *testConn) clientHello() []byte {
 	if tc.msg1 != nil {
 		return tc.msg1
 	}
+	dcid := tc.initialDCID()
 	hs, msg1, err := crypto.NewClientHandshake(crypto.ClientConfig{
 		StaticKey:       tc.clientKey,
 		ServerKey:       tc.serverKey.Public(),
 		TransportParams: tc.peerParams.Append(nil),
-	}, tc.origDCID.Bytes(), time.Now())
+	}, dcid.Bytes(), time.Now())
 	if err != nil {
 		tc.t.Fatalf("NewClientHandshake: %v", err)
 	}
@@ -1070,6 +1142,10 @@ func (tc *testConn) parseDatagram(d fakeSent) *testDatagram {
 			if err != nil {
 				tc.t.Fatalf("the %v sent a malformed long header: %v", tc.side, err)
 			}
+			if h.Type == packet.LongTypeRetry {
+				td.packets = append(td.packets, &testPacket{kind: kindRetry, dcid: h.DstConnID, scid: h.SrcConnID, token: h.Token, raw: b})
+				break // a Retry fills its datagram
+			}
 			td.packets = append(td.packets, tc.openInitial(b[:h.PacketLen], h))
 			b = b[h.PacketLen:]
 			continue
@@ -1108,7 +1184,7 @@ func (tc *testConn) openInitial(pkt []byte, h packet.LongHeader) *testPacket {
 		tc.t.Fatalf("Initial pn=%d from the %v does not open with the Initial keys: %v", pn, tc.side, err)
 	}
 	tc.largestConnInitPN = max(tc.largestConnInitPN, pn)
-	return &testPacket{kind: kindInitial, pn: pn, dcid: h.DstConnID, scid: h.SrcConnID, frames: tc.parseFrames(payload)}
+	return &testPacket{kind: kindInitial, pn: pn, dcid: h.DstConnID, scid: h.SrcConnID, token: h.Token, frames: tc.parseFrames(payload)}
 }
 
 func (tc *testConn) open1RTT(pkt []byte) *testPacket {
@@ -1364,7 +1440,7 @@ func abbreviate(b []byte) []byte {
 func describeDatagram(d *testDatagram) string {
 	var s []string
 	for _, p := range d.packets {
-		s = append(s, fmt.Sprintf("%v pn=%d %s", p.kind, p.pn, formatFrames(p.frames)))
+		s = append(s, p.String())
 	}
 	return fmt.Sprintf("%d bytes: %s", d.size, strings.Join(s, " + "))
 }
@@ -1372,6 +1448,9 @@ func describeDatagram(d *testDatagram) string {
 func (p *testPacket) String() string {
 	if p == nil {
 		return "no packet"
+	}
+	if p.kind == kindRetry {
+		return fmt.Sprintf("Retry dcid=%v scid=%v token=%d bytes", p.dcid, p.scid, len(p.token))
 	}
 	return fmt.Sprintf("%v pn=%d %s", p.kind, p.pn, formatFrames(p.frames))
 }

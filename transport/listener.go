@@ -18,16 +18,27 @@ type Listener struct {
 	ep  *endpoint
 	cfg Config
 
+	// pub is the server's static public key, which seeds every Initial key
+	// and Retry tag; computing it costs a scalar multiplication.
+	pub crypto.PublicKey
+	// tokens seals Retry tokens. It is the endpoint's reset-token
+	// protector: one secret, derived from the static key, serves both
+	// (docs/PROTOCOL.md section 4.7).
+	tokens *crypto.TokenProtector
+
 	mu         sync.Mutex
 	queue      []*Conn       // confirmed connections not yet accepted
 	ready      chan struct{} // closed and replaced when queue grows
 	conns      map[*Conn]bool
 	handshakes int // connections not yet confirmed
-	closed     bool
-	closedCh   chan struct{}
+	// unvalidated counts the handshakes in progress that did not come
+	// through a Retry: the ones a spoofed source address can create. While
+	// they fill half of MaxHandshakes, new clients get a Retry.
+	unvalidated int
+	closed      bool
+	closedCh    chan struct{}
 
-	// Dropped handshakes, by cause.
-	refused, replays, badInitials uint64
+	stats listenerStats
 }
 
 // Listen listens for limpet connections on the UDP address addr. cfg must
@@ -64,6 +75,8 @@ func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
 	ep.hs = hs
 	l := &Listener{
 		ep: ep, cfg: conf,
+		pub:      conf.PrivateKey.Public(),
+		tokens:   ep.resetKey,
 		ready:    make(chan struct{}),
 		conns:    make(map[*Conn]bool),
 		closedCh: make(chan struct{}),
@@ -77,7 +90,7 @@ func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
 func (l *Listener) Addr() net.Addr { return net.UDPAddrFromAddrPort(l.ep.bind().LocalAddr()) }
 
 // PublicKey is the key clients must pin.
-func (l *Listener) PublicKey() crypto.PublicKey { return l.cfg.PrivateKey.Public() }
+func (l *Listener) PublicKey() crypto.PublicKey { return l.pub }
 
 // Accept waits for a connection whose handshake has been confirmed.
 func (l *Listener) Accept(ctx context.Context) (*Conn, error) {
@@ -142,6 +155,9 @@ func (l *Listener) enqueue(c *Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.handshakes--
+	if !c.retried {
+		l.unvalidated--
+	}
 	l.queue = append(l.queue, c)
 	close(l.ready)
 	l.ready = make(chan struct{})
@@ -155,6 +171,9 @@ func (l *Listener) connDone(c *Conn) {
 		delete(l.conns, c)
 		if !c.confirmed {
 			l.handshakes--
+			if !c.retried {
+				l.unvalidated--
+			}
 		}
 	}
 }
@@ -162,46 +181,69 @@ func (l *Listener) connDone(c *Conn) {
 // handleNewInitial runs the server side of the handshake for an Initial
 // packet that matches no connection (docs/PROTOCOL.md section 4.5). It runs
 // on the endpoint's reader goroutine; the Noise work is bounded by
-// MaxHandshakes and the replay cache.
+// MaxHandshakes and the replay cache, and happens only after one AEAD check
+// and, when the server asks for it, a Retry round trip (section 2.2).
 func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time) {
 	if len(b) < packet.MinInitialDatagramSize {
-		l.badInitials++
+		l.stats.badInitials.Add(1)
 		return
 	}
 	h, err := packet.ParseLongHeader(b)
 	if err != nil || h.Type != packet.LongTypeInitial || h.Version != packet.Version || h.DstConnID.Len() < packet.DefaultConnIDLen {
-		l.badInitials++
+		l.stats.badInitials.Add(1)
 		return
 	}
 	l.mu.Lock()
 	full := l.closed || l.handshakes >= l.cfg.MaxHandshakes || len(l.conns) >= l.cfg.MaxConns
+	wantRetry := l.cfg.RequireAddressValidation || 2*l.unvalidated >= l.cfg.MaxHandshakes
 	l.mu.Unlock()
 	if full {
-		l.refused++
+		l.stats.refused.Add(1)
 		return
 	}
 	dcid := h.DstConnID
-	seal, open := crypto.NewInitialKeys(l.cfg.PrivateKey.Public(), dcid.Bytes(), false)
+	seal, open := crypto.NewInitialKeys(l.pub, dcid.Bytes(), false)
 	pkt := b[:h.PacketLen]
 	pnLen, trunc, _, err := open.UnprotectHeader(pkt, h.PNOffset)
 	if err != nil {
-		l.badInitials++
+		l.stats.badInitials.Add(1)
 		return
 	}
 	pn := packet.DecodePacketNumber(packet.InvalidPacketNumber, trunc, pnLen)
 	payload, err := open.Open(pkt, h.PNOffset, pnLen, uint64(pn))
 	if err != nil {
-		l.badInitials++ // not for this server's key, or tampered
+		l.stats.badInitials.Add(1) // not for this server's key, or tampered
 		return
 	}
 	msg1, ok := firstCryptoFrame(payload)
 	if !ok {
-		l.badInitials++
+		l.stats.badInitials.Add(1)
+		return
+	}
+	// Only an Initial that opened with this server's keys gets a Retry, so
+	// the server stays silent towards anyone who does not know its key.
+	origDCID, validated := dcid, false
+	if len(h.Token) > 0 {
+		if origDCID, ok = l.checkRetryToken(h.Token, from, now); !ok {
+			l.stats.tokensRejected.Add(1)
+			return
+		}
+		validated = true
+	} else if wantRetry {
+		l.sendRetry(h, from, now)
 		return
 	}
 	c := newConn(l.ep, true, l.cfg, from, now)
 	c.remoteCID = h.SrcConnID
-	c.origDCID = dcid
+	c.origDCID = origDCID
+	if validated {
+		// The client echoed our token from the address it was sent to: the
+		// address is validated, and the transport parameters prove to the
+		// client that this server sent the Retry (RFC 9000 §7.3).
+		c.retried = true
+		c.retrySrcCID = dcid
+		c.addrValidated = true
+	}
 	c.largestRxInit = pn
 	c.initSeal, c.initOpen = seal, open
 	var clientParams packet.TransportParameters
@@ -217,7 +259,7 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 		if errors.Is(err, crypto.ErrClientKeyNotAllowed) {
 			c.refuse(packet.UnknownClientKey, "client key not allowed")
 		}
-		l.replays++
+		l.stats.handshakesRejected.Add(1)
 		return
 	}
 	c.keys = res.Keys
@@ -237,6 +279,9 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 	}
 	l.conns[c] = true
 	l.handshakes++
+	if !c.retried {
+		l.unvalidated++
+	}
 	l.mu.Unlock()
 	l.ep.register(c.localCID, c)
 	l.ep.register(dcid, c)

@@ -15,6 +15,7 @@ type connStats struct {
 	malformed, authFailed        atomic.Uint64
 	duplicates, sendErrors       atomic.Uint64
 	migrations                   atomic.Uint64
+	retries                      atomic.Uint64
 	// Published by the loop for Stats.
 	smoothedRTT, minRTT atomic.Int64
 	cwnd                atomic.Int64
@@ -35,6 +36,11 @@ type ConnStats struct {
 	// Migrations counts path changes: the peer's address changing (NAT
 	// rebinding, a new IP) and, on a client, moves to a new socket.
 	Migrations uint64
+	// Retries counts the Retry packets a client followed: 0, or 1 when the
+	// server asked it to prove its address (docs/PROTOCOL.md section 2.2).
+	// Retries it ignored are not counted; malformed ones count in
+	// Malformed and forged ones in AuthFailed.
+	Retries uint64
 	// Dropped packets, by cause: malformed headers or frames, failed
 	// authentication (tampered, forged or undecryptable), duplicates, and
 	// datagrams dropped because the connection's queue was full.
@@ -56,6 +62,7 @@ func (c *Conn) Stats() ConnStats {
 		BytesRetransmitted: s.bytesRetransmitted.Load(),
 		ProbeTimeouts:      s.ptoCount.Load(),
 		Migrations:         s.migrations.Load(),
+		Retries:            s.retries.Load(),
 		Malformed:          s.malformed.Load(),
 		AuthFailed:         s.authFailed.Load(),
 		Duplicates:         s.duplicates.Load(),
@@ -68,4 +75,46 @@ func (c *Conn) publishStats() {
 	c.stats.smoothedRTT.Store(int64(c.rtt.Smoothed()))
 	c.stats.minRTT.Store(int64(c.rtt.Min()))
 	c.stats.cwnd.Store(int64(c.cc.Window()))
+}
+
+// listenerStats are a Listener's counters, written by the endpoint's reader
+// goroutine and read by Stats.
+type listenerStats struct {
+	retriesSent, tokensRejected atomic.Uint64
+	refused, handshakesRejected atomic.Uint64
+	badInitials                 atomic.Uint64
+}
+
+// ListenerStats is a snapshot of what a Listener did with Initial packets
+// that matched no connection: the attempts to open one.
+type ListenerStats struct {
+	// RetriesSent counts Retry packets sent to ask a client to prove its
+	// address (Config.RequireAddressValidation; docs/PROTOCOL.md 2.2).
+	RetriesSent uint64
+	// TokensRejected counts Initials dropped because their Retry token
+	// was not issued by this server, was issued to another address, or
+	// had expired (docs/PROTOCOL.md section 4.7).
+	TokensRejected uint64
+	// Refused counts Initials dropped because the Listener was full
+	// (MaxHandshakes, MaxConns) or closing.
+	Refused uint64
+	// HandshakesRejected counts client hellos the handshake refused:
+	// replays, timestamps outside the replay window, client keys not
+	// allowed (docs/PROTOCOL.md section 4.5).
+	HandshakesRejected uint64
+	// BadInitials counts datagrams dropped as malformed, shorter than
+	// 1200 bytes, or not sealed with this server's Initial keys.
+	BadInitials uint64
+}
+
+// Stats returns the Listener's counters.
+func (l *Listener) Stats() ListenerStats {
+	s := &l.stats
+	return ListenerStats{
+		RetriesSent:        s.retriesSent.Load(),
+		TokensRejected:     s.tokensRejected.Load(),
+		Refused:            s.refused.Load(),
+		HandshakesRejected: s.handshakesRejected.Load(),
+		BadInitials:        s.badInitials.Load(),
+	}
 }

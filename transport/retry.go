@@ -1,0 +1,138 @@
+package transport
+
+import (
+	"bytes"
+	"net/netip"
+	"time"
+
+	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/packet"
+)
+
+// Retry is stateless address validation (docs/PROTOCOL.md section 2.2,
+// RFC 9000 §8.1.2). A Listener that wants proof of a new client's address
+// answers its Initial with a Retry carrying a token sealed to the client's
+// address and original DCID, and keeps nothing. The client starts its
+// handshake again, echoing the token; the Listener opens the token, and only
+// then does Noise work and creates a connection, whose address counts as
+// validated at once.
+
+// maxRetryTokenLen bounds the token a client accepts from a Retry, so that
+// its Initial, which carries the token, message 1 and padding, still fits
+// one datagram. A limpet server's tokens are crypto.MaxRetryTokenLen bytes
+// at most.
+const maxRetryTokenLen = 512
+
+// sendRetry answers the Initial h from addr with a Retry: a fresh SCID of
+// the server's choosing and a token binding addr and the client's original
+// DCID. It creates no state; the token carries everything the server needs
+// when the client comes back (docs/PROTOCOL.md sections 2.2 and 4.7).
+func (l *Listener) sendRetry(h packet.LongHeader, addr netip.AddrPort, now time.Time) {
+	scid := newConnID()
+	for scid == h.DstConnID {
+		// A client discards a Retry whose SCID is its own original DCID
+		// (RFC 9000 §17.2.5.2).
+		scid = newConnID()
+	}
+	token := l.tokens.NewRetryToken(addr, h.DstConnID.Bytes(), now)
+	b := make([]byte, 0, 64+len(token)+packet.RetryTagLen)
+	b = packet.AppendRetry(b, packet.Version, h.SrcConnID, scid, token)
+	tag := crypto.RetryTag(h.DstConnID.Bytes(), b, l.pub)
+	b = append(b, tag[:]...)
+	if err := l.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: addr}}); err != nil {
+		return
+	}
+	l.stats.retriesSent.Add(1)
+}
+
+// checkRetryToken opens the token of an Initial from addr and returns the
+// original DCID it carries. A token that this server did not issue, that it
+// issued to another address, or that is older than
+// crypto.DefaultRetryTokenLifetime fails.
+//
+// The Initial carrying such a token is dropped without an answer. RFC 9000
+// §8.1.2 suggests closing with INVALID_TOKEN instead, but a token that fails
+// here was almost always replayed from a spoofed address (the honest
+// failures are a client whose NAT rebound within one round trip, or one that
+// has spent the whole default handshake timeout), and any answer would go
+// to the spoofed address. A fresh Retry would not help either: a client
+// follows one Retry per attempt.
+func (l *Listener) checkRetryToken(token []byte, addr netip.AddrPort, now time.Time) (packet.ConnectionID, bool) {
+	odcid, err := l.tokens.ValidateRetryToken(token, addr, now, crypto.DefaultRetryTokenLifetime)
+	if err != nil {
+		return packet.ConnectionID{}, false
+	}
+	cid, err := packet.NewConnectionID(odcid)
+	if err != nil {
+		return packet.ConnectionID{}, false
+	}
+	return cid, true
+}
+
+// handleRetry follows a Retry from the server (docs/PROTOCOL.md section 2.2;
+// RFC 9000 §17.2.5.2): the client starts its handshake again, with a new
+// ephemeral key, towards the Retry's SCID, and echoes the token in every
+// Initial from then on. Only the first Retry of the attempt, and only before
+// any Initial from the server, is followed; any other is ignored. A
+// malformed or forged Retry is counted and dropped, never fatal: anyone on
+// the path can send one.
+func (c *Conn) handleRetry(pkt []byte, h packet.LongHeader, from netip.AddrPort, now time.Time) {
+	if c.isServer || c.state != stateHandshake || c.retried ||
+		c.largestRxInit != packet.InvalidPacketNumber || from != c.peerAddr {
+		return
+	}
+	if h.DstConnID != c.localCID || h.SrcConnID == c.origDCID || len(h.Token) > maxRetryTokenLen {
+		c.stats.malformed.Add(1)
+		return
+	}
+	if !crypto.VerifyRetryTag(c.origDCID.Bytes(), pkt, c.cfg.ServerKey) {
+		c.stats.authFailed.Add(1)
+		return
+	}
+	c.retried = true
+	c.retrySrcCID = h.SrcConnID
+	c.retryToken = bytes.Clone(h.Token)
+	c.stats.retries.Add(1)
+	if err := c.startClientHandshake(h.SrcConnID, now); err != nil {
+		c.abort(err)
+		return
+	}
+	// The new message 1 goes out at once, and its retransmission schedule
+	// starts afresh (RFC 9002 §6.2.2.1). Initial packet numbers go on
+	// where they were (RFC 9000 §17.2.5.3).
+	c.initialBackoff = 0
+	c.initialResendAt = now
+}
+
+// checkServerConnIDs checks the connection IDs in the server's transport
+// parameters, which the handshake authenticates (RFC 9000 §7.3): the SCID
+// of its Initial packets and, after a Retry, the client's original DCID and
+// the Retry's SCID. They prove that the server itself sent the Retry the
+// client followed, and that no Retry was hidden from it. It returns why the
+// parameters are wrong, or "".
+func (c *Conn) checkServerConnIDs(p packet.TransportParameters) string {
+	switch {
+	case !p.HasInitialSrcConnID || p.InitialSrcConnID != c.remoteCID:
+		return "server connection ID does not match its handshake"
+	case c.retried && !p.HasOriginalDstConnID,
+		p.HasOriginalDstConnID && p.OriginalDstConnID != c.origDCID:
+		return "original_destination_connection_id does not match the client's first Initial"
+	case c.retried && (!p.HasRetrySrcConnID || p.RetrySrcConnID != c.retrySrcCID):
+		return "retry_source_connection_id does not match the Retry"
+	case !c.retried && p.HasRetrySrcConnID:
+		return "retry_source_connection_id without a Retry"
+	}
+	return ""
+}
+
+// initialHeader is the header of the Initial packets this end sends: a
+// client that followed a Retry carries its token in every one.
+func (c *Conn) initialHeader() packet.LongHeader {
+	return packet.LongHeader{
+		Type:      packet.LongTypeInitial,
+		Version:   packet.Version,
+		DstConnID: c.remoteCID,
+		SrcConnID: c.localCID,
+		Token:     c.retryToken,
+	}
+}
