@@ -1,0 +1,36 @@
+// Package qsend is the qsend command: key generation, the receiver, the
+// sender, and the pieces they share (trust on first use, resume records,
+// progress display, size parsing). The protocol itself is in package wire;
+// cmd/qsend's main only calls Main.
+//
+// # Receiver
+//
+// Receive listens with limpet on one UDP port and answers key probes on the
+// same port (see key_probe.go). Each accepted connection is a session,
+// keyed by the sender's proven static key: a new session from the same key
+// replaces a live one (the sender was restarted), and at most maxSessions
+// run at once. A session reads the manifest, creates the directories,
+// offers resume offsets from DIR/.qsend (partial.go), then receives each
+// file on its own stream and goroutine: data to a partial file, fsync and
+// a resume record every 16 MiB or second, whole-file hash check, mode and
+// time, rename into place, directory fsync, and only then an OK. All file
+// system access goes through an os.Root on DIR.
+//
+// # Sender
+//
+// Send walks its arguments into a manifest, learns or checks the
+// receiver's key (pin, known_hosts, or first use), dials, and sends files
+// with a few workers, each file on its own stream. It hashes the prefix the
+// receiver offers so the receiver can compare, then streams the rest and
+// the whole-file hash, and counts a file only on the receiver's OK. If the
+// connection fails, delivery receipts (Stream.Consumed) say how much each
+// file in flight had reached the receiver's application.
+//
+// # Limitations
+//
+// Symbolic links, hard links, owners, extended attributes and ACLs are not
+// transferred; setuid, setgid and sticky bits are dropped. The transport
+// has no forward error correction or qlog yet, so qsend has no options for
+// them. A sender does not reconnect by itself after the connection is lost:
+// it exits with status 3 and running it again resumes.
+package qsend

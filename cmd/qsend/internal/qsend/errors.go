@@ -1,0 +1,114 @@
+package qsend
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+
+	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
+	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport"
+)
+
+// Exit statuses, documented in the help text.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitInterrupted = 3 // the connection was lost; re-running resumes
+)
+
+// Application error codes in CONNECTION_CLOSE and stream resets. The
+// reason string carries the human message; the code lets the sender pick
+// the exit status.
+const (
+	codeDone       transport.ApplicationErrorCode = 0
+	codeProtocol   transport.ApplicationErrorCode = 1 // malformed or unexpected message
+	codeRefused    transport.ApplicationErrorCode = 2 // manifest refused
+	codeAbort      transport.ApplicationErrorCode = 3 // receiver cannot continue (disk full, …)
+	codeSuperseded transport.ApplicationErrorCode = 4 // the same sender started a new session
+	codeShutdown   transport.ApplicationErrorCode = 5 // the receiver is stopping
+	codeCanceled   transport.ApplicationErrorCode = 6 // the sender stopped (signal) or gave up a stream
+	codeBusy       transport.ApplicationErrorCode = 7 // too many sessions at once
+	codeStop       transport.ApplicationErrorCode = 8 // STOP_SENDING: the receiver has answered this file
+)
+
+// exitError carries an exit status and a message that is printed as is,
+// prefixed with "qsend: ".
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func failf(format string, args ...any) error {
+	return &exitError{code: ExitError, msg: fmt.Sprintf(format, args...)}
+}
+
+// exitCode maps an error from a command to its exit status.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if err != nil {
+		return ExitError
+	}
+	return ExitOK
+}
+
+// describeConnError turns why a connection ended into a phrase for a person,
+// and says whether re-running may resume (the peer did not refuse us).
+func describeConnError(err error) (msg string, resumable bool) {
+	var ce *transport.ConnError
+	switch {
+	case errors.Is(err, transport.ErrIdleTimeout):
+		return "the network was silent for longer than the idle timeout", true
+	case errors.Is(err, transport.ErrStatelessReset):
+		return "the receiver restarted and no longer knows this connection", true
+	case errors.As(err, &ce) && ce.App && !ce.Local:
+		reason := wire.Printable(ce.Reason)
+		if reason == "" {
+			reason = fmt.Sprintf("code %d", ce.AppCode)
+		}
+		switch ce.AppCode {
+		case codeSuperseded, codeShutdown:
+			return "receiver: " + reason, true
+		}
+		return "receiver: " + reason, false
+	case errors.As(err, &ce) && !ce.App && ce.Code == packet.UnknownClientKey:
+		return "the receiver does not accept this sender's key (it is not in the receiver's --allow list)", false
+	case errors.As(err, &ce):
+		return ce.Error(), !ce.Local
+	}
+	return err.Error(), true
+}
+
+// diskErrorMessage words a receiver's write error the way df and cp do, and
+// says whether it dooms the whole session (a full device will not take the
+// next file either).
+func diskErrorMessage(err error) (msg string, fatal bool) {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "no space left on device", true
+	case errors.Is(err, syscall.EDQUOT):
+		return "disk quota exceeded", true
+	case errors.Is(err, syscall.EROFS):
+		return "read-only file system", true
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied", false
+	case errors.Is(err, syscall.EISDIR):
+		return "is a directory", false
+	case errors.Is(err, syscall.ENOTDIR):
+		return "not a directory", false
+	}
+	// Leave out the path in *fs.PathError and *os.LinkError: it is the
+	// receiver's (.qsend/…), not one the sender knows.
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error(), false
+	}
+	return err.Error(), false
+}

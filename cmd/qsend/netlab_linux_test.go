@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/limpetnet/limpet/bench/netlab"
+)
+
+// TestNATRebinding sends 256 MiB from the client namespace of a network
+// lab to a receiver in its server namespace while the NAT between them
+// moves the flow to a new external port every 2 s. The transfer completes
+// byte-exact, and the receiver, which sees the sender's address change,
+// counts a migration for each rebinding.
+func TestNATRebinding(t *testing.T) {
+	lab := netlab.NewForTest(t, netlab.Options{})
+	const size = 256 << 20
+	src := filepath.Join(t.TempDir(), "big.bin")
+	writeRandomFile(t, src, size, 9)
+	dir := t.TempDir()
+	recv := startRecv(t, []string{"ip", "netns", "exec", lab.Namespace(netlab.Server)},
+		"--listen", lab.ServerAddr().String()+":0", "--dir", dir, "--once", "--json", "--quiet")
+	s := newSender(t)
+	s.wrapper = []string{"ip", "netns", "exec", lab.Namespace(netlab.Client)}
+
+	// 36 MB/s makes the transfer last about 7.5 s: three rebindings.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd, stdout, stderr := s.command(ctx, "--json", "--rate", "36M", "--pin", recv.key, src, recv.addr)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	rebinds := 0
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var waitErr error
+wait:
+	for {
+		select {
+		case waitErr = <-done:
+			break wait
+		case <-tick.C:
+			if err := lab.RebindNAT(); err != nil {
+				t.Fatalf("RebindNAT: %v", err)
+			}
+			rebinds++
+		}
+	}
+	elapsed := time.Since(start)
+	res := sendResult{code: exitStatus(waitErr), stdout: stdout.String(), stderr: stderr.String()}
+	if res.code != 0 {
+		t.Fatalf("send exited %d after %d rebindings; stderr:\n%s\nreceiver:\n%s", res.code, rebinds, res.stderr, recv.stderr.String())
+	}
+	if code := recv.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("recv --once exited %d; stderr:\n%s", code, recv.stderr.String())
+	}
+	if got, want := hashFile(t, filepath.Join(dir, "big.bin")), hashFile(t, src); got != want {
+		t.Fatalf("hash %s, want %s", got, want)
+	}
+	sum := res.summary(t)
+	// The receiver's JSON line follows its "listening on" line.
+	lines := strings.Split(strings.TrimSpace(recv.stdout.String()), "\n")
+	recvSum := sendResult{stdout: lines[len(lines)-1]}.summary(t)
+	if rebinds < 2 {
+		t.Fatalf("only %d rebindings happened during the transfer, want at least 2 (it took %v)", rebinds, elapsed)
+	}
+	// The last rebinding may come after the last data packet.
+	if recvSum.Migrations < uint64(rebinds-1) {
+		t.Errorf("the receiver saw %d path changes across %d rebindings, want at least %d", recvSum.Migrations, rebinds, rebinds-1)
+	}
+	t.Logf("256 MiB across %d NAT rebindings in %.1f s: byte-exact; receiver saw %d path changes, sender %d; sender retransmitted %s",
+		rebinds, elapsed.Seconds(), recvSum.Migrations, sum.Migrations, formatMiB(int64(sum.RetransmittedBytes)))
+}
