@@ -165,9 +165,6 @@ type Conn struct {
 	// network lost it (it still counts as sent and is recovered).
 	testDropPacket func(rec *sentFrames) bool
 	dropBuilt      bool
-	// testOneStreamPerPacket keeps each packet to one stream's data, so
-	// testDropPacket can lose exactly one stream's packets.
-	testOneStreamPerPacket bool
 }
 
 func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now time.Time) *Conn {

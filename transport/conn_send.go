@@ -425,9 +425,6 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		if writable {
 			signal(s.writable)
 		}
-		if c.testOneStreamPerPacket {
-			return b, sent
-		}
 	}
 }
 
