@@ -234,6 +234,12 @@ func (c *Conn) enterDraining(err error, now time.Time) {
 func (c *Conn) enterClosingState(st connState, err error, now time.Time) {
 	c.state = st
 	c.closeUntil = now.Add(3 * c.rtt.PTO(c.peerParams.MaxAckDelay))
+	if !c.isServer && c.keys == nil {
+		// A client still in its handshake has nothing a late packet could
+		// need (RFC 9000 §10.2 lets such an endpoint skip the closing
+		// period), and Dial is waiting to return the error.
+		c.closeUntil = now
+	}
 	c.setCloseErr(err)
 }
 

@@ -1,0 +1,49 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+
+	"github.com/limpetnet/limpet/packet"
+)
+
+// TestPeerClientDialEndsAtOnce: a Dial that ends before the handshake
+// completes returns at that moment, not after a closing period of three
+// PTOs: a client without 1-RTT keys has no state a late packet could need
+// (RFC 9000 §10.2).
+func TestPeerClientDialEndsAtOnce(t *testing.T) {
+	t.Run("context cancelled", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			tc := startTestConn(t, clientSide)
+			tc.wantClientHello("Dial sends message 1")
+			tc.cancelDial()
+			if !tc.dialReturned() {
+				t.Fatal("Dial has not returned after its context was cancelled (no time passed)")
+			}
+			if !errors.Is(tc.dialErr, context.Canceled) || tc.conn != nil {
+				t.Fatalf("Dial = %v, %v; want nil, context.Canceled", tc.conn, tc.dialErr)
+			}
+			f, ok := tc.wantFrameType("the server is told", packet.FrameConnectionClose).(packet.ConnectionCloseFrame)
+			if !ok || tc.lastPkt.kind != kindInitial || f.Application || f.ErrorCode != uint64(packet.NoError) {
+				t.Fatalf("got %v in a %v packet, want CONNECTION_CLOSE(NO_ERROR) in an Initial", formatFrame(f), tc.lastPkt.kind)
+			}
+		})
+	})
+	t.Run("server refuses", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			tc := startTestConn(t, clientSide)
+			tc.wantClientHello("Dial sends message 1")
+			tc.writeInitialFrames(packet.ConnectionCloseFrame{ErrorCode: uint64(packet.ConnectionRefused), Reason: []byte("client key not allowed")})
+			if !tc.dialReturned() {
+				t.Fatal("Dial has not returned after the server closed (no time passed)")
+			}
+			var ce *ConnError
+			if !errors.As(tc.dialErr, &ce) || ce.Local || ce.Code != packet.ConnectionRefused || ce.Reason != "client key not allowed" {
+				t.Fatalf("Dial error = %v, want the server's CONNECTION_REFUSED with its reason", tc.dialErr)
+			}
+			tc.wantIdle("a client draining after the server's close sends nothing")
+		})
+	})
+}
