@@ -11,6 +11,7 @@ const (
 	ProtocolTCPCubic = "tcp-cubic" // TCP with TCP_CONGESTION=cubic
 	ProtocolTCPBBR   = "tcp-bbr"   // TCP with TCP_CONGESTION=bbr
 	ProtocolTLS      = "tls"       // TLS 1.3 (AES-128-GCM) over TCP with the kernel's default congestion control
+	ProtocolQuicGo   = "quic-go"   // one quic-go stream, client and server in child processes
 	ProtocolLimpet   = "limpet"    // one limpet stream
 )
 
@@ -41,7 +42,7 @@ type Result struct {
 	TTFB time.Duration `json:"ttfb_ns"`
 	// Retransmitted is how many bytes the sender retransmitted (TCP_INFO's
 	// tcpi_bytes_retrans for TCP and TLS, ConnStats.BytesRetransmitted for
-	// limpet).
+	// limpet, the bytes of lost packets for quic-go).
 	Retransmitted uint64 `json:"retransmitted_bytes"`
 	// Detail records what was negotiated, so a reader can check the
 	// comparison is the intended one: the congestion controller the kernel
