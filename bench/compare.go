@@ -13,28 +13,31 @@ import (
 var ErrUnknownProtocol = errors.New("bench: unknown protocol")
 
 // Protocols returns every protocol name in the order Compare alternates
-// them: the two TCP baselines, TLS, then limpet.
+// them: the two TCP baselines, TLS, quic-go, then limpet.
 func Protocols() []string {
-	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolLimpet}
+	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet}
 }
 
-// Runner measures one transfer of size bytes with one protocol.
+// Runner measures one transfer of size bytes with one protocol over a
+// Network.
 type Runner struct {
 	Protocol string
-	Run      func(ctx context.Context, size int64) Result
+	Run      func(ctx context.Context, nw Network, size int64) Result
 }
 
 // NewRunner returns the Runner for a protocol name, or an error wrapping
 // ErrUnknownProtocol.
 func NewRunner(protocol string) (Runner, error) {
-	var run func(context.Context, int64) Result
+	var run func(context.Context, Network, int64) Result
 	switch protocol {
 	case ProtocolTCPCubic:
-		run = func(ctx context.Context, size int64) Result { return RunTCP(ctx, size, "cubic") }
+		run = func(ctx context.Context, nw Network, size int64) Result { return RunTCP(ctx, nw, size, "cubic") }
 	case ProtocolTCPBBR:
-		run = func(ctx context.Context, size int64) Result { return RunTCP(ctx, size, "bbr") }
+		run = func(ctx context.Context, nw Network, size int64) Result { return RunTCP(ctx, nw, size, "bbr") }
 	case ProtocolTLS:
 		run = RunTLS
+	case ProtocolQuicGo:
+		run = RunQuicGo
 	case ProtocolLimpet:
 		run = RunLimpet
 	default:
@@ -78,11 +81,17 @@ func ParseProtocols(list string) ([]Runner, error) {
 // and how many times each protocol runs.
 type Plan struct {
 	Runners []Runner
+	// Network is where the transfers run; nil means Loopback.
+	Network Network
 	Size    int64
 	Reps    int
 	// RunTimeout bounds each run; a run that exceeds it becomes an error
 	// row and the comparison goes on. Zero means no bound.
 	RunTimeout time.Duration
+	// TimeCap, if set, stops a run after this long and keeps it as a
+	// measurement of the bytes delivered so far (Result.Capped): on a
+	// lossy long path a fixed size could take an hour for TCP.
+	TimeCap time.Duration
 	// OnStart and OnResult, if set, are called before and after each run
 	// (rep counts from 0), for progress reports.
 	OnStart  func(rep int, protocol string)
@@ -103,7 +112,7 @@ func Compare(ctx context.Context, p Plan) []Result {
 			if p.OnStart != nil {
 				p.OnStart(rep, runner.Protocol)
 			}
-			r := runOne(ctx, runner, p.Size, p.RunTimeout)
+			r := runOne(ctx, runner, p.network(), p.Size, p.RunTimeout, p.TimeCap)
 			results = append(results, r)
 			if p.OnResult != nil {
 				p.OnResult(rep, r)
@@ -113,13 +122,33 @@ func Compare(ctx context.Context, p Plan) []Result {
 	return results
 }
 
-func runOne(ctx context.Context, runner Runner, size int64, timeout time.Duration) Result {
+func (p Plan) network() Network {
+	if p.Network == nil {
+		return Loopback
+	}
+	return p.Network
+}
+
+func runOne(ctx context.Context, runner Runner, nw Network, size int64, timeout, timeCap time.Duration) Result {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	r := runner.Run(ctx, size)
+	runCtx := ctx
+	if timeCap > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(ctx, timeCap, errTimeCap)
+		defer cancel()
+	}
+	r := runner.Run(runCtx, nw, size)
 	r.Protocol = runner.Protocol
+	if timeCap > 0 && !r.OK() && ctx.Err() == nil && errors.Is(context.Cause(runCtx), errTimeCap) && r.Bytes > 0 {
+		r.Capped, r.Err, r.cause = true, "", nil
+		r.complete(time.Duration(r.Seconds*float64(time.Second)), r.partialCPU)
+	}
 	return r
 }
+
+// errTimeCap is the cause of a run stopped by Plan.TimeCap.
+var errTimeCap = errors.New("bench: time cap reached")

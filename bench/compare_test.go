@@ -72,7 +72,7 @@ func TestParseProtocolsErrors(t *testing.T) {
 
 // fakeRunner records the runs it is asked for into calls.
 func fakeRunner(protocol string, calls *[]string) Runner {
-	return Runner{Protocol: protocol, Run: func(ctx context.Context, size int64) Result {
+	return Runner{Protocol: protocol, Run: func(ctx context.Context, _ Network, size int64) Result {
 		*calls = append(*calls, fmt.Sprintf("%s/%d", protocol, size))
 		// A runner that leaves Protocol blank still gets its row.
 		return Result{Bytes: size, MBps: float64(len(*calls))}
@@ -114,7 +114,7 @@ func TestCompareAlternates(t *testing.T) {
 func TestCompareRunTimeout(t *testing.T) {
 	var deadlines []time.Duration
 	start := time.Now()
-	runner := Runner{Protocol: "a", Run: func(ctx context.Context, size int64) Result {
+	runner := Runner{Protocol: "a", Run: func(ctx context.Context, _ Network, size int64) Result {
 		d, ok := ctx.Deadline()
 		if !ok {
 			deadlines = append(deadlines, -1)
@@ -134,7 +134,7 @@ func TestCompareStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var calls []string
-	cancelling := Runner{Protocol: "a", Run: func(ctx context.Context, size int64) Result {
+	cancelling := Runner{Protocol: "a", Run: func(ctx context.Context, _ Network, size int64) Result {
 		calls = append(calls, "a")
 		cancel()
 		return Result{Err: "interrupted"}

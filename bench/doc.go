@@ -1,13 +1,26 @@
-// Package bench measures bulk-transfer throughput and CPU cost of limpet
-// against TCP (CUBIC and BBR) and TLS 1.3 over TCP, the comparison behind
-// cmd/qbench and the anchor figures in /work/shared/anchors.md.
+// Package bench measures limpet against TCP (CUBIC and BBR), TLS 1.3 over
+// TCP and quic-go: goodput, completion and first-byte times, CPU cost,
+// retransmissions, and what path changes do to a connection. It is the
+// harness behind cmd/qbench.
 //
 // Every runner moves a given number of bytes from a client to a server over
-// loopback inside this one process. The server reads and discards, counting.
-// The clock starts just before the client dials, so connection set-up is
-// included, and stops when the server has read the last byte. CPU time is
-// the whole process's user+sys time over the same interval (getrusage with
-// RUSAGE_SELF), so it counts client and server together, as the anchors do.
+// a Network: loopback inside this one process, or a path of the network lab
+// (bench/netlab), where the client and server sockets live in namespaces
+// joined by an emulated link with delay, a rate limit, a drop-tail queue,
+// loss and reordering. The server reads and discards, counting. The clock
+// starts just before the client dials, so connection set-up is included,
+// and stops when the server has read the last byte. CPU time is the whole
+// process's user+sys time over the same interval (getrusage with
+// RUSAGE_SELF), so it counts client and server together, as the anchors in
+// /work/shared/anchors.md do. quic-go runs as a client and a server child
+// process built from the nested module bench/peers (so this module does not
+// depend on it); its CPU time is theirs.
+//
+// RunMatrix runs a list of PathSpecs (FullMatrix: loopback; 100 Mbit/s at
+// RTT 10, 50 and 200 ms with 0–3 % loss; bursty loss; reordering; one
+// limpet and one TCP flow sharing the link; NAT rebinding, a client address
+// change and a blackout, which RunDisruption drives with the same code for
+// TCP and limpet), and FormatMatrixMarkdown renders the result.
 //
 // # Usage
 //

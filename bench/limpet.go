@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -18,17 +20,17 @@ import (
 	"github.com/limpetnet/limpet/transport"
 )
 
-// RunLimpet moves size bytes on one limpet stream over loopback: the client
+// RunLimpet moves size bytes on one limpet stream over nw: the client
 // writes in 64 KiB chunks, half-closes, and waits for the receipt that the
 // server application has read every byte (Stream.WaitConsumed). The clock
 // still stops when the server has read the last byte, as for TCP.
-func RunLimpet(ctx context.Context, size int64) Result {
+func RunLimpet(ctx context.Context, nw Network, size int64) Result {
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		return failedResult(ProtocolLimpet, err)
 	}
 	closers := new(closerSet)
-	ln, err := transport.Listen("127.0.0.1:0", &transport.Config{PrivateKey: key})
+	ln, err := listenLimpet(nw, key)
 	if err != nil {
 		return failedResult(ProtocolLimpet, fmt.Errorf("listen: %w", err))
 	}
@@ -48,7 +50,7 @@ func RunLimpet(ctx context.Context, size int64) Result {
 			return conn.AcceptStream(ctx)
 		},
 		dial: func(ctx context.Context) (io.Writer, error) {
-			conn, err := transport.Dial(ctx, ln.Addr().String(), &transport.Config{ServerKey: key.Public()})
+			conn, err := dialLimpet(ctx, nw, ln.Addr().(*net.UDPAddr).AddrPort(), key.Public())
 			if err != nil {
 				return nil, err
 			}
@@ -68,6 +70,34 @@ func RunLimpet(ctx context.Context, size int64) Result {
 			return st.BytesRetransmitted, describeStats(st), nil
 		},
 	})
+}
+
+// listenLimpet starts a limpet listener on nw's server side.
+func listenLimpet(nw Network, key crypto.PrivateKey) (*transport.Listener, error) {
+	sock, err := nw.ListenUDP()
+	if err != nil {
+		return nil, err
+	}
+	bind, err := transport.NewUDPBind(sock)
+	if err != nil {
+		sock.Close()
+		return nil, err
+	}
+	return transport.ListenBind(bind, &transport.Config{PrivateKey: key})
+}
+
+// dialLimpet connects from nw's client side.
+func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server crypto.PublicKey) (*transport.Conn, error) {
+	sock, err := nw.ClientUDP()
+	if err != nil {
+		return nil, err
+	}
+	bind, err := transport.NewUDPBind(sock)
+	if err != nil {
+		sock.Close()
+		return nil, err
+	}
+	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server})
 }
 
 // describeStats is the Detail of a limpet row: what the sender's congestion

@@ -12,7 +12,7 @@ import (
 var errLimpetNotBuilt = errors.New("bench: built with the nolimpet tag: no limpet transport")
 
 // RunLimpet reports an error row: this build has no limpet transport.
-func RunLimpet(ctx context.Context, size int64) Result {
+func RunLimpet(ctx context.Context, nw Network, size int64) Result {
 	return failedResult(ProtocolLimpet, errLimpetNotBuilt)
 }
 

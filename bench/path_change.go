@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// Protocols a DisruptionScenario can run.
+const (
+	DisruptTCP    = "tcp"    // kernel TCP with the default congestion control
+	DisruptLimpet = "limpet" // one limpet stream
+)
+
 // PathChange is a change to the network under a running transfer, the kind
 // that kills TCP connections: what the netlab does to the path, and when.
 type PathChange string

@@ -20,12 +20,6 @@ import (
 	"github.com/limpetnet/limpet/transport"
 )
 
-// Protocols a DisruptionScenario can run.
-const (
-	DisruptTCP    = "tcp"    // kernel TCP with the default congestion control
-	DisruptLimpet = "limpet" // one limpet stream
-)
-
 // RunDisruption moves sc.Size bytes from the lab's client to its server over
 // protocol (DisruptTCP or DisruptLimpet), making sc's path changes as the
 // server's progress crosses each trigger, and reports what each change did.

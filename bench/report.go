@@ -3,8 +3,9 @@ package bench
 import "time"
 
 // Report is everything one qbench invocation measured, in the shape its
-// -json file takes: enough context (command, date, machine, size) to compare
-// it with a later run, every individual Result, and the summary rows.
+// -json file takes: enough context (command, date, machine, sizes) to
+// compare it with a later run, and every row of the matrix with every
+// individual run.
 type Report struct {
 	Command   string    `json:"command"`
 	Date      time.Time `json:"date"`
@@ -17,10 +18,14 @@ type Report struct {
 	// run started (empty where there is none): on a shared machine it
 	// explains absolute figures that drift from run to run.
 	LoadAverage string `json:"load_average,omitempty"`
-	// Size is the bytes each run moves; Reps how many runs per protocol.
-	Size     int64          `json:"size_bytes"`
-	Reps     int            `json:"reps"`
-	SelfTest SelfTestResult `json:"self_test"`
-	Results  []Result       `json:"results"`
-	Summary  []Summary      `json:"summary"`
+	// The transfer sizes, the time cap on emulated bulk transfers, and
+	// the runs per protocol and transfer.
+	LoopbackSize int64          `json:"loopback_size_bytes"`
+	BulkSize     int64          `json:"bulk_size_bytes"`
+	SmallSize    int64          `json:"small_size_bytes"`
+	BulkCap      time.Duration  `json:"bulk_cap_ns"`
+	Reps         int            `json:"reps"`
+	Protocols    []string       `json:"protocols"`
+	SelfTest     SelfTestResult `json:"self_test"`
+	Paths        []PathResult   `json:"paths"`
 }

@@ -40,6 +40,11 @@ type Summary struct {
 	Bytes            int64  `json:"bytes"`
 	MBps             Spread `json:"mb_per_s"`
 	CPUSecondsPerGiB Spread `json:"cpu_s_per_gib"`
+	// Seconds is the completion time of the runs that moved every byte;
+	// Capped counts the runs stopped by a time cap instead (their goodput
+	// is in MBps, their time is not a completion time).
+	Seconds Spread `json:"seconds"`
+	Capped  int    `json:"capped,omitempty"`
 	// TTFB and Retransmitted are medians.
 	TTFB          time.Duration `json:"ttfb_ns"`
 	Retransmitted uint64        `json:"retransmitted_bytes"`
@@ -98,7 +103,7 @@ func Summarize(results []Result) []Summary {
 
 func summarizeProtocol(protocol string, runs []Result) Summary {
 	s := Summary{Protocol: protocol, Runs: len(runs)}
-	var mbps, cpu, ttfb, retrans []float64
+	var mbps, cpu, ttfb, retrans, seconds []float64
 	for _, r := range runs {
 		if !r.OK() {
 			s.Failed++
@@ -110,12 +115,18 @@ func summarizeProtocol(protocol string, runs []Result) Summary {
 		if s.Bytes == 0 {
 			s.Bytes, s.Detail = r.Bytes, r.Detail
 		}
+		if r.Capped {
+			s.Capped++
+		} else {
+			seconds = append(seconds, r.Seconds)
+		}
 		mbps = append(mbps, r.MBps)
 		cpu = append(cpu, r.CPUSecondsPerGiB)
 		ttfb = append(ttfb, float64(r.TTFB))
 		retrans = append(retrans, float64(r.Retransmitted))
 	}
 	s.MBps = spreadOf(mbps)
+	s.Seconds = spreadOf(seconds)
 	s.CPUSecondsPerGiB = spreadOf(cpu)
 	s.TTFB = time.Duration(spreadOf(ttfb).Median)
 	s.Retransmitted = uint64(spreadOf(retrans).Median)

@@ -8,20 +8,19 @@ import (
 	"syscall"
 )
 
-// RunTCP moves size bytes over one loopback TCP connection whose sockets use
+// RunTCP moves size bytes over one TCP connection on nw whose sockets use
 // the named congestion controller ("cubic", "bbr"; see
 // /proc/sys/net/ipv4/tcp_available_congestion_control). The result's
 // Protocol is "tcp-" + congestion. If the kernel refuses the controller the
 // result is an error row, not a silent run with the default.
-func RunTCP(ctx context.Context, size int64, congestion string) Result {
+func RunTCP(ctx context.Context, nw Network, size int64, congestion string) Result {
 	protocol := "tcp-" + congestion
 	control := func(_, _ string, c syscall.RawConn) error { return setCongestion(c, congestion) }
 	closers := new(closerSet)
 
 	// Accepted sockets inherit the listener's controller; the client's
 	// matters most, since it is the sender.
-	lc := net.ListenConfig{Control: control}
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	ln, err := nw.ListenTCP(ctx, control)
 	if err != nil {
 		return failedResult(protocol, fmt.Errorf("listen: %w", err))
 	}
@@ -40,13 +39,12 @@ func RunTCP(ctx context.Context, size int64, congestion string) Result {
 			return c, nil
 		},
 		dial: func(ctx context.Context) (io.Writer, error) {
-			d := net.Dialer{Control: control}
-			c, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+			c, err := nw.DialTCP(ctx, ln.Addr().(*net.TCPAddr).AddrPort(), control)
 			if err != nil {
 				return nil, err
 			}
 			closers.add(c)
-			client = c.(*net.TCPConn)
+			client = c
 			return client, nil
 		},
 		finish: func(context.Context) error { return client.CloseWrite() },

@@ -48,7 +48,7 @@ func checkSmallRun(t *testing.T, r Result, protocol string) {
 
 func TestRunTCPLoopback(t *testing.T) {
 	cc := defaultCongestion(t)
-	r := RunTCP(testContext(t), smallRun, cc)
+	r := RunTCP(testContext(t), Loopback, smallRun, cc)
 	checkSmallRun(t, r, "tcp-"+cc)
 	if want := "cc " + cc; r.Detail != want {
 		t.Errorf("Detail = %q, want %q", r.Detail, want)
@@ -56,7 +56,7 @@ func TestRunTCPLoopback(t *testing.T) {
 }
 
 func TestRunTCPRefusedCongestionIsAnErrorRow(t *testing.T) {
-	r := RunTCP(testContext(t), smallRun, "no-such-cc")
+	r := RunTCP(testContext(t), Loopback, smallRun, "no-such-cc")
 	if r.OK() {
 		t.Fatalf("RunTCP with an unknown controller succeeded: %v", r)
 	}
@@ -80,7 +80,7 @@ func aesHardware() bool {
 }
 
 func TestRunTLSLoopback(t *testing.T) {
-	r := RunTLS(testContext(t), smallRun)
+	r := RunTLS(testContext(t), Loopback, smallRun)
 	checkSmallRun(t, r, ProtocolTLS)
 	suite := "TLS_CHACHA20_POLY1305_SHA256"
 	if aesHardware() {
@@ -94,7 +94,7 @@ func TestRunTLSLoopback(t *testing.T) {
 func TestRunTCPCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r := RunTCP(ctx, smallRun, defaultCongestion(t))
+	r := RunTCP(ctx, Loopback, smallRun, defaultCongestion(t))
 	if !errors.Is(r.cause, context.Canceled) {
 		t.Errorf("error %q: want one wrapping context.Canceled", r.Err)
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// RunTLS moves size bytes over one TLS 1.3 connection on loopback TCP, with
+// RunTLS moves size bytes over one TLS 1.3 connection over TCP on nw, with
 // the kernel's default congestion controller, as a deployment would.
 //
 // TLS 1.3 suites are not configurable in crypto/tls; it puts AES-128-GCM
@@ -24,13 +24,13 @@ import (
 // records the negotiated suite so the row says which one was measured. The
 // server authenticates with a self-signed ECDSA P-256 certificate made in
 // process, outside the timed interval.
-func RunTLS(ctx context.Context, size int64) Result {
+func RunTLS(ctx context.Context, nw Network, size int64) Result {
 	cert, roots, err := selfSignedCert(time.Now())
 	if err != nil {
 		return failedResult(ProtocolTLS, err)
 	}
 	closers := new(closerSet)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := nw.ListenTCP(ctx, nil)
 	if err != nil {
 		return failedResult(ProtocolTLS, fmt.Errorf("listen: %w", err))
 	}
@@ -55,13 +55,15 @@ func RunTLS(ctx context.Context, size int64) Result {
 			return tc, nil
 		},
 		dial: func(ctx context.Context) (io.Writer, error) {
-			d := tls.Dialer{Config: clientConfig}
-			c, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+			tcp, err := nw.DialTCP(ctx, ln.Addr().(*net.TCPAddr).AddrPort(), nil)
 			if err != nil {
 				return nil, err
 			}
-			closers.add(c)
-			client = c.(*tls.Conn)
+			client = tls.Client(tcp, clientConfig)
+			closers.add(client)
+			if err := client.HandshakeContext(ctx); err != nil {
+				return nil, err
+			}
 			return client, nil
 		},
 		// CloseWrite sends close_notify and then the TCP FIN.

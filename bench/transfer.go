@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,9 +51,29 @@ func transfer(parent context.Context, size int64, s session) Result {
 
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	// The sender's counters are read once, before the sockets close: at
+	// the end of a good run, or when the run is cut short (a time cap
+	// still wants the retransmissions of what it moved).
+	var (
+		dialed    atomic.Bool
+		statsOnce sync.Once
+		retrans   uint64
+		detail    string
+		statsErr  error
+	)
+	takeStats := func() {
+		statsOnce.Do(func() {
+			if s.stats != nil && dialed.Load() {
+				retrans, detail, statsErr = s.stats()
+			}
+		})
+	}
 	// Cancellation (a failure on either side, or the caller's deadline)
 	// closes every socket so that blocked reads and writes return.
-	stop := context.AfterFunc(ctx, s.closers.closeAll)
+	stop := context.AfterFunc(ctx, func() {
+		takeStats()
+		s.closers.closeAll()
+	})
 	defer stop()
 
 	var (
@@ -93,7 +114,7 @@ func transfer(parent context.Context, size int64, s session) Result {
 		}
 	}()
 
-	if err := send(ctx, s, size); err != nil {
+	if err := send(ctx, s, size, &dialed); err != nil {
 		fail(err)
 	}
 	out := <-served
@@ -103,13 +124,12 @@ func transfer(parent context.Context, size int64, s session) Result {
 	if !out.first.IsZero() {
 		res.TTFB = out.first.Sub(start)
 	}
-	if firstErr == nil && s.stats != nil {
-		var err error
-		res.Retransmitted, res.Detail, err = s.stats()
-		if err != nil {
-			fail(err)
-		}
+	// Once waits for a snapshot that cancellation started.
+	takeStats()
+	if firstErr == nil && statsErr != nil {
+		fail(statsErr)
 	}
+	res.Retransmitted, res.Detail = retrans, detail
 	if firstErr == nil && cpuErr != nil {
 		fail(cpuErr)
 	}
@@ -131,11 +151,12 @@ func transfer(parent context.Context, size int64, s session) Result {
 
 // send dials and writes size bytes in writeChunk pieces, then finishes the
 // stream.
-func send(ctx context.Context, s session, size int64) error {
+func send(ctx context.Context, s session, size int64, dialed *atomic.Bool) error {
 	w, err := s.dial(ctx)
 	if err != nil {
 		return fmt.Errorf("client dial: %w", err)
 	}
+	dialed.Store(true)
 	chunk := payload()
 	for sent := int64(0); sent < size; {
 		n := min(int64(len(chunk)), size-sent)

@@ -1,17 +1,29 @@
-// Command qbench compares limpet's bulk-transfer throughput and CPU cost
-// with TCP (CUBIC and BBR) and TLS 1.3 over TCP, all over loopback inside
-// one process, and prints a markdown table.
+// Command qbench compares limpet with TCP (CUBIC and BBR), TLS 1.3 over
+// TCP and the other protocols it knows over a matrix of paths: loopback, and
+// a 100 Mbit/s link with RTT 10, 50 and 200 ms and 0–3 % loss, bursty loss,
+// reordering, NAT rebinding, a client address change and a blackout, all
+// emulated in Linux network namespaces (bench/netlab). It prints markdown
+// tables, and with -out writes the JSON results and the SVG plots.
 //
 // Usage:
 //
-//	qbench [-size 1GiB] [-reps 3] [-quick] [-json FILE] [-protocols tcp-cubic,tcp-bbr,tls,limpet] [-timeout D]
+//	qbench [-quick | -matrix full|quick|loopback] [-rows TEXT] [-reps 3]
+//	       [-size 1GiB] [-bulk 100MiB] [-cap 20s] [-protocols LIST]
+//	       [-json FILE] [-out DIR] [-timeout D]
+//	qbench -replot FILE.json -out DIR
 //
-// Before the comparison it runs a limpet self-test: a 1 MiB echo checked by
-// SHA-256. The table goes to standard output with the command line and the
-// date; progress goes to standard error. A protocol that fails shows its
-// error in its row and the others still run. qbench exits with status 2 on
-// a flag error (including a -json file it cannot create), 1 if writing the
-// created -json file fails at the end, and 0 otherwise.
+// With -replot it measures nothing: it reads the report of an earlier run
+// (its -json file or -out's report.json) and rewrites report.md and the
+// plots in DIR.
+//
+// Before the matrix it runs a limpet self-test: a 1 MiB echo checked by
+// SHA-256. The tables go to standard output with the command line and the
+// date; progress goes to standard error. Rows that need the network lab
+// are skipped, with the reason, when it cannot be built (not root, not
+// Linux). A protocol that fails shows it in its cell and the others still
+// run. qbench exits with status 2 on a flag error (including a -json file
+// or -out directory it cannot create), 1 if writing the results fails at
+// the end, and 0 otherwise.
 package main
 
 import (
@@ -23,6 +35,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -31,8 +44,13 @@ import (
 )
 
 const (
-	defaultSize = 1 << 30
-	quickSize   = 128 << 20
+	defaultLoopbackSize = 1 << 30
+	defaultBulkSize     = 100 << 20
+	defaultSmallSize    = 1 << 20
+	defaultBulkCap      = 20 * time.Second
+	quickLoopbackSize   = 128 << 20
+	quickBulkSize       = 16 << 20
+	quickBulkCap        = 5 * time.Second
 	// selfTestTimeout bounds the self-test, which takes milliseconds when
 	// the protocol works.
 	selfTestTimeout = 10 * time.Second
@@ -46,24 +64,37 @@ func main() {
 
 // options are the parsed flags.
 type options struct {
-	size       int64
-	reps       int
-	runners    []bench.Runner
-	jsonPath   string
-	runTimeout time.Duration
+	matrix       string
+	paths        []bench.PathSpec
+	loopbackSize int64
+	bulkSize     int64
+	bulkCap      time.Duration
+	reps         int
+	runners      []bench.Runner
+	jsonPath     string
+	outDir       string
+	runTimeout   time.Duration
+	replot       string
 }
 
-// parseFlags reads args. Explicit -size and -reps win over -quick.
+// parseFlags reads args. Explicit sizes and -reps win over -quick.
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("qbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	size := bench.Size(defaultSize)
-	fs.Var(&size, "size", "bytes per run, such as 1GiB, 256MiB or 100MB (MB = 10^6 bytes)")
-	reps := fs.Int("reps", 3, "runs per protocol, alternating protocols; the table shows the median")
-	quick := fs.Bool("quick", false, "smoke run: -size 128MiB -reps 1, under a minute")
-	jsonPath := fs.String("json", "", "also write every result and the summary as JSON to this file")
+	loopbackSize := bench.Size(defaultLoopbackSize)
+	fs.Var(&loopbackSize, "size", "bytes per bulk run on loopback, such as 1GiB, 256MiB or 100MB (MB = 10^6 bytes)")
+	bulkSize := bench.Size(defaultBulkSize)
+	fs.Var(&bulkSize, "bulk", "bytes per bulk run on emulated paths (stopped at -cap on slow paths)")
+	bulkCap := fs.Duration("cap", defaultBulkCap, "time cap on an emulated bulk run; a capped run reports the goodput so far")
+	reps := fs.Int("reps", 3, "runs per protocol and transfer, alternating protocols; tables show the median")
+	quick := fs.Bool("quick", false, "smoke run of every kind of row, under a minute: -matrix quick -size 128MiB -bulk 16MiB -cap 5s -reps 1")
+	matrix := fs.String("matrix", "full", "which rows: full, quick or loopback")
+	rows := fs.String("rows", "", "run only the rows whose name contains this text")
+	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
+	outDir := fs.String("out", "", "write report.json, report.md and the SVG plots into this directory")
 	protocols := fs.String("protocols", strings.Join(bench.Protocols(), ","), "comma-separated protocols to compare")
-	timeout := fs.Duration("timeout", 0, "bound on each run (default 20s plus 10 MB/s of the size)")
+	timeout := fs.Duration("timeout", 0, "bound on each run (default 20s plus 10 MB/s of the largest size)")
+	replotFile := fs.String("replot", "", "measure nothing: rewrite report.md and the plots in -out DIR from this report JSON file")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -73,11 +104,17 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
-		if !set["size"] {
-			size = quickSize
+		defaults := map[string]func(){
+			"matrix": func() { *matrix = "quick" },
+			"size":   func() { loopbackSize = quickLoopbackSize },
+			"bulk":   func() { bulkSize = quickBulkSize },
+			"cap":    func() { *bulkCap = quickBulkCap },
+			"reps":   func() { *reps = 1 },
 		}
-		if !set["reps"] {
-			*reps = 1
+		for name, apply := range defaults {
+			if !set[name] {
+				apply()
+			}
 		}
 	}
 	if *reps < 1 {
@@ -86,13 +123,46 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if *timeout < 0 {
 		return options{}, fmt.Errorf("-timeout %v: want a positive duration", *timeout)
 	}
+	if *bulkCap <= 0 {
+		return options{}, fmt.Errorf("-cap %v: want a positive duration", *bulkCap)
+	}
+	if *replotFile != "" && *outDir == "" {
+		return options{}, errors.New("-replot needs -out DIR")
+	}
+	var paths []bench.PathSpec
+	switch *matrix {
+	case "full":
+		paths = bench.FullMatrix()
+	case "quick":
+		paths = bench.QuickMatrix()
+	case "loopback":
+		paths = []bench.PathSpec{{Name: "loopback", Loopback: true}}
+	default:
+		return options{}, fmt.Errorf("-matrix %q: want full, quick or loopback", *matrix)
+	}
+	if *rows != "" {
+		var kept []bench.PathSpec
+		for _, p := range paths {
+			if strings.Contains(p.Name, *rows) {
+				kept = append(kept, p)
+			}
+		}
+		if len(kept) == 0 {
+			return options{}, fmt.Errorf("-rows %q: no row of the %s matrix matches", *rows, *matrix)
+		}
+		paths = kept
+	}
 	runners, err := bench.ParseProtocols(*protocols)
 	if err != nil {
 		return options{}, fmt.Errorf("-protocols: %w", err)
 	}
-	o := options{size: int64(size), reps: *reps, runners: runners, jsonPath: *jsonPath, runTimeout: *timeout}
+	o := options{
+		matrix: *matrix, paths: paths, loopbackSize: int64(loopbackSize), bulkSize: int64(bulkSize),
+		bulkCap: *bulkCap, reps: *reps, runners: runners, jsonPath: *jsonPath, outDir: *outDir, runTimeout: *timeout,
+		replot: *replotFile,
+	}
 	if o.runTimeout == 0 {
-		o.runTimeout = 20*time.Second + time.Duration(float64(o.size)/(10*bench.MB)*float64(time.Second))
+		o.runTimeout = 20*time.Second + time.Duration(float64(max(o.loopbackSize, o.bulkSize))/(10*bench.MB)*float64(time.Second))
 	}
 	return o, nil
 }
@@ -106,8 +176,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "qbench: %v\n", err)
 		return 2
 	}
-	// Create the -json file now, so that a bad path is a flag error rather
-	// than a loss discovered after minutes of measuring.
+	if o.replot != "" {
+		return replot(o.replot, o.outDir, stderr)
+	}
+	// The quic-go runner builds its peer program into a temporary directory.
+	defer bench.RemovePeerBinaries()
+	// Create the outputs now, so that a bad path is a flag error rather
+	// than a loss discovered after an hour of measuring.
 	var jsonFile *os.File
 	if o.jsonPath != "" {
 		if jsonFile, err = os.Create(o.jsonPath); err != nil {
@@ -116,16 +191,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer jsonFile.Close()
 	}
+	if o.outDir != "" {
+		if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "qbench: -out: %v\n", err)
+			return 2
+		}
+	}
+	var protocols []string
+	for _, r := range o.runners {
+		protocols = append(protocols, r.Protocol)
+	}
 	report := bench.Report{
-		Command:     commandLine(args),
-		Date:        time.Now().UTC().Truncate(time.Second),
-		GoVersion:   runtime.Version(),
-		Platform:    runtime.GOOS + "/" + runtime.GOARCH,
-		CPUs:        runtime.NumCPU(),
-		GOMAXPROCS:  runtime.GOMAXPROCS(0),
-		LoadAverage: loadAverage(),
-		Size:        o.size,
-		Reps:        o.reps,
+		Command:      commandLine(args),
+		Date:         time.Now().UTC().Truncate(time.Second),
+		GoVersion:    runtime.Version(),
+		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
+		CPUs:         runtime.NumCPU(),
+		GOMAXPROCS:   runtime.GOMAXPROCS(0),
+		LoadAverage:  loadAverage(),
+		LoopbackSize: o.loopbackSize,
+		BulkSize:     o.bulkSize,
+		SmallSize:    defaultSmallSize,
+		BulkCap:      o.bulkCap,
+		Reps:         o.reps,
+		Protocols:    protocols,
 	}
 
 	fmt.Fprintf(stderr, "qbench: self-test (limpet, %s echo)\n", bench.FormatSize(bench.SelfTestSize))
@@ -134,21 +223,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cancel()
 	fmt.Fprintln(stderr, "qbench:", report.SelfTest)
 
-	report.Results = bench.Compare(ctx, bench.Plan{
-		Runners:    o.runners,
-		Size:       o.size,
-		Reps:       o.reps,
-		RunTimeout: o.runTimeout,
-		OnStart: func(rep int, protocol string) {
-			fmt.Fprintf(stderr, "qbench: [%d/%d] %s: moving %s\n", rep+1, o.reps, protocol, bench.FormatSize(o.size))
-		},
-		OnResult: func(rep int, r bench.Result) {
-			fmt.Fprintf(stderr, "qbench: [%d/%d] %v\n", rep+1, o.reps, r)
+	report.Paths = bench.RunMatrix(ctx, bench.MatrixPlan{
+		Paths:            o.paths,
+		Runners:          o.runners,
+		Reps:             o.reps,
+		SmallSize:        defaultSmallSize,
+		BulkSize:         o.bulkSize,
+		BulkCap:          o.bulkCap,
+		LoopbackBulkSize: o.loopbackSize,
+		RunTimeout:       o.runTimeout,
+		Seed:             1,
+		Progress: func(format string, args ...any) {
+			fmt.Fprintf(stderr, "qbench: "+format+"\n", args...)
 		},
 	})
-	report.Summary = bench.Summarize(report.Results)
 
-	writeMarkdown(stdout, report)
+	var md strings.Builder
+	writeMarkdown(&md, report)
+	io.WriteString(stdout, md.String())
 	if jsonFile != nil {
 		if err := writeJSON(jsonFile, report); err != nil {
 			fmt.Fprintf(stderr, "qbench: %v\n", err)
@@ -156,7 +248,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "qbench: wrote %s\n", o.jsonPath)
 	}
+	if o.outDir != "" {
+		if err := writeOutDir(o.outDir, report, md.String()); err != nil {
+			fmt.Fprintf(stderr, "qbench: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "qbench: wrote the report and plots to %s\n", o.outDir)
+	}
 	return 0
+}
+
+// writeOutDir writes report.json, report.md and the plots.
+func writeOutDir(dir string, r bench.Report, md string) error {
+	f, err := os.Create(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := writeJSON(f, r); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	return writePlots(dir, r)
 }
 
 func writeMarkdown(w io.Writer, r bench.Report) {
@@ -166,15 +281,14 @@ func writeMarkdown(w io.Writer, r bench.Report) {
 	if r.LoadAverage != "" {
 		fmt.Fprintf(w, ", load average %s", r.LoadAverage)
 	}
-	fmt.Fprintf(w, "; %s per run, client→server over loopback in one process; %d run(s) per protocol, protocols alternating.  \n",
-		bench.FormatSize(r.Size), r.Reps)
+	fmt.Fprintf(w, "; client→server; bulk transfers of %s on loopback and %s on emulated paths (stopped after %v), and %s transfers; %d run(s) per protocol and transfer, protocols alternating.  \n",
+		bench.FormatSize(r.LoopbackSize), bench.FormatSize(r.BulkSize), r.BulkCap, bench.FormatSize(r.SmallSize), r.Reps)
 	fmt.Fprintf(w, "%s\n\n", r.SelfTest)
-	io.WriteString(w, bench.FormatMarkdown(r.Summary))
-	io.WriteString(w, "\nMB/s: median, MB = 10^6 bytes; range is min–max over the runs. "+
-		"Time runs from the start of the dial to the server having read the last byte. "+
-		"CPU s/GiB: user+sys time of the whole process (client and server) per GiB moved. "+
-		"TTFB: dial start to the server's first byte. "+
-		"Ratios: this row's median over the tcp-cubic or tls median of this same run.\n")
+	io.WriteString(w, bench.FormatMatrixMarkdown(r.Paths, r.Protocols))
+	io.WriteString(w, "\nGoodput: bytes the server application read per second of the bulk transfer (Mbit/s = 10^6 bits/s), median and min–max over the runs; "+
+		"a run stopped by the time cap counts the bytes read until then. Times run from the start of the dial (handshake included) to the server's last byte; "+
+		"time to first byte ends at the server's first byte. CPU s/GiB: user+sys time of the whole process per GiB moved (client and server; the emulator's forwarder too on emulated paths). "+
+		"Emulated paths: a userspace link between the client and router namespaces with half the RTT of delay each way, a drop-tail queue of one bandwidth-delay product, and the loss in each direction.\n")
 }
 
 func writeJSON(f *os.File, r bench.Report) error {

@@ -15,29 +15,35 @@ func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		desc          string
 		args          []string
-		wantSize      int64
+		wantRows      int
+		wantLoopback  int64
+		wantBulk      int64
+		wantCap       time.Duration
 		wantReps      int
 		wantProtocols []string
 		wantTimeout   time.Duration
 	}{
 		{
-			desc: "defaults", args: nil,
-			wantSize: 1 << 30, wantReps: 3, wantProtocols: bench.Protocols(),
+			desc: "defaults: the full matrix", args: nil,
+			wantRows: len(bench.FullMatrix()), wantLoopback: 1 << 30, wantBulk: 100 << 20, wantCap: 20 * time.Second,
+			wantReps: 3, wantProtocols: bench.Protocols(),
 			wantTimeout: 20*time.Second + time.Duration(float64(1<<30)/10e6*float64(time.Second)),
 		},
 		{
 			desc: "quick", args: []string{"-quick"},
-			wantSize: 128 << 20, wantReps: 1, wantProtocols: bench.Protocols(),
+			wantRows: len(bench.QuickMatrix()), wantLoopback: 128 << 20, wantBulk: 16 << 20, wantCap: 5 * time.Second,
+			wantReps: 1, wantProtocols: bench.Protocols(),
 			wantTimeout: 20*time.Second + time.Duration(float64(128<<20)/10e6*float64(time.Second)),
 		},
 		{
-			desc: "explicit size and reps win over quick", args: []string{"-size", "100MB", "-quick", "-reps", "2"},
-			wantSize: 100e6, wantReps: 2, wantProtocols: bench.Protocols(),
+			desc: "explicit size, reps and matrix win over quick", args: []string{"-size", "100MB", "-quick", "-reps", "2", "-matrix", "loopback"},
+			wantRows: 1, wantLoopback: 100e6, wantBulk: 16 << 20, wantCap: 5 * time.Second, wantReps: 2, wantProtocols: bench.Protocols(),
 			wantTimeout: 30 * time.Second,
 		},
 		{
-			desc: "protocols and timeout", args: []string{"-protocols", "tls,tcp-cubic", "-timeout", "7s", "-size", "256MiB"},
-			wantSize: 256 << 20, wantReps: 3, wantProtocols: []string{"tcp-cubic", "tls"},
+			desc: "protocols, timeout and a row filter", args: []string{"-protocols", "tls,tcp-cubic", "-timeout", "7s", "-rows", "RTT 200 ms", "-cap", "9s"},
+			wantRows: len(bench.MatrixLosses), wantLoopback: 1 << 30, wantBulk: 100 << 20, wantCap: 9 * time.Second,
+			wantReps: 3, wantProtocols: []string{"tcp-cubic", "tls"},
 			wantTimeout: 7 * time.Second,
 		},
 	}
@@ -51,9 +57,11 @@ func TestParseFlags(t *testing.T) {
 		for _, r := range o.runners {
 			names = append(names, r.Protocol)
 		}
-		if o.size != tt.wantSize || o.reps != tt.wantReps || !reflect.DeepEqual(names, tt.wantProtocols) || o.runTimeout != tt.wantTimeout {
-			t.Errorf("%s: got size %d, reps %d, protocols %v, timeout %v; want %d, %d, %v, %v",
-				tt.desc, o.size, o.reps, names, o.runTimeout, tt.wantSize, tt.wantReps, tt.wantProtocols, tt.wantTimeout)
+		if len(o.paths) != tt.wantRows || o.loopbackSize != tt.wantLoopback || o.bulkSize != tt.wantBulk || o.bulkCap != tt.wantCap ||
+			o.reps != tt.wantReps || !reflect.DeepEqual(names, tt.wantProtocols) || o.runTimeout != tt.wantTimeout {
+			t.Errorf("%s: got %d rows, loopback %d, bulk %d, cap %v, reps %d, protocols %v, timeout %v; want %d, %d, %d, %v, %d, %v, %v",
+				tt.desc, len(o.paths), o.loopbackSize, o.bulkSize, o.bulkCap, o.reps, names, o.runTimeout,
+				tt.wantRows, tt.wantLoopback, tt.wantBulk, tt.wantCap, tt.wantReps, tt.wantProtocols, tt.wantTimeout)
 		}
 	}
 }
@@ -70,6 +78,9 @@ func TestFlagErrorsExitTwo(t *testing.T) {
 		{desc: "negative timeout", args: []string{"-timeout", "-1s"}, want: "-timeout"},
 		{desc: "stray argument", args: []string{"tls"}, want: "unexpected arguments"},
 		{desc: "unknown flag", args: []string{"-fast"}, want: "not defined"},
+		{desc: "unknown matrix", args: []string{"-matrix", "huge"}, want: "-matrix"},
+		{desc: "no matching row", args: []string{"-rows", "Mars"}, want: "no row"},
+		{desc: "zero cap", args: []string{"-cap", "0s"}, want: "-cap"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr strings.Builder

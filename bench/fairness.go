@@ -1,0 +1,153 @@
+//go:build !nolimpet
+
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/limpetnet/limpet/crypto"
+)
+
+// RunFairness starts a limpet flow and a TCP flow (with the named
+// congestion controller) on nw at the same moment, lets them compete for
+// warmup, and measures what each delivers over the following window.
+func RunFairness(ctx context.Context, nw Network, congestion string, warmup, window time.Duration) FairnessResult {
+	res := FairnessResult{Congestion: congestion, Window: window.Seconds()}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	closers := new(closerSet)
+	defer closers.closeAll()
+	stop := context.AfterFunc(ctx, closers.closeAll)
+	defer stop()
+
+	var failOnce sync.Once
+	var firstErr error
+	fail := func(err error) { failOnce.Do(func() { firstErr = err; cancel() }) }
+
+	limpetIn, tcpIn, err := startCompetingFlows(ctx, nw, congestion, closers, fail)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(warmup):
+	}
+	l0, t0 := limpetIn.Load(), tcpIn.Load()
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+	case <-time.After(window):
+	}
+	elapsed := time.Since(start).Seconds()
+	l1, t1 := limpetIn.Load(), tcpIn.Load()
+	cancel()
+	if firstErr != nil && !errors.Is(firstErr, context.Canceled) {
+		res.Err = firstErr.Error()
+		return res
+	}
+	res.LimpetMbit = float64(l1-l0) * 8 / 1e6 / elapsed
+	res.TCPMbit = float64(t1-t0) * 8 / 1e6 / elapsed
+	if sum := res.LimpetMbit + res.TCPMbit; sum > 0 {
+		res.LimpetShare = res.LimpetMbit / sum
+	}
+	return res
+}
+
+// startCompetingFlows connects both flows and starts their senders and
+// receivers; the counters are the bytes each receiver has read.
+func startCompetingFlows(ctx context.Context, nw Network, congestion string, closers *closerSet, fail func(error)) (limpetIn, tcpIn *atomic.Int64, err error) {
+	limpetIn, tcpIn = new(atomic.Int64), new(atomic.Int64)
+
+	control := func(_, _ string, c syscall.RawConn) error { return setCongestion(c, congestion) }
+	tln, err := nw.ListenTCP(ctx, control)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tcp listen: %w", err)
+	}
+	closers.add(tln)
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	lln, err := listenLimpet(nw, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("limpet listen: %w", err)
+	}
+	closers.add(lln)
+
+	go func() {
+		c, err := tln.Accept()
+		if err != nil {
+			fail(err)
+			return
+		}
+		closers.add(c)
+		countReads(ctx, c, tcpIn, fail)
+	}()
+	go func() {
+		conn, err := lln.Accept(ctx)
+		if err != nil {
+			fail(err)
+			return
+		}
+		closers.add(conn)
+		s, err := conn.AcceptStream(ctx)
+		if err != nil {
+			fail(err)
+			return
+		}
+		countReads(ctx, s, limpetIn, fail)
+	}()
+
+	tc, err := nw.DialTCP(ctx, tln.Addr().(*net.TCPAddr).AddrPort(), control)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tcp dial: %w", err)
+	}
+	closers.add(tc)
+	lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public())
+	if err != nil {
+		return nil, nil, fmt.Errorf("limpet dial: %w", err)
+	}
+	closers.add(lc)
+	ls, err := lc.OpenStream(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	go writeUntilDone(ctx, tc, fail)
+	go writeUntilDone(ctx, ls, fail)
+	return limpetIn, tcpIn, nil
+}
+
+func writeUntilDone(ctx context.Context, w io.Writer, fail func(error)) {
+	chunk := payload()
+	for ctx.Err() == nil {
+		if _, err := w.Write(chunk); err != nil {
+			if ctx.Err() == nil {
+				fail(fmt.Errorf("write: %w", err))
+			}
+			return
+		}
+	}
+}
+
+func countReads(ctx context.Context, r io.Reader, n *atomic.Int64, fail func(error)) {
+	buf := make([]byte, readBuffer)
+	for {
+		k, err := r.Read(buf)
+		n.Add(int64(k))
+		if err != nil {
+			if ctx.Err() == nil {
+				fail(fmt.Errorf("read: %w", err))
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,24 @@
+package bench
+
+import "time"
+
+// FairnessResult is what two competing flows got from one bottleneck: one
+// limpet stream and one TCP connection started together.
+type FairnessResult struct {
+	// Mbit/s of each flow over the measured window (after the warm-up).
+	LimpetMbit float64 `json:"limpet_mbit_per_s"`
+	TCPMbit    float64 `json:"tcp_mbit_per_s"`
+	// LimpetShare is LimpetMbit over the sum: 0.5 is an even split.
+	LimpetShare float64 `json:"limpet_share"`
+	Congestion  string  `json:"tcp_congestion"`
+	Window      float64 `json:"window_seconds"`
+	Err         string  `json:"error,omitempty"`
+}
+
+// FairnessWarmup and FairnessWindow are how long the matrix's fairness rows
+// let the two flows settle and then measure them: CUBIC's window cycles last
+// seconds at 50 ms, so a shorter window catches one flow on its way up.
+const (
+	FairnessWarmup = 5 * time.Second
+	FairnessWindow = 30 * time.Second
+)
