@@ -495,6 +495,15 @@ func (c *Conn) onFramesAcked(fs *sentFrames) {
 	})
 }
 
+// streamCtrlLost marks a stream's lost control frame for sending again, in
+// the half of the stream that owns it; the caller holds s.mu.
+var streamCtrlLost = map[sentFrameKind]func(s *Stream, offset int64){
+	sentResetStream:       func(s *Stream, _ int64) { s.send.OnResetLost() },
+	sentStopSending:       func(s *Stream, _ int64) { s.recv.OnStopSendingLost() },
+	sentMaxStreamData:     func(s *Stream, offset int64) { s.recv.OnWindowUpdateLost(offset) },
+	sentStreamDataBlocked: func(s *Stream, offset int64) { s.send.OnBlockedLost(offset) },
+}
+
 // onFramesLost queues what a lost packet carried to be sent again. Control
 // frames are re-sent with their current values, not their old ones.
 func (c *Conn) onFramesLost(fs *sentFrames) {
@@ -509,31 +518,10 @@ func (c *Conn) onFramesLost(fs *sentFrames) {
 				c.sched.Push(f.id)
 				c.stats.bytesRetransmitted.Add(uint64(f.length))
 			}
-		case sentResetStream:
+		case sentResetStream, sentStopSending, sentMaxStreamData, sentStreamDataBlocked:
 			if s != nil {
 				s.mu.Lock()
-				s.send.OnResetLost()
-				s.mu.Unlock()
-				c.queueCtrl(s)
-			}
-		case sentStopSending:
-			if s != nil {
-				s.mu.Lock()
-				s.recv.OnStopSendingLost()
-				s.mu.Unlock()
-				c.queueCtrl(s)
-			}
-		case sentMaxStreamData:
-			if s != nil {
-				s.mu.Lock()
-				s.recv.OnWindowUpdateLost(f.offset)
-				s.mu.Unlock()
-				c.queueCtrl(s)
-			}
-		case sentStreamDataBlocked:
-			if s != nil {
-				s.mu.Lock()
-				s.send.OnBlockedLost(f.offset)
+				streamCtrlLost[f.kind](s, f.offset)
 				s.mu.Unlock()
 				c.queueCtrl(s)
 			}
