@@ -178,6 +178,13 @@ func migrationRow(r PathResult, proto string) string {
 			survived++
 		}
 		delivered = max(delivered, d.Bytes)
+		if !d.Survived {
+			// Bytes that reached the server after the change had been
+			// in flight before it (a 50 ms path holds a BDP of them): a
+			// connection that then died or hung never resumed.
+			resumedAll = false
+			continue
+		}
 		res, ok1 := d.SlowestResume()
 		stall, ok2 := d.LongestStall()
 		if !ok1 || !ok2 {

@@ -85,7 +85,8 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 	row.BulkSummary, row.SmallSummary = Summarize(row.Bulk), Summarize(row.Small)
 
 	migration := PathResult{Path: migrationPaths()[0], Disruptions: []DisruptionResult{
-		{Protocol: DisruptTCP, Bytes: 7 << 20, Changes: []ChangeOutcome{{}}},
+		// Bytes in flight reached the server after the change, then TCP died.
+		{Protocol: DisruptTCP, Bytes: 7 << 20, Changes: []ChangeOutcome{{Stall: 10 * time.Millisecond, FirstData: time.Millisecond, Resumed: true}}},
 		{Protocol: DisruptLimpet, Survived: true, Bytes: 200 << 20, Changes: []ChangeOutcome{{Stall: 21 * time.Millisecond, FirstData: time.Millisecond, Resumed: true}}},
 	}}
 	skipped := PathResult{Path: emulatedPath(10*time.Millisecond, 0), Skipped: "network lab unavailable: not root"}

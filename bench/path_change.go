@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"github.com/limpetnet/limpet/bench/svgplot"
 	"strings"
 	"time"
 )
@@ -211,4 +212,22 @@ func changeOutcomes(samples []ProgressSample, changesAt []time.Duration, end tim
 		}
 	}
 	return out
+}
+
+// ThinTimeline keeps at most n samples of the timeline, the first and last
+// of each of n/2 equal stretches of time, so that the ends of every stall
+// survive; the report's JSON and plots need no more.
+func (d *DisruptionResult) ThinTimeline(n int) {
+	if len(d.Timeline) <= n {
+		return
+	}
+	pts := make([]svgplot.Point, len(d.Timeline))
+	for i, s := range d.Timeline {
+		pts[i] = svgplot.Point{X: float64(s.At), Y: float64(s.Bytes)}
+	}
+	kept := svgplot.Downsample(pts, n)
+	d.Timeline = d.Timeline[:0]
+	for _, p := range kept {
+		d.Timeline = append(d.Timeline, ProgressSample{At: time.Duration(p.X), Bytes: int64(p.Y)})
+	}
 }

@@ -108,3 +108,35 @@ func TestDisruptionResultSummaries(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", table, strings.Join(want, "\n"))
 	}
 }
+
+// TestThinTimeline: thinning keeps the first and last samples and both ends
+// of a stall, so the gap a plot shows is exactly the one measured.
+func TestThinTimeline(t *testing.T) {
+	var d DisruptionResult
+	for ms := 0; ms < 10000; ms++ {
+		if ms > 3000 && ms < 3700 {
+			continue // a 700 ms stall
+		}
+		d.Timeline = append(d.Timeline, ProgressSample{At: time.Duration(ms) * time.Millisecond, Bytes: int64(ms) * 1000})
+	}
+	first, last := d.Timeline[0], d.Timeline[len(d.Timeline)-1]
+	d.ThinTimeline(400)
+	if n := len(d.Timeline); n > 400 || n < 100 {
+		t.Fatalf("%d samples after thinning to 400", n)
+	}
+	if d.Timeline[0] != first || d.Timeline[len(d.Timeline)-1] != last {
+		t.Errorf("ends %v … %v, want %v … %v", d.Timeline[0], d.Timeline[len(d.Timeline)-1], first, last)
+	}
+	var gap time.Duration
+	for i := 1; i < len(d.Timeline); i++ {
+		gap = max(gap, d.Timeline[i].At-d.Timeline[i-1].At)
+	}
+	if gap != 700*time.Millisecond {
+		t.Errorf("longest gap %v after thinning, want the 700 ms stall", gap)
+	}
+	thinned := len(d.Timeline)
+	d.ThinTimeline(400)
+	if len(d.Timeline) != thinned {
+		t.Errorf("thinning again changed %d samples to %d", thinned, len(d.Timeline))
+	}
+}

@@ -29,3 +29,14 @@ type Report struct {
 	SelfTest     SelfTestResult `json:"self_test"`
 	Paths        []PathResult   `json:"paths"`
 }
+
+// ThinTimelines keeps at most n progress samples per disruption run (see
+// DisruptionResult.ThinTimeline): sampled every millisecond, a 200 MiB run
+// would otherwise fill megabytes of JSON.
+func (r *Report) ThinTimelines(n int) {
+	for i := range r.Paths {
+		for j := range r.Paths[i].Disruptions {
+			r.Paths[i].Disruptions[j].ThinTimeline(n)
+		}
+	}
+}

@@ -54,6 +54,10 @@ const (
 	// selfTestTimeout bounds the self-test, which takes milliseconds when
 	// the protocol works.
 	selfTestTimeout = 10 * time.Second
+	// timelineSamples bounds each disruption run's progress samples in
+	// the JSON report (every millisecond would be megabytes); a stall keeps
+	// both its ends, so the plots lose nothing a reader could see.
+	timelineSamples = 1000
 )
 
 func main() {
@@ -241,6 +245,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var md strings.Builder
 	writeMarkdown(&md, report)
 	io.WriteString(stdout, md.String())
+	report.ThinTimelines(timelineSamples)
 	if jsonFile != nil {
 		if err := writeJSON(jsonFile, report); err != nil {
 			fmt.Fprintf(stderr, "qbench: %v\n", err)
@@ -288,7 +293,8 @@ func writeMarkdown(w io.Writer, r bench.Report) {
 	io.WriteString(w, "\nGoodput: bytes the server application read per second of the bulk transfer (Mbit/s = 10^6 bits/s), median and min–max over the runs; "+
 		"a run stopped by the time cap counts the bytes read until then. Times run from the start of the dial (handshake included) to the server's last byte; "+
 		"time to first byte ends at the server's first byte. CPU s/GiB: user+sys time of the whole process per GiB moved (client and server; the emulator's forwarder too on emulated paths). "+
-		"Emulated paths: a userspace link between the client and router namespaces with half the RTT of delay each way, a drop-tail queue of one bandwidth-delay product, and the loss in each direction.\n")
+		"Emulated paths: a userspace link between the client and router namespaces with half the RTT of delay each way, a drop-tail queue of one bandwidth-delay product, and the loss in each direction. "+
+		"Congestion control: tcp-cubic and tcp-bbr set it per socket; tls runs over the kernel's default (BBR on this machine), quic-go over its own CUBIC, limpet over its CUBIC with HyStart++ and pacing.\n")
 }
 
 func writeJSON(f *os.File, r bench.Report) error {

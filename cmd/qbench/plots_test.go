@@ -331,6 +331,7 @@ func TestReplot(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct, dir := t.TempDir(), filepath.Join(t.TempDir(), "plots")
+	r.ThinTimelines(timelineSamples) // as -replot does before drawing
 	if err := writePlots(direct, r); err != nil {
 		t.Fatal(err)
 	}
@@ -347,6 +348,22 @@ func TestReplot(t *testing.T) {
 		if string(a) != string(b) {
 			t.Errorf("%s differs between writePlots and -replot", f)
 		}
+	}
+	var rewritten bench.Report
+	if b, err := os.ReadFile(filepath.Join(dir, "report.json")); err != nil || json.Unmarshal(b, &rewritten) != nil {
+		t.Fatalf("report.json in the -out directory: %v", err)
+	}
+	samples := 0
+	for _, p := range rewritten.Paths {
+		for _, d := range p.Disruptions {
+			if len(d.Timeline) > timelineSamples {
+				t.Errorf("%s %s: %d timeline samples in the rewritten report.json, want at most %d", p.Path.Name, d.Protocol, len(d.Timeline), timelineSamples)
+			}
+			samples += len(d.Timeline)
+		}
+	}
+	if samples == 0 {
+		t.Error("the rewritten report.json lost its timelines")
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	if err != nil || !strings.Contains(string(md), "## qbench, 2025-01-02 03:04:05 UTC") {

@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/limpetnet/limpet/bench"
 )
 
-// replot rewrites report.md and the plots in dir from the report JSON file
-// of an earlier run (its -json file or -out's report.json), measuring
-// nothing. It returns the exit status: 2 if the file cannot be read as a
+// replot rewrites report.json (with thinned timelines), report.md and the
+// plots in dir from the report JSON file of an earlier run (its -json file
+// or -out's report.json), measuring nothing. It returns the exit status: 2 if the file cannot be read as a
 // report, 1 if writing fails.
 func replot(file, dir string, stderr io.Writer) int {
 	b, err := os.ReadFile(file)
@@ -28,12 +27,10 @@ func replot(file, dir string, stderr io.Writer) int {
 	}
 	var md strings.Builder
 	writeMarkdown(&md, r)
+	r.ThinTimelines(timelineSamples)
 	err = os.MkdirAll(dir, 0o755)
 	if err == nil {
-		err = os.WriteFile(filepath.Join(dir, "report.md"), []byte(md.String()), 0o644)
-	}
-	if err == nil {
-		err = writePlots(dir, r)
+		err = writeOutDir(dir, r, md.String())
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "qbench: %v\n", err)
