@@ -38,7 +38,9 @@
 //
 // # Limitations
 //
-// Frame types 0x30 and 0x31 (forward error correction) are reserved:
-// ParseFrame reports ErrUnsupportedFrame for them. There is no version
+// Frame type 0x31 (FEC_SOURCE_INFO) is reserved and unused: ParseFrame
+// reports ErrUnsupportedFrame for it. FEC_REPAIR (0x30) parses like any
+// other frame; whether one may arrive is the transport's business, since
+// it needs the fec transport parameter. There is no version
 // negotiation; every parser rejects versions other than Version.
 package packet

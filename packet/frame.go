@@ -124,7 +124,9 @@ func ParseFrame(b []byte) (Frame, int, error) {
 		return wrapFrame(ParseHandshakeDoneFrame(b))
 	case FrameConsumed:
 		return wrapFrame(ParseConsumedFrame(b))
-	case FrameFECRepair, FrameFECSourceInfo:
+	case FrameFECRepair:
+		return wrapFrame(ParseFECRepairFrame(b, nil))
+	case FrameFECSourceInfo:
 		return nil, 0, frameErr(t, ErrUnsupportedFrame)
 	}
 	return nil, 0, frameErr(t, ErrUnknownFrame)

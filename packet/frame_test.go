@@ -44,6 +44,9 @@ func sampleFrames() []Frame {
 		PathResponseFrame{Data: [8]byte{8, 7, 6, 5, 4, 3, 2, 1}},
 		ConnectionCloseFrame{ErrorCode: uint64(FrameEncodingError), FrameType: FrameAck, Reason: []byte("bad ack")},
 		ConnectionCloseFrame{Application: true, ErrorCode: 42, Reason: data1200},
+		FECRepairFrame{Sources: []PacketNumber{7}, Index: 0, Symbol: []byte{0, 1, byte(FramePing)}},
+		FECRepairFrame{Sources: []PacketNumber{100, 101, 103, 167, 168}, Index: MaxFECRepairSymbols - 1, Symbol: data1200},
+		FECRepairFrame{Sources: fecSources(MaxPacketNumber-MaxFECSources+1, MaxFECSources), Index: 5, Symbol: seqBytes(64)},
 	}
 	for _, v := range boundaryValues {
 		iv := int64(v)
@@ -68,9 +71,19 @@ func sampleFrames() []Frame {
 			ConnectionCloseFrame{ErrorCode: v, FrameType: FrameType(v), Reason: []byte{}},
 			ConnectionCloseFrame{Application: true, ErrorCode: v, Reason: []byte("r")},
 			ConsumedFrame{StreamID: StreamID(v), Offset: iv},
+			FECRepairFrame{Sources: []PacketNumber{0, PacketNumber(min(v, MaxVarint-1)) + 1}, Index: 1, Symbol: seqBytes(MinFECSymbolLen)},
 		)
 	}
 	return fs
+}
+
+// fecSources is n consecutive packet numbers from first.
+func fecSources(first PacketNumber, n int) []PacketNumber {
+	pns := make([]PacketNumber, n)
+	for i := range pns {
+		pns[i] = first + PacketNumber(i)
+	}
+	return pns
 }
 
 // boundaryAckRanges descend from the largest packet number with every gap
@@ -229,8 +242,14 @@ func TestParseFrameErrors(t *testing.T) {
 		{"truncated two-byte type", []byte{0x40}, 0, ErrTruncated},
 		{"unknown type 0x1f", []byte{0x1f}, 0x1f, ErrUnknownFrame},
 		{"unknown two-byte type", []byte{0x40, 0x40}, 0x40, ErrUnknownFrame},
-		{"FEC_REPAIR", []byte{0x30, 0x00}, FrameFECRepair, ErrUnsupportedFrame},
 		{"FEC_SOURCE_INFO", []byte{0x31, 0x00}, FrameFECSourceInfo, ErrUnsupportedFrame},
+		{"FEC_REPAIR without sources", []byte{0x30, 0x00, 0x00, 0x00, 0x03, 1, 2, 3}, FrameFECRepair, ErrFECRepair},
+		{"FEC_REPAIR with 33 sources", append([]byte{0x30, 0x00, 33}, make([]byte, 32+2+3)...), FrameFECRepair, ErrFECRepair},
+		{"FEC_REPAIR repair index 32", []byte{0x30, 0x00, 0x01, 32, 0x03, 1, 2, 3}, FrameFECRepair, ErrFECRepair},
+		{"FEC_REPAIR symbol shorter than 3 bytes", []byte{0x30, 0x00, 0x01, 0x00, 0x02, 1, 2}, FrameFECRepair, ErrFECRepair},
+		{"FEC_REPAIR symbol past the packet", []byte{0x30, 0x00, 0x01, 0x00, 0x04, 1, 2, 3}, FrameFECRepair, ErrTruncated},
+		{"FEC_REPAIR truncated in the gaps", []byte{0x30, 0x00, 0x03, 0x00}, FrameFECRepair, ErrTruncated},
+		{"FEC_REPAIR sources past 2^62-1", append(append(append([]byte{0x30}, AppendVarint(nil, MaxVarint-1)...), 0x02), AppendVarint(nil, 1)...), FrameFECRepair, ErrFECRepair},
 		{"STREAM ending past 2^62-1", []byte{0x0e, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0xaa},
 			0x0e, ErrOffsetRange},
 		{"STREAM without length ending past 2^62-1", []byte{0x0c, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xaa},

@@ -35,8 +35,8 @@ const (
 	FrameHandshakeDone      FrameType = 0x1e
 
 	// Limpet extensions.
-	FrameFECRepair     FrameType = 0x30 // reserved: Reed-Solomon repair symbol
-	FrameFECSourceInfo FrameType = 0x31 // reserved: which packets a repair group protects
+	FrameFECRepair     FrameType = 0x30 // Reed-Solomon repair symbol, once FEC is negotiated
+	FrameFECSourceInfo FrameType = 0x31 // reserved, unused: FEC_REPAIR lists its sources itself
 	FrameConsumed      FrameType = 0x32 // delivery receipt: bytes the application read
 )
 

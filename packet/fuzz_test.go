@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -251,6 +252,57 @@ func FuzzDecodePacketNumber(f *testing.F) {
 			if other >= 0 && other <= int64(MaxPacketNumber) && dist(other) < dist(int64(got)) {
 				t.Fatalf("largest %#x, truncated %#x/%d: decoded %#x, but %#x is closer", l, truncated, n, got, other)
 			}
+		}
+	})
+}
+
+// FuzzFECRepairFrame parses FEC_REPAIR frames into a reused source buffer.
+// A frame that parses has 1 to MaxFECSources increasing packet numbers, a
+// repair index and symbol length in range, and survives parse → append →
+// parse unchanged; anything else is a *FrameError.
+func FuzzFECRepairFrame(f *testing.F) {
+	for _, fr := range sampleFrames() {
+		if r, ok := fr.(FECRepairFrame); ok {
+			f.Add(r.Append(nil))
+		}
+	}
+	f.Add([]byte{0x30, 0x00, 0x00, 0x00, 0x03, 1, 2, 3})
+	f.Add([]byte{0x30, 0x05, 0x03, 0x00, 0x40, 0x00, 0x1f, 0x03, 0, 1, 1})
+	buf := make([]PacketNumber, 0, MaxFECSources)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, n, err := ParseFECRepairFrame(b, buf)
+		if err != nil {
+			var fe *FrameError
+			if !errors.As(err, &fe) || fe.Type != FrameFECRepair {
+				t.Fatalf("error %v is not a *FrameError for FEC_REPAIR", err)
+			}
+			return
+		}
+		if n <= 0 || n > len(b) {
+			t.Fatalf("consumed %d of %d bytes", n, len(b))
+		}
+		if k := len(r.Sources); k < 1 || k > MaxFECSources {
+			t.Fatalf("%d sources", k)
+		}
+		for i := 1; i < len(r.Sources); i++ {
+			if r.Sources[i] <= r.Sources[i-1] || r.Sources[i] > MaxPacketNumber {
+				t.Fatalf("sources %v not increasing within 2^62-1", r.Sources)
+			}
+		}
+		if r.Index < 0 || r.Index >= MaxFECRepairSymbols || len(r.Symbol) < MinFECSymbolLen {
+			t.Fatalf("index %d, symbol length %d out of range", r.Index, len(r.Symbol))
+		}
+		r.Sources = slices.Clone(r.Sources) // buf is reused by the next parse
+		enc := r.Append(nil)
+		if len(enc) != r.Len() {
+			t.Fatalf("Append wrote %d bytes, Len says %d", len(enc), r.Len())
+		}
+		again, m, err := ParseFECRepairFrame(enc, nil)
+		if err != nil || m != len(enc) || !reflect.DeepEqual(again, r) {
+			t.Fatalf("round trip: %+v, %d, %v; want %+v", again, m, err, r)
+		}
+		if enc2 := again.Append(nil); !bytes.Equal(enc2, enc) {
+			t.Fatalf("re-encoding %x differs from %x", enc2, enc)
 		}
 	})
 }

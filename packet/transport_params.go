@@ -101,9 +101,11 @@ type TransportParameters struct {
 	// RetrySrcConnID is the SCID of the server's Retry. Server only.
 	RetrySrcConnID    ConnectionID
 	HasRetrySrcConnID bool
-	// FECMaxRepairSymbols is limpet's fec parameter: the most repair
-	// symbols per group this endpoint sends; 0, the only value v1 uses,
-	// disables forward error correction.
+	// FECMaxRepairSymbols is limpet's fec parameter (docs/PROTOCOL.md
+	// section 10): the most repair symbols per group this endpoint decodes,
+	// so the peer may send FEC_REPAIR frames with a Repair Index below it;
+	// 0 (absent) means the peer must send none. Values above
+	// MaxFECRepairSymbols mean MaxFECRepairSymbols.
 	FECMaxRepairSymbols uint64
 }
 

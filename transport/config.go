@@ -1,9 +1,11 @@
 package transport
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/packet"
 )
 
 // Config configures a Listener or a dialled Conn. The zero value of every
@@ -66,6 +68,45 @@ type Config struct {
 	// MaxConns caps its connections (default 10,000).
 	MaxHandshakes int
 	MaxConns      int
+
+	// FEC turns on forward error correction (docs/PROTOCOL.md section 10);
+	// the zero value leaves it off.
+	FEC FECConfig
+}
+
+// FECConfig configures Reed-Solomon forward error correction
+// (docs/PROTOCOL.md section 10): after every GroupSize packets carrying
+// stream data, the sender sends Repair repair packets, from which the
+// receiver rebuilds up to Repair lost packets of the group at once,
+// without waiting a round trip for their retransmission. It costs
+// Repair/GroupSize more bandwidth, GroupSize+17 bytes of room in every
+// packet, and memory on the receiving side (at most about 640 KiB per
+// connection). It suits paths with random loss, such as radio links; on a
+// path whose losses come from congestion it only adds load.
+//
+// Both ends must opt in: an endpoint with GroupSize > 0 announces that it
+// decodes repair packets, and one with Repair > 0 sends them only to a
+// peer that announced it.
+type FECConfig struct {
+	// GroupSize (K) is the number of packets per group, 1 to 32; 0 turns
+	// FEC off in both directions. A partial group is closed when the
+	// sender has nothing more to send, so the end of a burst is protected
+	// too.
+	GroupSize int
+	// Repair (R) is the number of repair packets sent per group, 0 to
+	// GroupSize; 0 only decodes what the peer sends.
+	Repair int
+}
+
+// validate checks the ranges documented on FECConfig.
+func (f FECConfig) validate() error {
+	if f.GroupSize < 0 || f.GroupSize > packet.MaxFECSources {
+		return fmt.Errorf("limpet: Config.FEC.GroupSize %d: want 0 to %d", f.GroupSize, packet.MaxFECSources)
+	}
+	if f.Repair < 0 || f.Repair > f.GroupSize {
+		return fmt.Errorf("limpet: Config.FEC.Repair %d: want 0 to GroupSize (%d)", f.Repair, f.GroupSize)
+	}
+	return nil
 }
 
 const (

@@ -155,6 +155,9 @@ type Conn struct {
 	path    pathState
 	newBind func(network, addr string) (Bind, error) // client: opens a socket to migrate to; nil disables
 
+	// Forward error correction (docs/PROTOCOL.md section 10; conn_fec.go).
+	fec fecState
+
 	// Statistics, written by the loop, read atomically by Stats.
 	stats connStats
 
@@ -203,6 +206,7 @@ func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 	c.remoteBidi = streams.NewRemoteStreamIDs(isServer, true, uint64(cfg.MaxIncomingStreams))
 	c.remoteUni = streams.NewRemoteStreamIDs(isServer, false, uint64(cfg.MaxIncomingUniStreams))
 	c.handshakeDeadline = now.Add(cfg.HandshakeTimeout)
+	c.fec.init(cfg.FEC)
 	return c
 }
 
@@ -222,6 +226,7 @@ func (c *Conn) localParams() packet.TransportParameters {
 	p.ActiveConnIDLimit = activeConnIDLimit
 	p.InitialSrcConnID = c.localCID
 	p.HasInitialSrcConnID = true
+	p.FECMaxRepairSymbols = c.fec.announce()
 	if c.isServer {
 		p.StatelessResetToken = c.resetToken(c.localCID)
 		p.HasStatelessResetToken = true
@@ -244,6 +249,7 @@ func (c *Conn) applyPeerParams(p packet.TransportParameters) {
 	if p.MaxIdleTimeout > 0 && p.MaxIdleTimeout < c.idleTimeout {
 		c.idleTimeout = p.MaxIdleTimeout
 	}
+	c.fec.startSending(c.cfg.FEC, p.FECMaxRepairSymbols)
 }
 
 // loop is the connection's goroutine: the only one that touches its

@@ -44,6 +44,12 @@ func (c *Conn) onTimers(now time.Time) {
 			// there is any (RFC 9002 §6.2.4).
 			c.probes = 2
 			c.stats.ptoCount.Add(1)
+			// No ACK came to settle held FEC packets: send them again,
+			// and protect what the open group has so far.
+			c.fecReleaseHeld(now)
+			if c.fec.enc != nil {
+				c.fec.enc.Flush()
+			}
 			c.requeueOldestForProbe()
 		}
 	}

@@ -220,6 +220,11 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		return
 	}
 	if c.recv.IsDuplicate(pn) {
+		if c.fec.dec != nil && c.fec.dec.WasRecovered(pn) {
+			// The original of a packet FEC rebuilt, late: not a copy the
+			// network made (docs/PROTOCOL.md section 10).
+			return
+		}
 		c.stats.duplicates.Add(1)
 		return
 	}
@@ -244,20 +249,27 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		c.onPeerAddressChange(from, datagramLen, now)
 	}
 	c.rxFrom = from
+	c.fec.rxPN = pn
 	ackEliciting, err := c.handleFrames(payload, now)
 	if err != nil {
-		var te *transportError
-		if errors.As(err, &te) {
-			c.closeTransport(te.code, te.frame, te.reason, now)
-		} else {
-			c.closeTransport(packet.InternalError, 0, err.Error(), now)
-		}
+		c.closeOnFrameError(err, now)
 		return
 	}
 	if c.state == stateClosing {
 		return
 	}
 	c.recv.OnPacketReceived(pn, ackEliciting, now)
+	c.fecAfterPacket(pn, payload, now)
+}
+
+// closeOnFrameError closes the connection with the error a frame caused.
+func (c *Conn) closeOnFrameError(err error, now time.Time) {
+	var te *transportError
+	if errors.As(err, &te) {
+		c.closeTransport(te.code, te.frame, te.reason, now)
+	} else {
+		c.closeTransport(packet.InternalError, 0, err.Error(), now)
+	}
 }
 
 // onUndecryptable handles a short-header packet that failed to open: a
@@ -291,6 +303,7 @@ func (c *Conn) handleFrames(p []byte, now time.Time) (ackEliciting bool, err err
 	if len(p) == 0 {
 		return false, protoErr(packet.ProtocolViolation, 0, "packet with no frames")
 	}
+	c.fec.hasStream, c.fec.hasOther = false, false
 	for len(p) > 0 {
 		ft, _, err := packet.PeekFrameType(p)
 		if err != nil {
@@ -298,6 +311,9 @@ func (c *Conn) handleFrames(p []byte, now time.Time) (ackEliciting bool, err err
 		}
 		if ft.AckEliciting() {
 			ackEliciting = true
+		}
+		if err := c.fecNoteFrame(ft); err != nil {
+			return ackEliciting, err
 		}
 		n, err := c.handleFrame(ft, p, now)
 		if err != nil {
@@ -447,6 +463,8 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		return n, c.onConsumed(f)
 	case ft == packet.FrameCrypto:
 		return 0, protoErr(packet.ProtocolViolation, ft, "CRYPTO frame in 1-RTT packet")
+	case ft == packet.FrameFECRepair:
+		return c.onFECRepair(p)
 	}
 	return 0, protoErr(packet.FrameEncodingError, ft, "unknown frame type")
 }
@@ -460,6 +478,9 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	var res ackframes.AckResult
 	c.ackedBuf, res = c.loss.OnAck(ackframes.SpaceApplication, f, now, c.ackedBuf[:0])
 	if len(c.ackedBuf) == 0 {
+		// Held packets are no longer in the history: an ACK may be new
+		// only for them.
+		c.fecResolveHeld(f, now)
 		return nil
 	}
 	c.lastAckProgress = now
@@ -479,6 +500,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 		c.onFramesAcked(&p.Frames)
 		p.Frames.reset()
 	}
+	c.fecResolveHeld(f, now)
 	c.cc.OnAckProcessed(now, priorInFlight, &c.rtt)
 	c.pacer.SetRate(now, c.cc.Window(), c.rtt.Smoothed(), c.cc.InSlowStart())
 	return nil
@@ -493,6 +515,9 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 	var largestLostSent time.Time
 	for i := range lost {
 		p := &lost[i]
+		if c.fecHold(p) {
+			continue // its group's repair packets may still rebuild it
+		}
 		c.stats.packetsLost.Add(1)
 		if p.InFlight {
 			lostBytes += p.Size

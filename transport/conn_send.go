@@ -36,8 +36,20 @@ func (c *Conn) send(now time.Time) {
 	if c.keys != nil {
 		for n < len(c.txBufs) {
 			ackOnly := !c.canSendAckEliciting(now)
-			b := c.buildAppPacket(c.txBufs[n].Buf[:0], now, ackOnly)
+			var b []byte
+			if !ackOnly && c.fecRepairDue() {
+				// Repair packets go before new data, so the peer gets them
+				// while the group's packets are fresh (docs/PROTOCOL.md
+				// section 10).
+				b = c.buildRepairPacket(c.txBufs[n].Buf[:0], now)
+			}
 			if len(b) == 0 {
+				b = c.buildAppPacket(c.txBufs[n].Buf[:0], now, ackOnly)
+			}
+			if len(b) == 0 {
+				if !ackOnly && c.fecFlushIdle() {
+					continue // nothing more to send: protect the partial group
+				}
 				break
 			}
 			c.txBufs[n].Buf = b
@@ -182,9 +194,14 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	// and the challenge is what unlocks the rest. Like ACKs they are not
 	// held back by a congestion window that the old path filled.
 	b = c.appendPathFrames(b, limit, rec)
-	if len(b) > payloadStart {
+	pathFrames := len(b) > payloadStart
+	if pathFrames {
 		ackEliciting = true
 	}
+	// With FEC on, a packet with stream data is a source packet: it leaves
+	// room for its group's repair frame, whose symbol is longer than the
+	// longest payload (docs/PROTOCOL.md section 10).
+	sentData := false
 	if !ackOnly {
 		frameLimit := limit
 		if c.recv.HasUnacked() {
@@ -194,8 +211,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		if len(b) > payloadStart && rec.hasAckEliciting() {
 			ackEliciting = true
 		}
-		b2, sentData := c.appendStreamFrames(b, frameLimit, rec, now)
-		b = b2
+		b, sentData = c.appendStreamFrames(b, frameLimit-c.fec.reserve(), rec, now)
 		if sentData {
 			ackEliciting = true
 		}
@@ -205,7 +221,11 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		}
 	}
 	if c.recv.HasUnacked() && (ackDue || ackEliciting) {
-		f, ok := c.recv.BuildAck(now, 3, limit-len(b), c.ackBuf[:0])
+		ackLimit := limit
+		if sentData {
+			ackLimit -= c.fec.reserve()
+		}
+		f, ok := c.recv.BuildAck(now, 3, ackLimit-len(b), c.ackBuf[:0])
 		if ok {
 			b = f.Append(b)
 			c.recv.OnAckSent()
@@ -215,6 +235,14 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	if len(b) == payloadStart {
 		return nil
 	}
+	return c.finishAppPacket(b, pn, pnOffset, pnLen, payloadStart, rec, ackEliciting, pathFrames, now)
+}
+
+// finishAppPacket seals the 1-RTT packet numbered pn whose plaintext is
+// b[payloadStart:] and records it for loss recovery and congestion control.
+// A packet with stream data and no path frames joins the FEC group
+// (docs/PROTOCOL.md section 10).
+func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen, payloadStart int, rec *sentFrames, ackEliciting, pathFrames bool, now time.Time) []byte {
 	if ackEliciting {
 		c.pingDue = false
 		if c.probes > 0 {
@@ -230,6 +258,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		c.abort(err)
 		return nil
 	}
+	c.fecProtect(pn, b[payloadStart:], rec, pathFrames)
 	b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn))
 	if err != nil {
 		c.closeTransport(packet.AEADLimitReached, 0, err.Error(), now)

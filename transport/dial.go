@@ -20,6 +20,9 @@ func Dial(ctx context.Context, addr string, cfg *Config) (*Conn, error) {
 	if conf.ServerKey.IsZero() {
 		return nil, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
 	}
+	if err := conf.FEC.validate(); err != nil {
+		return nil, err
+	}
 	raddr, err := resolve(ctx, addr)
 	if err != nil {
 		return nil, err
@@ -43,6 +46,10 @@ func DialBind(ctx context.Context, bind Bind, addr netip.AddrPort, cfg *Config) 
 	if conf.ServerKey.IsZero() {
 		bind.Close()
 		return nil, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
+	}
+	if err := conf.FEC.validate(); err != nil {
+		bind.Close()
+		return nil, err
 	}
 	return dialBind(ctx, bind, addr, conf, nil)
 }

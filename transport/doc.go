@@ -20,5 +20,10 @@
 // buffer under that stream's lock. The endpoint's reader goroutine
 // demultiplexes datagrams to connections by destination connection ID.
 //
+// Forward error correction is opt-in (Config.FEC; docs/PROTOCOL.md section
+// 10): on a path with random loss, the receiver rebuilds lost packets from
+// Reed-Solomon repair packets instead of waiting a round trip for their
+// retransmission.
+//
 // Limitations: no 0-RTT; no version negotiation.
 package transport

@@ -262,6 +262,9 @@ type testPacket struct {
 	token  []byte              // Initial and Retry only
 	frames []packet.Frame      // PADDING included
 	raw    []byte              // Retry only: the packet as sent, tag included
+	// payload is a 1-RTT packet's plaintext, the frames as encoded: what
+	// an FEC source symbol holds (docs/PROTOCOL.md section 10).
+	payload []byte
 }
 
 // ackEliciting reports whether p carries a frame other than ACK, PADDING and
@@ -1223,7 +1226,7 @@ func (tc *testConn) open1RTT(pkt []byte) *testPacket {
 			tc.connIssuedCIDs = append(tc.connIssuedCIDs, f)
 		}
 	}
-	return &testPacket{kind: kind1RTT, pn: pn, dcid: h.DstConnID, frames: frames}
+	return &testPacket{kind: kind1RTT, pn: pn, dcid: h.DstConnID, frames: frames, payload: payload}
 }
 
 func (tc *testConn) parseFrames(payload []byte) []packet.Frame {
@@ -1413,6 +1416,8 @@ func formatFrame(f packet.Frame) string {
 		return fmt.Sprintf("STREAM{id=%d off=%d len=%d fin=%v data=%q}", f.StreamID, f.Offset, len(f.Data), f.Fin, abbreviate(f.Data))
 	case packet.CryptoFrame:
 		return fmt.Sprintf("CRYPTO{off=%d len=%d}", f.Offset, len(f.Data))
+	case packet.FECRepairFrame:
+		return fmt.Sprintf("FEC_REPAIR{sources=%v index=%d symbol=%dB}", f.Sources, f.Index, len(f.Symbol))
 	case packet.ConnectionCloseFrame:
 		if f.Application {
 			return fmt.Sprintf("CONNECTION_CLOSE(0x1d){app code=%#x reason=%q}", f.ErrorCode, f.Reason)

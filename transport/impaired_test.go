@@ -19,6 +19,13 @@ import (
 // whose both directions are impaired by cfg (with different seeds).
 func impairedPair(t *testing.T, cfg netsim.Config, cliCfg *Config) (cli, srv *Conn, cliNet, srvNet *netsim.Conn) {
 	t.Helper()
+	return impairedPairWith(t, cfg, cliCfg, nil)
+}
+
+// impairedPairWith is impairedPair with a server configuration too (its
+// PrivateKey is set here).
+func impairedPairWith(t *testing.T, cfg netsim.Config, cliCfg, srvCfg *Config) (cli, srv *Conn, cliNet, srvNet *netsim.Conn) {
+	t.Helper()
 	n := netsim.NewNetwork()
 	srvAddr := netip.MustParseAddrPort("198.18.0.1:4433")
 	cliAddr := netip.MustParseAddrPort("198.18.0.2:5000")
@@ -38,7 +45,11 @@ func impairedPair(t *testing.T, cfg netsim.Config, cliCfg *Config) (cli, srv *Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := ListenBind(NewPacketConnBind(srvNet), &Config{PrivateKey: key})
+	if srvCfg == nil {
+		srvCfg = &Config{}
+	}
+	srvCfg.PrivateKey = key
+	ln, err := ListenBind(NewPacketConnBind(srvNet), srvCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,10 @@ func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
 		bind.Close()
 		return nil, errors.New("limpet: Listen needs Config.PrivateKey")
 	}
+	if err := conf.FEC.validate(); err != nil {
+		bind.Close()
+		return nil, err
+	}
 	var authorize func(crypto.PublicKey) bool
 	if len(conf.AllowedClientKeys) > 0 {
 		allowed := make(map[crypto.PublicKey]bool, len(conf.AllowedClientKeys))

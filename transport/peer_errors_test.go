@@ -135,8 +135,22 @@ func TestPeerProtocolErrors(t *testing.T) {
 		wantCode:  packet.FrameEncodingError,
 		wantFrame: packet.FramePing,
 	}, {
-		desc:      "reserved FEC_REPAIR frame",
-		rule:      "docs/PROTOCOL.md section 5: reserved types are FRAME_ENCODING_ERROR in v1",
+		desc:      "reserved FEC_SOURCE_INFO frame",
+		rule:      "docs/PROTOCOL.md section 5: reserved types are FRAME_ENCODING_ERROR",
+		frames:    func(tc *testConn) []packet.Frame { return []packet.Frame{rawFrame{0x31, 0, 0, 0}} },
+		wantCode:  packet.FrameEncodingError,
+		wantFrame: packet.FrameFECSourceInfo,
+	}, {
+		desc: "FEC_REPAIR without the fec transport parameter",
+		rule: "docs/PROTOCOL.md section 10: FEC_REPAIR to an endpoint that did not announce fec is PROTOCOL_VIOLATION",
+		frames: func(tc *testConn) []packet.Frame {
+			return []packet.Frame{packet.FECRepairFrame{Sources: []packet.PacketNumber{0}, Symbol: []byte{0, 1, 1}}}
+		},
+		wantCode:  packet.ProtocolViolation,
+		wantFrame: packet.FrameFECRepair,
+	}, {
+		desc:      "malformed FEC_REPAIR frame",
+		rule:      "docs/PROTOCOL.md section 10: an FEC_REPAIR without sources is FRAME_ENCODING_ERROR",
 		frames:    func(tc *testConn) []packet.Frame { return []packet.Frame{rawFrame{0x30, 0, 0, 0}} },
 		wantCode:  packet.FrameEncodingError,
 		wantFrame: packet.FrameFECRepair,

@@ -44,6 +44,9 @@ type sentFrames struct {
 	n      uint8
 	inline [3]sentFrame
 	more   []sentFrame
+	// fecGroup is the FEC group the packet is a source of, 0 for none
+	// (docs/PROTOCOL.md section 10).
+	fecGroup uint64
 }
 
 func (s *sentFrames) add(f sentFrame) {
@@ -89,4 +92,5 @@ func (s *sentFrames) clone() sentFrames {
 func (s *sentFrames) reset() {
 	s.n = 0
 	s.more = s.more[:0]
+	s.fecGroup = 0
 }

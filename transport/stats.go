@@ -16,6 +16,8 @@ type connStats struct {
 	duplicates, sendErrors       atomic.Uint64
 	migrations                   atomic.Uint64
 	retries                      atomic.Uint64
+	fecRepairSent, fecRecovered  atomic.Uint64
+	fecPeerRecovered             atomic.Uint64
 	// Published by the loop for Stats.
 	smoothedRTT, minRTT atomic.Int64
 	cwnd                atomic.Int64
@@ -41,6 +43,16 @@ type ConnStats struct {
 	// Retries it ignored are not counted; malformed ones count in
 	// Malformed and forged ones in AuthFailed.
 	Retries uint64
+	// Forward error correction (Config.FEC; docs/PROTOCOL.md section 10).
+	// FECRepairSent counts the repair packets sent. FECRecovered counts
+	// the peer's packets this endpoint rebuilt from repair packets, which
+	// it processed and acknowledged as if they had arrived (they are not in
+	// PacketsReceived, and their originals arriving late are dropped
+	// without counting as Duplicates). FECPeerRecovered counts packets of
+	// ours that loss detection had given up on but that the peer
+	// acknowledged once it had rebuilt them: they were not retransmitted
+	// and are not in PacketsLost.
+	FECRepairSent, FECRecovered, FECPeerRecovered uint64
 	// Dropped packets, by cause: malformed headers or frames, failed
 	// authentication (tampered, forged or undecryptable), duplicates, and
 	// datagrams dropped because the connection's queue was full.
@@ -63,6 +75,9 @@ func (c *Conn) Stats() ConnStats {
 		ProbeTimeouts:      s.ptoCount.Load(),
 		Migrations:         s.migrations.Load(),
 		Retries:            s.retries.Load(),
+		FECRepairSent:      s.fecRepairSent.Load(),
+		FECRecovered:       s.fecRecovered.Load(),
+		FECPeerRecovered:   s.fecPeerRecovered.Load(),
 		Malformed:          s.malformed.Load(),
 		AuthFailed:         s.authFailed.Load(),
 		Duplicates:         s.duplicates.Load(),
