@@ -182,6 +182,8 @@ type jsonSummary struct {
 	GoodputMBps        float64 `json:"goodput_mbytes_per_s"`
 	RetransmittedBytes uint64  `json:"retransmitted_bytes"`
 	Migrations         uint64  `json:"migrations"`
+	FECRepairPackets   uint64  `json:"fec_repair_packets"`
+	FECRebuiltPackets  uint64  `json:"fec_rebuilt_packets"`
 	Error              string  `json:"error"`
 }
 

@@ -225,6 +225,7 @@ type sendOptions struct {
 	pin                  keyFlag
 	key                  string
 	rate                 sizeFlag
+	fec                  bool
 	parallel             int
 	timeout              time.Duration
 	json, quiet, verbose bool
@@ -235,6 +236,7 @@ func sendFlags(o *sendOptions) *flag.FlagSet {
 	fs.Var(&o.pin, "pin", "")
 	fs.StringVar(&o.key, "key", "", "")
 	fs.Var(&o.rate, "rate", "")
+	fs.BoolVar(&o.fec, "fec", false, "")
 	fs.IntVar(&o.parallel, "parallel", defaultParallel, "")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "")
 	fs.BoolVar(&o.json, "json", false, "")
@@ -264,7 +266,7 @@ func runSend(ctx context.Context, args []string, env Env, stdout, stderr io.Writ
 	}
 	return Send(ctx, SenderConfig{
 		Paths: pos[:len(pos)-1], Addr: addr, Pin: o.pin.key, KeyFile: o.key,
-		Rate: o.rate.n, Parallel: o.parallel, Timeout: o.timeout,
+		Rate: o.rate.n, FEC: o.fec, Parallel: o.parallel, Timeout: o.timeout,
 		JSON: o.json, Quiet: o.quiet, Verbose: o.verbose,
 		Env: env, Stdout: stdout, Stderr: stderr,
 	})

@@ -346,6 +346,7 @@ func (s *session) report(total int64) {
 		DeliveredBytes:     total,
 		RetransmittedBytes: stats.BytesRetransmitted,
 		Migrations:         stats.Migrations,
+		FECRebuiltPackets:  stats.FECRecovered,
 	}
 	sum.setGoodput(s.received.Load(), elapsed)
 	if sum.FilesFailed > 0 {

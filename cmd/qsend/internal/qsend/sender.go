@@ -23,6 +23,7 @@ type SenderConfig struct {
 	Pin      crypto.PublicKey // the receiver's key; zero means known_hosts
 	KeyFile  string           // this sender's key; empty means the default
 	Rate     int64            // bytes per second; 0 is unlimited
+	FEC      bool             // send repair packets (fecGroup and fecRepair)
 	Parallel int              // files in flight at once
 	Timeout  time.Duration    // bound on reaching the receiver
 	JSON     bool
@@ -366,6 +367,7 @@ func (s *sendSession) finish(start time.Time, stats transport.ConnStats, runErr 
 		DeliveredBytes:     delivered,
 		RetransmittedBytes: stats.BytesRetransmitted,
 		Migrations:         stats.Migrations,
+		FECRepairPackets:   stats.FECRepairSent,
 	}
 	sum.setGoodput(s.newBytes.Load(), elapsed)
 	if s.cfg.Verbose {
@@ -429,6 +431,7 @@ func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.Pr
 		PrivateKey:       key,
 		ServerKey:        serverKey,
 		HandshakeTimeout: max(time.Until(deadline), time.Second),
+		FEC:              senderFEC(cfg.FEC),
 	})
 	var ce *transport.ConnError
 	switch {
@@ -484,4 +487,20 @@ func trustedKey(cfg *SenderConfig, announced crypto.PublicKey) (crypto.PublicKey
 			cfg.Addr, known, path, line, announced, line, path, announced)
 	}
 	return known, nil, nil
+}
+
+// With --fec the sender adds fecRepair repair packets to every fecGroup
+// packets of file data: 25 % more packets, and any two lost in a group of
+// ten are rebuilt by the receiver without a round trip (docs/PROTOCOL.md
+// section 10). Receivers always decode.
+const (
+	fecGroup  = 8
+	fecRepair = 2
+)
+
+func senderFEC(on bool) transport.FECConfig {
+	if !on {
+		return transport.FECConfig{}
+	}
+	return transport.FECConfig{GroupSize: fecGroup, Repair: fecRepair}
 }

@@ -39,6 +39,12 @@ type Summary struct {
 	// receiver: the sender's NAT rebinding or new address).
 	RetransmittedBytes uint64 `json:"retransmitted_bytes"`
 	Migrations         uint64 `json:"migrations"`
+	// With --fec, FECRepairPackets counts the repair packets the sender
+	// sent, and FECRebuiltPackets the lost packets the receiver rebuilt
+	// from them instead of waiting for a retransmission (only the receiver
+	// knows: most are rebuilt before the sender would call them lost).
+	FECRepairPackets  uint64 `json:"fec_repair_packets,omitempty"`
+	FECRebuiltPackets uint64 `json:"fec_rebuilt_packets,omitempty"`
 	// Error is why the transfer failed; empty on success.
 	Error string `json:"error,omitempty"`
 }
