@@ -13,9 +13,10 @@ import (
 var ErrUnknownProtocol = errors.New("bench: unknown protocol")
 
 // Protocols returns every protocol name in the order Compare alternates
-// them: the two TCP baselines, TLS, quic-go, then limpet.
+// them: the two TCP baselines, TLS, quic-go, then limpet without and with
+// forward error correction.
 func Protocols() []string {
-	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet}
+	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet, ProtocolLimpetFEC}
 }
 
 // Runner measures one transfer of size bytes with one protocol over a
@@ -40,6 +41,8 @@ func NewRunner(protocol string) (Runner, error) {
 		run = RunQuicGo
 	case ProtocolLimpet:
 		run = RunLimpet
+	case ProtocolLimpetFEC:
+		run = RunLimpetFEC
 	default:
 		return Runner{}, fmt.Errorf("%w %q (want one of %s)", ErrUnknownProtocol, protocol, strings.Join(Protocols(), ", "))
 	}

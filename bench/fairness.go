@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/transport"
 )
 
 // RunFairness starts a limpet flow and a TCP flow (with the named
@@ -77,7 +78,7 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, clo
 	if err != nil {
 		return nil, nil, err
 	}
-	lln, err := listenLimpet(nw, key)
+	lln, err := listenLimpet(nw, key, transport.FECConfig{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("limpet listen: %w", err)
 	}
@@ -112,7 +113,7 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, clo
 		return nil, nil, fmt.Errorf("tcp dial: %w", err)
 	}
 	closers.add(tc)
-	lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public())
+	lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), transport.FECConfig{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("limpet dial: %w", err)
 	}

@@ -25,21 +25,34 @@ import (
 // server application has read every byte (Stream.WaitConsumed). The clock
 // still stops when the server has read the last byte, as for TCP.
 func RunLimpet(ctx context.Context, nw Network, size int64) Result {
+	return runLimpet(ctx, nw, size, ProtocolLimpet, transport.FECConfig{})
+}
+
+// LimpetFEC is the forward error correction of the limpet-fec protocol:
+// 2 repair packets with every 8, as qsend --fec sends.
+var LimpetFEC = transport.FECConfig{GroupSize: 8, Repair: 2}
+
+// RunLimpetFEC is RunLimpet with the client sending LimpetFEC.
+func RunLimpetFEC(ctx context.Context, nw Network, size int64) Result {
+	return runLimpet(ctx, nw, size, ProtocolLimpetFEC, LimpetFEC)
+}
+
+func runLimpet(ctx context.Context, nw Network, size int64, protocol string, fec transport.FECConfig) Result {
 	key, err := crypto.GenerateKey()
 	if err != nil {
-		return failedResult(ProtocolLimpet, err)
+		return failedResult(protocol, err)
 	}
 	closers := new(closerSet)
-	ln, err := listenLimpet(nw, key)
+	ln, err := listenLimpet(nw, key, fec)
 	if err != nil {
-		return failedResult(ProtocolLimpet, fmt.Errorf("listen: %w", err))
+		return failedResult(protocol, fmt.Errorf("listen: %w", err))
 	}
 	closers.add(ln)
 
 	var client *transport.Conn
 	var stream *transport.Stream
 	return transfer(ctx, size, session{
-		protocol: ProtocolLimpet,
+		protocol: protocol,
 		closers:  closers,
 		accept: func(ctx context.Context) (io.Reader, error) {
 			conn, err := ln.Accept(ctx)
@@ -50,7 +63,7 @@ func RunLimpet(ctx context.Context, nw Network, size int64) Result {
 			return conn.AcceptStream(ctx)
 		},
 		dial: func(ctx context.Context) (io.Writer, error) {
-			conn, err := dialLimpet(ctx, nw, ln.Addr().(*net.UDPAddr).AddrPort(), key.Public())
+			conn, err := dialLimpet(ctx, nw, ln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), fec)
 			if err != nil {
 				return nil, err
 			}
@@ -73,7 +86,8 @@ func RunLimpet(ctx context.Context, nw Network, size int64) Result {
 }
 
 // listenLimpet starts a limpet listener on nw's server side.
-func listenLimpet(nw Network, key crypto.PrivateKey) (*transport.Listener, error) {
+// With fec set it also decodes repair packets.
+func listenLimpet(nw Network, key crypto.PrivateKey, fec transport.FECConfig) (*transport.Listener, error) {
 	sock, err := nw.ListenUDP()
 	if err != nil {
 		return nil, err
@@ -83,11 +97,11 @@ func listenLimpet(nw Network, key crypto.PrivateKey) (*transport.Listener, error
 		sock.Close()
 		return nil, err
 	}
-	return transport.ListenBind(bind, &transport.Config{PrivateKey: key})
+	return transport.ListenBind(bind, &transport.Config{PrivateKey: key, FEC: transport.FECConfig{GroupSize: fec.GroupSize}})
 }
 
 // dialLimpet connects from nw's client side.
-func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server crypto.PublicKey) (*transport.Conn, error) {
+func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server crypto.PublicKey, fec transport.FECConfig) (*transport.Conn, error) {
 	sock, err := nw.ClientUDP()
 	if err != nil {
 		return nil, err
@@ -97,14 +111,18 @@ func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server cry
 		sock.Close()
 		return nil, err
 	}
-	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server})
+	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server, FEC: fec})
 }
 
 // describeStats is the Detail of a limpet row: what the sender's congestion
 // controller and loss recovery did.
 func describeStats(st transport.ConnStats) string {
-	return fmt.Sprintf("srtt %v, cwnd %d B, %d packets sent, %d lost",
+	s := fmt.Sprintf("srtt %v, cwnd %d B, %d packets sent, %d lost",
 		st.SmoothedRTT.Round(time.Microsecond), st.CongestionWindow, st.PacketsSent, st.PacketsLost)
+	if st.FECRepairSent > 0 {
+		s += fmt.Sprintf(", %d FEC repair packets", st.FECRepairSent)
+	}
+	return s
 }
 
 // SelfTest dials a limpet listener on loopback, sends SelfTestSize random

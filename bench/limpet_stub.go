@@ -16,6 +16,11 @@ func RunLimpet(ctx context.Context, nw Network, size int64) Result {
 	return failedResult(ProtocolLimpet, errLimpetNotBuilt)
 }
 
+// RunLimpetFEC reports an error row: this build has no limpet transport.
+func RunLimpetFEC(ctx context.Context, nw Network, size int64) Result {
+	return failedResult(ProtocolLimpetFEC, errLimpetNotBuilt)
+}
+
 // SelfTest reports a failure: this build has no limpet transport.
 func SelfTest(ctx context.Context) SelfTestResult {
 	return SelfTestResult{Protocol: ProtocolLimpet, Bytes: SelfTestSize, Err: errLimpetNotBuilt.Error()}

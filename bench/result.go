@@ -13,6 +13,9 @@ const (
 	ProtocolTLS      = "tls"       // TLS 1.3 (AES-128-GCM) over TCP with the kernel's default congestion control
 	ProtocolQuicGo   = "quic-go"   // one quic-go stream, client and server in child processes
 	ProtocolLimpet   = "limpet"    // one limpet stream
+	// ProtocolLimpetFEC is one limpet stream with forward error correction:
+	// 2 Reed-Solomon repair packets with every 8 (LimpetFEC).
+	ProtocolLimpetFEC = "limpet-fec"
 )
 
 // MB is the megabyte of every MB/s figure: 10^6 bytes, as in anchors.md.
