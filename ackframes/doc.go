@@ -44,6 +44,13 @@
 // and when that timer fires it calls ld.OnTimeout, which either declares
 // packets lost by the time threshold or asks for probe packets.
 //
+// A packet declared lost may still be acknowledged later: it was only
+// reordered or delayed. OnAck reports such spurious losses in
+// AckResult.Spurious, so that the congestion controller can undo the
+// reduction they caused, and widens the packet or time threshold that
+// declared them, so that the same reordering is tolerated next time
+// (docs/PROTOCOL.md section 3, "Loss detection").
+//
 // # Limitations
 //
 // ECN counts are not tracked: BuildAck always produces an ACK frame of type

@@ -9,7 +9,8 @@ import (
 const (
 	// PacketThreshold is kPacketThreshold: a packet is lost once a packet
 	// sent this many numbers later has been acknowledged. Three tolerates
-	// mild reordering, like TCP's three duplicate ACKs.
+	// mild reordering, like TCP's three duplicate ACKs. It is where a
+	// SentHistory's adaptive threshold starts (see MaxPacketThreshold).
 	PacketThreshold = 3
 
 	// TimerGranularity is kGranularity, the smallest loss delay and the
@@ -51,7 +52,8 @@ type RTT interface {
 // later packet has been acknowledged: 9/8 of the larger of the latest and
 // smoothed RTT, and at least TimerGranularity (RFC 9002 §6.1.2). The 1/8
 // margin absorbs small RTT variation without waiting a full extra round
-// trip.
+// trip. It is a SentHistory's time threshold until spurious losses widen
+// it (see SentHistory.LossDelay).
 func LossDelay(rtt RTT) time.Duration {
 	d := max(rtt.Latest(), rtt.Smoothed())
 	return max(d+d/8, TimerGranularity)
@@ -93,11 +95,17 @@ func PersistentCongestionDuration(rtt RTT, maxAckDelay time.Duration) time.Durat
 }
 
 // DetectLost declares lost every outstanding packet sent before the
-// largest acknowledged one that is either PacketThreshold numbers older
-// or was sent LossDelay(rtt) or more before now (RFC 9002 §6.1,
+// largest acknowledged one that is either h.PacketThreshold() numbers
+// older or was sent h.LossDelay(rtt) or more before now (RFC 9002 §6.1,
 // appendix A.10). Lost packets are removed, appended to lost in increasing
 // order and stop counting as bytes in flight; the transport sends their
 // frames again in new packets. LossTime is updated for the timer.
+//
+// The history remembers the packets it declares lost for
+// PersistentCongestionDuration, so that OnAck can report an
+// acknowledgement of one as a SpuriousLoss and widen the threshold that
+// declared it. Calls that declare packets lost also count towards
+// returning the thresholds to their defaults.
 //
 // persistent reports persistent congestion (RFC 9002 §7.6): among the
 // packets lost now are two ack-eliciting ones, both sent after the first
@@ -111,12 +119,18 @@ func PersistentCongestionDuration(rtt RTT, maxAckDelay time.Duration) time.Durat
 // sufficient capacity it does not allocate.
 func (h *SentHistory[M]) DetectLost(now time.Time, rtt RTT, maxAckDelay time.Duration, lost []SentPacket[M]) (_ []SentPacket[M], persistent bool) {
 	h.lossTime = time.Time{}
+	pcDuration := PersistentCongestionDuration(rtt, maxAckDelay)
+	// A packet acknowledged this long after it was declared lost was so
+	// late that treating it as reordering would stretch the thresholds
+	// for something closer to a blackout.
+	h.lost.expire(now.Add(-pcDuration))
 	if h.largestAcked < 0 {
 		return lost, false
 	}
-	lossDelay := LossDelay(rtt)
+	lossDelay := h.reo.lossDelay(rtt)
 	lostSentBy := now.Add(-lossDelay) // packets sent at or before this are lost by time
-	pcDuration := PersistentCongestionDuration(rtt, maxAckDelay)
+	threshold := h.reo.packetThreshold
+	nLost := len(lost)
 	pcPossible := rtt.HasSample() && !h.firstRTTSample.IsZero()
 
 	// The current run of lost packets with no acknowledged packet between
@@ -138,7 +152,9 @@ func (h *SentHistory[M]) DetectLost(now time.Time, rtt RTT, maxAckDelay time.Dur
 		if s.ackedBefore {
 			inRun = false
 		}
-		if s.pkt.TimeSent.After(lostSentBy) && s.pkt.Number+PacketThreshold > h.largestAcked {
+		byTime := !s.pkt.TimeSent.After(lostSentBy)
+		byPacket := s.pkt.Number+threshold <= h.largestAcked
+		if !byTime && !byPacket {
 			// Not lost yet. Later packets were sent later and have higher
 			// numbers, so none of them is lost either.
 			h.lossTime = s.pkt.TimeSent.Add(lossDelay)
@@ -154,9 +170,22 @@ func (h *SentHistory[M]) DetectLost(now time.Time, rtt RTT, maxAckDelay time.Dur
 			}
 		}
 		lost = append(lost, s.pkt)
+		h.lost.add(lostRecord{
+			pn:           s.pkt.Number,
+			largestAcked: h.largestAcked,
+			timeSent:     s.pkt.TimeSent,
+			lostAt:       now,
+			size:         s.pkt.Size,
+			inFlight:     s.pkt.InFlight,
+			byPacket:     byPacket,
+			byTime:       byTime,
+		})
 		h.resolve(s, slotLost)
 	}
 	h.popResolved()
+	if len(lost) > nLost {
+		h.reo.onLossEvent(now, rtt.Smoothed())
+	}
 	return lost, persistent
 }
 

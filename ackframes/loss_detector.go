@@ -115,7 +115,8 @@ func (d *LossDetector[M]) OnPacketSent(s Space, p SentPacket[M]) error {
 // When the frame acknowledges something new, the probe timeout backoff
 // restarts (RFC 9002 appendix A.7), and the first RTT sample of the
 // connection starts the period in which persistent congestion can be
-// established in every space.
+// established in every space. res.Spurious lists the packets the frame
+// acknowledged after they had been declared lost.
 //
 // The transport then feeds the RTT sample, if any, to its estimator and
 // calls DetectLost for the same space.

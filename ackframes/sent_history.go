@@ -58,6 +58,11 @@ type AckResult struct {
 	// the RTT estimator does that.
 	RTTSample    time.Duration
 	HasRTTSample bool
+	// Spurious lists the packets, in increasing order, that the frame
+	// acknowledged after DetectLost had declared them lost (see
+	// SpuriousLoss). It aliases storage the history reuses: it is valid
+	// until the next OnAck.
+	Spurious []SpuriousLoss
 }
 
 type slotState uint8
@@ -109,6 +114,12 @@ type SentHistory[M any] struct {
 
 	lossTime       time.Time // earliest time an outstanding packet becomes lost by the time threshold
 	firstRTTSample time.Time // when the first RTT sample was taken; persistent congestion starts after it
+
+	// Packets declared lost recently, to recognise spurious losses, and
+	// the thresholds those adapt.
+	lost     lostRecords
+	spurious []SpuriousLoss // AckResult.Spurious's storage
+	reo      reordering
 }
 
 // NewSentHistory returns an empty history that holds at most maxPackets
@@ -124,6 +135,7 @@ func (h *SentHistory[M]) init(maxPackets int) {
 		maxPackets = DefaultMaxSentPackets
 	}
 	*h = SentHistory[M]{limit: maxPackets, largestAcked: packet.InvalidPacketNumber}
+	h.reo.reset()
 }
 
 // at returns the i-th entry counting from the oldest.
@@ -302,6 +314,9 @@ func (h *SentHistory[M]) OnAck(f packet.AckFrame, now time.Time, acked []SentPac
 		}
 	}
 	h.popResolved()
+	if h.lost.n > 0 {
+		res.Spurious = h.ackLost(f.Ranges, largest, now)
+	}
 
 	if largestNewlyAcked && ackElicitingAcked {
 		if sample := now.Sub(largestSentAt); sample >= 0 {
@@ -313,6 +328,50 @@ func (h *SentHistory[M]) OnAck(f packet.AckFrame, now time.Time, acked []SentPac
 		}
 	}
 	return acked, res
+}
+
+// ackLost finds the recently lost packets that ranges acknowledge, marks
+// them so they are reported once, widens the thresholds they prove too
+// tight and returns them. largest is the frame's largest acknowledged
+// number.
+func (h *SentHistory[M]) ackLost(ranges []packet.AckRange, largest packet.PacketNumber, now time.Time) []SpuriousLoss {
+	out := h.spurious[:0]
+	first, last := h.lost.at(0).pn, h.lost.at(h.lost.n-1).pn
+	for ri := len(ranges) - 1; ri >= 0; ri-- {
+		rg := ranges[ri]
+		if rg.Largest < first {
+			continue
+		}
+		if rg.Smallest > last {
+			break
+		}
+		for i := h.lost.search(rg.Smallest); i < h.lost.n; i++ {
+			rec := h.lost.at(i)
+			if rec.pn > rg.Largest {
+				break
+			}
+			if rec.acked {
+				continue
+			}
+			rec.acked = true
+			reo := max(largest, rec.largestAcked) - rec.pn
+			h.reo.onSpurious(rec, reo)
+			out = append(out, SpuriousLoss{
+				Number:     rec.pn,
+				TimeSent:   rec.timeSent,
+				LostAt:     rec.lostAt,
+				Size:       rec.size,
+				InFlight:   rec.inFlight,
+				Reordering: reo,
+				Late:       now.Sub(rec.lostAt),
+			})
+		}
+	}
+	h.spurious = out
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // RemoveAll empties the history, appending the packets it still held to out
@@ -332,6 +391,7 @@ func (h *SentHistory[M]) RemoveAll(out []SentPacket[M]) []SentPacket[M] {
 	h.ackElicitingInFlight = 0
 	h.lastAckElicitingTime = time.Time{}
 	h.lossTime = time.Time{}
+	h.lost.clear()
 	return out
 }
 
@@ -371,6 +431,16 @@ func (h *SentHistory[M]) HasAckElicitingInFlight() bool { return h.ackElicitingI
 // this space, or packet.InvalidPacketNumber. Packet-number encoding
 // (RFC 9000 appendix A.2) is relative to it.
 func (h *SentHistory[M]) LargestAcked() packet.PacketNumber { return h.largestAcked }
+
+// PacketThreshold is the current packet threshold of loss detection:
+// PacketThreshold at first, raised by spurious losses up to
+// MaxPacketThreshold (docs/PROTOCOL.md section 3, "Loss detection").
+func (h *SentHistory[M]) PacketThreshold() packet.PacketNumber { return h.reo.packetThreshold }
+
+// LossDelay is the current time threshold of loss detection for rtt:
+// the package's LossDelay at first, widened by spurious losses up to
+// twice the RTT.
+func (h *SentHistory[M]) LossDelay(rtt RTT) time.Duration { return h.reo.lossDelay(rtt) }
 
 // LossTime is when the oldest outstanding packet below the largest
 // acknowledged one becomes lost by the time threshold, as computed by the

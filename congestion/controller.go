@@ -17,11 +17,13 @@ import "time"
 //
 // Per ACK frame, loss detection calls, in this order:
 //
-//  1. RTTStats.Update, if the ACK produced an RTT sample;
-//  2. OnLoss once for the packets it declared lost, if any, then
+//  1. OnSpuriousLoss for each in-flight packet that the ACK acknowledged
+//     after it had been declared lost;
+//  2. RTTStats.Update, if the ACK produced an RTT sample;
+//  3. OnLoss once for the packets it declared lost, if any, then
 //     OnPersistentCongestion if those losses establish it (RFC 9002 §7.6);
-//  3. OnPacketAcked for each newly acknowledged in-flight packet;
-//  4. OnAckProcessed once.
+//  4. OnPacketAcked for each newly acknowledged in-flight packet;
+//  5. OnAckProcessed once.
 //
 // Growth is applied in OnAckProcessed, once per ACK frame, because slow
 // start and HyStart++ count ACKs, not packets.
@@ -50,6 +52,14 @@ type Controller interface {
 	// period began, so one loss episode reduces the window once
 	// (RFC 9002 §7.3.2).
 	OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time)
+
+	// OnSpuriousLoss reports bytes that an earlier OnLoss counted as lost
+	// but that the peer acknowledged after all, because they were
+	// reordered or delayed rather than lost. lostAt is the now of that
+	// OnLoss call. When everything lost in the congestion event that last
+	// reduced the window turns out to be spurious, the controller may undo
+	// the reduction (RFC 9438 §4.9).
+	OnSpuriousLoss(now time.Time, bytes int, lostAt time.Time)
 
 	// OnPersistentCongestion collapses the window to the minimum
 	// (RFC 9002 §7.6.2). It plays the role TCP's retransmission timeout

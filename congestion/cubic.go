@@ -99,7 +99,8 @@ type CubicOptions struct {
 // cut out of t, so the curve does not run ahead while the window is
 // unused (§5.8).
 //
-// Spurious-loss undo (§4.9) and ECN are not implemented.
+// A reduction whose lost packets all turn out to have been delivered is
+// undone (OnSpuriousLoss, §4.9). ECN is not implemented.
 type Cubic struct {
 	maxDatagramSize int
 	maxWindow       int
@@ -142,6 +143,9 @@ type Cubic struct {
 	curveFromEpoch bool
 
 	hs hystart
+
+	// undo is the state saved at the last reduction (cubic_undo.go).
+	undo cubicUndo
 }
 
 var _ Controller = (*Cubic)(nil)
@@ -362,8 +366,12 @@ func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Ti
 		return
 	}
 	if c.haveRecovery && !largestLostSentTime.After(c.recoveryStart) {
+		// Part of the congestion event that already reduced the window:
+		// its undo now needs these bytes to be spurious too.
+		c.undo.lostBytes += lostBytes
 		return
 	}
+	c.saveUndo(now, lostBytes)
 	c.recoveryStart = now
 	c.haveRecovery = true
 	c.inRecovery = true
@@ -404,6 +412,7 @@ func (c *Cubic) OnPersistentCongestion(now time.Time) {
 		c.ssthresh = c.reduced(c.cwnd)
 	}
 	c.hs.stop()
+	c.undo.valid = false // a collapse is not undone: see OnSpuriousLoss
 	c.cwnd = MinimumWindow(c.maxDatagramSize)
 	c.cwndFraction = 0
 	c.haveRecovery = false
@@ -476,4 +485,5 @@ func (c *Cubic) SetMaxDatagramSize(n int) {
 	}
 	c.cwndFraction = 0
 	c.epochStarted = false
+	c.undo.valid = false // the saved windows are in the old size's units
 }

@@ -15,6 +15,7 @@
 // together per path:
 //
 //	// For each ACK frame:
+//	cc.OnSpuriousLoss(now, size, lostAt)                // for each packet it acknowledged after its loss
 //	rtt.Update(latestRTT, ackDelay, handshakeConfirmed) // if it gave a sample
 //	cc.OnLoss(now, lostBytes, largestLostSentTime)      // if packets were declared lost
 //	cc.OnPersistentCongestion(now)                      // if the losses establish it
@@ -40,7 +41,7 @@
 //
 // # Limitations
 //
-// ECN congestion signals and undoing reductions caused by spurious loss
-// detection are not implemented. The minimum RTT is refreshed only on
+// ECN congestion signals are not implemented, and only the last window
+// reduction can be undone when its losses prove spurious. The minimum RTT is refreshed only on
 // request (RTTStats.ExpireMin), not on a timer.
 package congestion

@@ -477,6 +477,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	priorInFlight := c.loss.BytesInFlight()
 	var res ackframes.AckResult
 	c.ackedBuf, res = c.loss.OnAck(ackframes.SpaceApplication, f, now, c.ackedBuf[:0])
+	c.onSpurious(res.Spurious, now)
 	if len(c.ackedBuf) == 0 {
 		// Held packets are no longer in the history: an ACK may be new
 		// only for them.
@@ -504,6 +505,35 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	c.cc.OnAckProcessed(now, priorInFlight, &c.rtt)
 	c.pacer.SetRate(now, c.cc.Window(), c.rtt.Smoothed(), c.cc.InSlowStart())
 	return nil
+}
+
+// onSpurious handles packets acknowledged after they were declared lost
+// (docs/PROTOCOL.md section 3, "Loss detection"). Their frames were sent
+// again already; those copies are redundant, which is harmless. The
+// congestion controller hears of them so it can undo a reduction that
+// reordering caused. Packets still held for FEC are left to
+// fecResolveHeld: the controller never heard of their loss.
+func (c *Conn) onSpurious(spurious []ackframes.SpuriousLoss, now time.Time) {
+	for i := range spurious {
+		p := &spurious[i]
+		if c.fecIsHeld(p.Number) {
+			continue
+		}
+		c.stats.spuriousLosses.Add(1)
+		if p.InFlight {
+			c.cc.OnSpuriousLoss(now, p.Size, p.LostAt)
+		}
+	}
+}
+
+// fecIsHeld reports whether pn is a lost packet held back for FEC.
+func (c *Conn) fecIsHeld(pn packet.PacketNumber) bool {
+	for i := range c.fec.held {
+		if c.fec.held[i].pn == pn {
+			return true
+		}
+	}
+	return false
 }
 
 // onLost hands lost packets' frames back for retransmission in new packets.

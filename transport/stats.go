@@ -9,7 +9,7 @@ import (
 type connStats struct {
 	bytesSent, bytesReceived     atomic.Uint64
 	packetsSent, packetsReceived atomic.Uint64
-	packetsLost                  atomic.Uint64
+	packetsLost, spuriousLosses  atomic.Uint64
 	bytesRetransmitted           atomic.Uint64
 	ptoCount                     atomic.Uint64
 	malformed, authFailed        atomic.Uint64
@@ -33,6 +33,7 @@ type ConnStats struct {
 	PacketsSent        uint64
 	PacketsReceived    uint64 // authenticated packets
 	PacketsLost        uint64 // declared lost by loss detection
+	SpuriousLosses     uint64 // of those, acknowledged later: reordered, not lost (docs/PROTOCOL.md §3)
 	BytesRetransmitted uint64 // stream bytes sent again after a loss
 	ProbeTimeouts      uint64
 	// Migrations counts path changes: the peer's address changing (NAT
@@ -71,6 +72,7 @@ func (c *Conn) Stats() ConnStats {
 		PacketsSent:        s.packetsSent.Load(),
 		PacketsReceived:    s.packetsReceived.Load(),
 		PacketsLost:        s.packetsLost.Load(),
+		SpuriousLosses:     s.spuriousLosses.Load(),
 		BytesRetransmitted: s.bytesRetransmitted.Load(),
 		ProbeTimeouts:      s.ptoCount.Load(),
 		Migrations:         s.migrations.Load(),
