@@ -520,7 +520,8 @@ func (c *Conn) onSpurious(spurious []ackframes.SpuriousLoss, now time.Time) {
 			continue
 		}
 		c.stats.spuriousLosses.Add(1)
-		if p.InFlight {
+		// Congestion control never heard of a lost repair packet (onLost).
+		if p.InFlight && !c.fec.wasLostRepair(p.Number) {
 			c.cc.OnSpuriousLoss(now, p.Size, p.LostAt)
 		}
 	}
@@ -549,9 +550,17 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 			continue // its group's repair packets may still rebuild it
 		}
 		c.stats.packetsLost.Add(1)
-		if p.InFlight {
+		if p.InFlight && !p.Frames.fecRepair {
+			// A lost repair packet alone does not reach congestion
+			// control: it is extra to the data, and 20 % of packets at
+			// 8+2, so random loss of repairs would cut the window as
+			// often as loss of data does without FEC. Congestion drops
+			// bursts, which take data beyond what repair can rebuild.
 			lostBytes += p.Size
 			largestLostSent = p.TimeSent
+		}
+		if p.Frames.fecRepair {
+			c.fec.noteLostRepair(p.Number)
 		}
 		c.onFramesLost(&p.Frames)
 		p.Frames.reset()

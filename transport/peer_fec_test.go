@@ -379,3 +379,36 @@ func TestFECConfigValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerFECLostRepairIsNoCongestion: a lost repair packet is counted as
+// lost but neither sent again nor reported to congestion control, whose
+// window stays where the ACK before the loss left it.
+func TestPeerFECLostRepairIsNoCongestion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := fecConn(t, serverSide, 4, 2)
+		tc.ignoreFrame(packet.FrameAck)
+		s := tc.openStream(true)
+		if _, err := s.Write(randomData(4, 5000)); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		g := tc.readGroup("four packets of data")
+		g.check(t, "a full group", 4, 2)
+		// Every source and the second repair arrive; the first repair is
+		// lost, declared so by the time threshold.
+		acked := []packet.PacketNumber{g.repairPackets[1].pn}
+		for _, src := range g.sources {
+			acked = append(acked, src.pn)
+		}
+		tc.writeFrames(ackFor(acked...))
+		before := tc.conn.Stats().CongestionWindow
+		tc.advanceToTimer()
+		tc.wantIdle("a lost repair packet carries nothing to send again")
+		st := tc.conn.Stats()
+		if st.PacketsLost != 1 || st.BytesRetransmitted != 0 {
+			t.Fatalf("PacketsLost %d, BytesRetransmitted %d; want 1, 0", st.PacketsLost, st.BytesRetransmitted)
+		}
+		if st.CongestionWindow != before {
+			t.Fatalf("congestion window %d after losing only a repair packet, was %d: want it unchanged", st.CongestionWindow, before)
+		}
+	})
+}

@@ -47,6 +47,9 @@ type sentFrames struct {
 	// fecGroup is the FEC group the packet is a source of, 0 for none
 	// (docs/PROTOCOL.md section 10).
 	fecGroup uint64
+	// fecRepair marks a repair packet, whose loss alone is no congestion
+	// signal (conn_recv.go, onLost).
+	fecRepair bool
 }
 
 func (s *sentFrames) add(f sentFrame) {
@@ -93,4 +96,5 @@ func (s *sentFrames) reset() {
 	s.n = 0
 	s.more = s.more[:0]
 	s.fecGroup = 0
+	s.fecRepair = false
 }
