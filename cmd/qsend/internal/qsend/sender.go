@@ -425,8 +425,8 @@ func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.Pr
 	if err != nil {
 		return nil, err
 	}
-	// Dial gets ctx, not pctx: HandshakeTimeout ends a handshake at once,
-	// whereas a cancelled context makes Dial wait out a closing period.
+	// Dial gets ctx and the rest of the time as HandshakeTimeout, so that
+	// running out of time reads as ErrHandshakeTimeout, not as a signal.
 	conn, err := transport.Dial(ctx, raddr.String(), &transport.Config{
 		PrivateKey:       key,
 		ServerKey:        serverKey,
