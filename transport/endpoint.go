@@ -115,6 +115,12 @@ func (e *endpoint) swapBind(nb Bind) {
 
 func (e *endpoint) readLoop(bind Bind) {
 	batch := max(bind.BatchSize(), 1)
+	if !e.isServer && bind.MaxSegments() > 1 {
+		// A client endpoint carries one connection: a few GRO buffers
+		// (each up to 64 KiB of coalesced packets) keep up with it, where
+		// a full batch would cost every Dial 4 MiB.
+		batch = min(batch, clientGROBatch)
+	}
 	dgrams := make([]Datagram, batch)
 	bufSize := maxRxDatagram
 	if bind.MaxSegments() > 1 {
@@ -144,6 +150,9 @@ func (e *endpoint) readLoop(bind Bind) {
 		}
 	}
 }
+
+// clientGROBatch is how many GRO buffers a client endpoint reads into.
+const clientGROBatch = 8
 
 func (e *endpoint) isClosing() bool {
 	e.mu.Lock()
