@@ -17,9 +17,9 @@ import (
 // losses or starves itself; the tighter 40–60 % is a property of
 // the median over runs, which qbench's fairness rows report (0.57 on
 // 2026-12-06). Single runs on this machine have measured 0.49 to 0.67:
-// at 50 ms each flow's sawtooth lasts seconds, and limpet paces while
-// TCP CUBIC sends TSO bursts into the drop-tail queue, so TCP loses a
-// little more often.
+// at 50 ms each flow's sawtooth lasts seconds. The lean towards limpet is
+// probably its pacing: TCP CUBIC without fq sends TSO bursts into the
+// drop-tail queue, so it likely loses a little more often (not measured).
 func TestFairnessAgainstTCPCubic(t *testing.T) {
 	path := emulatedPath(50*time.Millisecond, 0)
 	link := netlab.SymmetricLink(path.LinkConfig(1))
