@@ -88,13 +88,8 @@ func runLimpet(ctx context.Context, nw Network, size int64, protocol string, fec
 // listenLimpet starts a limpet listener on nw's server side.
 // With fec set it also decodes repair packets.
 func listenLimpet(nw Network, key crypto.PrivateKey, fec transport.FECConfig) (*transport.Listener, error) {
-	sock, err := nw.ListenUDP()
+	bind, err := udpBind(nw.ListenUDP())
 	if err != nil {
-		return nil, err
-	}
-	bind, err := transport.NewUDPBind(sock)
-	if err != nil {
-		sock.Close()
 		return nil, err
 	}
 	return transport.ListenBind(bind, &transport.Config{PrivateKey: key, FEC: transport.FECConfig{GroupSize: fec.GroupSize}})
@@ -102,7 +97,16 @@ func listenLimpet(nw Network, key crypto.PrivateKey, fec transport.FECConfig) (*
 
 // dialLimpet connects from nw's client side.
 func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server crypto.PublicKey, fec transport.FECConfig) (*transport.Conn, error) {
-	sock, err := nw.ClientUDP()
+	bind, err := udpBind(nw.ClientUDP())
+	if err != nil {
+		return nil, err
+	}
+	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server, FEC: fec})
+}
+
+// udpBind wraps a socket from a Network for the transport, closing it if
+// that fails.
+func udpBind(sock *net.UDPConn, err error) (transport.Bind, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +115,7 @@ func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server cry
 		sock.Close()
 		return nil, err
 	}
-	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server, FEC: fec})
+	return bind, nil
 }
 
 // describeStats is the Detail of a limpet row: what the sender's congestion
