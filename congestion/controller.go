@@ -40,9 +40,10 @@ type Controller interface {
 
 	// OnAckProcessed ends one ACK frame's worth of OnPacketAcked calls and
 	// grows the window. priorInFlight is the bytes in flight before this
-	// ACK was processed; together with SetAppLimited it tells whether the
-	// sender was using its window (RFC 9002 §7.8). rtt must already
-	// include this ACK's sample.
+	// ACK was processed: it tells whether the sender was using its window
+	// or was application-limited, in which case the window does not grow
+	// (RFC 9002 §7.8, RFC 9438 §5.8). rtt must already include this ACK's
+	// sample.
 	OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats)
 
 	// OnLoss reports packets declared lost by one ACK frame or one
@@ -67,15 +68,6 @@ type Controller interface {
 	// (RFC 9002 §7.5), so there is no separate timeout hook.
 	OnPersistentCongestion(now time.Time)
 
-	// SetAppLimited tells the controller whether the sender is
-	// application-limited: it stopped sending because it had nothing to
-	// send while the window still had room. The transport sets it when its
-	// send loop runs out of data with CanSend still true and clears it when
-	// it stops because CanSend is false. While set, ACKs do not grow the
-	// window (RFC 9002 §7.8, RFC 9438 §5.8). Pacing delay alone does not
-	// make a sender application-limited.
-	SetAppLimited(limited bool)
-
 	// Window is the congestion window in bytes.
 	Window() int
 
@@ -89,10 +81,6 @@ type Controller interface {
 	// InSlowStart reports whether the window is below the slow start
 	// threshold, which includes HyStart++'s conservative slow start.
 	InSlowStart() bool
-
-	// InRecovery reports whether a loss has been declared and no packet
-	// sent after it has been acknowledged yet.
-	InRecovery() bool
 
 	// SetMaxDatagramSize changes the datagram size the window is measured
 	// in, after path MTU discovery. Non-positive sizes are ignored and

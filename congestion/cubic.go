@@ -124,7 +124,6 @@ type Cubic struct {
 	batchLargestAcked int64
 	lastRTTSamples    uint64
 
-	appLimited  bool
 	lastAckTime time.Time
 	haveLastAck bool
 
@@ -255,9 +254,6 @@ func (c *Cubic) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) 
 // at least half of it is enough (the rest is this round's growth); in
 // congestion avoidance the flight must be within a few datagrams of it.
 func (c *Cubic) cwndLimited(priorInFlight int) bool {
-	if c.appLimited {
-		return false
-	}
 	if c.cwnd < c.ssthresh {
 		return 2*priorInFlight >= c.cwnd
 	}
@@ -422,9 +418,6 @@ func (c *Cubic) OnPersistentCongestion(now time.Time) {
 	c.curveFromEpoch = true
 }
 
-// SetAppLimited implements Controller.
-func (c *Cubic) SetAppLimited(limited bool) { c.appLimited = limited }
-
 // Window implements Controller.
 func (c *Cubic) Window() int { return c.cwnd }
 
@@ -436,7 +429,8 @@ func (c *Cubic) CanSend(bytesInFlight int) bool {
 // InSlowStart implements Controller.
 func (c *Cubic) InSlowStart() bool { return c.cwnd < c.ssthresh }
 
-// InRecovery implements Controller.
+// InRecovery reports whether a loss has been declared and no packet sent
+// after it has been acknowledged yet.
 func (c *Cubic) InRecovery() bool { return c.inRecovery }
 
 // SlowStartThreshold is ssthresh in bytes, or math.MaxInt before the first

@@ -157,7 +157,6 @@ func TestSlowStartGrowth(t *testing.T) {
 	tests := []struct {
 		desc          string
 		opts          CubicOptions
-		appLimited    bool
 		packets       int // datagrams acknowledged by one ACK frame
 		priorInFlight int
 		want          int
@@ -167,13 +166,11 @@ func TestSlowStartGrowth(t *testing.T) {
 		{desc: "unpaced: L = 8 datagrams per ACK", opts: CubicOptions{Unpaced: true}, packets: 20, priorInFlight: 20000, want: 18000},
 		{desc: "half the window in flight still counts as window-limited", packets: 1, priorInFlight: 5000, want: 11000},
 		{desc: "less than half in flight: application-limited", packets: 1, priorInFlight: 4999, want: 10000},
-		{desc: "application-limited flag", appLimited: true, packets: 1, priorInFlight: 10000, want: 10000},
 	}
 	for _, tt := range tests {
 		tt.opts.MaxDatagramSize = mss
 		d := newDriver(t, tt.opts)
 		pkts := d.send(tt.packets)
-		d.c.SetAppLimited(tt.appLimited)
 		d.advance(100 * time.Millisecond)
 		d.ack(tt.priorInFlight, pkts...)
 		if got := d.c.Window(); got != tt.want {
@@ -382,10 +379,10 @@ func TestAppLimitedFreezesCurve(t *testing.T) {
 	d.ack(c.Window(), p...)
 	grown := c.Window()
 
-	c.SetAppLimited(true)
+	// One datagram in flight of a window of many: application-limited.
 	for range 3 {
 		d.advance(time.Second)
-		d.ack(c.Window(), d.send(1)...)
+		d.ack(d.mss, d.send(1)...)
 	}
 	if got := c.Window(); got != grown {
 		t.Fatalf("window while application-limited: got %d, want %d", got, grown)
@@ -394,8 +391,7 @@ func TestAppLimitedFreezesCurve(t *testing.T) {
 		t.Fatalf("epoch start after 3 s application-limited: got +%v, want +%v", got.Sub(epoch), want.Sub(epoch))
 	}
 
-	// A flight well below the window is application-limited too.
-	c.SetAppLimited(false)
+	// A flight a few datagrams below the window is application-limited too.
 	d.advance(time.Second)
 	d.ack(c.Window()-4*d.mss, d.send(1)...)
 	if got := c.Window(); got != grown {
@@ -467,13 +463,12 @@ func TestSetMaxDatagramSize(t *testing.T) {
 
 func TestReset(t *testing.T) {
 	d, _ := caDriver(t)
-	d.c.SetAppLimited(true)
 	d.c.Reset(d.now)
 	c := d.c
 	if c.Window() != 10000 || c.SlowStartThreshold() != math.MaxInt || c.InRecovery() || c.Phase() != PhaseSlowStart ||
-		c.appLimited || c.epochStarted || c.wMax != 0 {
-		t.Fatalf("after Reset: window %d, ssthresh %d, recovery %v, phase %v, app-limited %v, epoch %v, W_max %v; want the initial state",
-			c.Window(), c.SlowStartThreshold(), c.InRecovery(), c.Phase(), c.appLimited, c.epochStarted, c.wMax)
+		c.epochStarted || c.wMax != 0 {
+		t.Fatalf("after Reset: window %d, ssthresh %d, recovery %v, phase %v, epoch %v, W_max %v; want the initial state",
+			c.Window(), c.SlowStartThreshold(), c.InRecovery(), c.Phase(), c.epochStarted, c.wMax)
 	}
 	// A loss of a packet sent before the reset starts a fresh episode.
 	c.OnLoss(d.now, 1000, d.now.Add(-time.Hour))

@@ -22,8 +22,8 @@ func TestSmallWritesCoalesce(t *testing.T) {
 			t.Fatal(err)
 		}
 		var dataPackets atomic.Uint64
-		cli.run(ctx, func() {
-			cli.testDropPacket = func(rec *sentFrames) bool {
+		cli.run(ctx, func(now time.Time) {
+			cli.tx.testDrop = func(rec *sentFrames) bool {
 				for i := 0; i < rec.len(); i++ {
 					if rec.at(i).kind == sentStream {
 						dataPackets.Add(1)

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/limpetnet/limpet/ackframes"
-	"github.com/limpetnet/limpet/congestion"
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/streams"
@@ -27,10 +25,11 @@ const (
 	stateClosed                     // loop has exited
 )
 
-// maxPTOInterval caps the probe timeout's exponential backoff.
-const maxPTOInterval = time.Second
-
 // Conn is a limpet connection. It is safe for concurrent use.
+//
+// One goroutine, the loop, owns the protocol state, grouped by concern into
+// the sub-states below (each with its own file). User goroutines reach it
+// only through msgCh, the pend lists, or a stream's own lock.
 type Conn struct {
 	ep       *endpoint
 	isServer bool
@@ -40,172 +39,65 @@ type Conn struct {
 	// reader; msgCh carries closures from API calls to run on the loop;
 	// wakeCh says a stream has something to send.
 	rxCh      chan *rxDatagram
-	msgCh     chan func()
+	msgCh     chan func(now time.Time)
 	wakeCh    chan struct{}
-	done      chan struct{} // closed when the loop has exited
 	rxDropped atomic.Uint64
+	pend      pendingState
 
-	// pendMu guards the lists that user goroutines append to for the loop.
-	pendMu      sync.Mutex
-	pendStreams []*Stream // streams with new data or control frames to send
-	pendRead    int64     // bytes read by the application, for MAX_DATA
-	pendSpare   []*Stream // loop-owned: the other half of pendStreams' double buffer
-
-	// established is closed when the handshake has completed (1-RTT keys).
+	// established is closed when the handshake has completed (1-RTT keys);
+	// done when the loop has exited, after closeErr is set.
 	established chan struct{}
-	// closeErr is why the connection ended; set before done is closed.
-	closeErr error
+	done        chan struct{}
+	closeErr    error
 
-	peerAddrV atomic.Pointer[netip.AddrPort]
-	// peerKey is the peer's authenticated static key, written once before
-	// established is closed.
-	peerKey crypto.PublicKey
-
-	// Everything below is owned by the loop goroutine.
-	state     connState
-	localCID  packet.ConnectionID // what the peer puts in DCID
-	remoteCID packet.ConnectionID // what we put in DCID
-	// origDCID is the DCID of the client's first Initial. It seeds the
-	// Initial keys and the handshake prologue unless a Retry intervened;
-	// a Retry's integrity tag covers it, and a server that sent a Retry
-	// echoes it in original_destination_connection_id.
-	origDCID packet.ConnectionID
-	peerAddr netip.AddrPort
-	// addrValidated lifts the anti-amplification limit (docs/PROTOCOL.md
-	// section 9): a server may send 3× what it received until then.
-	addrValidated bool
-	bytesRecvPath int64
-	bytesSentPath int64
-
-	// Handshake.
-	initSeal          *crypto.Sealer
-	initOpen          *crypto.Opener
-	clientHS          *crypto.ClientHandshake
-	cryptoOut         []byte // our handshake message (msg1 or msg2), resent as needed
-	cryptoIn          []byte // the peer's handshake message, reassembled
-	initialResendAt   time.Time
-	initialBackoff    time.Duration
-	resendInitial     bool // server: a duplicate msg1 arrived; send msg2 again
-	pnInitial         packet.PacketNumber
-	largestRxInit     packet.PacketNumber
-	keys              *crypto.AppKeys
-	confirmed         bool // handshake confirmed (docs/PROTOCOL.md section 4.6)
-	sendHSDone        bool // server: HANDSHAKE_DONE due
-	peerParams        packet.TransportParameters
-	handshakeDeadline time.Time
-	// Retry (docs/PROTOCOL.md section 2.2). retried says the client
-	// followed a Retry, or the server accepted the token of one; then
-	// retrySrcCID is that Retry's SCID, which the server announces in
-	// retry_source_connection_id, and the client repeats retryToken in
-	// every Initial. Set before the loop starts (server) or on it (client).
-	retried     bool
-	retrySrcCID packet.ConnectionID
-	retryToken  []byte
-
-	// Loss recovery and congestion control (Application space).
-	pnGen    *ackframes.PacketNumberGenerator
-	recv     *ackframes.Receiver
-	loss     *ackframes.LossDetector[sentFrames]
-	rtt      congestion.RTTStats
-	cc       congestion.Controller
-	pacer    *congestion.Pacer
-	ackBuf   []packet.AckRange
-	ackedBuf []ackframes.SentPacket[sentFrames]
-	lostBuf  []ackframes.SentPacket[sentFrames]
-	pingDue  bool // send an ack-eliciting packet even without data (PTO probe, keepalive)
-	probes   int  // PTO probes still to send
-
-	// Streams.
-	streamsMu    sync.Mutex // guards streams for Stats and accept, loop writes
-	streams      map[packet.StreamID]*Stream
-	localBidi    *streams.LocalStreamIDs
-	localUni     *streams.LocalStreamIDs
-	remoteBidi   *streams.RemoteStreamIDs
-	remoteUni    *streams.RemoteStreamIDs
-	sched        *streams.Scheduler
-	connSend     *streams.SendWindow
-	connRecv     *streams.RecvWindow
-	ctrlStreams  []*Stream
-	held         []*Stream      // streams whose partial packet waits to coalesce
-	holdUntil    time.Time      // when the first held stream must be sent anyway
-	rxFrom       netip.AddrPort // source of the packet being processed
-	lostReceipts []sentFrame    // final CONSUMED frames of finished streams, to resend
-	openWaiters  chan struct{}  // closed and replaced when MAX_STREAMS grows
-
-	// acceptMu guards the queues of peer-opened streams.
-	acceptMu    sync.Mutex
-	acceptBidi  []*Stream
-	acceptUni   []*Stream
-	acceptReady chan struct{} // closed and replaced when a queue grows
-
-	// Timers.
-	idleTimeout time.Duration
-	lastRecv    time.Time
-	// lastAckProgress is when an ACK last acknowledged something new: a
-	// path the peer still receives on, even if it still sends on it.
-	lastAckProgress time.Time
-	idleBase        time.Time // the idle timer runs from here (RFC 9000 §10.1)
-	lastAckElicit   time.Time // last ack-eliciting packet sent
-	closeUntil      time.Time // end of closing/draining
-	closeFrame      []byte    // CONNECTION_CLOSE payload to resend while closing
-	closeSentAt     time.Time
-
-	// Connection IDs and the network path (migration).
-	ids     connIDs
-	path    pathState
-	newBind func(network, addr string) (Bind, error) // client: opens a socket to migrate to; nil disables
-
-	// Forward error correction (docs/PROTOCOL.md section 10; conn_fec.go).
-	fec fecState
+	// Owned by the loop.
+	state      connState
+	hs         handshakeState // conn_handshake.go
+	keys       *crypto.AppKeys
+	peerParams packet.TransportParameters
+	ids        connIDs      // conn_ids.go
+	path       pathState    // conn_path.go
+	acks       ackState     // conn_loss.go: what we received and owe ACKs for
+	loss       lossState    // conn_loss.go: what we sent, loss recovery, congestion
+	streams    streamsState // conn_streams.go
+	idle       idleState    // conn_timers.go
+	lifetime   lifetimeState
+	fec        fecState // conn_fec.go
+	tx         txState  // conn_send.go
 
 	// Statistics, written by the loop, read atomically by Stats.
 	stats connStats
+}
 
-	txBufs   []Datagram
-	buildRec sentFrames // scratch record of the packet being built
-
-	// testDropPacket, set only by tests, drops a built packet as if the
-	// network lost it (it still counts as sent and is recovered).
-	testDropPacket func(rec *sentFrames) bool
-	dropBuilt      bool
+// pendingState holds what user goroutines hand to the loop between its
+// iterations, under mu.
+type pendingState struct {
+	mu      sync.Mutex
+	streams []*Stream // streams with new data or control frames to send
+	read    int64     // bytes read by the application, for MAX_DATA
+	spare   []*Stream // loop-owned: the other half of streams' double buffer
 }
 
 func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now time.Time) *Conn {
 	c := &Conn{
-		ep:            ep,
-		isServer:      isServer,
-		cfg:           cfg,
-		rxCh:          make(chan *rxDatagram, 1024),
-		msgCh:         make(chan func(), 1),
-		wakeCh:        make(chan struct{}, 1),
-		done:          make(chan struct{}),
-		established:   make(chan struct{}),
-		peerAddr:      peer,
-		localCID:      newConnID(),
-		largestRxInit: packet.InvalidPacketNumber,
-		pnGen:         ackframes.NewPacketNumberGenerator(rand.NewPCG(rand.Uint64(), rand.Uint64()), ackframes.DefaultSkipPeriod),
-		recv:          ackframes.NewReceiver(ackframes.DefaultMaxAckDelay, ackframes.DefaultMaxAckRanges),
-		// Probe at least every second during an outage, so a path that
-		// comes back is noticed within about a second (docs/PROTOCOL.md 9).
-		loss:            ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval}),
-		streams:         make(map[packet.StreamID]*Stream),
-		sched:           streams.NewScheduler(maxDatagramSize), // round robin per packet
-		connRecv:        streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow)),
-		openWaiters:     make(chan struct{}),
-		acceptReady:     make(chan struct{}),
-		idleTimeout:     cfg.MaxIdleTimeout,
-		lastRecv:        now,
-		lastAckProgress: now,
-		idleBase:        now,
+		ep:          ep,
+		isServer:    isServer,
+		cfg:         cfg,
+		rxCh:        make(chan *rxDatagram, 1024),
+		msgCh:       make(chan func(time.Time), 1),
+		wakeCh:      make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		established: make(chan struct{}),
 	}
 	c.setPeerAddr(peer)
+	c.ids.localCID = newConnID()
 	c.ids.resetKey = ep.resetKey
-	cubic := congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: maxDatagramSize})
-	c.cc = cubic
-	c.pacer = congestion.NewPacer(maxDatagramSize)
-	c.remoteBidi = streams.NewRemoteStreamIDs(isServer, true, uint64(cfg.MaxIncomingStreams))
-	c.remoteUni = streams.NewRemoteStreamIDs(isServer, false, uint64(cfg.MaxIncomingUniStreams))
-	c.handshakeDeadline = now.Add(cfg.HandshakeTimeout)
+	c.hs.largestRx = packet.InvalidPacketNumber
+	c.hs.deadline = now.Add(cfg.HandshakeTimeout)
+	c.acks.init()
+	c.loss.init(now)
+	c.streams.init(isServer, cfg)
+	c.idle.init(cfg.MaxIdleTimeout, now)
 	c.fec.init(cfg.FEC)
 	return c
 }
@@ -224,15 +116,15 @@ func (c *Conn) localParams() packet.TransportParameters {
 	p.AckDelayExponent = 3
 	p.MaxAckDelay = ackframes.DefaultMaxAckDelay
 	p.ActiveConnIDLimit = activeConnIDLimit
-	p.InitialSrcConnID = c.localCID
+	p.InitialSrcConnID = c.ids.localCID
 	p.HasInitialSrcConnID = true
 	p.FECMaxRepairSymbols = c.fec.announce()
 	if c.isServer {
-		p.StatelessResetToken = c.resetToken(c.localCID)
+		p.StatelessResetToken = c.resetToken(c.ids.localCID)
 		p.HasStatelessResetToken = true
-		if c.retried {
-			p.OriginalDstConnID, p.HasOriginalDstConnID = c.origDCID, true
-			p.RetrySrcConnID, p.HasRetrySrcConnID = c.retrySrcCID, true
+		if c.hs.retried {
+			p.OriginalDstConnID, p.HasOriginalDstConnID = c.hs.origDCID, true
+			p.RetrySrcConnID, p.HasRetrySrcConnID = c.hs.retrySrcCID, true
 		}
 	}
 	return p
@@ -242,12 +134,12 @@ func (c *Conn) localParams() packet.TransportParameters {
 // transport parameters once the handshake has authenticated them.
 func (c *Conn) applyPeerParams(p packet.TransportParameters) {
 	c.peerParams = p
-	c.connSend = streams.NewSendWindow(p.InitialMaxData)
-	c.localBidi = streams.NewLocalStreamIDs(c.isServer, true, p.InitialMaxStreamsBidi)
-	c.localUni = streams.NewLocalStreamIDs(c.isServer, false, p.InitialMaxStreamsUni)
+	c.streams.connSend = streams.NewSendWindow(p.InitialMaxData)
+	c.streams.localBidi = streams.NewLocalStreamIDs(c.isServer, true, p.InitialMaxStreamsBidi)
+	c.streams.localUni = streams.NewLocalStreamIDs(c.isServer, false, p.InitialMaxStreamsUni)
 	c.loss.SetPeerMaxAckDelay(p.MaxAckDelay)
-	if p.MaxIdleTimeout > 0 && p.MaxIdleTimeout < c.idleTimeout {
-		c.idleTimeout = p.MaxIdleTimeout
+	if p.MaxIdleTimeout > 0 && p.MaxIdleTimeout < c.idle.timeout {
+		c.idle.timeout = p.MaxIdleTimeout
 	}
 	c.fec.startSending(c.cfg.FEC, p.FECMaxRepairSymbols)
 }
@@ -258,12 +150,22 @@ func (c *Conn) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for c.state != stateClosed {
+		var rx *rxDatagram
+		var msg func(time.Time)
 		select {
-		case rx := <-c.rxCh:
+		case rx = <-c.rxCh:
+		case msg = <-c.msgCh:
+		case <-c.wakeCh:
+		case <-timer.C:
+		}
+		// The clock is read once per iteration; everything below works
+		// at this now (a datagram at its arrival time).
+		now := time.Now()
+		if rx != nil {
 			c.handleDatagram(rx)
 			// Drain what else is queued before sending, so one ACK covers
 			// a burst.
-			for i := 0; i < 64; i++ {
+			for range 64 {
 				select {
 				case rx = <-c.rxCh:
 					c.handleDatagram(rx)
@@ -272,12 +174,10 @@ func (c *Conn) loop() {
 				}
 				break
 			}
-		case f := <-c.msgCh:
-			f()
-		case <-c.wakeCh:
-		case <-timer.C:
 		}
-		now := time.Now()
+		if msg != nil {
+			msg(now)
+		}
 		c.collectPending(now)
 		c.onTimers(now)
 		if c.state == stateClosed {
@@ -285,22 +185,17 @@ func (c *Conn) loop() {
 		}
 		c.send(now)
 		c.publishStats()
-		next := c.nextDeadline(now)
-		d := next.Sub(time.Now())
-		if d < 0 {
-			d = 0
-		}
-		timer.Reset(d)
+		timer.Reset(max(0, c.nextDeadline(now).Sub(now)))
 	}
 	c.finish()
 }
 
 // run executes f on the loop and waits for it. It fails once the
 // connection has ended.
-func (c *Conn) run(ctx context.Context, f func()) error {
+func (c *Conn) run(ctx context.Context, f func(now time.Time)) error {
 	ran := make(chan struct{})
 	select {
-	case c.msgCh <- func() { f(); close(ran) }:
+	case c.msgCh <- func(now time.Time) { f(now); close(ran) }:
 	case <-c.done:
 		return c.closeErr
 	case <-ctx.Done():
@@ -333,42 +228,42 @@ func (c *Conn) onWrite(s *Stream)   { c.queueStream(s) }
 func (c *Conn) onControl(s *Stream) { c.queueStream(s) }
 
 func (c *Conn) queueStream(s *Stream) {
-	c.pendMu.Lock()
-	c.pendStreams = append(c.pendStreams, s)
-	c.pendMu.Unlock()
+	c.pend.mu.Lock()
+	c.pend.streams = append(c.pend.streams, s)
+	c.pend.mu.Unlock()
 	c.wake()
 }
 
 // onRead accounts for n bytes the application read from s: connection
 // credit, and perhaps MAX_STREAM_DATA and CONSUMED frames.
 func (c *Conn) onRead(s *Stream, n int) {
-	c.pendMu.Lock()
-	c.pendRead += int64(n)
-	c.pendStreams = append(c.pendStreams, s)
-	c.pendMu.Unlock()
+	c.pend.mu.Lock()
+	c.pend.read += int64(n)
+	c.pend.streams = append(c.pend.streams, s)
+	c.pend.mu.Unlock()
 	c.wake()
 }
 
 // onDiscard accounts for bytes CancelRead threw away.
 func (c *Conn) onDiscard(s *Stream, n int64) {
-	c.pendMu.Lock()
-	c.pendRead += n
-	c.pendStreams = append(c.pendStreams, s)
-	c.pendMu.Unlock()
+	c.pend.mu.Lock()
+	c.pend.read += n
+	c.pend.streams = append(c.pend.streams, s)
+	c.pend.mu.Unlock()
 	c.wake()
 }
 
 // collectPending moves what user goroutines queued into loop state.
 func (c *Conn) collectPending(now time.Time) {
-	c.pendMu.Lock()
+	c.pend.mu.Lock()
 	// Swap the two lists so neither is reallocated in steady state.
-	pend := c.pendStreams
-	c.pendStreams = c.pendSpare[:0]
-	read := c.pendRead
-	c.pendRead = 0
-	c.pendMu.Unlock()
+	pend := c.pend.streams
+	c.pend.streams = c.pend.spare[:0]
+	read := c.pend.read
+	c.pend.read = 0
+	c.pend.mu.Unlock()
 	if read > 0 {
-		c.connRecv.Consume(read)
+		c.streams.connRecv.Consume(read)
 	}
 	for _, s := range pend {
 		if s.send != nil {
@@ -376,35 +271,35 @@ func (c *Conn) collectPending(now time.Time) {
 			has := s.send.HasData()
 			s.mu.Unlock()
 			if has {
-				c.sched.Push(s.id)
+				c.streams.sched.Push(s.id)
 			}
 		}
 		c.queueCtrl(s)
 	}
 	clear(pend)
-	c.pendSpare = pend[:0]
+	c.pend.spare = pend[:0]
 }
 
 func (c *Conn) queueCtrl(s *Stream) {
 	if !s.queuedCtrl {
 		s.queuedCtrl = true
-		c.ctrlStreams = append(c.ctrlStreams, s)
+		c.streams.ctrl = append(c.streams.ctrl, s)
 	}
 }
 
 // setPeerAddr records the peer's address for the loop and for RemoteAddr.
 func (c *Conn) setPeerAddr(a netip.AddrPort) {
-	c.peerAddr = a
+	c.path.peer = a
 	p := new(netip.AddrPort)
 	*p = a
-	c.peerAddrV.Store(p)
+	c.path.peerV.Store(p)
 }
 
 // LocalAddr is the local UDP address.
 func (c *Conn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.ep.bind().LocalAddr()) }
 
 // RemoteAddr is the peer's current address.
-func (c *Conn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(*c.peerAddrV.Load()) }
+func (c *Conn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(*c.path.peerV.Load()) }
 
 // RemoteKey is the peer's static public key, proven in the handshake: the
 // pinned server key on a client, the client's key on a server (a random one
@@ -417,7 +312,7 @@ func (c *Conn) RemoteKey() crypto.PublicKey {
 	}
 	select {
 	case <-c.established:
-		return c.peerKey
+		return c.hs.peerKey
 	default:
 		return crypto.PublicKey{} // closed before the handshake completed
 	}

@@ -8,144 +8,13 @@ import (
 	"github.com/limpetnet/limpet/packet"
 )
 
-// onTimers runs every timer that has expired by now.
-func (c *Conn) onTimers(now time.Time) {
-	switch c.state {
-	case stateClosing, stateDraining:
-		if !now.Before(c.closeUntil) {
-			c.state = stateClosed
-		}
-		return
-	case stateHandshake:
-		if !now.Before(c.handshakeDeadline) {
-			c.terminate(ErrHandshakeTimeout)
-			return
-		}
-	}
-	if c.isServer && !c.confirmed && !now.Before(c.handshakeDeadline) {
-		c.terminate(ErrHandshakeTimeout)
-		return
-	}
-	if !now.Before(c.idleBase.Add(c.idleTimeoutNow())) {
-		c.terminate(ErrIdleTimeout)
-		return
-	}
-	if c.keys == nil {
-		return
-	}
-	if dl := c.loss.Deadline(&c.rtt); !dl.IsZero() && !now.Before(dl) {
-		var to ackframes.Timeout
-		c.lostBuf, to = c.loss.OnTimeout(now, &c.rtt, c.lostBuf[:0])
-		switch to.Kind {
-		case ackframes.TimeoutLoss:
-			c.onLost(c.lostBuf, to.PersistentCongestion, now)
-		case ackframes.TimeoutPTO:
-			// Two probes, each ack-eliciting, carrying new or lost data if
-			// there is any (RFC 9002 §6.2.4).
-			c.probes = 2
-			c.stats.ptoCount.Add(1)
-			// No ACK came to settle held FEC packets: send them again,
-			// and protect what the open group has so far.
-			c.fecReleaseHeld(now)
-			if c.fec.enc != nil {
-				c.fec.enc.Flush()
-			}
-			c.requeueOldestForProbe()
-		}
-	}
-	c.checkPathTimers(now)
-	c.maybeMigrate(now, nil)
-	if c.cfg.KeepAlivePeriod > 0 && !now.Before(c.keepAliveAt()) {
-		c.pingDue = true
-	}
-	c.keys.DiscardExpiredKeys(now)
-}
-
-// requeueOldestForProbe makes a probe carry data that may have been lost,
-// so a PTO after a blackout resends it without waiting another round.
-func (c *Conn) requeueOldestForProbe() {
-	h := c.loss.History(ackframes.SpaceApplication)
-	done := false
-	h.ForEach(func(p *ackframes.SentPacket[sentFrames]) bool {
-		if done || !p.AckEliciting {
-			return !done
-		}
-		p.Frames.each(func(f *sentFrame) {
-			if f.kind == sentStream {
-				if s := c.streams[f.id]; s != nil {
-					s.mu.Lock()
-					s.send.OnLost(f.offset, f.length, f.fin)
-					s.mu.Unlock()
-					c.sched.Push(f.id)
-				}
-			}
-		})
-		done = true
-		return false
-	})
-}
-
-// idleTimeoutNow is the negotiated idle timeout, but never less than three
-// probe timeouts (RFC 9000 §10.1).
-func (c *Conn) idleTimeoutNow() time.Duration {
-	return max(c.idleTimeout, 3*c.rtt.PTO(c.peerParams.MaxAckDelay))
-}
-
-// keepAliveAt is when a PING is due to keep NAT mappings and the peer's
-// idle timer alive.
-func (c *Conn) keepAliveAt() time.Time {
-	last := c.lastRecv
-	if c.lastAckElicit.After(last) {
-		last = c.lastAckElicit
-	}
-	return last.Add(c.cfg.KeepAlivePeriod)
-}
-
-// nextDeadline is when the loop must next wake up without input.
-func (c *Conn) nextDeadline(now time.Time) time.Time {
-	next := now.Add(time.Hour)
-	earlier := func(t time.Time) {
-		if !t.IsZero() && t.Before(next) {
-			next = t
-		}
-	}
-	switch c.state {
-	case stateClosing, stateDraining:
-		return c.closeUntil
-	case stateHandshake:
-		earlier(c.handshakeDeadline)
-		earlier(c.initialResendAt)
-		return next
-	}
-	if c.isServer && !c.confirmed {
-		earlier(c.handshakeDeadline)
-	}
-	earlier(c.idleBase.Add(c.idleTimeoutNow()))
-	if c.keys == nil {
-		return next
-	}
-	earlier(c.loss.Deadline(&c.rtt))
-	if c.sendBudget() < minAppPacket {
-		// Nothing can be sent on this unvalidated path until the peer
-		// sends more; do not spin on ACK or pacing deadlines meanwhile.
-		return next
-	}
-	earlier(c.recv.AckDeadline())
-	if c.cfg.KeepAlivePeriod > 0 {
-		earlier(c.keepAliveAt())
-	}
-	earlier(c.holdUntil)
-	if c.path.challengePending {
-		earlier(c.path.challengeDeadline)
-	}
-	if c.sched.Len() > 0 && c.cc.CanSend(c.loss.BytesInFlight()) {
-		// Pacing holds data back: wake when the pacer allows the next send.
-		earlier(now.Add(c.pacer.TimeUntilSend(now)))
-	}
-	if pe := c.keys.PreviousKeysExpiry(); !pe.IsZero() {
-		earlier(pe)
-	}
-	return next
+// lifetimeState is how a connection ends: the CONNECTION_CLOSE we repeat
+// while closing, and when the closing or draining period ends (RFC 9000
+// §10.2).
+type lifetimeState struct {
+	closeUntil  time.Time // end of closing/draining
+	closeFrame  []byte    // CONNECTION_CLOSE payload to resend while closing
+	closeSentAt time.Time
 }
 
 // closeTransport closes the connection because of a protocol error we
@@ -164,7 +33,7 @@ func (c *Conn) closeWith(f packet.ConnectionCloseFrame, err error, now time.Time
 	if len(f.Reason) > 256 {
 		f.Reason = f.Reason[:256]
 	}
-	c.closeFrame = f.Append(nil)
+	c.lifetime.closeFrame = f.Append(nil)
 	c.sendClose(now)
 	c.enterClosingState(stateClosing, err, now)
 }
@@ -172,46 +41,46 @@ func (c *Conn) closeWith(f packet.ConnectionCloseFrame, err error, now time.Time
 // sendClose sends the CONNECTION_CLOSE frame in the packet type the peer can
 // open.
 func (c *Conn) sendClose(now time.Time) {
-	if c.txBufs == nil {
+	if c.tx.bufs == nil {
 		c.send(now) // allocates buffers; sends nothing once closing
 	}
-	b := c.txBufs[0].Buf[:0]
+	b := c.tx.bufs[0].Buf[:0]
 	if c.keys != nil {
-		pn, err := c.pnGen.Pop()
+		pn, err := c.loss.pnGen.Pop()
 		if err != nil {
 			return
 		}
 		pnLen := packet.PacketNumberLen(pn, c.loss.History(ackframes.SpaceApplication).LargestAcked())
 		var pnOffset int
-		b, pnOffset = packet.AppendShortHeader(b, c.remoteCID, c.keys.KeyPhase(), pnLen)
+		b, pnOffset = packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 		b = packet.AppendPacketNumber(b, pn, pnLen)
-		b = append(b, c.closeFrame...)
+		b = append(b, c.lifetime.closeFrame...)
 		for len(b)-pnOffset < 4 {
 			b = append(b, 0)
 		}
 		if b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn)); err != nil {
 			return
 		}
-	} else if c.initSeal != nil {
+	} else if c.hs.initSeal != nil {
 		// Before 1-RTT keys only a transport close may be sent, and only in
 		// an Initial packet (docs/PROTOCOL.md section 2.1).
-		f, _, err := packet.ParseConnectionCloseFrame(c.closeFrame)
+		f, _, err := packet.ParseConnectionCloseFrame(c.lifetime.closeFrame)
 		if err != nil {
 			return
 		}
 		if f.Application {
 			f = packet.ConnectionCloseFrame{ErrorCode: uint64(packet.ApplicationError)}
 		}
-		saved := c.cryptoOut
-		c.cryptoOut = nil
+		saved := c.hs.out
+		c.hs.out = nil
 		b = c.buildInitialClose(b, f)
-		c.cryptoOut = saved
+		c.hs.out = saved
 	} else {
 		return
 	}
-	c.txBufs[0].Buf = b
-	c.flush(1)
-	c.closeSentAt = now
+	c.tx.bufs[0].Buf = b
+	c.flush(1, now)
+	c.lifetime.closeSentAt = now
 }
 
 // buildInitialClose builds an Initial packet with only CONNECTION_CLOSE.
@@ -220,14 +89,14 @@ func (c *Conn) buildInitialClose(b []byte, f packet.ConnectionCloseFrame) []byte
 	payloadLen := max(f.Len(), 4)
 	h := c.initialHeader()
 	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+16)
-	b = packet.AppendPacketNumber(b, c.pnInitial, pnLen)
+	b = packet.AppendPacketNumber(b, c.hs.nextPN, pnLen)
 	start := len(b)
 	b = f.Append(b)
 	for len(b)-start < payloadLen {
 		b = append(b, 0)
 	}
-	b = c.initSeal.Seal(b, pnOffset, pnLen, uint64(c.pnInitial))
-	c.pnInitial++
+	b = c.hs.initSeal.Seal(b, pnOffset, pnLen, uint64(c.hs.nextPN))
+	c.hs.nextPN++
 	return b
 }
 
@@ -239,12 +108,12 @@ func (c *Conn) enterDraining(err error, now time.Time) {
 
 func (c *Conn) enterClosingState(st connState, err error, now time.Time) {
 	c.state = st
-	c.closeUntil = now.Add(3 * c.rtt.PTO(c.peerParams.MaxAckDelay))
+	c.lifetime.closeUntil = now.Add(3 * c.loss.rtt.PTO(c.peerParams.MaxAckDelay))
 	if !c.isServer && c.keys == nil {
 		// A client still in its handshake has nothing a late packet could
 		// need (RFC 9000 §10.2 lets such an endpoint skip the closing
 		// period), and Dial is waiting to return the error.
-		c.closeUntil = now
+		c.lifetime.closeUntil = now
 	}
 	c.setCloseErr(err)
 }
@@ -256,12 +125,12 @@ func (c *Conn) setCloseErr(err error) {
 		return
 	}
 	c.closeErr = err
-	c.streamsMu.Lock()
-	all := make([]*Stream, 0, len(c.streams))
-	for _, s := range c.streams {
+	c.streams.mu.Lock()
+	all := make([]*Stream, 0, len(c.streams.byID))
+	for _, s := range c.streams.byID {
 		all = append(all, s)
 	}
-	c.streamsMu.Unlock()
+	c.streams.mu.Unlock()
 	for _, s := range all {
 		s.fail(err)
 	}
@@ -320,15 +189,15 @@ func (c *Conn) CloseWithError(code ApplicationErrorCode, reason string) error {
 // late packets.
 func (c *Conn) closeForShutdown() {
 	err := &ConnError{Local: true, Code: packet.NoError, Reason: "listener closed"}
-	c.run(context.Background(), func() {
-		c.closeWith(packet.ConnectionCloseFrame{ErrorCode: uint64(packet.NoError)}, err, time.Now())
+	c.run(context.Background(), func(now time.Time) {
+		c.closeWith(packet.ConnectionCloseFrame{ErrorCode: uint64(packet.NoError)}, err, now)
 		c.state = stateClosed
 	})
 }
 
 func (c *Conn) closeLocal(f packet.ConnectionCloseFrame, err error) error {
-	c.run(context.Background(), func() {
-		c.closeWith(f, err, time.Now())
+	c.run(context.Background(), func(now time.Time) {
+		c.closeWith(f, err, now)
 	})
 	return nil
 }

@@ -130,16 +130,16 @@ func (c *Conn) fecRepairDue() bool { return c.fec.enc != nil && c.fec.enc.HasRep
 // packet, so congestion control counts it, but when lost it carries
 // nothing to send again.
 func (c *Conn) buildRepairPacket(b []byte, now time.Time) []byte {
-	pn := c.pnGen.Peek()
+	pn := c.loss.pnGen.Peek()
 	pnLen := packet.PacketNumberLen(pn, c.loss.History(ackframes.SpaceApplication).LargestAcked())
-	b, pnOffset := packet.AppendShortHeader(b, c.remoteCID, c.keys.KeyPhase(), pnLen)
+	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	if len(b)+c.fec.enc.RepairLen()+crypto.TagLen > c.sendBudget() {
 		return nil
 	}
 	payloadStart := len(b)
 	b = c.fec.enc.AppendRepair(b, pn)
-	rec := &c.buildRec
+	rec := &c.tx.rec
 	rec.reset()
 	rec.fecRepair = true
 	c.stats.fecRepairSent.Add(1)
@@ -151,7 +151,7 @@ func (c *Conn) buildRepairPacket(b []byte, now time.Time) []byte {
 // packets of a burst are protected without waiting for more data. It
 // reports whether repairs are now due.
 func (c *Conn) fecFlushIdle() bool {
-	if c.fec.enc == nil || c.fec.enc.Open() == 0 || len(c.held) > 0 {
+	if c.fec.enc == nil || c.fec.enc.Open() == 0 || len(c.streams.held) > 0 {
 		return false
 	}
 	c.fec.enc.Flush()
@@ -216,7 +216,7 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 	clear(c.fec.held[len(keep):])
 	c.fec.held = keep
 	if lostBytes > 0 {
-		c.cc.OnLoss(now, lostBytes, lastLostSent)
+		c.loss.cc.OnLoss(now, lostBytes, lastLostSent)
 	}
 }
 
@@ -232,7 +232,7 @@ func (c *Conn) fecReleaseHeld(now time.Time) {
 	clear(c.fec.held)
 	c.fec.held = c.fec.held[:0]
 	if lostBytes > 0 {
-		c.cc.OnLoss(now, lostBytes, lastLostSent)
+		c.loss.cc.OnLoss(now, lostBytes, lastLostSent)
 	}
 }
 
@@ -336,11 +336,11 @@ func (c *Conn) processRecovered(now time.Time) {
 	defer func() { c.fec.recovered = c.fec.recovered[:0] }()
 	for i := range c.fec.recovered {
 		r := &c.fec.recovered[i]
-		if c.recv.IsDuplicate(r.pn) {
+		if c.acks.IsDuplicate(r.pn) {
 			continue
 		}
 		c.fec.recovering = true
-		c.rxFrom = c.peerAddr
+		c.path.rxFrom = c.path.peer
 		ackEliciting, err := c.handleFrames(r.payload, now)
 		c.fec.recovering = false
 		if err != nil {
@@ -350,7 +350,7 @@ func (c *Conn) processRecovered(now time.Time) {
 		if c.state == stateClosing || c.state == stateDraining {
 			return
 		}
-		c.recv.OnPacketReceived(r.pn, ackEliciting, now)
+		c.acks.OnPacketReceived(r.pn, ackEliciting, now)
 		c.stats.fecRecovered.Add(1)
 	}
 }

@@ -31,6 +31,9 @@ type remoteConnID struct {
 // connIDs is a connection's connection-ID state (RFC 9000 §5.1), owned by
 // the loop.
 type connIDs struct {
+	localCID  packet.ConnectionID // the peer puts it in DCID: the one it uses now
+	remoteCID packet.ConnectionID // we put it in DCID
+
 	local         []localConnID
 	nextLocalSeq  uint64
 	remote        []remoteConnID
@@ -48,9 +51,9 @@ func (c *Conn) resetToken(cid packet.ConnectionID) [packet.StatelessResetTokenLe
 
 // initConnIDs records the handshake connection IDs (sequence 0 both ways).
 func (c *Conn) initConnIDs(peerToken *[packet.StatelessResetTokenLen]byte) {
-	c.ids.local = append(c.ids.local[:0], localConnID{seq: 0, cid: c.localCID, token: c.resetToken(c.localCID), sent: true})
+	c.ids.local = append(c.ids.local[:0], localConnID{seq: 0, cid: c.ids.localCID, token: c.resetToken(c.ids.localCID), sent: true})
 	c.ids.nextLocalSeq = 1
-	r := remoteConnID{seq: 0, cid: c.remoteCID}
+	r := remoteConnID{seq: 0, cid: c.ids.remoteCID}
 	if peerToken != nil {
 		r.token, r.hasTok = *peerToken, true
 	}
@@ -120,7 +123,7 @@ func (c *Conn) switchRemoteConnID() bool {
 		if i != c.ids.activeRemote && !r.retired {
 			c.ids.remote[c.ids.activeRemote].retired = true
 			c.ids.activeRemote = i
-			c.remoteCID = r.cid
+			c.ids.remoteCID = r.cid
 			return true
 		}
 	}
@@ -137,8 +140,8 @@ func (c *Conn) onRetireConnectionID(f packet.RetireConnectionIDFrame) error {
 		if l.seq == f.SequenceNumber {
 			c.ep.unregisterID(l.cid, c)
 			c.ids.local = append(c.ids.local[:i], c.ids.local[i+1:]...)
-			if l.cid == c.localCID && len(c.ids.local) > 0 {
-				c.localCID = c.ids.local[0].cid
+			if l.cid == c.ids.localCID && len(c.ids.local) > 0 {
+				c.ids.localCID = c.ids.local[0].cid
 			}
 			c.issueConnIDs()
 			return nil

@@ -5,15 +5,27 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
-	"github.com/limpetnet/limpet/congestion"
 	"github.com/limpetnet/limpet/packet"
 )
 
 // pathState is what the loop knows about the network path to the peer
 // (docs/PROTOCOL.md section 9).
 type pathState struct {
+	peer  netip.AddrPort                 // where we send
+	peerV atomic.Pointer[netip.AddrPort] // peer, for RemoteAddr on any goroutine
+	// validated lifts the anti-amplification limit (docs/PROTOCOL.md
+	// section 9): until then we send at most 3× what peer sent us.
+	validated bool
+	bytesRecv int64
+	bytesSent int64
+	rxFrom    netip.AddrPort // source of the packet being processed
+
+	// newBind opens a socket to migrate to (client); nil disables migration.
+	newBind func(network, addr string) (Bind, error)
+
 	// prevAddr is the last validated address, to fall back to if the new
 	// one fails validation.
 	prevAddr netip.AddrPort
@@ -43,37 +55,29 @@ const minMigrateInterval = 5 * time.Second
 // changing. The new path is validated with PATH_CHALLENGE; until then we send
 // it at most three times what it sent us.
 func (c *Conn) onPeerAddressChange(from netip.AddrPort, datagramLen int, now time.Time) {
-	old := c.peerAddr
-	if c.addrValidated {
+	old := c.path.peer
+	if c.path.validated {
 		c.path.prevAddr, c.path.hasPrev = old, true
 	}
 	c.setPeerAddr(from)
-	c.addrValidated = false
-	c.bytesRecvPath = int64(datagramLen)
-	c.bytesSentPath = 0
+	c.path.validated = false
+	c.path.bytesRecv = int64(datagramLen)
+	c.path.bytesSent = 0
 	c.startPathValidation(now)
 	if from.Addr() != old.Addr() {
 		// A different network: what we learnt about the old one says
 		// nothing about it (a port change alone keeps it: NAT rebinding).
-		c.resetCongestion(now)
+		c.loss.resetCongestion(now)
 	}
 	c.path.migrations++
 	c.stats.migrations.Add(1)
-}
-
-// resetCongestion starts congestion control and RTT estimation afresh.
-func (c *Conn) resetCongestion(now time.Time) {
-	c.cc = congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: maxDatagramSize})
-	c.rtt.Reset()
-	c.pacer.Reset()
-	c.loss.ResetPTOCount()
 }
 
 func (c *Conn) startPathValidation(now time.Time) {
 	rand.Read(c.path.challenge[:])
 	c.path.challengeDue = true
 	c.path.challengePending = true
-	c.path.challengeDeadline = now.Add(max(3*c.rtt.PTO(c.peerParams.MaxAckDelay), time.Second))
+	c.path.challengeDeadline = now.Add(max(3*c.loss.rtt.PTO(c.peerParams.MaxAckDelay), time.Second))
 }
 
 // onPathChallenge answers on the path the challenge came from.
@@ -90,7 +94,7 @@ func (c *Conn) onPathResponse(f packet.PathResponseFrame) {
 	}
 	c.path.challengePending = false
 	c.path.challengeDue = false
-	c.addrValidated = true
+	c.path.validated = true
 	c.path.hasPrev = false
 }
 
@@ -104,7 +108,7 @@ func (c *Conn) checkPathTimers(now time.Time) {
 	c.path.challengeDue = false
 	if c.path.hasPrev {
 		c.setPeerAddr(c.path.prevAddr)
-		c.addrValidated = true
+		c.path.validated = true
 		c.path.hasPrev = false
 	}
 }
@@ -119,7 +123,7 @@ func (c *Conn) appendPathFrames(b []byte, limit int, rec *sentFrames) []byte {
 	}
 	keep := c.path.responses[:0]
 	for _, r := range c.path.responses {
-		if r.to == c.peerAddr && len(b)+9 <= limit {
+		if r.to == c.path.peer && len(b)+9 <= limit {
 			b = packet.PathResponseFrame{Data: r.data}.Append(b)
 			continue
 		}
@@ -134,7 +138,7 @@ func (c *Conn) appendPathFrames(b []byte, limit int, rec *sentFrames) []byte {
 // address (RFC 9000 §8.2.2).
 func (c *Conn) sendPathResponsesElsewhere(now time.Time) {
 	for _, r := range c.path.responses {
-		if r.to == c.peerAddr {
+		if r.to == c.path.peer {
 			continue
 		}
 		frame := packet.PathResponseFrame{Data: r.data}.Append(nil)
@@ -142,7 +146,7 @@ func (c *Conn) sendPathResponsesElsewhere(now time.Time) {
 	}
 	keep := c.path.responses[:0]
 	for _, r := range c.path.responses {
-		if r.to == c.peerAddr {
+		if r.to == c.path.peer {
 			keep = append(keep, r)
 		}
 	}
@@ -152,16 +156,16 @@ func (c *Conn) sendPathResponsesElsewhere(now time.Time) {
 // sendFramesTo sends frames in one 1-RTT packet to addr, outside loss
 // recovery (used for PATH_RESPONSE on another path).
 func (c *Conn) sendFramesTo(addr netip.AddrPort, frames []byte) {
-	if c.keys == nil || c.txBufs == nil {
+	if c.keys == nil || c.tx.bufs == nil {
 		return
 	}
-	pn, err := c.pnGen.Pop()
+	pn, err := c.loss.pnGen.Pop()
 	if err != nil {
 		return
 	}
-	b := c.txBufs[0].Buf[:0]
+	b := c.tx.bufs[0].Buf[:0]
 	pnLen := 4
-	b, pnOffset := packet.AppendShortHeader(b, c.remoteCID, c.keys.KeyPhase(), pnLen)
+	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	b = append(b, frames...)
 	for len(b)-pnOffset < 4 {
@@ -184,7 +188,7 @@ func (c *Conn) Migrate(ctx context.Context) error {
 		return fmt.Errorf("limpet: only a client can migrate")
 	}
 	var err error
-	if rerr := c.run(ctx, func() { err = c.migrateSocket(time.Now()) }); rerr != nil {
+	if rerr := c.run(ctx, func(now time.Time) { err = c.migrateSocket(now) }); rerr != nil {
 		return rerr
 	}
 	return err
@@ -195,10 +199,10 @@ func (c *Conn) Migrate(ctx context.Context) error {
 func (c *Conn) migrateSocket(now time.Time) error {
 	old := c.ep.bind().LocalAddr()
 	network, laddr := "udp4", "0.0.0.0:0"
-	if c.peerAddr.Addr().Is6() {
+	if c.path.peer.Addr().Is6() {
 		network, laddr = "udp6", "[::]:0"
 	}
-	nb, err := c.newBind(network, laddr)
+	nb, err := c.path.newBind(network, laddr)
 	if err != nil {
 		return fmt.Errorf("limpet: migrate: %w", err)
 	}
@@ -208,12 +212,12 @@ func (c *Conn) migrateSocket(now time.Time) error {
 	c.path.migrations++
 	c.stats.migrations.Add(1)
 	if nb.LocalAddr().Addr() != old.Addr() {
-		c.resetCongestion(now)
+		c.loss.resetCongestion(now)
 	}
 	// Probe the new path at once, and resend what may have been lost on
 	// the old one.
 	c.startPathValidation(now)
-	c.pingDue = true
+	c.loss.pingDue = true
 	c.requeueOldestForProbe()
 	return nil
 }
@@ -222,7 +226,7 @@ func (c *Conn) migrateSocket(now time.Time) error {
 // be gone: a send error that says so, or no acknowledgement from the peer
 // across several probe timeouts (the NAT or the network changed under us).
 func (c *Conn) maybeMigrate(now time.Time, sendErr error) {
-	if c.isServer || c.newBind == nil || c.state != stateActive {
+	if c.isServer || c.path.newBind == nil || c.state != stateActive {
 		return
 	}
 	if now.Sub(c.path.lastMigrate) < minMigrateInterval {
@@ -232,7 +236,7 @@ func (c *Conn) maybeMigrate(now time.Time, sendErr error) {
 	// no longer reach the peer. Packets may still arrive from it (a path
 	// that died one way only, or the peer's own probes), so what counts
 	// is acknowledgement, not receipt.
-	silent := c.loss.PTOCount() >= 3 && now.Sub(c.lastAckProgress) > 3*time.Second
+	silent := c.loss.PTOCount() >= 3 && now.Sub(c.loss.lastAckProgress) > 3*time.Second
 	if (sendErr != nil && IsLocalAddressError(sendErr)) || silent {
 		c.migrateSocket(now)
 	}

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 )
@@ -23,13 +22,13 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 	if c.state == stateClosing {
 		// Answer with CONNECTION_CLOSE again, at most once per RTT, in case
 		// ours was lost (RFC 9000 §10.2.1).
-		if now.Sub(c.closeSentAt) >= c.rtt.Smoothed() {
+		if now.Sub(c.lifetime.closeSentAt) >= c.loss.rtt.Smoothed() {
 			c.sendClose(now)
 		}
 		return
 	}
-	if rx.from == c.peerAddr {
-		c.bytesRecvPath += int64(len(b))
+	if rx.from == c.path.peer {
+		c.path.bytesRecv += int64(len(b))
 	}
 	if c.isServer && packet.IsLongHeader(b) && len(b) < packet.MinInitialDatagramSize {
 		// A client pads every Initial datagram to 1200 bytes (RFC 9000
@@ -62,7 +61,7 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 
 // handleInitial processes an Initial packet: the handshake messages.
 func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPort, now time.Time) {
-	if c.initOpen == nil || from != c.peerAddr {
+	if c.hs.initOpen == nil || from != c.path.peer {
 		return
 	}
 	if !c.isServer && len(h.Token) > 0 {
@@ -70,24 +69,24 @@ func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPor
 		c.stats.malformed.Add(1)
 		return
 	}
-	pnLen, trunc, _, err := c.initOpen.UnprotectHeader(pkt, h.PNOffset)
+	pnLen, trunc, _, err := c.hs.initOpen.UnprotectHeader(pkt, h.PNOffset)
 	if err != nil {
 		c.stats.malformed.Add(1)
 		return
 	}
-	pn := packet.DecodePacketNumber(c.largestRxInit, trunc, pnLen)
-	payload, err := c.initOpen.Open(pkt, h.PNOffset, pnLen, uint64(pn))
+	pn := packet.DecodePacketNumber(c.hs.largestRx, trunc, pnLen)
+	payload, err := c.hs.initOpen.Open(pkt, h.PNOffset, pnLen, uint64(pn))
 	if err != nil {
 		c.stats.authFailed.Add(1)
 		return
 	}
-	if pn > c.largestRxInit {
-		c.largestRxInit = pn
+	if pn > c.hs.largestRx {
+		c.hs.largestRx = pn
 	}
 	c.stats.packetsReceived.Add(1)
-	if !c.isServer && c.remoteCID != h.SrcConnID && c.state == stateHandshake {
+	if !c.isServer && c.ids.remoteCID != h.SrcConnID && c.state == stateHandshake {
 		// The server chose its own connection ID; use it from now on.
-		c.remoteCID = h.SrcConnID
+		c.ids.remoteCID = h.SrcConnID
 	}
 	for len(payload) > 0 {
 		ft, _, err := packet.PeekFrameType(payload)
@@ -106,7 +105,7 @@ func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPor
 		case ft == packet.FramePing:
 			payload = payload[1:]
 		case ft == packet.FrameAck || ft == packet.FrameAckECN:
-			_, n, err := packet.ParseAckFrame(payload, c.ackBuf[:0])
+			_, n, err := packet.ParseAckFrame(payload, c.acks.buf[:0])
 			if err != nil {
 				c.stats.malformed.Add(1)
 				return
@@ -145,13 +144,13 @@ func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
 	if c.isServer {
 		// The server already holds message 1 (the listener parsed it); any
 		// copy means the client did not get message 2.
-		c.resendInitial = true
+		c.hs.resend = true
 		return
 	}
 	if c.state != stateHandshake || f.Offset != 0 {
 		return // duplicate message 2, or a split we do not need
 	}
-	res, err := c.clientHS.ReadServerHello(f.Data)
+	res, err := c.hs.client.ReadServerHello(f.Data)
 	if err != nil {
 		if errors.Is(err, crypto.ErrServerKeyMismatch) {
 			// Anyone who knows the server key can forge an Initial; only a
@@ -172,7 +171,7 @@ func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
 		return
 	}
 	c.keys = res.Keys
-	c.peerKey = res.PeerStatic
+	c.hs.peerKey = res.PeerStatic
 	c.applyPeerParams(params)
 	var peerToken *[packet.StatelessResetTokenLen]byte
 	if params.HasStatelessResetToken {
@@ -181,12 +180,12 @@ func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
 	c.initConnIDs(peerToken)
 	c.issueConnIDs()
 	c.state = stateActive
-	c.addrValidated = true
-	c.clientHS = nil
-	c.cryptoOut = nil
+	c.path.validated = true
+	c.hs.client = nil
+	c.hs.out = nil
 	// Tell the server promptly that we have the keys: its first 1-RTT
 	// packet from us confirms the handshake.
-	c.pingDue = true
+	c.loss.pingDue = true
 	close(c.established)
 }
 
@@ -205,8 +204,8 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		c.onUndecryptable(pkt)
 		return
 	}
-	pn := packet.DecodePacketNumber(c.recv.LargestReceived(), trunc, pnLen)
-	payload, err := c.keys.Open(pkt, h.PNOffset, pnLen, uint64(pn), packet.KeyPhaseFromByte0(byte0), now, c.rtt.PTO(c.peerParams.MaxAckDelay))
+	pn := packet.DecodePacketNumber(c.acks.LargestReceived(), trunc, pnLen)
+	payload, err := c.keys.Open(pkt, h.PNOffset, pnLen, uint64(pn), packet.KeyPhaseFromByte0(byte0), now, c.loss.rtt.PTO(c.peerParams.MaxAckDelay))
 	if err != nil {
 		if errors.Is(err, crypto.ErrAEADLimitReached) {
 			c.closeTransport(packet.AEADLimitReached, 0, "too many forged packets", now)
@@ -219,7 +218,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		c.closeTransport(packet.ProtocolViolation, 0, "reserved header bits set", now)
 		return
 	}
-	if c.recv.IsDuplicate(pn) {
+	if c.acks.IsDuplicate(pn) {
 		if c.fec.dec != nil && c.fec.dec.WasRecovered(pn) {
 			// The original of a packet FEC rebuilt, late: not a copy the
 			// network made (docs/PROTOCOL.md section 10).
@@ -230,25 +229,25 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 	}
 	c.stats.packetsReceived.Add(1)
 	c.stats.bytesReceived.Add(uint64(len(pkt)))
-	c.lastRecv = now
-	c.idleBase = now
-	if c.isServer && !c.confirmed {
+	c.idle.lastRecv = now
+	c.idle.base = now
+	if c.isServer && !c.hs.confirmed {
 		// Only the client could have sealed this: the handshake is
 		// confirmed and the client's address validated.
-		c.confirmed = true
-		c.addrValidated = true
-		c.sendHSDone = true
-		c.initOpen, c.initSeal = nil, nil
+		c.hs.confirmed = true
+		c.path.validated = true
+		c.hs.sendDone = true
+		c.hs.initOpen, c.hs.initSeal = nil, nil
 		c.issueConnIDs()
 		c.ep.listener.enqueue(c)
 	}
-	if from != c.peerAddr && pn > c.recv.LargestReceived() {
+	if from != c.path.peer && pn > c.acks.LargestReceived() {
 		// Only an authenticated packet newer than any seen may move the
 		// path, so a replayed or reordered old packet cannot
 		// (docs/PROTOCOL.md section 9).
 		c.onPeerAddressChange(from, datagramLen, now)
 	}
-	c.rxFrom = from
+	c.path.rxFrom = from
 	c.fec.rxPN = pn
 	ackEliciting, err := c.handleFrames(payload, now)
 	if err != nil {
@@ -258,7 +257,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 	if c.state == stateClosing {
 		return
 	}
-	c.recv.OnPacketReceived(pn, ackEliciting, now)
+	c.acks.OnPacketReceived(pn, ackEliciting, now)
 	c.fecAfterPacket(pn, payload, now)
 }
 
@@ -346,11 +345,11 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 	case ft == packet.FramePing:
 		return 1, nil
 	case ft == packet.FrameAck || ft == packet.FrameAckECN:
-		f, n, err := packet.ParseAckFrame(p, c.ackBuf[:0])
+		f, n, err := packet.ParseAckFrame(p, c.acks.buf[:0])
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		c.ackBuf = f.Ranges[:0]
+		c.acks.buf = f.Ranges[:0]
 		return n, c.onAck(f, now)
 	case ft == packet.FrameResetStream:
 		f, n, err := packet.ParseResetStreamFrame(p)
@@ -369,7 +368,7 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		if c.connSend.SetLimit(f.Max) {
+		if c.streams.connSend.SetLimit(f.Max) {
 			c.wakeAllSenders()
 		}
 		return n, nil
@@ -421,7 +420,7 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		c.onPathChallenge(f, c.rxFrom)
+		c.onPathChallenge(f, c.path.rxFrom)
 		return n, nil
 	case ft == packet.FramePathResponse:
 		f, n, err := packet.ParsePathResponseFrame(p)
@@ -441,9 +440,9 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		if c.isServer {
 			return 0, protoErr(packet.ProtocolViolation, ft, "HANDSHAKE_DONE from client")
 		}
-		if !c.confirmed {
-			c.confirmed = true
-			c.initOpen, c.initSeal = nil, nil
+		if !c.hs.confirmed {
+			c.hs.confirmed = true
+			c.hs.initOpen, c.hs.initSeal = nil, nil
 		}
 		return 1, nil
 	case ft == packet.FrameNewToken:
@@ -467,111 +466,6 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		return c.onFECRepair(p)
 	}
 	return 0, protoErr(packet.FrameEncodingError, ft, "unknown frame type")
-}
-
-// onAck processes an ACK frame in the Application space (RFC 9002 §6).
-func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
-	if err := c.pnGen.ValidateAck(f); err != nil {
-		return protoErr(packet.ProtocolViolation, packet.FrameAck, err.Error())
-	}
-	priorInFlight := c.loss.BytesInFlight()
-	var res ackframes.AckResult
-	c.ackedBuf, res = c.loss.OnAck(ackframes.SpaceApplication, f, now, c.ackedBuf[:0])
-	c.onSpurious(res.Spurious, now)
-	if len(c.ackedBuf) == 0 {
-		// Held packets are no longer in the history: an ACK may be new
-		// only for them.
-		c.fecResolveHeld(f, now)
-		return nil
-	}
-	c.lastAckProgress = now
-	if res.HasRTTSample {
-		delay := ackframes.DecodeAckDelay(f.Delay, c.peerParams.AckDelayExponent)
-		c.rtt.Update(res.RTTSample, delay, c.confirmed)
-	}
-	var persistent bool
-	c.lostBuf, persistent = c.loss.DetectLost(ackframes.SpaceApplication, now, &c.rtt, c.lostBuf[:0])
-	c.onLost(c.lostBuf, persistent, now)
-	for i := range c.ackedBuf {
-		p := &c.ackedBuf[i]
-		if p.InFlight {
-			c.cc.OnPacketAcked(now, int64(p.Number), p.Size, p.TimeSent)
-		}
-		c.keys.OnAcked(uint64(p.Number))
-		c.onFramesAcked(&p.Frames)
-		p.Frames.reset()
-	}
-	c.fecResolveHeld(f, now)
-	c.cc.OnAckProcessed(now, priorInFlight, &c.rtt)
-	c.pacer.SetRate(now, c.cc.Window(), c.rtt.Smoothed(), c.cc.InSlowStart())
-	return nil
-}
-
-// onSpurious handles packets acknowledged after they were declared lost
-// (docs/PROTOCOL.md section 3, "Loss detection"). Their frames were sent
-// again already; those copies are redundant, which is harmless. The
-// congestion controller hears of them so it can undo a reduction that
-// reordering caused. Packets still held for FEC are left to
-// fecResolveHeld: the controller never heard of their loss.
-func (c *Conn) onSpurious(spurious []ackframes.SpuriousLoss, now time.Time) {
-	for i := range spurious {
-		p := &spurious[i]
-		if c.fecIsHeld(p.Number) {
-			continue
-		}
-		c.stats.spuriousLosses.Add(1)
-		// Congestion control never heard of a lost repair packet (onLost).
-		if p.InFlight && !c.fec.wasLostRepair(p.Number) {
-			c.cc.OnSpuriousLoss(now, p.Size, p.LostAt)
-		}
-	}
-}
-
-// fecIsHeld reports whether pn is a lost packet held back for FEC.
-func (c *Conn) fecIsHeld(pn packet.PacketNumber) bool {
-	for i := range c.fec.held {
-		if c.fec.held[i].pn == pn {
-			return true
-		}
-	}
-	return false
-}
-
-// onLost hands lost packets' frames back for retransmission in new packets.
-func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, now time.Time) {
-	if len(lost) == 0 {
-		return
-	}
-	var lostBytes int
-	var largestLostSent time.Time
-	for i := range lost {
-		p := &lost[i]
-		if c.fecHold(p) {
-			continue // its group's repair packets may still rebuild it
-		}
-		c.stats.packetsLost.Add(1)
-		if p.InFlight && !p.Frames.fecRepair {
-			// A lost repair packet alone does not reach congestion
-			// control: it is extra to the data, and 20 % of packets at
-			// 8+2, so random loss of repairs would cut the window as
-			// often as loss of data does without FEC. Congestion drops
-			// bursts, which take data beyond what repair can rebuild.
-			lostBytes += p.Size
-			largestLostSent = p.TimeSent
-		}
-		if p.Frames.fecRepair {
-			c.fec.noteLostRepair(p.Number)
-		}
-		c.onFramesLost(&p.Frames)
-		p.Frames.reset()
-	}
-	if lostBytes > 0 {
-		c.cc.OnLoss(now, lostBytes, largestLostSent)
-	}
-	if persistent {
-		c.cc.OnPersistentCongestion(now)
-		c.rtt.ExpireMin()
-	}
 }
 
 // onConnectionClose handles the peer's CONNECTION_CLOSE: drain for three PTOs.

@@ -12,39 +12,50 @@ import (
 // GSO train, few enough that received ACKs are not left waiting.
 const maxSendBatch = 64
 
+// txState is the loop's packet-building scratch.
+type txState struct {
+	bufs []Datagram
+	rec  sentFrames // record of the packet being built
+
+	// testDrop, set only by tests, drops a built packet as if the network
+	// lost it (it still counts as sent and is recovered).
+	testDrop  func(rec *sentFrames) bool
+	dropBuilt bool
+}
+
 // send writes every packet the connection may send now.
 func (c *Conn) send(now time.Time) {
 	switch c.state {
 	case stateClosing, stateDraining, stateClosed:
 		return
 	}
-	if c.txBufs == nil {
-		c.txBufs = make([]Datagram, maxSendBatch)
-		for i := range c.txBufs {
-			c.txBufs[i].Buf = make([]byte, 0, maxDatagramSize+crypto.TagLen)
+	if c.tx.bufs == nil {
+		c.tx.bufs = make([]Datagram, maxSendBatch)
+		for i := range c.tx.bufs {
+			c.tx.bufs[i].Buf = make([]byte, 0, maxDatagramSize+crypto.TagLen)
 		}
 	}
 	c.releaseHeld()
 	n := 0
 	if c.needInitial(now) {
-		b := c.buildInitial(c.txBufs[n].Buf[:0], now)
+		b := c.buildInitial(c.tx.bufs[n].Buf[:0], now)
 		if len(b) > 0 && c.amplificationAllows(len(b)) {
-			c.txBufs[n].Buf = b
+			c.tx.bufs[n].Buf = b
 			n++
 		}
 	}
 	if c.keys != nil {
-		for n < len(c.txBufs) {
+		for n < len(c.tx.bufs) {
 			ackOnly := !c.canSendAckEliciting(now)
 			var b []byte
 			if !ackOnly && c.fecRepairDue() {
 				// Repair packets go before new data, so the peer gets them
 				// while the group's packets are fresh (docs/PROTOCOL.md
 				// section 10).
-				b = c.buildRepairPacket(c.txBufs[n].Buf[:0], now)
+				b = c.buildRepairPacket(c.tx.bufs[n].Buf[:0], now)
 			}
 			if len(b) == 0 {
-				b = c.buildAppPacket(c.txBufs[n].Buf[:0], now, ackOnly)
+				b = c.buildAppPacket(c.tx.bufs[n].Buf[:0], now, ackOnly)
 			}
 			if len(b) == 0 {
 				if !ackOnly && c.fecFlushIdle() {
@@ -52,9 +63,9 @@ func (c *Conn) send(now time.Time) {
 				}
 				break
 			}
-			c.txBufs[n].Buf = b
-			if c.dropBuilt {
-				c.dropBuilt = false // test hook: lose it on the wire
+			c.tx.bufs[n].Buf = b
+			if c.tx.dropBuilt {
+				c.tx.dropBuilt = false // test hook: lose it on the wire
 			} else {
 				n++
 			}
@@ -63,35 +74,35 @@ func (c *Conn) send(now time.Time) {
 			}
 		}
 	}
-	c.flush(n)
+	c.flush(n, now)
 	if len(c.path.responses) > 0 && c.keys != nil {
 		c.sendPathResponsesElsewhere(now)
 	}
 }
 
 // flush hands the first n built datagrams to the socket.
-func (c *Conn) flush(n int) {
+func (c *Conn) flush(n int, now time.Time) {
 	if n == 0 {
 		return
 	}
-	out := c.txBufs[:n]
+	out := c.tx.bufs[:n]
 	for i := range out {
 		out[i].N = len(out[i].Buf)
-		out[i].Addr = c.peerAddr
+		out[i].Addr = c.path.peer
 		out[i].SegmentSize = 0
-		c.bytesSentPath += int64(out[i].N)
+		c.path.bytesSent += int64(out[i].N)
 		c.stats.bytesSent.Add(uint64(out[i].N))
 	}
 	if err := c.ep.bind().WriteBatch(out); err != nil {
 		c.stats.sendErrors.Add(1)
-		c.maybeMigrate(time.Now(), err)
+		c.maybeMigrate(now, err)
 	}
 }
 
 // amplificationAllows applies the 3× limit before the peer's address is
 // validated (docs/PROTOCOL.md section 9).
 func (c *Conn) amplificationAllows(size int) bool {
-	return c.addrValidated || c.bytesSentPath+int64(size) <= 3*c.bytesRecvPath
+	return c.path.validated || c.path.bytesSent+int64(size) <= 3*c.path.bytesRecv
 }
 
 // minAppPacket is the smallest 1-RTT packet worth building.
@@ -100,41 +111,41 @@ const minAppPacket = 64
 // sendBudget is the largest datagram we may send now: the path MTU, or
 // less before the peer's address is validated (3× what it sent us).
 func (c *Conn) sendBudget() int {
-	if c.addrValidated {
+	if c.path.validated {
 		return maxDatagramSize
 	}
-	return int(max(0, min(int64(maxDatagramSize), 3*c.bytesRecvPath-c.bytesSentPath)))
+	return int(max(0, min(int64(maxDatagramSize), 3*c.path.bytesRecv-c.path.bytesSent)))
 }
 
 // canSendAckEliciting applies congestion control and pacing.
 func (c *Conn) canSendAckEliciting(now time.Time) bool {
-	if c.probes > 0 {
+	if c.loss.probes > 0 {
 		return true
 	}
-	if !c.cc.CanSend(c.loss.BytesInFlight()) {
+	if !c.loss.cc.CanSend(c.loss.BytesInFlight()) {
 		return false
 	}
-	return c.pacer.TimeUntilSend(now) <= 0
+	return c.loss.pacer.TimeUntilSend(now) <= 0
 }
 
 // needInitial says whether an Initial packet (our handshake message) is due.
 func (c *Conn) needInitial(now time.Time) bool {
-	if c.initSeal == nil || c.cryptoOut == nil {
+	if c.hs.initSeal == nil || c.hs.out == nil {
 		return false
 	}
 	if c.isServer {
-		return c.resendInitial
+		return c.hs.resend
 	}
-	return c.state == stateHandshake && !now.Before(c.initialResendAt)
+	return c.state == stateHandshake && !now.Before(c.hs.resendAt)
 }
 
 // buildInitial builds an Initial packet carrying our whole handshake
 // message. A client pads the datagram to 1200 bytes (docs/PROTOCOL.md
 // section 2).
 func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
-	f := packet.CryptoFrame{Offset: 0, Data: c.cryptoOut}
+	f := packet.CryptoFrame{Offset: 0, Data: c.hs.out}
 	payloadLen := f.Len()
-	pn := c.pnInitial
+	pn := c.hs.nextPN
 	pnLen := 4
 	h := c.initialHeader()
 	if !c.isServer {
@@ -149,20 +160,20 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 	for len(b)-start < payloadLen {
 		b = append(b, 0) // PADDING
 	}
-	b = c.initSeal.Seal(b, pnOffset, pnLen, uint64(pn))
-	c.pnInitial++
+	b = c.hs.initSeal.Seal(b, pnOffset, pnLen, uint64(pn))
+	c.hs.nextPN++
 	c.stats.packetsSent.Add(1)
 	if c.isServer {
-		c.resendInitial = false
+		c.hs.resend = false
 	} else {
 		// Retransmit message 1 until message 2 arrives, backing off
 		// (docs/PROTOCOL.md section 4.5: Initial packets need no ACKs).
-		if c.initialBackoff == 0 {
-			c.initialBackoff = 300 * time.Millisecond
+		if c.hs.backoff == 0 {
+			c.hs.backoff = 300 * time.Millisecond
 		} else {
-			c.initialBackoff = min(2*c.initialBackoff, 3*time.Second)
+			c.hs.backoff = min(2*c.hs.backoff, 3*time.Second)
 		}
-		c.initialResendAt = now.Add(c.initialBackoff)
+		c.hs.resendAt = now.Add(c.hs.backoff)
 	}
 	return b
 }
@@ -170,9 +181,9 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 // buildAppPacket builds one 1-RTT packet into b, or returns nil if there is
 // nothing to send. With ackOnly it sends only an ACK, if one is due.
 func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
-	pn := c.pnGen.Peek()
+	pn := c.loss.pnGen.Peek()
 	pnLen := packet.PacketNumberLen(pn, c.loss.History(ackframes.SpaceApplication).LargestAcked())
-	b, pnOffset := packet.AppendShortHeader(b, c.remoteCID, c.keys.KeyPhase(), pnLen)
+	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	payloadStart := len(b)
 	budget := c.sendBudget()
@@ -180,7 +191,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		return nil
 	}
 	limit := budget - crypto.TagLen
-	rec := &c.buildRec
+	rec := &c.tx.rec
 	rec.reset()
 	ackEliciting := false
 
@@ -188,7 +199,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	// packet that is sent anyway (docs/PROTOCOL.md section 5; RFC 9000
 	// §13.2). Room for it is kept while the other frames are packed.
 	const ackReserve = 64
-	ackDue := c.recv.ShouldAckNow(now)
+	ackDue := c.acks.ShouldAckNow(now)
 	// Path frames come first and may use the ACK's reserve: on a new path
 	// the 3× budget can be under 100 bytes (the peer sent one small ACK),
 	// and the challenge is what unlocks the rest. Like ACKs they are not
@@ -204,10 +215,10 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	sentData := false
 	if !ackOnly {
 		frameLimit := limit
-		if c.recv.HasUnacked() {
+		if c.acks.HasUnacked() {
 			frameLimit -= ackReserve
 		}
-		b = c.appendControlFrames(b, frameLimit, rec)
+		b = c.appendControlFrames(b, frameLimit, rec, now)
 		if len(b) > payloadStart && rec.hasAckEliciting() {
 			ackEliciting = true
 		}
@@ -215,20 +226,20 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		if sentData {
 			ackEliciting = true
 		}
-		if !ackEliciting && (c.pingDue || c.probes > 0) {
+		if !ackEliciting && (c.loss.pingDue || c.loss.probes > 0) {
 			b = append(b, byte(packet.FramePing))
 			ackEliciting = true
 		}
 	}
-	if c.recv.HasUnacked() && (ackDue || ackEliciting) {
+	if c.acks.HasUnacked() && (ackDue || ackEliciting) {
 		ackLimit := limit
 		if sentData {
 			ackLimit -= c.fec.reserve()
 		}
-		f, ok := c.recv.BuildAck(now, 3, ackLimit-len(b), c.ackBuf[:0])
+		f, ok := c.acks.BuildAck(now, 3, ackLimit-len(b), c.acks.buf[:0])
 		if ok {
 			b = f.Append(b)
-			c.recv.OnAckSent()
+			c.acks.OnAckSent()
 			rec.add(sentFrame{kind: sentAck, offset: int64(f.LargestAcked())})
 		}
 	}
@@ -244,16 +255,16 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 // (docs/PROTOCOL.md section 10).
 func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen, payloadStart int, rec *sentFrames, ackEliciting, pathFrames bool, now time.Time) []byte {
 	if ackEliciting {
-		c.pingDue = false
-		if c.probes > 0 {
-			c.probes--
+		c.loss.pingDue = false
+		if c.loss.probes > 0 {
+			c.loss.probes--
 		}
 	}
 	// Room for the header-protection sample: pnLen + payload ≥ 4.
 	for len(b)-pnOffset < 4 {
 		b = append(b, 0)
 	}
-	pnPopped, err := c.pnGen.Pop()
+	pnPopped, err := c.loss.pnGen.Pop()
 	if err != nil || pnPopped != pn {
 		c.abort(err)
 		return nil
@@ -266,16 +277,16 @@ func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen
 	}
 	size := len(b)
 	c.stats.packetsSent.Add(1)
-	if c.testDropPacket != nil && c.testDropPacket(rec) {
-		c.dropBuilt = true
+	if c.tx.testDrop != nil && c.tx.testDrop(rec) {
+		c.tx.dropBuilt = true
 	}
 	if ackEliciting {
-		if !c.lastAckElicit.After(c.lastRecv) {
+		if !c.idle.lastAckElicit.After(c.idle.lastRecv) {
 			// The first ack-eliciting packet since the last receipt
 			// restarts the idle timer (RFC 9000 §10.1).
-			c.idleBase = now
+			c.idle.base = now
 		}
-		c.lastAckElicit = now
+		c.idle.lastAckElicit = now
 		sp := ackframes.SentPacket[sentFrames]{
 			Number: pn, TimeSent: now, Size: size,
 			AckEliciting: true, InFlight: true, Frames: rec.clone(),
@@ -284,10 +295,10 @@ func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen
 			c.abort(err)
 			return nil
 		}
-		c.cc.OnPacketSent(now, int64(pn), size)
-		c.pacer.OnSent(now, size)
+		c.loss.cc.OnPacketSent(now, int64(pn), size)
+		c.loss.pacer.OnSent(now, size)
 	}
-	if c.keys.ShouldUpdate() && c.keys.CanUpdate() && c.confirmed {
+	if c.keys.ShouldUpdate() && c.keys.CanUpdate() && c.hs.confirmed {
 		c.keys.InitiateKeyUpdate()
 	}
 	return b
@@ -305,19 +316,19 @@ func (s *sentFrames) hasAckEliciting() bool {
 // appendControlFrames adds due control frames: HANDSHAKE_DONE, MAX_DATA,
 // MAX_STREAMS, and each queued stream's flow-control, reset and receipt
 // frames.
-func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames) []byte {
+func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames, now time.Time) []byte {
 	const reserve = 32 // the largest control frame we emit
 	b = c.appendConnIDFrames(b, limit-reserve, rec)
-	if c.sendHSDone && len(b)+1 <= limit {
+	if c.hs.sendDone && len(b)+1 <= limit {
 		b = append(b, byte(packet.FrameHandshakeDone))
 		rec.add(sentFrame{kind: sentHandshakeDone})
-		c.sendHSDone = false
+		c.hs.sendDone = false
 	}
-	if lim, ok := c.connRecv.Update(time.Now(), c.rtt.Smoothed()); ok && len(b)+reserve <= limit {
+	if lim, ok := c.streams.connRecv.Update(now, c.loss.rtt.Smoothed()); ok && len(b)+reserve <= limit {
 		b = packet.MaxDataFrame{Max: lim}.Append(b)
 		rec.add(sentFrame{kind: sentMaxData, offset: lim})
 	}
-	for _, ids := range [2]*remoteIDs{{c.remoteBidi, true}, {c.remoteUni, false}} {
+	for _, ids := range [2]*remoteIDs{{c.streams.remoteBidi, true}, {c.streams.remoteUni, false}} {
 		if lim, ok := ids.ids.MaxStreamsToSend(); ok && len(b)+reserve <= limit {
 			b = packet.MaxStreamsFrame{Bidirectional: ids.bidi, Max: lim}.Append(b)
 			kind := sentMaxStreamsUni
@@ -327,32 +338,32 @@ func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames) []byte 
 			rec.add(sentFrame{kind: kind, offset: int64(lim)})
 		}
 	}
-	if c.connSend != nil {
-		if lim, ok := c.connSend.Blocked(); ok && len(b)+reserve <= limit {
+	if c.streams.connSend != nil {
+		if lim, ok := c.streams.connSend.Blocked(); ok && len(b)+reserve <= limit {
 			b = packet.DataBlockedFrame{Limit: lim}.Append(b)
 			rec.add(sentFrame{kind: sentDataBlocked, offset: lim})
 		}
 	}
-	for len(c.lostReceipts) > 0 && len(b)+reserve <= limit {
-		f := c.lostReceipts[len(c.lostReceipts)-1]
-		c.lostReceipts = c.lostReceipts[:len(c.lostReceipts)-1]
+	for len(c.streams.lostReceipts) > 0 && len(b)+reserve <= limit {
+		f := c.streams.lostReceipts[len(c.streams.lostReceipts)-1]
+		c.streams.lostReceipts = c.streams.lostReceipts[:len(c.streams.lostReceipts)-1]
 		b = packet.ConsumedFrame{StreamID: f.id, Offset: f.offset}.Append(b)
 		rec.add(f)
 	}
-	keep := c.ctrlStreams[:0]
-	for _, s := range c.ctrlStreams {
+	keep := c.streams.ctrl[:0]
+	for _, s := range c.streams.ctrl {
 		if len(b)+4*reserve > limit {
 			keep = append(keep, s)
 			continue
 		}
-		b = c.appendStreamControl(b, s, rec)
+		b = c.appendStreamControl(b, s, rec, now)
 		s.queuedCtrl = false
 		c.maybeFinishStream(s)
 	}
-	for i := len(keep); i < len(c.ctrlStreams); i++ {
-		c.ctrlStreams[i] = nil
+	for i := len(keep); i < len(c.streams.ctrl); i++ {
+		c.streams.ctrl[i] = nil
 	}
-	c.ctrlStreams = keep
+	c.streams.ctrl = keep
 	return b
 }
 
@@ -362,8 +373,7 @@ type remoteIDs struct {
 }
 
 // appendStreamControl adds the control frames stream s has due.
-func (c *Conn) appendStreamControl(b []byte, s *Stream, rec *sentFrames) []byte {
-	now := time.Now()
+func (c *Conn) appendStreamControl(b []byte, s *Stream, rec *sentFrames, now time.Time) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.send != nil {
@@ -381,7 +391,7 @@ func (c *Conn) appendStreamControl(b []byte, s *Stream, rec *sentFrames) []byte 
 			b = packet.StopSendingFrame{StreamID: s.id, ErrorCode: code}.Append(b)
 			rec.add(sentFrame{kind: sentStopSending, id: s.id})
 		}
-		if lim, ok := s.recv.WindowUpdate(now, c.rtt.Smoothed()); ok {
+		if lim, ok := s.recv.WindowUpdate(now, c.loss.rtt.Smoothed()); ok {
 			b = packet.MaxStreamDataFrame{StreamID: s.id, Max: lim}.Append(b)
 			rec.add(sentFrame{kind: sentMaxStreamData, id: s.id, offset: lim})
 		}
@@ -402,13 +412,13 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		if room < 32 {
 			return b, sent
 		}
-		id, ok := c.sched.Next()
+		id, ok := c.streams.sched.Next()
 		if !ok {
 			return b, sent
 		}
-		s := c.streams[id]
+		s := c.streams.byID[id]
 		if s == nil || s.send == nil {
-			c.sched.Remove(id)
+			c.streams.sched.Remove(id)
 			continue
 		}
 		s.mu.Lock()
@@ -420,19 +430,19 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		}
 		if c.shouldHold(s, maxData, now) {
 			s.mu.Unlock()
-			c.sched.Sent(id, 0, false)
-			c.held = append(c.held, s)
+			c.streams.sched.Sent(id, 0, false)
+			c.streams.held = append(c.streams.held, s)
 			continue
 		}
 		s.heldSince = time.Time{}
-		offset, data, fin, ok := s.send.NextFrame(maxData, c.connSend)
+		offset, data, fin, ok := s.send.NextFrame(maxData, c.streams.connSend)
 		if !ok {
 			blocked := false
 			if _, b2 := s.send.Blocked(); b2 {
 				blocked = true
 			}
 			s.mu.Unlock()
-			c.sched.Sent(id, 0, false)
+			c.streams.sched.Sent(id, 0, false)
 			if blocked {
 				c.queueCtrl(s)
 			}
@@ -449,7 +459,7 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 			// Out of flow-control credit: STREAM_DATA_BLOCKED is due.
 			c.queueCtrl(s)
 		}
-		c.sched.Sent(id, len(data), more)
+		c.streams.sched.Sent(id, len(data), more)
 		sent = true
 		if writable {
 			signal(s.writable)
@@ -482,8 +492,8 @@ func (c *Conn) shouldHold(s *Stream, maxData int, now time.Time) bool {
 	if now.Sub(s.heldSince) >= coalesceDelay {
 		return false
 	}
-	if c.holdUntil.IsZero() || s.heldSince.Add(coalesceDelay).Before(c.holdUntil) {
-		c.holdUntil = s.heldSince.Add(coalesceDelay)
+	if c.streams.holdUntil.IsZero() || s.heldSince.Add(coalesceDelay).Before(c.streams.holdUntil) {
+		c.streams.holdUntil = s.heldSince.Add(coalesceDelay)
 	}
 	return true
 }
@@ -491,12 +501,12 @@ func (c *Conn) shouldHold(s *Stream, maxData int, now time.Time) bool {
 // releaseHeld puts streams held for coalescing back in the schedule; the
 // packer decides again whether they may send.
 func (c *Conn) releaseHeld() {
-	c.holdUntil = time.Time{}
-	for i, s := range c.held {
-		c.sched.Push(s.id)
-		c.held[i] = nil
+	c.streams.holdUntil = time.Time{}
+	for i, s := range c.streams.held {
+		c.streams.sched.Push(s.id)
+		c.streams.held[i] = nil
 	}
-	c.held = c.held[:0]
+	c.streams.held = c.streams.held[:0]
 }
 
 // onFramesAcked releases what an acknowledged packet carried.
@@ -504,7 +514,7 @@ func (c *Conn) onFramesAcked(fs *sentFrames) {
 	fs.each(func(f *sentFrame) {
 		switch f.kind {
 		case sentStream:
-			if s := c.streams[f.id]; s != nil {
+			if s := c.streams.byID[f.id]; s != nil {
 				s.mu.Lock()
 				s.send.OnAcked(f.offset, f.length, f.fin)
 				s.mu.Unlock()
@@ -512,14 +522,14 @@ func (c *Conn) onFramesAcked(fs *sentFrames) {
 				c.maybeFinishStream(s)
 			}
 		case sentResetStream:
-			if s := c.streams[f.id]; s != nil {
+			if s := c.streams.byID[f.id]; s != nil {
 				s.mu.Lock()
 				s.send.OnResetAcked()
 				s.mu.Unlock()
 				c.maybeFinishStream(s)
 			}
 		case sentAck:
-			c.recv.OnAckAcked(packet.PacketNumber(f.offset))
+			c.acks.OnAckAcked(packet.PacketNumber(f.offset))
 		}
 	})
 }
@@ -537,14 +547,14 @@ var streamCtrlLost = map[sentFrameKind]func(s *Stream, offset int64){
 // frames are re-sent with their current values, not their old ones.
 func (c *Conn) onFramesLost(fs *sentFrames) {
 	fs.each(func(f *sentFrame) {
-		s := c.streams[f.id]
+		s := c.streams.byID[f.id]
 		switch f.kind {
 		case sentStream:
 			if s != nil {
 				s.mu.Lock()
 				s.send.OnLost(f.offset, f.length, f.fin)
 				s.mu.Unlock()
-				c.sched.Push(f.id)
+				c.streams.sched.Push(f.id)
 				c.stats.bytesRetransmitted.Add(uint64(f.length))
 			}
 		case sentResetStream, sentStopSending, sentMaxStreamData, sentStreamDataBlocked:
@@ -563,18 +573,18 @@ func (c *Conn) onFramesLost(fs *sentFrames) {
 			} else {
 				// The stream is finished, so this was its final receipt:
 				// the sender is waiting for it.
-				c.lostReceipts = append(c.lostReceipts, *f)
+				c.streams.lostReceipts = append(c.streams.lostReceipts, *f)
 			}
 		case sentMaxData:
-			c.connRecv.OnUpdateLost(f.offset)
+			c.streams.connRecv.OnUpdateLost(f.offset)
 		case sentDataBlocked:
-			c.connSend.OnBlockedLost(f.offset)
+			c.streams.connSend.OnBlockedLost(f.offset)
 		case sentMaxStreamsBidi:
-			c.remoteBidi.OnMaxStreamsLost(uint64(f.offset))
+			c.streams.remoteBidi.OnMaxStreamsLost(uint64(f.offset))
 		case sentMaxStreamsUni:
-			c.remoteUni.OnMaxStreamsLost(uint64(f.offset))
+			c.streams.remoteUni.OnMaxStreamsLost(uint64(f.offset))
 		case sentHandshakeDone:
-			c.sendHSDone = true
+			c.hs.sendDone = true
 		case sentNewConnID:
 			c.onNewConnIDLost(uint64(f.offset))
 		case sentRetireConnID:

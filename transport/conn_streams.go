@@ -3,11 +3,50 @@ package transport
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/streams"
 )
+
+// streamsState is the connection's streams: their state, stream-ID limits
+// both ways, connection-level flow control, and the scheduler that picks
+// which stream sends next.
+type streamsState struct {
+	// mu guards byID, which the loop writes and Stats and close read.
+	mu   sync.Mutex
+	byID map[packet.StreamID]*Stream
+
+	localBidi, localUni   *streams.LocalStreamIDs  // streams we open
+	remoteBidi, remoteUni *streams.RemoteStreamIDs // streams the peer opens
+	openWaiters           chan struct{}            // closed and replaced when MAX_STREAMS grows
+
+	sched    *streams.Scheduler
+	connSend *streams.SendWindow
+	connRecv *streams.RecvWindow
+
+	ctrl         []*Stream   // streams with control frames due
+	held         []*Stream   // streams whose partial packet waits to coalesce
+	holdUntil    time.Time   // when the first held stream must be sent anyway
+	lostReceipts []sentFrame // final CONSUMED frames of finished streams, to resend
+
+	// acceptMu guards the queues of peer-opened streams.
+	acceptMu    sync.Mutex
+	acceptBidi  []*Stream
+	acceptUni   []*Stream
+	acceptReady chan struct{} // closed and replaced when a queue grows
+}
+
+func (st *streamsState) init(isServer bool, cfg Config) {
+	st.byID = make(map[packet.StreamID]*Stream)
+	st.remoteBidi = streams.NewRemoteStreamIDs(isServer, true, uint64(cfg.MaxIncomingStreams))
+	st.remoteUni = streams.NewRemoteStreamIDs(isServer, false, uint64(cfg.MaxIncomingUniStreams))
+	st.openWaiters = make(chan struct{})
+	st.sched = streams.NewScheduler(maxDatagramSize) // round robin per packet
+	st.connRecv = streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow))
+	st.acceptReady = make(chan struct{})
+}
 
 // sendBufferSize caps the bytes a stream buffers unacknowledged: enough
 // to fill the largest stream window.
@@ -37,9 +76,9 @@ func (c *Conn) makeStream(id packet.StreamID) *Stream {
 		recv = streams.NewRecvStream(int64(c.cfg.InitialStreamWindow), int64(c.cfg.MaxStreamWindow))
 	}
 	s := newStream(c, id, send, recv)
-	c.streamsMu.Lock()
-	c.streams[id] = s
-	c.streamsMu.Unlock()
+	c.streams.mu.Lock()
+	c.streams.byID[id] = s
+	c.streams.mu.Unlock()
 	return s
 }
 
@@ -53,22 +92,22 @@ func (c *Conn) streamForFrame(id packet.StreamID, ft packet.FrameType, sendSide 
 	if !id.Bidirectional() && local != sendSide {
 		return nil, protoErr(packet.StreamStateError, ft, "frame for the wrong direction of a unidirectional stream")
 	}
-	if s := c.streams[id]; s != nil {
+	if s := c.streams.byID[id]; s != nil {
 		return s, nil
 	}
 	if local {
-		ids := c.localUni
+		ids := c.streams.localUni
 		if id.Bidirectional() {
-			ids = c.localBidi
+			ids = c.streams.localBidi
 		}
 		if err := ids.CheckOpened(id); err != nil {
 			return nil, protoErr(packet.StreamStateError, ft, err.Error())
 		}
 		return nil, nil // closed already
 	}
-	ids := c.remoteUni
+	ids := c.streams.remoteUni
 	if id.Bidirectional() {
-		ids = c.remoteBidi
+		ids = c.streams.remoteBidi
 	}
 	first, count, err := ids.Open(id)
 	if err != nil {
@@ -84,15 +123,15 @@ func (c *Conn) streamForFrame(id packet.StreamID, ft packet.FrameType, sendSide 
 	for i := 0; i < count; i++ {
 		sid := first + packet.StreamID(4*i)
 		s = c.makeStream(sid)
-		c.acceptMu.Lock()
+		c.streams.acceptMu.Lock()
 		if sid.Bidirectional() {
-			c.acceptBidi = append(c.acceptBidi, s)
+			c.streams.acceptBidi = append(c.streams.acceptBidi, s)
 		} else {
-			c.acceptUni = append(c.acceptUni, s)
+			c.streams.acceptUni = append(c.streams.acceptUni, s)
 		}
-		close(c.acceptReady)
-		c.acceptReady = make(chan struct{})
-		c.acceptMu.Unlock()
+		close(c.streams.acceptReady)
+		c.streams.acceptReady = make(chan struct{})
+		c.streams.acceptMu.Unlock()
 	}
 	return s, nil
 }
@@ -103,7 +142,7 @@ func (c *Conn) onStreamFrame(f packet.StreamFrame, now time.Time) error {
 		return err
 	}
 	s.mu.Lock()
-	err = s.recv.HandleFrame(f.Offset, f.Data, f.Fin, c.connRecv)
+	err = s.recv.HandleFrame(f.Offset, f.Data, f.Fin, c.streams.connRecv)
 	s.mu.Unlock()
 	if err != nil {
 		return c.streamErr(err, packet.FrameStream)
@@ -138,7 +177,7 @@ func (c *Conn) onResetStream(f packet.ResetStreamFrame) error {
 		return err
 	}
 	s.mu.Lock()
-	err = s.recv.HandleReset(f.ErrorCode, f.FinalSize, c.connRecv)
+	err = s.recv.HandleReset(f.ErrorCode, f.FinalSize, c.streams.connRecv)
 	if err == nil && s.recvErr == nil {
 		if code, ok := s.recv.ResetCode(); ok {
 			s.recvErr = &StreamError{StreamID: s.id, Code: ApplicationErrorCode(code), Remote: true}
@@ -179,23 +218,23 @@ func (c *Conn) onMaxStreamData(f packet.MaxStreamDataFrame) error {
 	has := s.send.HasData()
 	s.mu.Unlock()
 	if grew && has {
-		c.sched.Push(s.id)
+		c.streams.sched.Push(s.id)
 	}
 	return nil
 }
 
 func (c *Conn) onMaxStreams(f packet.MaxStreamsFrame) error {
-	ids := c.localUni
+	ids := c.streams.localUni
 	if f.Bidirectional {
-		ids = c.localBidi
+		ids = c.streams.localBidi
 	}
 	grew, err := ids.SetPeerMax(f.Max)
 	if err != nil {
 		return c.streamErr(err, f.Type())
 	}
 	if grew {
-		close(c.openWaiters)
-		c.openWaiters = make(chan struct{})
+		close(c.streams.openWaiters)
+		c.streams.openWaiters = make(chan struct{})
 	}
 	return nil
 }
@@ -222,7 +261,7 @@ func (c *Conn) onConsumed(f packet.ConsumedFrame) error {
 
 // wakeAllSenders reschedules every stream with data after MAX_DATA grew.
 func (c *Conn) wakeAllSenders() {
-	for id, s := range c.streams {
+	for id, s := range c.streams.byID {
 		if s.send == nil {
 			continue
 		}
@@ -230,7 +269,7 @@ func (c *Conn) wakeAllSenders() {
 		has := s.send.HasData()
 		s.mu.Unlock()
 		if has {
-			c.sched.Push(id)
+			c.streams.sched.Push(id)
 		}
 	}
 }
@@ -252,15 +291,15 @@ func (c *Conn) maybeFinishStream(s *Stream) {
 		return
 	}
 	s.finished = true
-	c.streamsMu.Lock()
-	delete(c.streams, s.id)
-	c.streamsMu.Unlock()
-	c.sched.Remove(s.id)
+	c.streams.mu.Lock()
+	delete(c.streams.byID, s.id)
+	c.streams.mu.Unlock()
+	c.streams.sched.Remove(s.id)
 	if s.id.ServerInitiated() != c.isServer {
 		if s.id.Bidirectional() {
-			c.remoteBidi.StreamClosed()
+			c.streams.remoteBidi.StreamClosed()
 		} else {
-			c.remoteUni.StreamClosed()
+			c.streams.remoteUni.StreamClosed()
 		}
 	}
 	s.readDeadline.Stop()
@@ -289,14 +328,14 @@ func (c *Conn) openStream(ctx context.Context, bidi bool) (*Stream, error) {
 	for {
 		var s *Stream
 		var wait chan struct{}
-		err := c.run(ctx, func() {
-			ids := c.localUni
+		err := c.run(ctx, func(now time.Time) {
+			ids := c.streams.localUni
 			if bidi {
-				ids = c.localBidi
+				ids = c.streams.localBidi
 			}
 			id, err := ids.OpenNext()
 			if err != nil {
-				wait = c.openWaiters
+				wait = c.streams.openWaiters
 				return
 			}
 			s = c.makeStream(id)
@@ -329,20 +368,20 @@ func (c *Conn) AcceptUniStream(ctx context.Context) (*Stream, error) {
 
 func (c *Conn) acceptStream(ctx context.Context, bidi bool) (*Stream, error) {
 	for {
-		c.acceptMu.Lock()
-		q := &c.acceptUni
+		c.streams.acceptMu.Lock()
+		q := &c.streams.acceptUni
 		if bidi {
-			q = &c.acceptBidi
+			q = &c.streams.acceptBidi
 		}
 		if len(*q) > 0 {
 			s := (*q)[0]
 			(*q)[0] = nil
 			*q = (*q)[1:]
-			c.acceptMu.Unlock()
+			c.streams.acceptMu.Unlock()
 			return s, nil
 		}
-		ready := c.acceptReady
-		c.acceptMu.Unlock()
+		ready := c.streams.acceptReady
+		c.streams.acceptMu.Unlock()
 		select {
 		case <-ready:
 		case <-c.done:

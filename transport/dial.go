@@ -58,14 +58,14 @@ func dialBind(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config,
 	now := time.Now()
 	ep := newEndpoint(bind, conf, false)
 	c := newConn(ep, false, conf, raddr, now)
-	c.newBind = newBind
-	c.addrValidated = true // the client chose the server's address
-	c.origDCID = newConnID()
-	if err := c.startClientHandshake(c.origDCID, now); err != nil {
+	c.path.newBind = newBind
+	c.path.validated = true // the client chose the server's address
+	c.hs.origDCID = newConnID()
+	if err := c.startClientHandshake(c.hs.origDCID, now); err != nil {
 		bind.Close()
 		return nil, fmt.Errorf("limpet: dial: %w", err)
 	}
-	ep.register(c.localCID, c)
+	ep.register(c.ids.localCID, c)
 	ep.start()
 	go c.loop()
 	c.wake()
@@ -96,10 +96,10 @@ func (c *Conn) startClientHandshake(dcid packet.ConnectionID, now time.Time) err
 	if err != nil {
 		return err
 	}
-	c.clientHS = hs
-	c.cryptoOut = msg1
-	c.remoteCID = dcid
-	c.initSeal, c.initOpen = crypto.NewInitialKeys(c.cfg.ServerKey, dcid.Bytes(), true)
+	c.hs.client = hs
+	c.hs.out = msg1
+	c.ids.remoteCID = dcid
+	c.hs.initSeal, c.hs.initOpen = crypto.NewInitialKeys(c.cfg.ServerKey, dcid.Bytes(), true)
 	return nil
 }
 

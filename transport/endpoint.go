@@ -265,7 +265,7 @@ func (e *endpoint) closeAllConns(err error) {
 	e.mu.Unlock()
 	for _, c := range conns {
 		// On the connection's own loop: it owns that state.
-		c.run(context.Background(), func() { c.abort(err) })
+		c.run(context.Background(), func(now time.Time) { c.abort(err) })
 	}
 }
 

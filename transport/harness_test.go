@@ -484,7 +484,7 @@ func (tc *testConn) cleanup() {
 	}
 	if tc.conn != nil {
 		c := tc.conn
-		c.run(context.Background(), func() { c.terminate(errHarnessDone) })
+		c.run(context.Background(), func(now time.Time) { c.terminate(errHarnessDone) })
 		<-c.done
 	}
 	if tc.listener != nil {
@@ -541,7 +541,7 @@ func (tc *testConn) advanceToTimer() {
 	}
 	var next time.Time
 	c := tc.conn
-	if err := c.run(context.Background(), func() { next = c.nextDeadline(time.Now()) }); err != nil {
+	if err := c.run(context.Background(), func(now time.Time) { next = c.nextDeadline(now) }); err != nil {
 		tc.t.Fatalf("advanceToTimer: the connection has ended: %v", err)
 	}
 	tc.logf("advancing to the next timer at %v", next.Sub(tc.start))

@@ -159,7 +159,7 @@ func (l *Listener) enqueue(c *Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.handshakes--
-	if !c.retried {
+	if !c.hs.retried {
 		l.unvalidated--
 	}
 	l.queue = append(l.queue, c)
@@ -173,9 +173,9 @@ func (l *Listener) connDone(c *Conn) {
 	defer l.mu.Unlock()
 	if l.conns[c] {
 		delete(l.conns, c)
-		if !c.confirmed {
+		if !c.hs.confirmed {
 			l.handshakes--
-			if !c.retried {
+			if !c.hs.retried {
 				l.unvalidated--
 			}
 		}
@@ -238,18 +238,18 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 		return
 	}
 	c := newConn(l.ep, true, l.cfg, from, now)
-	c.remoteCID = h.SrcConnID
-	c.origDCID = origDCID
+	c.ids.remoteCID = h.SrcConnID
+	c.hs.origDCID = origDCID
 	if validated {
 		// The client echoed our token from the address it was sent to: the
 		// address is validated, and the transport parameters prove to the
 		// client that this server sent the Retry (RFC 9000 §7.3).
-		c.retried = true
-		c.retrySrcCID = dcid
-		c.addrValidated = true
+		c.hs.retried = true
+		c.hs.retrySrcCID = dcid
+		c.path.validated = true
 	}
-	c.largestRxInit = pn
-	c.initSeal, c.initOpen = seal, open
+	c.hs.largestRx = pn
+	c.hs.initSeal, c.hs.initOpen = seal, open
 	var clientParams packet.TransportParameters
 	msg2, res, err := l.ep.hs.Accept(msg1, dcid.Bytes(), now, func(raw []byte) ([]byte, error) {
 		p, err := packet.ParseTransportParameters(raw, false)
@@ -267,13 +267,13 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 		return
 	}
 	c.keys = res.Keys
-	c.peerKey = res.PeerStatic
+	c.hs.peerKey = res.PeerStatic
 	c.applyPeerParams(clientParams)
 	c.initConnIDs(nil)
 	c.state = stateActive
-	c.cryptoOut = msg2
-	c.resendInitial = true
-	c.bytesRecvPath = int64(len(b))
+	c.hs.out = msg2
+	c.hs.resend = true
+	c.path.bytesRecv = int64(len(b))
 	close(c.established)
 
 	l.mu.Lock()
@@ -283,11 +283,11 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 	}
 	l.conns[c] = true
 	l.handshakes++
-	if !c.retried {
+	if !c.hs.retried {
 		l.unvalidated++
 	}
 	l.mu.Unlock()
-	l.ep.register(c.localCID, c)
+	l.ep.register(c.ids.localCID, c)
 	l.ep.register(dcid, c)
 	go c.loop()
 	c.wake()
@@ -298,7 +298,7 @@ func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time
 func (c *Conn) refuse(code packet.TransportErrorCode, reason string) {
 	f := packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: packet.FrameCrypto, Reason: []byte(reason)}
 	b := c.buildInitialClose(make([]byte, 0, 256), f)
-	d := []Datagram{{Buf: b, N: len(b), Addr: c.peerAddr}}
+	d := []Datagram{{Buf: b, N: len(b), Addr: c.path.peer}}
 	c.ep.bind().WriteBatch(d)
 }
 

@@ -94,7 +94,7 @@ func TestNATRebindingInProcess(t *testing.T) {
 		t.Errorf("server counted %d migrations, want 1", m)
 	}
 	var validated bool
-	srv.run(context.Background(), func() { validated = srv.addrValidated })
+	srv.run(context.Background(), func(now time.Time) { validated = srv.path.validated })
 	if !validated {
 		t.Error("new path not validated by PATH_CHALLENGE/PATH_RESPONSE")
 	}
@@ -105,9 +105,9 @@ func TestActiveMigrationRotatesConnID(t *testing.T) {
 	n, cli, srv, _ := simPair(t, key)
 	newAddr := netip.MustParseAddrPort("198.18.0.3:7000")
 	var before packet.ConnectionID
-	cli.run(context.Background(), func() {
-		before = cli.remoteCID
-		cli.newBind = func(string, string) (Bind, error) {
+	cli.run(context.Background(), func(now time.Time) {
+		before = cli.ids.remoteCID
+		cli.path.newBind = func(string, string) (Bind, error) {
 			pc, err := n.Listen(newAddr)
 			if err != nil {
 				return nil, err
@@ -121,7 +121,7 @@ func TestActiveMigrationRotatesConnID(t *testing.T) {
 		}
 	})
 	var after packet.ConnectionID
-	cli.run(context.Background(), func() { after = cli.remoteCID })
+	cli.run(context.Background(), func(now time.Time) { after = cli.ids.remoteCID })
 	if after == before {
 		t.Errorf("destination connection ID unchanged after migration (%v): the paths can be linked", after)
 	}
@@ -180,7 +180,7 @@ func TestForgedPacketFromNewAddressMovesNothing(t *testing.T) {
 	}
 	defer attacker.Close()
 	var cid packet.ConnectionID
-	srv.run(context.Background(), func() { cid = srv.localCID })
+	srv.run(context.Background(), func(now time.Time) { cid = srv.ids.localCID })
 	forged := []byte{0x40}
 	forged = append(forged, cid.Bytes()...)
 	forged = append(forged, bytes.Repeat([]byte{0xaa}, 60)...)

@@ -39,8 +39,8 @@ func (tc *testConn) wantChallengeTo(reason string, addr netip.AddrPort) [8]byte 
 // pathState reads the Conn's view of its path on its own loop.
 func (tc *testConn) pathState() (peer netip.AddrPort, validated bool, migrations uint64) {
 	tc.t.Helper()
-	tc.conn.msgCh <- func() {
-		peer, validated, migrations = tc.conn.peerAddr, tc.conn.addrValidated, tc.conn.path.migrations
+	tc.conn.msgCh <- func(time.Time) {
+		peer, validated, migrations = tc.conn.path.peer, tc.conn.path.validated, tc.conn.path.migrations
 	}
 	tc.wait()
 	return peer, validated, migrations

@@ -62,7 +62,7 @@ func (tc *testConn) handshakingConn() *Conn {
 func amplificationLimited(t *testing.T, c *Conn) bool {
 	t.Helper()
 	var limited bool
-	if err := c.run(context.Background(), func() { limited = !c.amplificationAllows(1 << 20) }); err != nil {
+	if err := c.run(context.Background(), func(now time.Time) { limited = !c.amplificationAllows(1 << 20) }); err != nil {
 		t.Fatalf("the connection ended: %v", err)
 	}
 	return limited

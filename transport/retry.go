@@ -77,21 +77,21 @@ func (l *Listener) checkRetryToken(token []byte, addr netip.AddrPort, now time.T
 // malformed or forged Retry is counted and dropped, never fatal: anyone on
 // the path can send one.
 func (c *Conn) handleRetry(pkt []byte, h packet.LongHeader, from netip.AddrPort, now time.Time) {
-	if c.isServer || c.state != stateHandshake || c.retried ||
-		c.largestRxInit != packet.InvalidPacketNumber || from != c.peerAddr {
+	if c.isServer || c.state != stateHandshake || c.hs.retried ||
+		c.hs.largestRx != packet.InvalidPacketNumber || from != c.path.peer {
 		return
 	}
-	if h.DstConnID != c.localCID || h.SrcConnID == c.origDCID || len(h.Token) > maxRetryTokenLen {
+	if h.DstConnID != c.ids.localCID || h.SrcConnID == c.hs.origDCID || len(h.Token) > maxRetryTokenLen {
 		c.stats.malformed.Add(1)
 		return
 	}
-	if !crypto.VerifyRetryTag(c.origDCID.Bytes(), pkt, c.cfg.ServerKey) {
+	if !crypto.VerifyRetryTag(c.hs.origDCID.Bytes(), pkt, c.cfg.ServerKey) {
 		c.stats.authFailed.Add(1)
 		return
 	}
-	c.retried = true
-	c.retrySrcCID = h.SrcConnID
-	c.retryToken = bytes.Clone(h.Token)
+	c.hs.retried = true
+	c.hs.retrySrcCID = h.SrcConnID
+	c.hs.retryToken = bytes.Clone(h.Token)
 	c.stats.retries.Add(1)
 	if err := c.startClientHandshake(h.SrcConnID, now); err != nil {
 		c.abort(err)
@@ -100,8 +100,8 @@ func (c *Conn) handleRetry(pkt []byte, h packet.LongHeader, from netip.AddrPort,
 	// The new message 1 goes out at once, and its retransmission schedule
 	// starts afresh (RFC 9002 §6.2.2.1). Initial packet numbers go on
 	// where they were (RFC 9000 §17.2.5.3).
-	c.initialBackoff = 0
-	c.initialResendAt = now
+	c.hs.backoff = 0
+	c.hs.resendAt = now
 }
 
 // checkServerConnIDs checks the connection IDs in the server's transport
@@ -112,14 +112,14 @@ func (c *Conn) handleRetry(pkt []byte, h packet.LongHeader, from netip.AddrPort,
 // parameters are wrong, or "".
 func (c *Conn) checkServerConnIDs(p packet.TransportParameters) string {
 	switch {
-	case !p.HasInitialSrcConnID || p.InitialSrcConnID != c.remoteCID:
+	case !p.HasInitialSrcConnID || p.InitialSrcConnID != c.ids.remoteCID:
 		return "server connection ID does not match its handshake"
-	case c.retried && !p.HasOriginalDstConnID,
-		p.HasOriginalDstConnID && p.OriginalDstConnID != c.origDCID:
+	case c.hs.retried && !p.HasOriginalDstConnID,
+		p.HasOriginalDstConnID && p.OriginalDstConnID != c.hs.origDCID:
 		return "original_destination_connection_id does not match the client's first Initial"
-	case c.retried && (!p.HasRetrySrcConnID || p.RetrySrcConnID != c.retrySrcCID):
+	case c.hs.retried && (!p.HasRetrySrcConnID || p.RetrySrcConnID != c.hs.retrySrcCID):
 		return "retry_source_connection_id does not match the Retry"
-	case !c.retried && p.HasRetrySrcConnID:
+	case !c.hs.retried && p.HasRetrySrcConnID:
 		return "retry_source_connection_id without a Retry"
 	}
 	return ""
@@ -131,8 +131,8 @@ func (c *Conn) initialHeader() packet.LongHeader {
 	return packet.LongHeader{
 		Type:      packet.LongTypeInitial,
 		Version:   packet.Version,
-		DstConnID: c.remoteCID,
-		SrcConnID: c.localCID,
-		Token:     c.retryToken,
+		DstConnID: c.ids.remoteCID,
+		SrcConnID: c.ids.localCID,
+		Token:     c.hs.retryToken,
 	}
 }

@@ -23,9 +23,9 @@ func fuzzRetryClient(t testing.TB) *Conn {
 	now := time.Unix(1_700_000_000, 0)
 	ep := newEndpoint(newFakeBind(testConnAddr), cfg, false)
 	c := newConn(ep, false, cfg, testPeerAddr, now)
-	c.localCID = fuzzCID(0xc0)
-	c.origDCID = fuzzCID(0x0d)
-	if err := c.startClientHandshake(c.origDCID, now); err != nil {
+	c.ids.localCID = fuzzCID(0xc0)
+	c.hs.origDCID = fuzzCID(0x0d)
+	if err := c.startClientHandshake(c.hs.origDCID, now); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -38,8 +38,8 @@ func fuzzCID(b byte) packet.ConnectionID {
 
 // fuzzRetry builds a Retry to the fuzz client with a valid integrity tag.
 func fuzzRetry(c *Conn, scid packet.ConnectionID, token []byte) []byte {
-	b := packet.AppendRetry(nil, packet.Version, c.localCID, scid, token)
-	tag := crypto.RetryTag(c.origDCID.Bytes(), b, c.cfg.ServerKey)
+	b := packet.AppendRetry(nil, packet.Version, c.ids.localCID, scid, token)
+	tag := crypto.RetryTag(c.hs.origDCID.Bytes(), b, c.cfg.ServerKey)
 	return append(b, tag[:]...)
 }
 
@@ -54,12 +54,12 @@ func FuzzClientRetry(f *testing.F) {
 	valid := fuzzRetry(c, fuzzCID(0x5c), []byte("token"))
 	f.Add(valid)
 	f.Add(fuzzRetry(c, fuzzCID(0x5c), make([]byte, maxRetryTokenLen+1)))
-	f.Add(fuzzRetry(c, c.origDCID, []byte("token")))
+	f.Add(fuzzRetry(c, c.hs.origDCID, []byte("token")))
 	f.Add(valid[:len(valid)-1])
 	bad := bytes.Clone(valid)
 	bad[len(bad)-1] ^= 1
 	f.Add(bad)
-	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: c.localCID, SrcConnID: fuzzCID(0x5e), Token: []byte("t")}
+	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: c.ids.localCID, SrcConnID: fuzzCID(0x5e), Token: []byte("t")}
 	initial, _ := packet.AppendLongHeader(nil, h, 4, 40)
 	f.Add(append(initial, make([]byte, 44)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -67,7 +67,7 @@ func FuzzClientRetry(f *testing.F) {
 			return
 		}
 		c := fuzzRetryClient(t)
-		firstHello := c.cryptoOut
+		firstHello := c.hs.out
 		rx := rxPool.Get().(*rxDatagram)
 		rx.n = copy(rx.buf[:], b)
 		rx.from, rx.at = testPeerAddr, time.Unix(1_700_000_001, 0)
@@ -76,8 +76,8 @@ func FuzzClientRetry(f *testing.F) {
 		if c.state != stateHandshake {
 			t.Fatalf("state %v after one datagram from the server, want still waiting for message 2", c.state)
 		}
-		if !c.retried {
-			if c.remoteCID != c.origDCID || c.retryToken != nil || !bytes.Equal(c.cryptoOut, firstHello) || c.stats.retries.Load() != 0 {
+		if !c.hs.retried {
+			if c.ids.remoteCID != c.hs.origDCID || c.hs.retryToken != nil || !bytes.Equal(c.hs.out, firstHello) || c.stats.retries.Load() != 0 {
 				t.Fatalf("a datagram the client did not follow changed its handshake")
 			}
 			return
@@ -86,12 +86,12 @@ func FuzzClientRetry(f *testing.F) {
 		if err != nil {
 			t.Fatalf("followed a datagram that is not a Retry: %v", err)
 		}
-		if r.DstConnID != c.localCID || r.SrcConnID == c.origDCID || len(r.Token) > maxRetryTokenLen ||
-			!crypto.VerifyRetryTag(c.origDCID.Bytes(), b, c.cfg.ServerKey) {
+		if r.DstConnID != c.ids.localCID || r.SrcConnID == c.hs.origDCID || len(r.Token) > maxRetryTokenLen ||
+			!crypto.VerifyRetryTag(c.hs.origDCID.Bytes(), b, c.cfg.ServerKey) {
 			t.Fatalf("followed a Retry it must drop")
 		}
-		if c.remoteCID != r.SrcConnID || c.retrySrcCID != r.SrcConnID || !bytes.Equal(c.retryToken, r.Token) ||
-			bytes.Equal(c.cryptoOut, firstHello) || c.stats.retries.Load() != 1 {
+		if c.ids.remoteCID != r.SrcConnID || c.hs.retrySrcCID != r.SrcConnID || !bytes.Equal(c.hs.retryToken, r.Token) ||
+			bytes.Equal(c.hs.out, firstHello) || c.stats.retries.Load() != 1 {
 			t.Fatalf("followed the Retry but did not restart the handshake towards its SCID with its token")
 		}
 	})

@@ -89,9 +89,9 @@ func (c *Conn) Stats() ConnStats {
 
 // publishStats copies loop-owned estimates where Stats can read them.
 func (c *Conn) publishStats() {
-	c.stats.smoothedRTT.Store(int64(c.rtt.Smoothed()))
-	c.stats.minRTT.Store(int64(c.rtt.Min()))
-	c.stats.cwnd.Store(int64(c.cc.Window()))
+	c.stats.smoothedRTT.Store(int64(c.loss.rtt.Smoothed()))
+	c.stats.minRTT.Store(int64(c.loss.rtt.Min()))
+	c.stats.cwnd.Store(int64(c.loss.cc.Window()))
 }
 
 // listenerStats are a Listener's counters, written by the endpoint's reader

@@ -1,0 +1,191 @@
+package transport
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/limpetnet/limpet/ackframes"
+	"github.com/limpetnet/limpet/congestion"
+	"github.com/limpetnet/limpet/packet"
+)
+
+// maxPTOInterval caps the probe timeout's exponential backoff, so a path
+// that comes back after an outage is noticed within about a second
+// (docs/PROTOCOL.md section 9).
+const maxPTOInterval = time.Second
+
+// ackState is what the loop knows of the packets it received: the ranges it
+// must acknowledge and when (docs/PROTOCOL.md section 5).
+type ackState struct {
+	*ackframes.Receiver
+	buf []packet.AckRange // scratch for parsing and building ACK frames
+}
+
+func (a *ackState) init() {
+	a.Receiver = ackframes.NewReceiver(ackframes.DefaultMaxAckDelay, ackframes.DefaultMaxAckRanges)
+}
+
+// lossState is what the loop knows of the packets it sent: their numbers,
+// loss detection and probe timeouts (RFC 9002), the RTT estimate,
+// congestion control and pacing.
+type lossState struct {
+	*ackframes.LossDetector[sentFrames]
+	pnGen *ackframes.PacketNumberGenerator
+	rtt   congestion.RTTStats
+	cc    congestion.Controller
+	pacer *congestion.Pacer
+
+	ackedBuf, lostBuf []ackframes.SentPacket[sentFrames] // scratch
+
+	pingDue bool // send an ack-eliciting packet even without data (PTO probe, keepalive)
+	probes  int  // PTO probes still to send
+	// lastAckProgress is when an ACK last acknowledged something new: a
+	// path the peer still receives on, even if it still sends on it.
+	lastAckProgress time.Time
+}
+
+func (l *lossState) init(now time.Time) {
+	l.LossDetector = ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval})
+	l.pnGen = ackframes.NewPacketNumberGenerator(rand.NewPCG(rand.Uint64(), rand.Uint64()), ackframes.DefaultSkipPeriod)
+	l.cc = congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: maxDatagramSize})
+	l.pacer = congestion.NewPacer(maxDatagramSize)
+	l.lastAckProgress = now
+}
+
+// resetCongestion starts congestion control and RTT estimation afresh, for
+// a path on a different network (RFC 9000 §9.4).
+func (l *lossState) resetCongestion(now time.Time) {
+	l.cc.Reset(now)
+	l.rtt.Reset()
+	l.pacer.Reset()
+	l.ResetPTOCount()
+}
+
+// onAck processes an ACK frame in the Application space (RFC 9002 §6).
+func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
+	if err := c.loss.pnGen.ValidateAck(f); err != nil {
+		return protoErr(packet.ProtocolViolation, packet.FrameAck, err.Error())
+	}
+	priorInFlight := c.loss.BytesInFlight()
+	var res ackframes.AckResult
+	c.loss.ackedBuf, res = c.loss.OnAck(ackframes.SpaceApplication, f, now, c.loss.ackedBuf[:0])
+	c.onSpurious(res.Spurious, now)
+	if len(c.loss.ackedBuf) == 0 {
+		// Held packets are no longer in the history: an ACK may be new
+		// only for them.
+		c.fecResolveHeld(f, now)
+		return nil
+	}
+	c.loss.lastAckProgress = now
+	if res.HasRTTSample {
+		delay := ackframes.DecodeAckDelay(f.Delay, c.peerParams.AckDelayExponent)
+		c.loss.rtt.Update(res.RTTSample, delay, c.hs.confirmed)
+	}
+	var persistent bool
+	c.loss.lostBuf, persistent = c.loss.DetectLost(ackframes.SpaceApplication, now, &c.loss.rtt, c.loss.lostBuf[:0])
+	c.onLost(c.loss.lostBuf, persistent, now)
+	for i := range c.loss.ackedBuf {
+		p := &c.loss.ackedBuf[i]
+		if p.InFlight {
+			c.loss.cc.OnPacketAcked(now, int64(p.Number), p.Size, p.TimeSent)
+		}
+		c.keys.OnAcked(uint64(p.Number))
+		c.onFramesAcked(&p.Frames)
+		p.Frames.reset()
+	}
+	c.fecResolveHeld(f, now)
+	c.loss.cc.OnAckProcessed(now, priorInFlight, &c.loss.rtt)
+	c.loss.pacer.SetRate(now, c.loss.cc.Window(), c.loss.rtt.Smoothed(), c.loss.cc.InSlowStart())
+	return nil
+}
+
+// onSpurious handles packets acknowledged after they were declared lost
+// (docs/PROTOCOL.md section 3, "Loss detection"). Their frames were sent
+// again already; those copies are redundant, which is harmless. The
+// congestion controller hears of them so it can undo a reduction that
+// reordering caused. Packets still held for FEC are left to
+// fecResolveHeld: the controller never heard of their loss.
+func (c *Conn) onSpurious(spurious []ackframes.SpuriousLoss, now time.Time) {
+	for i := range spurious {
+		p := &spurious[i]
+		if c.fecIsHeld(p.Number) {
+			continue
+		}
+		c.stats.spuriousLosses.Add(1)
+		// Congestion control never heard of a lost repair packet (onLost).
+		if p.InFlight && !c.fec.wasLostRepair(p.Number) {
+			c.loss.cc.OnSpuriousLoss(now, p.Size, p.LostAt)
+		}
+	}
+}
+
+// fecIsHeld reports whether pn is a lost packet held back for FEC.
+func (c *Conn) fecIsHeld(pn packet.PacketNumber) bool {
+	for i := range c.fec.held {
+		if c.fec.held[i].pn == pn {
+			return true
+		}
+	}
+	return false
+}
+
+// onLost hands lost packets' frames back for retransmission in new packets.
+func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, now time.Time) {
+	if len(lost) == 0 {
+		return
+	}
+	var lostBytes int
+	var largestLostSent time.Time
+	for i := range lost {
+		p := &lost[i]
+		if c.fecHold(p) {
+			continue // its group's repair packets may still rebuild it
+		}
+		c.stats.packetsLost.Add(1)
+		if p.InFlight && !p.Frames.fecRepair {
+			// A lost repair packet alone does not reach congestion
+			// control: it is extra to the data, and 20 % of packets at
+			// 8+2, so random loss of repairs would cut the window as
+			// often as loss of data does without FEC. Congestion drops
+			// bursts, which take data beyond what repair can rebuild.
+			lostBytes += p.Size
+			largestLostSent = p.TimeSent
+		}
+		if p.Frames.fecRepair {
+			c.fec.noteLostRepair(p.Number)
+		}
+		c.onFramesLost(&p.Frames)
+		p.Frames.reset()
+	}
+	if lostBytes > 0 {
+		c.loss.cc.OnLoss(now, lostBytes, largestLostSent)
+	}
+	if persistent {
+		c.loss.cc.OnPersistentCongestion(now)
+		c.loss.rtt.ExpireMin()
+	}
+}
+
+// requeueOldestForProbe makes a probe carry data that may have been lost,
+// so a PTO after a blackout resends it without waiting another round.
+func (c *Conn) requeueOldestForProbe() {
+	h := c.loss.History(ackframes.SpaceApplication)
+	done := false
+	h.ForEach(func(p *ackframes.SentPacket[sentFrames]) bool {
+		if done || !p.AckEliciting {
+			return !done
+		}
+		p.Frames.each(func(f *sentFrame) {
+			if f.kind == sentStream {
+				if s := c.streams.byID[f.id]; s != nil {
+					s.mu.Lock()
+					s.send.OnLost(f.offset, f.length, f.fin)
+					s.mu.Unlock()
+					c.streams.sched.Push(f.id)
+				}
+			}
+		})
+		done = true
+		return false
+	})
+}
