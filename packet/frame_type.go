@@ -50,6 +50,13 @@ const (
 // IsStream reports whether t is one of the eight STREAM frame types.
 func (t FrameType) IsStream() bool { return t >= 0x08 && t <= 0x0f }
 
+// Known reports whether t is a frame type of limpet v1. The reserved 0x31
+// is not: like any unknown type it is a FRAME_ENCODING_ERROR
+// (docs/PROTOCOL.md section 5).
+func (t FrameType) Known() bool {
+	return t <= FrameHandshakeDone || t == FrameFECRepair || t == FrameConsumed
+}
+
 // AckEliciting reports whether a packet carrying a frame of type t must be
 // acknowledged: every frame except ACK, PADDING and CONNECTION_CLOSE is
 // (docs/PROTOCOL.md section 5, RFC 9002 §2).

@@ -31,7 +31,7 @@ const (
 // the sub-states below (each with its own file). User goroutines reach it
 // only through msgCh, the pend lists, or a stream's own lock.
 type Conn struct {
-	ep       *endpoint
+	ep       *Endpoint
 	isServer bool
 	cfg      Config
 
@@ -78,7 +78,7 @@ type pendingState struct {
 	spare   []*Stream // loop-owned: the other half of streams' double buffer
 }
 
-func newConn(ep *endpoint, isServer bool, cfg Config, peer netip.AddrPort, now time.Time) *Conn {
+func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now time.Time) *Conn {
 	c := &Conn{
 		ep:          ep,
 		isServer:    isServer,

@@ -83,23 +83,6 @@ func (c *Conn) sendClose(now time.Time) {
 	c.lifetime.closeSentAt = now
 }
 
-// buildInitialClose builds an Initial packet with only CONNECTION_CLOSE.
-func (c *Conn) buildInitialClose(b []byte, f packet.ConnectionCloseFrame) []byte {
-	pnLen := 4
-	payloadLen := max(f.Len(), 4)
-	h := c.initialHeader()
-	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+16)
-	b = packet.AppendPacketNumber(b, c.hs.nextPN, pnLen)
-	start := len(b)
-	b = f.Append(b)
-	for len(b)-start < payloadLen {
-		b = append(b, 0)
-	}
-	b = c.hs.initSeal.Seal(b, pnOffset, pnLen, uint64(c.hs.nextPN))
-	c.hs.nextPN++
-	return b
-}
-
 // enterDraining: the peer closed; stay silent for three PTOs so its late
 // packets are absorbed, then end.
 func (c *Conn) enterDraining(err error, now time.Time) {
@@ -158,7 +141,7 @@ func (c *Conn) finish() {
 	if c.closeErr == nil {
 		c.closeErr = ErrConnClosed
 	}
-	c.ep.unregister(c)
+	c.ep.connDone(c)
 	close(c.done)
 	for {
 		select {

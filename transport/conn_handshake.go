@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"errors"
+	"net/netip"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
@@ -43,4 +45,453 @@ type handshakeState struct {
 	// peerKey is the peer's authenticated static key, written once before
 	// established is closed.
 	peerKey crypto.PublicKey
+}
+
+// maxHandshakeMessage bounds a handshake message: it must fit one Initial
+// packet, and the CRYPTO frames of one packet cannot reach past this.
+const maxHandshakeMessage = 4096
+
+// initialFrames is what the frames of one Initial packet carried.
+type initialFrames struct {
+	// message is the handshake message, when the packet's CRYPTO frames
+	// covered [0, end) without a gap (docs/PROTOCOL.md section 4.5).
+	message []byte
+	// hasCrypto says the packet had CRYPTO frames, whole message or not.
+	hasCrypto bool
+	close     *packet.ConnectionCloseFrame
+}
+
+// parseInitialFrames checks and parses the payload of an Initial packet.
+// Only PADDING, PING, ACK, CRYPTO and transport CONNECTION_CLOSE may appear
+// (docs/PROTOCOL.md section 2.1): another known frame is a
+// PROTOCOL_VIOLATION, an unknown or malformed one a FRAME_ENCODING_ERROR.
+// A handshake message lies whole in one packet, in one or more CRYPTO
+// frames; overlapping frames must agree byte for byte.
+func parseInitialFrames(p []byte) (initialFrames, error) {
+	var out initialFrames
+	var pieces []packet.CryptoFrame
+	end := int64(0)
+	for len(p) > 0 {
+		ft, _, err := packet.PeekFrameType(p)
+		if err != nil {
+			return out, protoErr(packet.FrameEncodingError, ft, err.Error())
+		}
+		if !ft.Known() {
+			return out, protoErr(packet.FrameEncodingError, ft, "unknown frame type")
+		}
+		if !ft.AllowedInInitial() {
+			return out, protoErr(packet.ProtocolViolation, ft, "frame not allowed in an Initial packet")
+		}
+		var n int
+		switch ft {
+		case packet.FramePadding:
+			_, n, _ = packet.ParsePaddingFrame(p)
+		case packet.FramePing:
+			n = 1
+		case packet.FrameAck, packet.FrameAckECN:
+			// Initial packets are never acknowledged by limpet, and
+			// nothing is sent that an ACK here could acknowledge; the
+			// frame is checked and ignored.
+			_, n, err = packet.ParseAckFrame(p, nil)
+		case packet.FrameCrypto:
+			var f packet.CryptoFrame
+			f, n, err = packet.ParseCryptoFrame(p)
+			if err == nil {
+				out.hasCrypto = true
+				end = max(end, f.Offset+int64(len(f.Data)))
+				if end > maxHandshakeMessage {
+					return out, protoErr(packet.CryptoBufferExceeded, ft, "handshake message too long")
+				}
+				pieces = append(pieces, f)
+			}
+		case packet.FrameConnectionClose:
+			var f packet.ConnectionCloseFrame
+			f, n, err = packet.ParseConnectionCloseFrame(p)
+			out.close = &f
+		}
+		if err != nil {
+			return out, protoErr(packet.FrameEncodingError, ft, err.Error())
+		}
+		p = p[n:]
+	}
+	msg, err := assembleCrypto(pieces, end)
+	out.message = msg
+	return out, err
+}
+
+// assembleCrypto joins one packet's CRYPTO frames into the message they
+// carry, or returns nil if they leave a gap.
+func assembleCrypto(pieces []packet.CryptoFrame, end int64) ([]byte, error) {
+	switch {
+	case len(pieces) == 0 || end == 0:
+		return nil, nil
+	case len(pieces) == 1:
+		if pieces[0].Offset != 0 {
+			return nil, nil
+		}
+		return pieces[0].Data, nil
+	}
+	msg := make([]byte, end)
+	have := make([]bool, end)
+	for _, f := range pieces {
+		for i, v := range f.Data {
+			at := f.Offset + int64(i)
+			if have[at] && msg[at] != v {
+				return nil, protoErr(packet.ProtocolViolation, packet.FrameCrypto, "overlapping CRYPTO frames disagree")
+			}
+			msg[at], have[at] = v, true
+		}
+	}
+	for _, ok := range have {
+		if !ok {
+			return nil, nil
+		}
+	}
+	return msg, nil
+}
+
+// firstInitial is a client's first Initial packet, opened by an accepting
+// endpoint before any connection exists.
+type firstInitial struct {
+	hdr         packet.LongHeader
+	seal        *crypto.Sealer // the server's Initial keys for hdr.DstConnID
+	open        *crypto.Opener
+	pn          packet.PacketNumber
+	message     []byte                       // message 1
+	refusal     *packet.ConnectionCloseFrame // why the packet cannot start a handshake
+	from        netip.AddrPort
+	now         time.Time
+	datagramLen int
+	// origDCID is the DCID of the client's very first Initial: this one's,
+	// or the one a Retry token carries; retried says a valid token came.
+	origDCID packet.ConnectionID
+	retried  bool
+}
+
+// openFirstInitial removes the protection of a client's first Initial
+// packet with the server's Initial keys (docs/PROTOCOL.md section 4.3) and
+// parses its frames. It fails when the packet does not open: it was not
+// sealed for this server's key, or was altered. A packet that opens but
+// cannot start a handshake (a forbidden frame, reserved bits, no message 1)
+// comes back with refusal set.
+func openFirstInitial(pub crypto.PublicKey, pkt []byte, h packet.LongHeader) (*firstInitial, error) {
+	in := &firstInitial{hdr: h, origDCID: h.DstConnID}
+	in.seal, in.open = crypto.NewInitialKeys(pub, h.DstConnID.Bytes(), false)
+	pnLen, trunc, byte0, err := in.open.UnprotectHeader(pkt, h.PNOffset)
+	if err != nil {
+		return nil, err
+	}
+	in.pn = packet.DecodePacketNumber(packet.InvalidPacketNumber, trunc, pnLen)
+	payload, err := in.open.Open(pkt, h.PNOffset, pnLen, uint64(in.pn))
+	if err != nil {
+		return nil, err
+	}
+	refuse := func(code packet.TransportErrorCode, ft packet.FrameType, reason string) (*firstInitial, error) {
+		in.refusal = &packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: ft, Reason: []byte(reason)}
+		return in, nil
+	}
+	if packet.ReservedBitsSet(byte0) {
+		return refuse(packet.ProtocolViolation, 0, "reserved header bits set")
+	}
+	frames, err := parseInitialFrames(payload)
+	if te, ok := err.(*transportError); ok {
+		return refuse(te.code, te.frame, te.reason)
+	}
+	if frames.message == nil {
+		return refuse(packet.ProtocolViolation, packet.FrameCrypto, "first Initial does not carry message 1 whole")
+	}
+	in.message = frames.message
+	return in, nil
+}
+
+// acceptConn runs the server's half of the handshake for a client's first
+// Initial (docs/PROTOCOL.md section 4.5) and returns the new connection,
+// ready for its loop, with message 2 due. It returns nil when the handshake
+// fails, and with it the CONNECTION_CLOSE to answer with, if the client is
+// to be told (a replayed or forged message 1 is not).
+func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFrame) {
+	c := newConn(e, true, *e.lcfg, in.from, in.now)
+	c.ids.remoteCID = in.hdr.SrcConnID
+	c.hs.origDCID = in.origDCID
+	if in.retried {
+		// The client echoed our token from the address it was sent to: the
+		// address is validated, and the transport parameters prove to the
+		// client that this server sent the Retry (RFC 9000 §7.3).
+		c.hs.retried = true
+		c.hs.retrySrcCID = in.hdr.DstConnID
+		c.path.validated = true
+	}
+	c.hs.largestRx = in.pn
+	c.hs.initSeal, c.hs.initOpen = in.seal, in.open
+	var clientParams packet.TransportParameters
+	var paramErr error
+	msg2, res, err := e.hs.Accept(in.message, in.hdr.DstConnID.Bytes(), in.now, func(raw []byte) ([]byte, error) {
+		clientParams, paramErr = checkClientParams(raw, in.hdr.SrcConnID)
+		if paramErr != nil {
+			return nil, paramErr
+		}
+		return c.localParams().Append(nil), nil
+	})
+	if err != nil {
+		return nil, handshakeRefusal(err, paramErr)
+	}
+	c.keys = res.Keys
+	c.hs.peerKey = res.PeerStatic
+	c.applyPeerParams(clientParams)
+	c.initConnIDs(nil)
+	c.state = stateActive
+	c.hs.out = msg2
+	c.hs.resend = true
+	c.path.bytesRecv = int64(in.datagramLen)
+	close(c.established)
+	return c, nil
+}
+
+// checkClientParams parses a client's transport parameters and checks the
+// one it must send: initial_source_connection_id, equal to the SCID of its
+// Initial packets (docs/PROTOCOL.md section 6, RFC 9000 §7.3).
+func checkClientParams(raw []byte, scid packet.ConnectionID) (packet.TransportParameters, error) {
+	p, err := packet.ParseTransportParameters(raw, false)
+	if err != nil {
+		return p, err
+	}
+	if !p.HasInitialSrcConnID {
+		return p, errors.New("initial_source_connection_id missing")
+	}
+	if p.InitialSrcConnID != scid {
+		return p, errors.New("initial_source_connection_id does not match the Initial's source connection ID")
+	}
+	return p, nil
+}
+
+// handshakeRefusal is the CONNECTION_CLOSE a server answers a failed
+// handshake with (docs/PROTOCOL.md section 4.5, "Errors before a
+// connection"), or nil when it stays silent: for a message 1 that was
+// replayed, is not for this server's key or finds the replay cache full,
+// anyone could have sent it, and an answer would go to an address nobody
+// validated.
+func handshakeRefusal(err, paramErr error) *packet.ConnectionCloseFrame {
+	closeWith := func(code packet.TransportErrorCode, reason string) *packet.ConnectionCloseFrame {
+		return &packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: packet.FrameCrypto, Reason: []byte(reason)}
+	}
+	switch {
+	case paramErr != nil:
+		return closeWith(packet.TransportParameterError, paramErr.Error())
+	case errors.Is(err, crypto.ErrClientKeyNotAllowed):
+		return closeWith(packet.UnknownClientKey, "client key not allowed")
+	case errors.Is(err, crypto.ErrStaleTimestamp):
+		return closeWith(packet.HandshakeFailed, "handshake timestamp outside the server's replay window: check the client's clock")
+	case errors.Is(err, crypto.ErrNoCommonSuite):
+		return closeWith(packet.HandshakeFailed, "no common cipher suite")
+	case errors.Is(err, crypto.ErrHandshakeMessage):
+		return closeWith(packet.HandshakeFailed, "malformed message 1")
+	}
+	return nil
+}
+
+// newClientConn makes the connection Dial drives: its first handshake
+// message is ready to go to the server at peer (docs/PROTOCOL.md section
+// 4.5).
+func newClientConn(e *Endpoint, cfg Config, peer netip.AddrPort, now time.Time) (*Conn, error) {
+	c := newConn(e, false, cfg, peer, now)
+	c.path.validated = true // the client chose the server's address
+	c.hs.origDCID = newConnID()
+	if err := c.startClientHandshake(c.hs.origDCID, now); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startClientHandshake starts the handshake towards the server connection
+// ID dcid: a fresh ephemeral key and message 1, whose prologue binds dcid,
+// and the Initial keys dcid seeds (docs/PROTOCOL.md sections 4.3, 4.5).
+// newClientConn calls it with the original DCID, and handleRetry again with
+// a Retry's SCID.
+func (c *Conn) startClientHandshake(dcid packet.ConnectionID, now time.Time) error {
+	params := c.localParams()
+	hs, msg1, err := crypto.NewClientHandshake(crypto.ClientConfig{
+		StaticKey:       c.cfg.PrivateKey,
+		ServerKey:       c.cfg.ServerKey,
+		TransportParams: params.Append(nil),
+	}, dcid.Bytes(), now)
+	if err != nil {
+		return err
+	}
+	c.hs.client = hs
+	c.hs.out = msg1
+	c.ids.remoteCID = dcid
+	c.hs.initSeal, c.hs.initOpen = crypto.NewInitialKeys(c.cfg.ServerKey, dcid.Bytes(), true)
+	return nil
+}
+
+// handleInitial processes an Initial packet that reached a connection: on a
+// client, message 2 or the server's refusal; on a server, a copy of message
+// 1, which means the client did not get message 2.
+func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPort, now time.Time) {
+	if c.hs.initOpen == nil || from != c.path.peer {
+		return
+	}
+	if !c.isServer && len(h.Token) > 0 {
+		// Only clients send tokens (RFC 9000 §17.2.2).
+		c.stats.malformed.Add(1)
+		return
+	}
+	pnLen, trunc, byte0, err := c.hs.initOpen.UnprotectHeader(pkt, h.PNOffset)
+	if err != nil {
+		c.stats.malformed.Add(1)
+		return
+	}
+	pn := packet.DecodePacketNumber(c.hs.largestRx, trunc, pnLen)
+	payload, err := c.hs.initOpen.Open(pkt, h.PNOffset, pnLen, uint64(pn))
+	if err != nil {
+		c.stats.authFailed.Add(1)
+		return
+	}
+	if pn > c.hs.largestRx {
+		c.hs.largestRx = pn
+	}
+	c.stats.packetsReceived.Add(1)
+	if packet.ReservedBitsSet(byte0) {
+		c.closeTransport(packet.ProtocolViolation, 0, "reserved header bits set", now)
+		return
+	}
+	if !c.isServer && c.state == stateHandshake && c.ids.remoteCID != h.SrcConnID {
+		// The server chose its own connection ID; use it from now on
+		// (RFC 9000 §7.2). Each Initial that authenticates may set it, so
+		// that a forged first one cannot hijack the handshake; the
+		// server's transport parameters confirm the final choice.
+		c.ids.remoteCID = h.SrcConnID
+	}
+	frames, err := parseInitialFrames(payload)
+	if err != nil {
+		c.closeOnFrameError(err, now)
+		return
+	}
+	if frames.close != nil {
+		c.onConnectionClose(*frames.close, now)
+		return
+	}
+	if c.isServer {
+		if frames.hasCrypto {
+			c.hs.resend = true
+		}
+		return
+	}
+	if frames.message == nil || c.state != stateHandshake {
+		return // no whole message, or a copy of message 2
+	}
+	c.onServerHello(frames.message, now)
+}
+
+// onServerHello completes the client's handshake with message 2.
+func (c *Conn) onServerHello(msg2 []byte, now time.Time) {
+	res, err := c.hs.client.ReadServerHello(msg2)
+	if err != nil {
+		if errors.Is(err, crypto.ErrServerKeyMismatch) {
+			// Anyone who knows the server key can forge an Initial; only a
+			// message that authenticates ends the wait.
+			c.stats.authFailed.Add(1)
+			return
+		}
+		c.closeTransport(packet.HandshakeFailed, packet.FrameCrypto, err.Error(), now)
+		return
+	}
+	params, err := packet.ParseTransportParameters(res.PeerTransportParams, true)
+	if err != nil {
+		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, err.Error(), now)
+		return
+	}
+	if reason := c.checkServerConnIDs(params); reason != "" {
+		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, reason, now)
+		return
+	}
+	c.keys = res.Keys
+	c.hs.peerKey = res.PeerStatic
+	c.applyPeerParams(params)
+	var peerToken *[packet.StatelessResetTokenLen]byte
+	if params.HasStatelessResetToken {
+		peerToken = &params.StatelessResetToken
+	}
+	c.initConnIDs(peerToken)
+	c.issueConnIDs()
+	c.state = stateActive
+	c.path.validated = true
+	c.hs.client = nil
+	c.hs.out = nil
+	// Tell the server promptly that we have the keys: its first 1-RTT
+	// packet from us confirms the handshake.
+	c.loss.pingDue = true
+	close(c.established)
+}
+
+// needInitial says whether an Initial packet (our handshake message) is due.
+func (c *Conn) needInitial(now time.Time) bool {
+	if c.hs.initSeal == nil || c.hs.out == nil {
+		return false
+	}
+	if c.isServer {
+		return c.hs.resend
+	}
+	return c.state == stateHandshake && !now.Before(c.hs.resendAt)
+}
+
+// buildInitial builds an Initial packet carrying our whole handshake
+// message in one CRYPTO frame. A client pads the packet with PADDING frames
+// to fill a 1200-byte datagram (docs/PROTOCOL.md section 2).
+func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
+	f := packet.CryptoFrame{Offset: 0, Data: c.hs.out}
+	payloadLen := f.Len()
+	pn := c.hs.nextPN
+	pnLen := 4
+	h := c.initialHeader()
+	if !c.isServer {
+		hdrLen := packet.LongHeaderLen(h, pnLen, packet.MinInitialDatagramSize)
+		payloadLen = max(payloadLen, packet.MinInitialDatagramSize-hdrLen-crypto.TagLen)
+	}
+	payloadLen = max(payloadLen, 4) // room for the header-protection sample
+	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+crypto.TagLen)
+	b = packet.AppendPacketNumber(b, pn, pnLen)
+	start := len(b)
+	b = f.Append(b)
+	for len(b)-start < payloadLen {
+		b = append(b, 0) // PADDING
+	}
+	b = c.hs.initSeal.Seal(b, pnOffset, pnLen, uint64(pn))
+	c.hs.nextPN++
+	c.stats.packetsSent.Add(1)
+	if c.isServer {
+		c.hs.resend = false
+	} else {
+		// Retransmit message 1 until message 2 arrives, backing off
+		// (docs/PROTOCOL.md section 4.5: Initial packets need no ACKs).
+		if c.hs.backoff == 0 {
+			c.hs.backoff = 300 * time.Millisecond
+		} else {
+			c.hs.backoff = min(2*c.hs.backoff, 3*time.Second)
+		}
+		c.hs.resendAt = now.Add(c.hs.backoff)
+	}
+	return b
+}
+
+// buildInitialClose builds an Initial packet carrying only f.
+func (c *Conn) buildInitialClose(b []byte, f packet.ConnectionCloseFrame) []byte {
+	b = appendInitialClose(b, c.initialHeader(), c.hs.initSeal, c.hs.nextPN, f)
+	c.hs.nextPN++
+	return b
+}
+
+// appendInitialClose appends an Initial packet with header h and packet
+// number pn, sealed with seal, whose only frame is CONNECTION_CLOSE f.
+func appendInitialClose(b []byte, h packet.LongHeader, seal *crypto.Sealer, pn packet.PacketNumber, f packet.ConnectionCloseFrame) []byte {
+	const pnLen = 4
+	payloadLen := max(f.Len(), 4)
+	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+crypto.TagLen)
+	b = packet.AppendPacketNumber(b, pn, pnLen)
+	start := len(b)
+	b = f.Append(b)
+	for len(b)-start < payloadLen {
+		b = append(b, 0) // PADDING
+	}
+	return seal.Seal(b, pnOffset, pnLen, uint64(pn))
 }

@@ -1,8 +1,6 @@
 package transport
 
 import (
-	"crypto/rand"
-
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 )
@@ -56,6 +54,7 @@ func (c *Conn) initConnIDs(peerToken *[packet.StatelessResetTokenLen]byte) {
 	r := remoteConnID{seq: 0, cid: c.ids.remoteCID}
 	if peerToken != nil {
 		r.token, r.hasTok = *peerToken, true
+		c.ep.addResetToken(r.token, c)
 	}
 	c.ids.remote = append(c.ids.remote[:0], r)
 	c.ids.activeRemote = 0
@@ -85,6 +84,7 @@ func (c *Conn) onNewConnectionID(f packet.NewConnectionIDFrame) error {
 	}
 	if f.SequenceNumber >= c.ids.retirePriorTo {
 		c.ids.remote = append(c.ids.remote, remoteConnID{seq: f.SequenceNumber, cid: f.ConnID, token: f.ResetToken, hasTok: true})
+		c.ep.addResetToken(f.ResetToken, c)
 	} else {
 		// Already retired by an earlier Retire Prior To: retire it at once.
 		c.ids.remote = append(c.ids.remote, remoteConnID{seq: f.SequenceNumber, cid: f.ConnID, retired: true})
@@ -175,6 +175,9 @@ func (c *Conn) appendConnIDFrames(b []byte, limit int, rec *sentFrames) []byte {
 		if r.retired && r.seq != activeSeq {
 			f := packet.RetireConnectionIDFrame{SequenceNumber: r.seq}
 			if len(b)+f.Len() <= limit {
+				if r.hasTok {
+					c.ep.removeResetToken(r.token, c)
+				}
 				b = f.Append(b)
 				rec.add(sentFrame{kind: sentRetireConnID, offset: int64(r.seq)})
 				continue
@@ -217,12 +220,4 @@ func (c *Conn) isStatelessReset(b []byte) bool {
 		}
 	}
 	return false
-}
-
-// newResetKey makes a random reset key, for clients: only servers need
-// tokens that survive a restart.
-func newResetKey() *crypto.TokenProtector {
-	var k [32]byte
-	rand.Read(k[:])
-	return crypto.NewTokenProtector(k)
 }

@@ -187,6 +187,9 @@ func (c *Conn) Migrate(ctx context.Context) error {
 	if c.isServer {
 		return fmt.Errorf("limpet: only a client can migrate")
 	}
+	if c.path.newBind == nil {
+		return fmt.Errorf("limpet: cannot migrate a connection that does not own its socket (made by DialBind or Endpoint.Dial)")
+	}
 	var err error
 	if rerr := c.run(ctx, func(now time.Time) { err = c.migrateSocket(now) }); rerr != nil {
 		return rerr

@@ -9,9 +9,6 @@ import (
 	"github.com/limpetnet/limpet/packet"
 )
 
-// maxHandshakeMessage bounds a reassembled handshake message.
-const maxHandshakeMessage = 4096
-
 func (c *Conn) handleDatagram(rx *rxDatagram) {
 	defer rxPool.Put(rx)
 	b := rx.buf[:rx.n]
@@ -57,136 +54,6 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 		c.handleShort(b, rx.from, rx.n, now)
 		return
 	}
-}
-
-// handleInitial processes an Initial packet: the handshake messages.
-func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPort, now time.Time) {
-	if c.hs.initOpen == nil || from != c.path.peer {
-		return
-	}
-	if !c.isServer && len(h.Token) > 0 {
-		// Only clients send tokens (RFC 9000 §17.2.2).
-		c.stats.malformed.Add(1)
-		return
-	}
-	pnLen, trunc, _, err := c.hs.initOpen.UnprotectHeader(pkt, h.PNOffset)
-	if err != nil {
-		c.stats.malformed.Add(1)
-		return
-	}
-	pn := packet.DecodePacketNumber(c.hs.largestRx, trunc, pnLen)
-	payload, err := c.hs.initOpen.Open(pkt, h.PNOffset, pnLen, uint64(pn))
-	if err != nil {
-		c.stats.authFailed.Add(1)
-		return
-	}
-	if pn > c.hs.largestRx {
-		c.hs.largestRx = pn
-	}
-	c.stats.packetsReceived.Add(1)
-	if !c.isServer && c.ids.remoteCID != h.SrcConnID && c.state == stateHandshake {
-		// The server chose its own connection ID; use it from now on.
-		c.ids.remoteCID = h.SrcConnID
-	}
-	for len(payload) > 0 {
-		ft, _, err := packet.PeekFrameType(payload)
-		if err != nil {
-			c.stats.malformed.Add(1)
-			return
-		}
-		if !ft.AllowedInInitial() {
-			c.closeTransport(packet.ProtocolViolation, ft, "frame not allowed in Initial packet", now)
-			return
-		}
-		switch {
-		case ft == packet.FramePadding:
-			_, n, _ := packet.ParsePaddingFrame(payload)
-			payload = payload[n:]
-		case ft == packet.FramePing:
-			payload = payload[1:]
-		case ft == packet.FrameAck || ft == packet.FrameAckECN:
-			_, n, err := packet.ParseAckFrame(payload, c.acks.buf[:0])
-			if err != nil {
-				c.stats.malformed.Add(1)
-				return
-			}
-			payload = payload[n:]
-		case ft == packet.FrameCrypto:
-			f, n, err := packet.ParseCryptoFrame(payload)
-			if err != nil {
-				c.stats.malformed.Add(1)
-				return
-			}
-			payload = payload[n:]
-			c.onCryptoFrame(f, now)
-		case ft == packet.FrameConnectionClose:
-			f, _, err := packet.ParseConnectionCloseFrame(payload)
-			if err != nil {
-				c.stats.malformed.Add(1)
-				return
-			}
-			c.onConnectionClose(f, now)
-			return
-		default:
-			return
-		}
-	}
-}
-
-// onCryptoFrame reassembles the peer's handshake message. Both messages fit
-// in one packet, but CRYPTO frames carry offsets so a peer may split them.
-func (c *Conn) onCryptoFrame(f packet.CryptoFrame, now time.Time) {
-	end := f.Offset + int64(len(f.Data))
-	if end > maxHandshakeMessage {
-		c.closeTransport(packet.CryptoBufferExceeded, packet.FrameCrypto, "handshake message too long", now)
-		return
-	}
-	if c.isServer {
-		// The server already holds message 1 (the listener parsed it); any
-		// copy means the client did not get message 2.
-		c.hs.resend = true
-		return
-	}
-	if c.state != stateHandshake || f.Offset != 0 {
-		return // duplicate message 2, or a split we do not need
-	}
-	res, err := c.hs.client.ReadServerHello(f.Data)
-	if err != nil {
-		if errors.Is(err, crypto.ErrServerKeyMismatch) {
-			// Anyone who knows the server key can forge an Initial; only a
-			// message that authenticates ends the wait.
-			c.stats.authFailed.Add(1)
-			return
-		}
-		c.closeTransport(packet.HandshakeFailed, packet.FrameCrypto, err.Error(), now)
-		return
-	}
-	params, err := packet.ParseTransportParameters(res.PeerTransportParams, true)
-	if err != nil {
-		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, err.Error(), now)
-		return
-	}
-	if reason := c.checkServerConnIDs(params); reason != "" {
-		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, reason, now)
-		return
-	}
-	c.keys = res.Keys
-	c.hs.peerKey = res.PeerStatic
-	c.applyPeerParams(params)
-	var peerToken *[packet.StatelessResetTokenLen]byte
-	if params.HasStatelessResetToken {
-		peerToken = &params.StatelessResetToken
-	}
-	c.initConnIDs(peerToken)
-	c.issueConnIDs()
-	c.state = stateActive
-	c.path.validated = true
-	c.hs.client = nil
-	c.hs.out = nil
-	// Tell the server promptly that we have the keys: its first 1-RTT
-	// packet from us confirms the handshake.
-	c.loss.pingDue = true
-	close(c.established)
 }
 
 // handleShort processes a 1-RTT packet.
@@ -239,7 +106,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		c.hs.sendDone = true
 		c.hs.initOpen, c.hs.initSeal = nil, nil
 		c.issueConnIDs()
-		c.ep.listener.enqueue(c)
+		c.ep.enqueue(c)
 	}
 	if from != c.path.peer && pn > c.acks.LargestReceived() {
 		// Only an authenticated packet newer than any seen may move the

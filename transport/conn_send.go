@@ -128,56 +128,6 @@ func (c *Conn) canSendAckEliciting(now time.Time) bool {
 	return c.loss.pacer.TimeUntilSend(now) <= 0
 }
 
-// needInitial says whether an Initial packet (our handshake message) is due.
-func (c *Conn) needInitial(now time.Time) bool {
-	if c.hs.initSeal == nil || c.hs.out == nil {
-		return false
-	}
-	if c.isServer {
-		return c.hs.resend
-	}
-	return c.state == stateHandshake && !now.Before(c.hs.resendAt)
-}
-
-// buildInitial builds an Initial packet carrying our whole handshake
-// message. A client pads the datagram to 1200 bytes (docs/PROTOCOL.md
-// section 2).
-func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
-	f := packet.CryptoFrame{Offset: 0, Data: c.hs.out}
-	payloadLen := f.Len()
-	pn := c.hs.nextPN
-	pnLen := 4
-	h := c.initialHeader()
-	if !c.isServer {
-		hdrLen := packet.LongHeaderLen(h, pnLen, packet.MinInitialDatagramSize)
-		payloadLen = max(payloadLen, packet.MinInitialDatagramSize-hdrLen-crypto.TagLen)
-	}
-	payloadLen = max(payloadLen, 4) // room for the header-protection sample
-	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+crypto.TagLen)
-	b = packet.AppendPacketNumber(b, pn, pnLen)
-	start := len(b)
-	b = f.Append(b)
-	for len(b)-start < payloadLen {
-		b = append(b, 0) // PADDING
-	}
-	b = c.hs.initSeal.Seal(b, pnOffset, pnLen, uint64(pn))
-	c.hs.nextPN++
-	c.stats.packetsSent.Add(1)
-	if c.isServer {
-		c.hs.resend = false
-	} else {
-		// Retransmit message 1 until message 2 arrives, backing off
-		// (docs/PROTOCOL.md section 4.5: Initial packets need no ACKs).
-		if c.hs.backoff == 0 {
-			c.hs.backoff = 300 * time.Millisecond
-		} else {
-			c.hs.backoff = min(2*c.hs.backoff, 3*time.Second)
-		}
-		c.hs.resendAt = now.Add(c.hs.backoff)
-	}
-	return b
-}
-
 // buildAppPacket builds one 1-RTT packet into b, or returns nil if there is
 // nothing to send. With ackOnly it sends only an ACK, if one is due.
 func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {

@@ -7,20 +7,16 @@ import (
 	"net"
 	"net/netip"
 	"time"
-
-	"github.com/limpetnet/limpet/crypto"
-	"github.com/limpetnet/limpet/packet"
 )
 
 // Dial opens a connection to the limpet server at addr ("host:port"),
-// whose static public key cfg.ServerKey pins. It returns once the handshake
-// has completed, or fails after cfg.HandshakeTimeout.
+// whose static public key cfg.ServerKey pins, on a UDP socket of its own.
+// It returns once the handshake has completed, or fails after
+// cfg.HandshakeTimeout. The connection can migrate to a new socket
+// (Conn.Migrate), and its socket closes with it.
 func Dial(ctx context.Context, addr string, cfg *Config) (*Conn, error) {
-	conf := cfg.withDefaults()
-	if conf.ServerKey.IsZero() {
-		return nil, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
-	}
-	if err := conf.FEC.validate(); err != nil {
+	conf, err := dialConfig(cfg)
+	if err != nil {
 		return nil, err
 	}
 	raddr, err := resolve(ctx, addr)
@@ -35,38 +31,76 @@ func Dial(ctx context.Context, addr string, cfg *Config) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limpet: dial: %w", err)
 	}
-	return dialBind(ctx, bind, raddr, conf, func(network, addr string) (Bind, error) { return ListenUDP(network, addr) })
+	return dialPrivate(ctx, bind, raddr, conf, func(network, addr string) (Bind, error) { return ListenUDP(network, addr) })
 }
 
 // DialBind is Dial over a caller-supplied Bind (for example one wrapping a
 // simulated or impaired net.PacketConn). The Bind is closed with the
-// connection.
+// connection. Such a connection cannot migrate to another socket.
 func DialBind(ctx context.Context, bind Bind, addr netip.AddrPort, cfg *Config) (*Conn, error) {
-	conf := cfg.withDefaults()
-	if conf.ServerKey.IsZero() {
-		bind.Close()
-		return nil, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
-	}
-	if err := conf.FEC.validate(); err != nil {
+	conf, err := dialConfig(cfg)
+	if err != nil {
 		bind.Close()
 		return nil, err
 	}
-	return dialBind(ctx, bind, addr, conf, nil)
+	return dialPrivate(ctx, bind, addr, conf, nil)
 }
 
-func dialBind(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config, newBind func(network, addr string) (Bind, error)) (*Conn, error) {
+// Dial opens a connection from the endpoint's socket to the limpet server
+// at addr, whose key cfg.ServerKey pins, as the package-level Dial does.
+// The connection shares the socket with the endpoint's others, and so
+// cannot migrate to another one.
+func (e *Endpoint) Dial(ctx context.Context, addr string, cfg *Config) (*Conn, error) {
+	conf, err := dialConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	raddr, err := resolve(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.dial(ctx, raddr, conf, nil)
+}
+
+// dialConfig checks a client's configuration and fills in the defaults.
+func dialConfig(cfg *Config) (Config, error) {
+	conf := cfg.withDefaults()
+	if conf.ServerKey.IsZero() {
+		return conf, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
+	}
+	if err := conf.FEC.validate(); err != nil {
+		return conf, err
+	}
+	return conf, nil
+}
+
+// dialPrivate dials over an endpoint of its own on bind.
+func dialPrivate(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config, newBind func(network, addr string) (Bind, error)) (*Conn, error) {
+	e := newEndpoint(bind)
+	e.private = true
+	e.resetKey = newResetKey()
+	e.start()
+	return e.dial(ctx, raddr, conf, newBind)
+}
+
+func (e *Endpoint) dial(ctx context.Context, raddr netip.AddrPort, conf Config, newBind func(network, addr string) (Bind, error)) (*Conn, error) {
 	now := time.Now()
-	ep := newEndpoint(bind, conf, false)
-	c := newConn(ep, false, conf, raddr, now)
-	c.path.newBind = newBind
-	c.path.validated = true // the client chose the server's address
-	c.hs.origDCID = newConnID()
-	if err := c.startClientHandshake(c.hs.origDCID, now); err != nil {
-		bind.Close()
+	c, err := newClientConn(e, conf, raddr, now)
+	if err != nil {
+		if e.private {
+			e.bind().Close()
+		}
 		return nil, fmt.Errorf("limpet: dial: %w", err)
 	}
-	ep.register(c.ids.localCID, c)
-	ep.start()
+	c.path.newBind = newBind
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, ErrListenerClosed
+	}
+	e.live[c] = true
+	e.conns[c.ids.localCID] = c
+	e.mu.Unlock()
 	go c.loop()
 	c.wake()
 
@@ -82,27 +116,6 @@ func dialBind(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config,
 	}
 }
 
-// startClientHandshake starts the handshake towards the server connection
-// ID dcid: a fresh ephemeral key and message 1, whose prologue binds dcid,
-// and the Initial keys dcid seeds (docs/PROTOCOL.md sections 4.3, 4.5).
-// Dial calls it with the original DCID, and again with a Retry's SCID.
-func (c *Conn) startClientHandshake(dcid packet.ConnectionID, now time.Time) error {
-	params := c.localParams()
-	hs, msg1, err := crypto.NewClientHandshake(crypto.ClientConfig{
-		StaticKey:       c.cfg.PrivateKey,
-		ServerKey:       c.cfg.ServerKey,
-		TransportParams: params.Append(nil),
-	}, dcid.Bytes(), now)
-	if err != nil {
-		return err
-	}
-	c.hs.client = hs
-	c.hs.out = msg1
-	c.ids.remoteCID = dcid
-	c.hs.initSeal, c.hs.initOpen = crypto.NewInitialKeys(c.cfg.ServerKey, dcid.Bytes(), true)
-	return nil
-}
-
 func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
 	if ap, err := netip.ParseAddrPort(addr); err == nil {
 		return ap, nil
@@ -112,8 +125,11 @@ func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("limpet: dial %q: %w", addr, err)
 	}
 	ua, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil || len(ua) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("limpet: dial %q: cannot resolve host: %v", addr, err)
+	if err == nil && len(ua) == 0 {
+		err = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("limpet: dial %q: %w", addr, err)
 	}
 	pn, err := net.DefaultResolver.LookupPort(ctx, "udp", port)
 	if err != nil {

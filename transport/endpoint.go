@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -22,8 +23,8 @@ const maxRxDatagram = 1500
 const maxDatagramSize = packet.DefaultMaxUDPPayload
 
 // rxDatagram is one received datagram handed from the endpoint's reader
-// goroutine to a connection's loop. Buffers come from rxPool and go back
-// once the loop has processed them.
+// goroutine to a connection's loop or a handshake worker. Buffers come from
+// rxPool and go back once they have been processed.
 type rxDatagram struct {
 	buf  [maxRxDatagram]byte
 	n    int
@@ -33,61 +34,150 @@ type rxDatagram struct {
 
 var rxPool = sync.Pool{New: func() any { return new(rxDatagram) }}
 
-// endpoint owns one UDP socket (a Bind) and the connections that share it.
-// Its reader goroutine demultiplexes datagrams by destination connection ID
-// (docs/PROTOCOL.md section 1), so many connections share one socket and a
-// connection keeps its identity when the peer's address changes.
-type endpoint struct {
-	bindV    atomic.Pointer[bindBox] // the socket; a client swaps it to migrate
-	isServer bool
-	cfg      Config
+// newRxDatagram copies b into a pooled rxDatagram.
+func newRxDatagram(b []byte, from netip.AddrPort, at time.Time) *rxDatagram {
+	rx := rxPool.Get().(*rxDatagram)
+	rx.n = copy(rx.buf[:], b)
+	rx.from = from
+	rx.at = at
+	return rx
+}
 
-	// Server only.
-	hs       *crypto.Server
-	listener *Listener
+// An Endpoint is one UDP socket carrying any number of limpet connections:
+// those it dials and, if it was given a configuration for them, those it
+// accepts (in the spirit of quic-go's Transport and x/net/quic's Endpoint).
+// Its reader goroutine routes each datagram by destination connection ID
+// (docs/PROTOCOL.md section 1), so connections share the socket and keep
+// their identity when the peer's address changes. Two endpoints can dial
+// each other at once, each on its one socket, as peer-to-peer programs
+// behind NATs need.
+//
+// The reader does nothing expensive: the handshakes of new connections run
+// on a bounded pool of workers, and Initials beyond its queue are dropped.
+type Endpoint struct {
+	bindV atomic.Pointer[bindBox] // the socket; a private endpoint's connection swaps it to migrate
+	// private marks the endpoint Dial makes for one connection: it closes
+	// when that connection ends.
+	private bool
 
-	// resetKey derives stateless reset tokens (docs/PROTOCOL.md section 4.7).
+	// Accepting: lcfg is the configuration of accepted connections, nil on
+	// an endpoint that only dials.
+	lcfg   *Config
+	hs     *crypto.Server
+	pub    crypto.PublicKey
+	hsJobs chan *rxDatagram // Initials for the handshake workers
+	// resetKey derives stateless reset tokens and, on an accepting
+	// endpoint, seals Retry tokens (docs/PROTOCOL.md section 4.7).
 	resetKey *crypto.TokenProtector
 	resets   resetLimiter
 
-	mu        sync.Mutex
-	conns     map[packet.ConnectionID]*Conn // by CIDs that route to us
-	closing   bool
-	readerEnd chan struct{} // closed when the reader goroutine has exited
+	mu      sync.Mutex
+	conns   map[packet.ConnectionID]*Conn // by the CIDs that route to them
+	live    map[*Conn]bool                // every connection not yet ended
+	pending map[packet.ConnectionID]*pendingInitial
+	// resetTokens maps the stateless reset tokens the peers of this
+	// endpoint's connections gave it to those connections, to recognise a
+	// reset among datagrams that match no connection ID.
+	resetTokens map[[packet.StatelessResetTokenLen]byte]*Conn
+	accept      acceptQueue
+	closed      bool
+	closedCh    chan struct{}
+	readerEnd   chan struct{} // closed when the reader goroutine has exited
+	workers     sync.WaitGroup
 
-	// Counters of datagrams dropped before reaching a connection.
-	malformed  atomic.Uint64
-	unroutable atomic.Uint64
-	resetsSent atomic.Uint64
+	stats endpointStats
 }
+
+// Listener is an Endpoint made by Listen: one that accepts connections.
+type Listener = Endpoint
 
 // bindBox lets an interface value live in an atomic.Pointer.
 type bindBox struct{ Bind }
 
-func newEndpoint(bind Bind, cfg Config, isServer bool) *endpoint {
-	e := &endpoint{
-		isServer:  isServer,
-		cfg:       cfg,
-		conns:     make(map[packet.ConnectionID]*Conn),
-		readerEnd: make(chan struct{}),
+// Listen listens for limpet connections on the UDP address addr. cfg must
+// carry the server's PrivateKey; clients pin its public half. The returned
+// endpoint can dial from the same socket too.
+func Listen(addr string, cfg *Config) (*Listener, error) {
+	bind, err := ListenUDP("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("limpet: listen: %w", err)
 	}
-	e.bindV.Store(&bindBox{bind})
-	if isServer {
-		// Derived from the static key, so a restarted server with the same
-		// key resets connections it has forgotten (docs/PROTOCOL.md 4.7).
-		var k [32]byte
-		copy(k[:], crypto.ExpandLabel(cfg.PrivateKey[:], "stateless reset key", 32))
-		e.resetKey = crypto.NewTokenProtector(k)
+	return ListenBind(bind, cfg)
+}
+
+// ListenBind is Listen over a caller-supplied Bind.
+func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
+	if cfg == nil || cfg.PrivateKey.IsZero() {
+		bind.Close()
+		return nil, errors.New("limpet: Listen needs Config.PrivateKey")
+	}
+	return NewEndpointBind(bind, cfg)
+}
+
+// NewEndpoint opens a UDP socket on addr ("host:port"; ":0" for any port)
+// and returns an Endpoint on it. With listenCfg nil the endpoint only
+// dials; otherwise it also accepts connections configured by listenCfg,
+// which must then carry the PrivateKey that clients pin.
+func NewEndpoint(addr string, listenCfg *Config) (*Endpoint, error) {
+	bind, err := ListenUDP("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("limpet: endpoint: %w", err)
+	}
+	return NewEndpointBind(bind, listenCfg)
+}
+
+// NewEndpointBind is NewEndpoint over a caller-supplied Bind, which the
+// endpoint owns from then on.
+func NewEndpointBind(bind Bind, listenCfg *Config) (*Endpoint, error) {
+	e := newEndpoint(bind)
+	if listenCfg != nil {
+		if err := e.initAccept(listenCfg); err != nil {
+			bind.Close()
+			return nil, err
+		}
 	} else {
 		e.resetKey = newResetKey()
 	}
+	e.start()
+	return e, nil
+}
+
+func newEndpoint(bind Bind) *Endpoint {
+	e := &Endpoint{
+		conns:       make(map[packet.ConnectionID]*Conn),
+		live:        make(map[*Conn]bool),
+		pending:     make(map[packet.ConnectionID]*pendingInitial),
+		resetTokens: make(map[[packet.StatelessResetTokenLen]byte]*Conn),
+		closedCh:    make(chan struct{}),
+		readerEnd:   make(chan struct{}),
+	}
+	e.accept.ready = make(chan struct{})
+	e.bindV.Store(&bindBox{bind})
 	return e
 }
 
-// bind is the endpoint's current socket.
-func (e *endpoint) bind() Bind { return e.bindV.Load().Bind }
+// newResetKey makes a random reset key, for endpoints that do not accept:
+// only servers need tokens that survive a restart.
+func newResetKey() *crypto.TokenProtector {
+	var k [32]byte
+	rand.Read(k[:])
+	return crypto.NewTokenProtector(k)
+}
 
-func (e *endpoint) start() {
+// bind is the endpoint's current socket.
+func (e *Endpoint) bind() Bind { return e.bindV.Load().Bind }
+
+// accepting reports whether the endpoint accepts connections.
+func (e *Endpoint) accepting() bool { return e.lcfg != nil }
+
+// Addr is the endpoint's local UDP address.
+func (e *Endpoint) Addr() net.Addr { return net.UDPAddrFromAddrPort(e.bind().LocalAddr()) }
+
+// PublicKey is the key clients must pin to reach an accepting endpoint; the
+// zero key on one that only dials.
+func (e *Endpoint) PublicKey() crypto.PublicKey { return e.pub }
+
+func (e *Endpoint) start() {
 	b := e.bind()
 	end := e.readerEnd
 	go func() {
@@ -96,9 +186,9 @@ func (e *endpoint) start() {
 	}()
 }
 
-// swapBind moves the endpoint to a new socket (client migration): reading
-// starts on the new one, the old one is closed and its reader exits.
-func (e *endpoint) swapBind(nb Bind) {
+// swapBind moves a private endpoint to a new socket (client migration):
+// reading starts on the new one, the old one is closed and its reader exits.
+func (e *Endpoint) swapBind(nb Bind) {
 	old := e.bindV.Swap(&bindBox{nb}).Bind
 	end := make(chan struct{})
 	e.mu.Lock()
@@ -113,10 +203,13 @@ func (e *endpoint) swapBind(nb Bind) {
 	old.Close()
 }
 
-func (e *endpoint) readLoop(bind Bind) {
+// clientGROBatch is how many GRO buffers a private endpoint reads into.
+const clientGROBatch = 8
+
+func (e *Endpoint) readLoop(bind Bind) {
 	batch := max(bind.BatchSize(), 1)
-	if !e.isServer && bind.MaxSegments() > 1 {
-		// A client endpoint carries one connection: a few GRO buffers
+	if e.private && bind.MaxSegments() > 1 {
+		// A private endpoint carries one connection: a few GRO buffers
 		// (each up to 64 KiB of coalesced packets) keep up with it, where
 		// a full batch would cost every Dial 4 MiB.
 		batch = min(batch, clientGROBatch)
@@ -135,8 +228,8 @@ func (e *endpoint) readLoop(bind Bind) {
 			if e.bind() != bind {
 				return // replaced by migration
 			}
-			if e.isClosing() || errors.Is(err, net.ErrClosed) {
-				e.closeAllConns(net.ErrClosed)
+			if e.isClosed() || errors.Is(err, net.ErrClosed) {
+				e.abortAll(net.ErrClosed)
 				return
 			}
 			continue // e.g. ICMP-induced ECONNREFUSED: not fatal for UDP
@@ -145,84 +238,77 @@ func (e *endpoint) readLoop(bind Bind) {
 		for i := range dgrams[:n] {
 			d := &dgrams[i]
 			for s := 0; s < d.NumSegments(); s++ {
-				e.handleDatagram(d.Segment(s), d.Addr, now)
+				e.route(d.Segment(s), d.Addr, now)
 			}
 		}
 	}
 }
 
-// clientGROBatch is how many GRO buffers a client endpoint reads into.
-const clientGROBatch = 8
-
-func (e *endpoint) isClosing() bool {
+func (e *Endpoint) isClosed() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.closing
+	return e.closed
 }
 
-// handleDatagram routes one datagram. It runs on the reader goroutine.
-func (e *endpoint) handleDatagram(b []byte, from netip.AddrPort, now time.Time) {
+// route hands one datagram to the connection its destination connection ID
+// names, or to the handshake workers. It runs on the reader goroutine and
+// does no cryptography.
+func (e *Endpoint) route(b []byte, from netip.AddrPort, now time.Time) {
 	if len(b) == 0 || len(b) > maxRxDatagram {
-		e.malformed.Add(1)
+		e.stats.malformed.Add(1)
 		return
 	}
 	dcid, err := packet.PeekDestConnID(b, packet.DefaultConnIDLen)
 	if err != nil {
-		e.malformed.Add(1)
+		e.stats.malformed.Add(1)
 		return
 	}
 	e.mu.Lock()
 	c := e.conns[dcid]
-	e.mu.Unlock()
-	if c == nil {
-		switch {
-		case e.isServer && packet.IsLongHeader(b):
-			e.listener.handleNewInitial(b, from, now)
-		case e.isServer:
-			e.sendStatelessReset(dcid, len(b), from, now)
-		default:
-			// A stateless reset carries random bytes where the connection
-			// ID would be; a client has one connection, so let it check.
-			c = e.onlyConn()
-		}
-		if c == nil {
-			e.unroutable.Add(1)
-			return
+	if c == nil && !packet.IsLongHeader(b) && len(b) >= crypto.MinStatelessResetLen {
+		// A stateless reset carries random bytes where the connection ID
+		// would be; its last 16 bytes are the token (section 2.4).
+		var tok [packet.StatelessResetTokenLen]byte
+		copy(tok[:], b[len(b)-len(tok):])
+		if rc := e.resetTokens[tok]; rc != nil {
+			c = rc
 		}
 	}
-	rx := rxPool.Get().(*rxDatagram)
-	rx.n = copy(rx.buf[:], b)
-	rx.from = from
-	rx.at = now
+	e.mu.Unlock()
+	if c != nil {
+		c.deliver(newRxDatagram(b, from, now))
+		return
+	}
+	switch {
+	case e.accepting() && packet.IsLongHeader(b):
+		e.routeInitial(b, dcid, from, now)
+		return
+	case e.accepting():
+		e.sendStatelessReset(dcid, len(b), from, now)
+	}
+	e.stats.unroutable.Add(1)
+}
+
+// deliver queues a datagram for the connection's loop, dropping it when the
+// loop is not keeping up: a lost packet, which loss recovery handles.
+func (c *Conn) deliver(rx *rxDatagram) {
 	select {
 	case c.rxCh <- rx:
 	default:
-		// The connection is not keeping up; a dropped datagram is a lost
-		// packet, which loss recovery handles.
 		rxPool.Put(rx)
 		c.rxDropped.Add(1)
 	}
 }
 
-// onlyConn returns a client endpoint's connection.
-func (e *endpoint) onlyConn() *Conn {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, c := range e.conns {
-		return c
-	}
-	return nil
-}
-
 // register routes datagrams addressed to cid to c.
-func (e *endpoint) register(cid packet.ConnectionID, c *Conn) {
+func (e *Endpoint) register(cid packet.ConnectionID, c *Conn) {
 	e.mu.Lock()
 	e.conns[cid] = c
 	e.mu.Unlock()
 }
 
 // unregisterID stops routing cid to c.
-func (e *endpoint) unregisterID(cid packet.ConnectionID, c *Conn) {
+func (e *Endpoint) unregisterID(cid packet.ConnectionID, c *Conn) {
 	e.mu.Lock()
 	if e.conns[cid] == c {
 		delete(e.conns, cid)
@@ -230,43 +316,96 @@ func (e *endpoint) unregisterID(cid packet.ConnectionID, c *Conn) {
 	e.mu.Unlock()
 }
 
-// unregister removes every route to c. A client endpoint, which exists for
-// one connection, closes its socket when that connection is gone.
-func (e *endpoint) unregister(c *Conn) {
+// addResetToken makes a stateless reset carrying token end c.
+func (e *Endpoint) addResetToken(token [packet.StatelessResetTokenLen]byte, c *Conn) {
+	e.mu.Lock()
+	e.resetTokens[token] = c
+	e.mu.Unlock()
+}
+
+// removeResetToken forgets token, which c no longer honours.
+func (e *Endpoint) removeResetToken(token [packet.StatelessResetTokenLen]byte, c *Conn) {
+	e.mu.Lock()
+	if e.resetTokens[token] == c {
+		delete(e.resetTokens, token)
+	}
+	e.mu.Unlock()
+}
+
+// connDone forgets a connection whose loop has ended. A private endpoint
+// closes its socket with its connection.
+func (e *Endpoint) connDone(c *Conn) {
 	e.mu.Lock()
 	for cid, cc := range e.conns {
 		if cc == c {
 			delete(e.conns, cid)
 		}
 	}
-	last := !e.isServer && len(e.conns) == 0
+	for tok, cc := range e.resetTokens {
+		if cc == c {
+			delete(e.resetTokens, tok)
+		}
+	}
+	if e.live[c] {
+		delete(e.live, c)
+		if c.isServer && !c.hs.confirmed {
+			e.accept.handshakeDone(c)
+		}
+	}
+	last := e.private && len(e.live) == 0
 	if last {
-		e.closing = true
+		e.closed = true
 	}
 	e.mu.Unlock()
-	if e.isServer {
-		e.listener.connDone(c)
-	}
 	if last {
 		e.bind().Close()
 	}
 }
 
-func (e *endpoint) closeAllConns(err error) {
+// abortAll ends every connection at once, on its own loop: the socket is
+// gone.
+func (e *Endpoint) abortAll(err error) {
+	for _, c := range e.liveConns() {
+		c.run(context.Background(), func(time.Time) { c.abort(err) })
+	}
+}
+
+func (e *Endpoint) liveConns() []*Conn {
 	e.mu.Lock()
-	conns := make([]*Conn, 0, len(e.conns))
-	seen := make(map[*Conn]bool)
-	for _, c := range e.conns {
-		if !seen[c] {
-			seen[c] = true
-			conns = append(conns, c)
-		}
+	defer e.mu.Unlock()
+	conns := make([]*Conn, 0, len(e.live))
+	for c := range e.live {
+		conns = append(conns, c)
 	}
+	return conns
+}
+
+// Close closes every connection of the endpoint (with NO_ERROR, and no
+// closing period: the socket is going), then the socket, and waits for
+// their goroutines to exit.
+func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	close(e.closedCh)
 	e.mu.Unlock()
+	e.stopHandshakes()
+	conns := e.liveConns()
 	for _, c := range conns {
-		// On the connection's own loop: it owns that state.
-		c.run(context.Background(), func(now time.Time) { c.abort(err) })
+		c.closeForShutdown()
 	}
+	for _, c := range conns {
+		<-c.done
+	}
+	err := e.bind().Close()
+	e.mu.Lock()
+	end := e.readerEnd
+	e.mu.Unlock()
+	<-end
+	return err
 }
 
 // newConnID returns a fresh random connection ID of the length limpet

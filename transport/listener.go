@@ -2,65 +2,64 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
-	"sync"
+	"runtime"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 )
 
-// Listener accepts limpet connections on one UDP socket.
-type Listener struct {
-	ep  *endpoint
-	cfg Config
-
-	// pub is the server's static public key, which seeds every Initial key
-	// and Retry tag; computing it costs a scalar multiplication.
-	pub crypto.PublicKey
-	// tokens seals Retry tokens. It is the endpoint's reset-token
-	// protector: one secret, derived from the static key, serves both
-	// (docs/PROTOCOL.md section 4.7).
-	tokens *crypto.TokenProtector
-
-	mu         sync.Mutex
-	queue      []*Conn       // confirmed connections not yet accepted
-	ready      chan struct{} // closed and replaced when queue grows
-	conns      map[*Conn]bool
-	handshakes int // connections not yet confirmed
+// acceptQueue is an accepting endpoint's handshakes in progress and
+// confirmed connections not yet accepted; Endpoint.mu guards it.
+type acceptQueue struct {
+	queue []*Conn       // confirmed connections not yet accepted
+	ready chan struct{} // closed and replaced when queue grows
+	// handshakes counts server connections not yet confirmed, and Initials
+	// queued for the handshake workers.
+	handshakes int
 	// unvalidated counts the handshakes in progress that did not come
 	// through a Retry: the ones a spoofed source address can create. While
 	// they fill half of MaxHandshakes, new clients get a Retry.
 	unvalidated int
-	closed      bool
-	closedCh    chan struct{}
-
-	stats listenerStats
 }
 
-// Listen listens for limpet connections on the UDP address addr. cfg must
-// carry the server's PrivateKey; clients pin its public half.
-func Listen(addr string, cfg *Config) (*Listener, error) {
-	bind, err := ListenUDP("udp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("limpet: listen: %w", err)
+// handshakeDone forgets an accepted connection's handshake: it was
+// confirmed, or it ended before.
+func (q *acceptQueue) handshakeDone(c *Conn) {
+	q.handshakes--
+	if !c.hs.retried {
+		q.unvalidated--
 	}
-	return ListenBind(bind, cfg)
 }
 
-// ListenBind is Listen over a caller-supplied Bind.
-func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
+// handshakeQueueLen is how many Initials wait for the handshake workers.
+// Beyond it they are dropped: under a flood, established connections keep
+// their reader and new clients retransmit message 1.
+const handshakeQueueLen = 128
+
+// maxDuplicateInitials bounds the copies of one client's first Initial held
+// while its handshake is queued or running (a network that duplicates
+// datagrams, or a client retransmitting).
+const maxDuplicateInitials = 4
+
+// pendingInitial is a client's first Initial on its way through the
+// handshake workers, and the copies of it that arrived meanwhile. Each copy
+// gets the same answer as the first: message 2 from the new connection, or
+// the same Retry or refusal (docs/PROTOCOL.md section 4.5).
+type pendingInitial struct {
+	dups []*rxDatagram
+}
+
+// initAccept makes e accept connections configured by cfg.
+func (e *Endpoint) initAccept(cfg *Config) error {
 	conf := cfg.withDefaults()
 	if conf.PrivateKey.IsZero() {
-		bind.Close()
-		return nil, errors.New("limpet: Listen needs Config.PrivateKey")
+		return fmt.Errorf("limpet: an accepting endpoint needs Config.PrivateKey")
 	}
 	if err := conf.FEC.validate(); err != nil {
-		bind.Close()
-		return nil, err
+		return err
 	}
 	var authorize func(crypto.PublicKey) bool
 	if len(conf.AllowedClientKeys) > 0 {
@@ -72,262 +71,236 @@ func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
 	}
 	hs, err := crypto.NewServer(crypto.ServerConfig{StaticKey: conf.PrivateKey, Authorize: authorize})
 	if err != nil {
-		bind.Close()
-		return nil, fmt.Errorf("limpet: listen: %w", err)
+		return fmt.Errorf("limpet: listen: %w", err)
 	}
-	ep := newEndpoint(bind, conf, true)
-	ep.hs = hs
-	l := &Listener{
-		ep: ep, cfg: conf,
-		pub:      conf.PrivateKey.Public(),
-		tokens:   ep.resetKey,
-		ready:    make(chan struct{}),
-		conns:    make(map[*Conn]bool),
-		closedCh: make(chan struct{}),
+	e.lcfg = &conf
+	e.hs = hs
+	e.pub = conf.PrivateKey.Public()
+	// Derived from the static key, so a restarted server with the same key
+	// resets connections it has forgotten and honours its Retry tokens
+	// (docs/PROTOCOL.md 4.7).
+	var k [32]byte
+	copy(k[:], crypto.ExpandLabel(conf.PrivateKey[:], "stateless reset key", 32))
+	e.resetKey = crypto.NewTokenProtector(k)
+	e.hsJobs = make(chan *rxDatagram, handshakeQueueLen)
+	workers := max(1, runtime.GOMAXPROCS(0)/2)
+	e.workers.Add(workers)
+	for range workers {
+		go e.handshakeWorker()
 	}
-	ep.listener = l
-	ep.start()
-	return l, nil
+	return nil
 }
 
-// Addr is the listening address.
-func (l *Listener) Addr() net.Addr { return net.UDPAddrFromAddrPort(l.ep.bind().LocalAddr()) }
-
-// PublicKey is the key clients must pin.
-func (l *Listener) PublicKey() crypto.PublicKey { return l.pub }
+// stopHandshakes ends the handshake workers; Initials still queued are
+// dropped.
+func (e *Endpoint) stopHandshakes() {
+	if e.hsJobs == nil {
+		return
+	}
+	close(e.hsJobs)
+	e.workers.Wait()
+}
 
 // Accept waits for a connection whose handshake has been confirmed.
-func (l *Listener) Accept(ctx context.Context) (*Conn, error) {
+func (e *Endpoint) Accept(ctx context.Context) (*Conn, error) {
+	if !e.accepting() {
+		return nil, fmt.Errorf("limpet: Accept on an endpoint made without a configuration for accepted connections")
+	}
 	for {
-		l.mu.Lock()
-		if len(l.queue) > 0 {
-			c := l.queue[0]
-			l.queue[0] = nil
-			l.queue = l.queue[1:]
-			l.mu.Unlock()
+		e.mu.Lock()
+		if len(e.accept.queue) > 0 {
+			c := e.accept.queue[0]
+			e.accept.queue[0] = nil
+			e.accept.queue = e.accept.queue[1:]
+			e.mu.Unlock()
 			return c, nil
 		}
-		if l.closed {
-			l.mu.Unlock()
+		if e.closed {
+			e.mu.Unlock()
 			return nil, ErrListenerClosed
 		}
-		ready := l.ready
-		l.mu.Unlock()
+		ready := e.accept.ready
+		e.mu.Unlock()
 		select {
 		case <-ready:
-		case <-l.closedCh:
+		case <-e.closedCh:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 }
 
-// Close closes every connection (with NO_ERROR) and the socket, and waits
-// for their goroutines to exit.
-func (l *Listener) Close() error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil
-	}
-	l.closed = true
-	close(l.closedCh)
-	conns := make([]*Conn, 0, len(l.conns))
-	for c := range l.conns {
-		conns = append(conns, c)
-	}
-	l.mu.Unlock()
-	for _, c := range conns {
-		c.closeForShutdown()
-	}
-	for _, c := range conns {
-		<-c.done
-	}
-	l.ep.mu.Lock()
-	l.ep.closing = true
-	l.ep.mu.Unlock()
-	err := l.ep.bind().Close()
-	l.ep.mu.Lock()
-	end := l.ep.readerEnd
-	l.ep.mu.Unlock()
-	<-end
-	return err
-}
-
 // enqueue makes a confirmed connection available to Accept.
-func (l *Listener) enqueue(c *Conn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.handshakes--
-	if !c.hs.retried {
-		l.unvalidated--
+func (e *Endpoint) enqueue(c *Conn) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.live[c] {
+		return
 	}
-	l.queue = append(l.queue, c)
-	close(l.ready)
-	l.ready = make(chan struct{})
+	e.accept.handshakeDone(c)
+	e.accept.queue = append(e.accept.queue, c)
+	close(e.accept.ready)
+	e.accept.ready = make(chan struct{})
 }
 
-// connDone forgets a connection that has ended.
-func (l *Listener) connDone(c *Conn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.conns[c] {
-		delete(l.conns, c)
-		if !c.hs.confirmed {
-			l.handshakes--
-			if !c.hs.retried {
-				l.unvalidated--
-			}
-		}
-	}
-}
-
-// handleNewInitial runs the server side of the handshake for an Initial
-// packet that matches no connection (docs/PROTOCOL.md section 4.5). It runs
-// on the endpoint's reader goroutine; the Noise work is bounded by
-// MaxHandshakes and the replay cache, and happens only after one AEAD check
-// and, when the server asks for it, a Retry round trip (section 2.2).
-func (l *Listener) handleNewInitial(b []byte, from netip.AddrPort, now time.Time) {
+// routeInitial queues a long-header datagram that matches no connection for
+// the handshake workers, after the checks that cost nothing: its size, its
+// header, and room for another handshake. Copies of an Initial already on
+// its way join it (docs/PROTOCOL.md section 4.5).
+func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.AddrPort, now time.Time) {
 	if len(b) < packet.MinInitialDatagramSize {
-		l.stats.badInitials.Add(1)
+		e.stats.badInitials.Add(1)
 		return
 	}
 	h, err := packet.ParseLongHeader(b)
 	if err != nil || h.Type != packet.LongTypeInitial || h.Version != packet.Version || h.DstConnID.Len() < packet.DefaultConnIDLen {
-		l.stats.badInitials.Add(1)
+		e.stats.badInitials.Add(1)
 		return
 	}
-	l.mu.Lock()
-	full := l.closed || l.handshakes >= l.cfg.MaxHandshakes || len(l.conns) >= l.cfg.MaxConns
-	wantRetry := l.cfg.RequireAddressValidation || 2*l.unvalidated >= l.cfg.MaxHandshakes
-	l.mu.Unlock()
-	if full {
-		l.stats.refused.Add(1)
+	e.mu.Lock()
+	if p := e.pending[dcid]; p != nil {
+		if len(p.dups) < maxDuplicateInitials {
+			p.dups = append(p.dups, newRxDatagram(b, from, now))
+		}
+		e.mu.Unlock()
 		return
 	}
+	cfg := e.lcfg
+	if e.closed || e.accept.handshakes >= cfg.MaxHandshakes || len(e.live) >= cfg.MaxConns {
+		e.mu.Unlock()
+		e.stats.refused.Add(1)
+		return
+	}
+	e.pending[dcid] = &pendingInitial{}
+	e.accept.handshakes++
+	e.mu.Unlock()
+	select {
+	case e.hsJobs <- newRxDatagram(b, from, now):
+	default:
+		e.finishPending(dcid, nil, nil)
+		e.stats.handshakesShed.Add(1)
+	}
+}
+
+// finishPending ends the pending handshake for dcid. With c, the handshake
+// created c: copies of the Initial that arrived meanwhile go to it. Without
+// c, each copy gets answer, if any, as the first did.
+func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byte) {
+	e.mu.Lock()
+	p := e.pending[dcid]
+	delete(e.pending, dcid)
+	if c == nil {
+		e.accept.handshakes--
+	}
+	e.mu.Unlock()
+	if p == nil {
+		return
+	}
+	for _, rx := range p.dups {
+		switch {
+		case c != nil:
+			c.deliver(rx)
+			continue
+		case answer != nil:
+			e.bind().WriteBatch([]Datagram{{Buf: answer, N: len(answer), Addr: rx.from}})
+		}
+		rxPool.Put(rx)
+	}
+}
+
+func (e *Endpoint) handshakeWorker() {
+	defer e.workers.Done()
+	for rx := range e.hsJobs {
+		e.handshakeInitial(rx)
+		rxPool.Put(rx)
+	}
+}
+
+// handshakeInitial answers a client's first Initial (docs/PROTOCOL.md
+// section 4.5) on a handshake worker: it opens the packet, checks a Retry
+// token or sends a Retry (section 2.2), and otherwise runs the server's
+// half of the handshake, which creates the connection. The Noise work
+// happens only after one AEAD check, and before it the connection has no
+// state.
+func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
+	b := rx.buf[:rx.n]
+	h, _ := packet.ParseLongHeader(b) // parsed by routeInitial
 	dcid := h.DstConnID
-	seal, open := crypto.NewInitialKeys(l.pub, dcid.Bytes(), false)
-	pkt := b[:h.PacketLen]
-	pnLen, trunc, _, err := open.UnprotectHeader(pkt, h.PNOffset)
+	in, err := openFirstInitial(e.pub, b[:h.PacketLen], h)
 	if err != nil {
-		l.stats.badInitials.Add(1)
+		e.stats.badInitials.Add(1)
+		e.finishPending(dcid, nil, nil)
 		return
 	}
-	pn := packet.DecodePacketNumber(packet.InvalidPacketNumber, trunc, pnLen)
-	payload, err := open.Open(pkt, h.PNOffset, pnLen, uint64(pn))
-	if err != nil {
-		l.stats.badInitials.Add(1) // not for this server's key, or tampered
+	in.from, in.now, in.datagramLen = rx.from, rx.at, rx.n
+	if in.refusal != nil {
+		// The Initial opened, so its sender knows our key; it is told why
+		// it failed, in a datagram far smaller than its own.
+		e.stats.badInitials.Add(1)
+		e.answerInitial(in, dcid, in.refusal)
 		return
 	}
-	msg1, ok := firstCryptoFrame(payload)
-	if !ok {
-		l.stats.badInitials.Add(1)
-		return
-	}
-	// Only an Initial that opened with this server's keys gets a Retry, so
-	// the server stays silent towards anyone who does not know its key.
-	origDCID, validated := dcid, false
+	e.mu.Lock()
+	wantRetry := e.lcfg.RequireAddressValidation || 2*e.accept.unvalidated >= e.lcfg.MaxHandshakes
+	e.mu.Unlock()
 	if len(h.Token) > 0 {
-		if origDCID, ok = l.checkRetryToken(h.Token, from, now); !ok {
-			l.stats.tokensRejected.Add(1)
+		odcid, ok := e.checkRetryToken(h.Token, rx.from, rx.at)
+		if !ok {
+			e.stats.tokensRejected.Add(1)
+			e.finishPending(dcid, nil, nil)
 			return
 		}
-		validated = true
+		in.origDCID, in.retried = odcid, true
 	} else if wantRetry {
-		l.sendRetry(h, from, now)
+		// Only an Initial that opened with this server's keys gets a
+		// Retry, so the server stays silent towards anyone who does not
+		// know its key.
+		retry := e.retryPacket(h, rx.from, rx.at)
+		e.send(retry, rx.from)
+		e.stats.retriesSent.Add(1)
+		e.finishPending(dcid, nil, retry)
 		return
 	}
-	c := newConn(l.ep, true, l.cfg, from, now)
-	c.ids.remoteCID = h.SrcConnID
-	c.hs.origDCID = origDCID
-	if validated {
-		// The client echoed our token from the address it was sent to: the
-		// address is validated, and the transport parameters prove to the
-		// client that this server sent the Retry (RFC 9000 §7.3).
-		c.hs.retried = true
-		c.hs.retrySrcCID = dcid
-		c.path.validated = true
-	}
-	c.hs.largestRx = pn
-	c.hs.initSeal, c.hs.initOpen = seal, open
-	var clientParams packet.TransportParameters
-	msg2, res, err := l.ep.hs.Accept(msg1, dcid.Bytes(), now, func(raw []byte) ([]byte, error) {
-		p, err := packet.ParseTransportParameters(raw, false)
-		if err != nil {
-			return nil, err
+	c, refusal := acceptConn(e, in)
+	if c == nil {
+		e.stats.handshakesRejected.Add(1)
+		if refusal != nil {
+			e.answerInitial(in, dcid, refusal)
+		} else {
+			e.finishPending(dcid, nil, nil)
 		}
-		clientParams = p
-		return c.localParams().Append(nil), nil
-	})
-	if err != nil {
-		if errors.Is(err, crypto.ErrClientKeyNotAllowed) {
-			c.refuse(packet.UnknownClientKey, "client key not allowed")
-		}
-		l.stats.handshakesRejected.Add(1)
 		return
 	}
-	c.keys = res.Keys
-	c.hs.peerKey = res.PeerStatic
-	c.applyPeerParams(clientParams)
-	c.initConnIDs(nil)
-	c.state = stateActive
-	c.hs.out = msg2
-	c.hs.resend = true
-	c.path.bytesRecv = int64(len(b))
-	close(c.established)
-
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.finishPending(dcid, nil, nil)
 		return
 	}
-	l.conns[c] = true
-	l.handshakes++
+	e.live[c] = true
 	if !c.hs.retried {
-		l.unvalidated++
+		e.accept.unvalidated++
 	}
-	l.mu.Unlock()
-	l.ep.register(c.ids.localCID, c)
-	l.ep.register(dcid, c)
+	e.conns[c.ids.localCID] = c
+	e.conns[dcid] = c
+	e.mu.Unlock()
+	e.finishPending(dcid, c, nil)
 	go c.loop()
 	c.wake()
 }
 
-// refuse answers a handshake we will not complete with CONNECTION_CLOSE in
-// an Initial packet, so the client fails fast with a clear error.
-func (c *Conn) refuse(code packet.TransportErrorCode, reason string) {
-	f := packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: packet.FrameCrypto, Reason: []byte(reason)}
-	b := c.buildInitialClose(make([]byte, 0, 256), f)
-	d := []Datagram{{Buf: b, N: len(b), Addr: c.path.peer}}
-	c.ep.bind().WriteBatch(d)
+// answerInitial sends a CONNECTION_CLOSE in an Initial packet to the client
+// whose first Initial in carried, and to each copy of it.
+func (e *Endpoint) answerInitial(in *firstInitial, dcid packet.ConnectionID, f *packet.ConnectionCloseFrame) {
+	b := appendInitialClose(nil, packet.LongHeader{
+		Type: packet.LongTypeInitial, Version: packet.Version,
+		DstConnID: in.hdr.SrcConnID, SrcConnID: newConnID(),
+	}, in.seal, 0, *f)
+	e.send(b, in.from)
+	e.finishPending(dcid, nil, b)
 }
 
-// firstCryptoFrame finds message 1 in an Initial payload: a CRYPTO frame at
-// offset 0 (it always fits one packet).
-func firstCryptoFrame(p []byte) ([]byte, bool) {
-	for len(p) > 0 {
-		ft, _, err := packet.PeekFrameType(p)
-		if err != nil {
-			return nil, false
-		}
-		switch ft {
-		case packet.FramePadding:
-			_, n, _ := packet.ParsePaddingFrame(p)
-			p = p[n:]
-		case packet.FramePing:
-			p = p[1:]
-		case packet.FrameCrypto:
-			f, n, err := packet.ParseCryptoFrame(p)
-			if err != nil {
-				return nil, false
-			}
-			if f.Offset == 0 {
-				return f.Data, true
-			}
-			p = p[n:]
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
+// send writes one datagram outside any connection.
+func (e *Endpoint) send(b []byte, to netip.AddrPort) {
+	e.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: to}})
 }

@@ -57,7 +57,7 @@ func autoMigratingPair(t *testing.T, wrap func(net.PacketConn) net.PacketConn) (
 		}
 		return NewPacketConnBind(pc), nil
 	}
-	cli, err = dialBind(ctx, NewPacketConnBind(wrap(cpc)), netip.MustParseAddrPort("198.18.0.1:4433"), (&Config{ServerKey: key.Public()}).withDefaults(), newBind)
+	cli, err = dialPrivate(ctx, NewPacketConnBind(wrap(cpc)), netip.MustParseAddrPort("198.18.0.1:4433"), (&Config{ServerKey: key.Public()}).withDefaults(), newBind)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func TestStatelessReset(t *testing.T) {
 	n, cli, srv, ln := simPair(t, key)
 	_ = srv
 	// Crash: the socket goes away and the connections with it, silently.
-	ln.ep.bind().Close()
+	ln.bind().Close()
 	<-srv.Done()
 	spc, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:4433"))
 	if err != nil {

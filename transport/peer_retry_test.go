@@ -31,12 +31,8 @@ func (tc *testConn) listenerStateNow() listenerState {
 	tc.wait()
 	l := tc.listener
 	l.mu.Lock()
-	st := listenerState{conns: len(l.conns), handshakes: l.handshakes, unvalidated: l.unvalidated}
-	l.mu.Unlock()
-	l.ep.mu.Lock()
-	st.routes = len(l.ep.conns)
-	l.ep.mu.Unlock()
-	return st
+	defer l.mu.Unlock()
+	return listenerState{conns: len(l.live), handshakes: l.accept.handshakes, unvalidated: l.accept.unvalidated, routes: len(l.conns)}
 }
 
 // handshakingConn returns the Listener's only connection, which the test has
@@ -47,10 +43,10 @@ func (tc *testConn) handshakingConn() *Conn {
 	l := tc.listener
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.conns) != 1 {
-		tc.t.Fatalf("the listener has %d connections, want 1", len(l.conns))
+	if len(l.live) != 1 {
+		tc.t.Fatalf("the listener has %d connections, want 1", len(l.live))
 	}
-	for c := range l.conns {
+	for c := range l.live {
 		return c
 	}
 	return nil
@@ -91,7 +87,7 @@ func TestPeerServerRetry(t *testing.T) {
 		if got, want := tc.listenerStateNow(), (listenerState{}); got != want {
 			t.Fatalf("after the Retry the listener holds %+v, want nothing", got)
 		}
-		if got, want := tc.listener.Stats(), (ListenerStats{RetriesSent: 1}); got != want {
+		if got, want := tc.listener.Stats(), (EndpointStats{RetriesSent: 1}); got != want {
 			t.Fatalf("Stats() = %+v, want %+v", got, want)
 		}
 
@@ -145,7 +141,7 @@ func TestPeerServerRetry(t *testing.T) {
 			t.Fatalf("Accept after the Retry handshake: %v", err)
 		}
 		tc.conn = c
-		if got, want := tc.listener.Stats(), (ListenerStats{RetriesSent: 2}); got != want {
+		if got, want := tc.listener.Stats(), (EndpointStats{RetriesSent: 2}); got != want {
 			t.Fatalf("Stats() = %+v, want %+v", got, want)
 		}
 		if got := c.Stats().Retries; got != 0 {
@@ -242,7 +238,7 @@ func TestPeerServerRetryTokenChecks(t *testing.T) {
 				tc.writeDatagramFrom(from, tc.sealInitial([]packet.Frame{packet.CryptoFrame{Data: tc.clientHello()}}, packet.MinInitialDatagramSize))
 				if test.wantOK {
 					tc.wantServerHello("the token is accepted: message 2")
-					if got, want := tc.listener.Stats(), (ListenerStats{RetriesSent: 1}); got != want {
+					if got, want := tc.listener.Stats(), (EndpointStats{RetriesSent: 1}); got != want {
 						t.Fatalf("Stats() = %+v, want %+v", got, want)
 					}
 					return
@@ -251,7 +247,7 @@ func TestPeerServerRetryTokenChecks(t *testing.T) {
 				if got, want := tc.listenerStateNow(), (listenerState{}); got != want {
 					t.Fatalf("after the bad token the listener holds %+v, want nothing", got)
 				}
-				if got, want := tc.listener.Stats(), (ListenerStats{RetriesSent: 1, TokensRejected: 1}); got != want {
+				if got, want := tc.listener.Stats(), (EndpointStats{RetriesSent: 1, TokensRejected: 1}); got != want {
 					t.Fatalf("Stats() = %+v, want %+v", got, want)
 				}
 				if test.thenRetry {
@@ -328,22 +324,22 @@ func (cl *testClient) wantAnswer(tc *testConn, reason string, want packet.LongTy
 	}
 }
 
-// TestPeerListenerStats: each way an Initial for a new connection is
-// dropped counts once, in its own ListenerStats field, and creates no state.
-func TestPeerListenerStats(t *testing.T) {
+// TestPeerEndpointStats: each way an Initial for a new connection is
+// dropped counts once, in its own EndpointStats field, and creates no state.
+func TestPeerEndpointStats(t *testing.T) {
 	other := netip.MustParseAddrPort("198.51.100.30:7000")
 	tests := []struct {
 		desc  string
 		opts  []any
 		setup func(tc *testConn) // before the state the drop must leave alone
 		send  func(tc *testConn)
-		want  ListenerStats
+		want  EndpointStats
 	}{{
 		desc: "Initial in a datagram under 1200 bytes",
 		send: func(tc *testConn) {
 			tc.writeDatagram(tc.sealInitial([]packet.Frame{packet.CryptoFrame{Data: tc.clientHello()}}, 0))
 		},
-		want: ListenerStats{BadInitials: 1},
+		want: EndpointStats{BadInitials: 1},
 	}, {
 		desc: "Initial sealed for another server key",
 		send: func(tc *testConn) {
@@ -354,7 +350,7 @@ func TestPeerListenerStats(t *testing.T) {
 			tc.initSeal, _ = crypto.NewInitialKeys(key.Public(), tc.origDCID.Bytes(), true)
 			tc.writeClientHello()
 		},
-		want: ListenerStats{BadInitials: 1},
+		want: EndpointStats{BadInitials: 1},
 	}, {
 		desc: "message 1 bound to another DCID",
 		send: func(tc *testConn) {
@@ -363,7 +359,7 @@ func TestPeerListenerStats(t *testing.T) {
 			tc.initSeal, tc.initOpen = crypto.NewInitialKeys(tc.serverKey.Public(), tc.origDCID.Bytes(), true)
 			tc.writeClientHello()
 		},
-		want: ListenerStats{HandshakesRejected: 1},
+		want: EndpointStats{HandshakesRejected: 1},
 	}, {
 		desc: "every handshake slot taken",
 		opts: []any{func(c *Config) { c.MaxHandshakes = 1 }},
@@ -373,7 +369,7 @@ func TestPeerListenerStats(t *testing.T) {
 			cl.wantAnswer(tc, "setup: the first client gets message 2", packet.LongTypeInitial)
 		},
 		send: func(tc *testConn) { tc.writeClientHello() },
-		want: ListenerStats{Refused: 1},
+		want: EndpointStats{Refused: 1},
 	}}
 	for _, test := range tests {
 		t.Run(test.desc, func(t *testing.T) {
@@ -412,7 +408,7 @@ func TestPeerServerAutomaticRetry(t *testing.T) {
 		second.writeInitial(tc)
 		second.wantAnswer(tc, "one of two handshake slots is taken by an unvalidated address: Retry", packet.LongTypeRetry)
 		tc.wantIdle("a Retry is the whole answer")
-		if got, want := tc.listener.Stats(), (ListenerStats{RetriesSent: 1}); got != want {
+		if got, want := tc.listener.Stats(), (EndpointStats{RetriesSent: 1}); got != want {
 			t.Fatalf("Stats() = %+v, want %+v", got, want)
 		}
 
@@ -433,7 +429,7 @@ func TestPeerServerAutomaticRetry(t *testing.T) {
 		third := newTestClient(tc, netip.MustParseAddrPort("198.51.100.21:7000"))
 		third.writeInitial(tc)
 		third.wantAnswer(tc, "no handshake in progress: message 2 without a Retry", packet.LongTypeInitial)
-		if got, want := tc.listener.Stats(), (ListenerStats{RetriesSent: 1}); got != want {
+		if got, want := tc.listener.Stats(), (EndpointStats{RetriesSent: 1}); got != want {
 			t.Fatalf("Stats() = %+v, want %+v", got, want)
 		}
 	})
@@ -525,6 +521,9 @@ func TestPeerClientIgnoresRetry(t *testing.T) {
 		inject                        func(tc *testConn) expect
 		wantRetries                   uint64
 		wantAuthFailed, wantMalformed uint64
+		// wantUnroutable counts datagrams the client's endpoint could not
+		// route to the connection: it routes by connection ID.
+		wantUnroutable uint64
 	}{{
 		desc: "bad integrity tag",
 		inject: func(tc *testConn) expect {
@@ -565,7 +564,7 @@ func TestPeerClientIgnoresRetry(t *testing.T) {
 			tc.writeDatagram(append(b, tag[:]...))
 			return expect{dcid: tc.origDCID}
 		},
-		wantMalformed: 1,
+		wantUnroutable: 1,
 	}, {
 		desc: "Retry SCID equal to the original DCID",
 		inject: func(tc *testConn) expect {
@@ -647,6 +646,9 @@ func TestPeerClientIgnoresRetry(t *testing.T) {
 				if st.Retries != test.wantRetries || st.AuthFailed != test.wantAuthFailed || st.Malformed != test.wantMalformed {
 					t.Fatalf("Stats(): Retries %d, AuthFailed %d, Malformed %d; want %d, %d, %d",
 						st.Retries, st.AuthFailed, st.Malformed, test.wantRetries, test.wantAuthFailed, test.wantMalformed)
+				}
+				if got := tc.conn.ep.Stats().Unroutable; got != test.wantUnroutable {
+					t.Fatalf("endpoint Stats().Unroutable = %d, want %d", got, test.wantUnroutable)
 				}
 			})
 		})

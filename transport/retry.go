@@ -23,26 +23,23 @@ import (
 // at most.
 const maxRetryTokenLen = 512
 
-// sendRetry answers the Initial h from addr with a Retry: a fresh SCID of
-// the server's choosing and a token binding addr and the client's original
-// DCID. It creates no state; the token carries everything the server needs
-// when the client comes back (docs/PROTOCOL.md sections 2.2 and 4.7).
-func (l *Listener) sendRetry(h packet.LongHeader, addr netip.AddrPort, now time.Time) {
+// retryPacket builds the Retry answering the Initial h from addr: a fresh
+// SCID of the server's choosing and a token binding addr and the client's
+// original DCID. It creates no state; the token carries everything the
+// server needs when the client comes back (docs/PROTOCOL.md sections 2.2
+// and 4.7).
+func (e *Endpoint) retryPacket(h packet.LongHeader, addr netip.AddrPort, now time.Time) []byte {
 	scid := newConnID()
 	for scid == h.DstConnID {
 		// A client discards a Retry whose SCID is its own original DCID
 		// (RFC 9000 §17.2.5.2).
 		scid = newConnID()
 	}
-	token := l.tokens.NewRetryToken(addr, h.DstConnID.Bytes(), now)
+	token := e.resetKey.NewRetryToken(addr, h.DstConnID.Bytes(), now)
 	b := make([]byte, 0, 64+len(token)+packet.RetryTagLen)
 	b = packet.AppendRetry(b, packet.Version, h.SrcConnID, scid, token)
-	tag := crypto.RetryTag(h.DstConnID.Bytes(), b, l.pub)
-	b = append(b, tag[:]...)
-	if err := l.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: addr}}); err != nil {
-		return
-	}
-	l.stats.retriesSent.Add(1)
+	tag := crypto.RetryTag(h.DstConnID.Bytes(), b, e.pub)
+	return append(b, tag[:]...)
 }
 
 // checkRetryToken opens the token of an Initial from addr and returns the
@@ -57,8 +54,8 @@ func (l *Listener) sendRetry(h packet.LongHeader, addr netip.AddrPort, now time.
 // has spent the whole default handshake timeout), and any answer would go
 // to the spoofed address. A fresh Retry would not help either: a client
 // follows one Retry per attempt.
-func (l *Listener) checkRetryToken(token []byte, addr netip.AddrPort, now time.Time) (packet.ConnectionID, bool) {
-	odcid, err := l.tokens.ValidateRetryToken(token, addr, now, crypto.DefaultRetryTokenLifetime)
+func (e *Endpoint) checkRetryToken(token []byte, addr netip.AddrPort, now time.Time) (packet.ConnectionID, bool) {
+	odcid, err := e.resetKey.ValidateRetryToken(token, addr, now, crypto.DefaultRetryTokenLifetime)
 	if err != nil {
 		return packet.ConnectionID{}, false
 	}

@@ -21,7 +21,8 @@ func fuzzRetryClient(t testing.TB) *Conn {
 	}
 	cfg := (&Config{ServerKey: serverKey.Public()}).withDefaults()
 	now := time.Unix(1_700_000_000, 0)
-	ep := newEndpoint(newFakeBind(testConnAddr), cfg, false)
+	ep := newEndpoint(newFakeBind(testConnAddr))
+	ep.resetKey = newResetKey()
 	c := newConn(ep, false, cfg, testPeerAddr, now)
 	c.ids.localCID = fuzzCID(0xc0)
 	c.hs.origDCID = fuzzCID(0x0d)
@@ -104,11 +105,11 @@ func FuzzClientRetry(f *testing.F) {
 func FuzzServerRetryToken(f *testing.F) {
 	var secret [32]byte
 	secret[0] = 7
-	l := &Listener{tokens: crypto.NewTokenProtector(secret)}
+	l := &Endpoint{resetKey: crypto.NewTokenProtector(secret)}
 	addr := netip.MustParseAddrPort("198.51.100.7:5000")
 	issuedAt := time.Unix(1_700_000_000, 0)
 	odcid := fuzzCID(0x0d)
-	issued := l.tokens.NewRetryToken(addr, odcid.Bytes(), issuedAt)
+	issued := l.resetKey.NewRetryToken(addr, odcid.Bytes(), issuedAt)
 	f.Add(issued)
 	f.Add(issued[:len(issued)-1])
 	f.Add(append(bytes.Clone(issued), 0))

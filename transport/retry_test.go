@@ -131,7 +131,7 @@ func TestRetryLoopback(t *testing.T) {
 	if retries == 0 || retries != tokenless {
 		t.Errorf("on the server's socket: %d Retries sent for %d Initials without a token, want one for each (at least one)", retries, tokenless)
 	}
-	if got, want := ln.Stats(), (ListenerStats{RetriesSent: retries}); got != want {
+	if got, want := ln.Stats(), (EndpointStats{RetriesSent: retries}); got != want {
 		t.Errorf("Listener.Stats() = %+v, want %+v", got, want)
 	}
 	t.Logf("Retries sent: %d (the client sent %d Initials before the Retry reached it)", retries, tokenless)

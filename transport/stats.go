@@ -94,17 +94,29 @@ func (c *Conn) publishStats() {
 	c.stats.cwnd.Store(int64(c.loss.cc.Window()))
 }
 
-// listenerStats are a Listener's counters, written by the endpoint's reader
-// goroutine and read by Stats.
-type listenerStats struct {
-	retriesSent, tokensRejected atomic.Uint64
-	refused, handshakesRejected atomic.Uint64
-	badInitials                 atomic.Uint64
+// endpointStats are an Endpoint's counters of datagrams that reached no
+// connection, written by its reader and handshake workers.
+type endpointStats struct {
+	malformed, unroutable, resetsSent atomic.Uint64
+	retriesSent, tokensRejected       atomic.Uint64
+	refused, handshakesShed           atomic.Uint64
+	handshakesRejected, badInitials   atomic.Uint64
 }
 
-// ListenerStats is a snapshot of what a Listener did with Initial packets
-// that matched no connection: the attempts to open one.
-type ListenerStats struct {
+// EndpointStats is a snapshot of what an Endpoint did with datagrams that
+// matched no connection: mostly attempts to open one.
+type EndpointStats struct {
+	// Malformed counts datagrams too short or too long to carry a packet,
+	// or whose connection ID could not be read.
+	Malformed uint64
+	// Unroutable counts datagrams that matched no connection and could
+	// not start one (a short header, or any packet on an endpoint that
+	// does not accept).
+	Unroutable uint64
+	// StatelessResetsSent counts stateless resets sent in answer to
+	// short-header packets for connections the endpoint does not know
+	// (docs/PROTOCOL.md section 2.4).
+	StatelessResetsSent uint64
 	// RetriesSent counts Retry packets sent to ask a client to prove its
 	// address (Config.RequireAddressValidation; docs/PROTOCOL.md 2.2).
 	RetriesSent uint64
@@ -112,26 +124,34 @@ type ListenerStats struct {
 	// was not issued by this server, was issued to another address, or
 	// had expired (docs/PROTOCOL.md section 4.7).
 	TokensRejected uint64
-	// Refused counts Initials dropped because the Listener was full
+	// Refused counts Initials dropped because the endpoint was full
 	// (MaxHandshakes, MaxConns) or closing.
 	Refused uint64
+	// HandshakesShed counts Initials dropped because the handshake
+	// workers' queue was full.
+	HandshakesShed uint64
 	// HandshakesRejected counts client hellos the handshake refused:
 	// replays, timestamps outside the replay window, client keys not
-	// allowed (docs/PROTOCOL.md section 4.5).
+	// allowed, bad transport parameters (docs/PROTOCOL.md section 4.5).
 	HandshakesRejected uint64
-	// BadInitials counts datagrams dropped as malformed, shorter than
-	// 1200 bytes, or not sealed with this server's Initial keys.
+	// BadInitials counts Initial datagrams dropped as malformed, shorter
+	// than 1200 bytes or not sealed with this server's Initial keys, and
+	// those that opened but could not start a handshake.
 	BadInitials uint64
 }
 
-// Stats returns the Listener's counters.
-func (l *Listener) Stats() ListenerStats {
-	s := &l.stats
-	return ListenerStats{
-		RetriesSent:        s.retriesSent.Load(),
-		TokensRejected:     s.tokensRejected.Load(),
-		Refused:            s.refused.Load(),
-		HandshakesRejected: s.handshakesRejected.Load(),
-		BadInitials:        s.badInitials.Load(),
+// Stats returns the Endpoint's counters.
+func (e *Endpoint) Stats() EndpointStats {
+	s := &e.stats
+	return EndpointStats{
+		Malformed:           s.malformed.Load(),
+		Unroutable:          s.unroutable.Load(),
+		StatelessResetsSent: s.resetsSent.Load(),
+		RetriesSent:         s.retriesSent.Load(),
+		TokensRejected:      s.tokensRejected.Load(),
+		Refused:             s.refused.Load(),
+		HandshakesShed:      s.handshakesShed.Load(),
+		HandshakesRejected:  s.handshakesRejected.Load(),
+		BadInitials:         s.badInitials.Load(),
 	}
 }
