@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
@@ -21,7 +22,7 @@ type handshakeState struct {
 
 	resendAt  time.Time     // client: when message 1 goes out again
 	backoff   time.Duration // client: the current retransmission interval
-	resend    bool          // server: a copy of message 1 arrived; send message 2 again
+	resends   int           // server: copies of message 1 to answer with message 2
 	nextPN    packet.PacketNumber
 	largestRx packet.PacketNumber // largest Initial packet number opened
 
@@ -241,7 +242,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	c.initConnIDs(nil)
 	c.state = stateActive
 	c.hs.out = msg2
-	c.hs.resend = true
+	c.hs.resends = 1
 	c.path.bytesRecv = int64(in.datagramLen)
 	close(c.established)
 	return c, nil
@@ -373,7 +374,9 @@ func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPor
 	}
 	if c.isServer {
 		if frames.hasCrypto {
-			c.hs.resend = true
+			// Each copy of message 1 means the client did not get message
+			// 2; each is answered, as the first was (section 4.5).
+			c.hs.resends = min(c.hs.resends+1, maxDuplicateInitials+1)
 		}
 		return
 	}
@@ -430,7 +433,7 @@ func (c *Conn) needInitial(now time.Time) bool {
 		return false
 	}
 	if c.isServer {
-		return c.hs.resend
+		return c.hs.resends > 0
 	}
 	return c.state == stateHandshake && !now.Before(c.hs.resendAt)
 }
@@ -460,7 +463,7 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 	c.hs.nextPN++
 	c.stats.packetsSent.Add(1)
 	if c.isServer {
-		c.hs.resend = false
+		c.hs.resends--
 	} else {
 		// Retransmit message 1 until message 2 arrives, backing off
 		// (docs/PROTOCOL.md section 4.5: Initial packets need no ACKs).
@@ -493,5 +496,6 @@ func appendInitialClose(b []byte, h packet.LongHeader, seal *crypto.Sealer, pn p
 	for len(b)-start < payloadLen {
 		b = append(b, 0) // PADDING
 	}
+	b = slices.Grow(b, crypto.TagLen)
 	return seal.Seal(b, pnOffset, pnLen, uint64(pn))
 }

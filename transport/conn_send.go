@@ -37,12 +37,16 @@ func (c *Conn) send(now time.Time) {
 	}
 	c.releaseHeld()
 	n := 0
-	if c.needInitial(now) {
+	initialBytes := 0
+	for n < len(c.tx.bufs) && c.needInitial(now) {
 		b := c.buildInitial(c.tx.bufs[n].Buf[:0], now)
-		if len(b) > 0 && c.amplificationAllows(len(b)) {
-			c.tx.bufs[n].Buf = b
-			n++
+		initialBytes += len(b)
+		if !c.amplificationAllows(initialBytes) {
+			c.hs.resends = 0 // the client must send more first
+			break
 		}
+		c.tx.bufs[n].Buf = b
+		n++
 	}
 	if c.keys != nil {
 		for n < len(c.tx.bufs) {

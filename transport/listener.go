@@ -292,7 +292,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 // answerInitial sends a CONNECTION_CLOSE in an Initial packet to the client
 // whose first Initial in carried, and to each copy of it.
 func (e *Endpoint) answerInitial(in *firstInitial, dcid packet.ConnectionID, f *packet.ConnectionCloseFrame) {
-	b := appendInitialClose(nil, packet.LongHeader{
+	b := appendInitialClose(make([]byte, 0, 128+len(f.Reason)), packet.LongHeader{
 		Type: packet.LongTypeInitial, Version: packet.Version,
 		DstConnID: in.hdr.SrcConnID, SrcConnID: newConnID(),
 	}, in.seal, 0, *f)
