@@ -60,6 +60,11 @@ func (c *Conn) onPeerAddressChange(from netip.AddrPort, datagramLen int, now tim
 		c.path.prevAddr, c.path.hasPrev = old, true
 	}
 	c.setPeerAddr(from)
+	// The new path gets a connection ID of the peer's that no other path
+	// has carried, so an observer cannot link the two by it (RFC 9000
+	// §9.5); the peer did the same in its direction if it moved on
+	// purpose. Without a spare one the current one stays.
+	c.switchRemoteConnID()
 	c.path.validated = false
 	c.path.bytesRecv = int64(datagramLen)
 	c.path.bytesSent = 0
@@ -108,6 +113,7 @@ func (c *Conn) checkPathTimers(now time.Time) {
 	c.path.challengeDue = false
 	if c.path.hasPrev {
 		c.setPeerAddr(c.path.prevAddr)
+		c.switchRemoteConnID() // the failed path's ID stays with it
 		c.path.validated = true
 		c.path.hasPrev = false
 	}

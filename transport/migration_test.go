@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,3 +213,128 @@ func TestForgedPacketFromNewAddressMovesNothing(t *testing.T) {
 }
 
 func netUDPAddr(s string) *net.UDPAddr { return net.UDPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+
+// cidTap records the destination connection ID of every short-header
+// packet a socket sends, by the path it takes: the socket's own address
+// and the destination.
+type cidTap struct {
+	net.PacketConn
+	mu   sync.Mutex
+	seen map[[2]netip.AddrPort]map[packet.ConnectionID]bool
+}
+
+func newCIDTap(pc net.PacketConn) *cidTap {
+	return &cidTap{PacketConn: pc, seen: make(map[[2]netip.AddrPort]map[packet.ConnectionID]bool)}
+}
+
+func (c *cidTap) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if len(b) > packet.DefaultConnIDLen && !packet.IsLongHeader(b) {
+		cid, _ := packet.NewConnectionID(b[1 : 1+packet.DefaultConnIDLen])
+		local, _ := netip.ParseAddrPort(c.LocalAddr().String())
+		to, _ := netip.ParseAddrPort(addr.String())
+		c.mu.Lock()
+		path := [2]netip.AddrPort{local, to}
+		if c.seen[path] == nil {
+			c.seen[path] = make(map[packet.ConnectionID]bool)
+		}
+		c.seen[path][cid] = true
+		c.mu.Unlock()
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+// cids returns the connection IDs sent on the path from→to.
+func (c *cidTap) cids(from, to netip.AddrPort) map[packet.ConnectionID]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.seen[[2]netip.AddrPort{from, to}])
+}
+
+// TestMigrationUsesFreshConnIDsBothWays: after the client moves to a new
+// socket, neither direction carries on the new path a connection ID it
+// used on the old one (RFC 9000 §9.5, docs/PROTOCOL.md section 9), so an
+// observer cannot link the paths: the client switches to a spare ID of the
+// server's, and the server, seeing the new path, to a spare ID of the
+// client's.
+func TestMigrationUsesFreshConnIDsBothWays(t *testing.T) {
+	key, _ := crypto.GenerateKey()
+	n := netsim.NewNetwork()
+	srvAddr := netip.MustParseAddrPort("198.18.0.1:4433")
+	oldAddr := netip.MustParseAddrPort("198.18.0.2:5000")
+	newAddr := netip.MustParseAddrPort("198.18.0.3:7000")
+	spc, err := n.Listen(srvAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpc, err := n.Listen(oldAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTap, oldTap := newCIDTap(spc), newCIDTap(cpc)
+	var newTap *cidTap
+	ln, err := ListenBind(NewPacketConnBind(srvTap), &Config{PrivateKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	newBind := func(string, string) (Bind, error) {
+		pc, err := n.Listen(newAddr)
+		if err != nil {
+			return nil, err
+		}
+		newTap = newCIDTap(pc)
+		return NewPacketConnBind(newTap), nil
+	}
+	cli, err := dialPrivate(ctx, NewPacketConnBind(oldTap), srvAddr, (&Config{ServerKey: key.Public()}).withDefaults(), newBind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	srv, err := ln.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Data both ways on each path, so both ends send on both.
+	echo := func(round string) {
+		s, err := cli.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := randomData(3, 64<<10)
+		go func() { s.Write(msg); s.Close() }()
+		rs, err := srv.AcceptStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { io.Copy(rs, rs); rs.Close() }()
+		got, err := io.ReadAll(s)
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("%s: echo of %d bytes: got %d bytes, %v", round, len(msg), len(got), err)
+		}
+	}
+	echo("before migrating")
+	if err := cli.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	echo("after migrating")
+	if got := srv.RemoteAddr().String(); got != newAddr.String() {
+		t.Fatalf("server's peer address %s, want %s", got, newAddr)
+	}
+
+	disjoint := func(dir string, a, b map[packet.ConnectionID]bool) {
+		t.Helper()
+		if len(a) == 0 || len(b) == 0 {
+			t.Fatalf("%s: %d connection IDs on the old path, %d on the new; want some on each", dir, len(a), len(b))
+		}
+		for cid := range b {
+			if a[cid] {
+				t.Errorf("%s: connection ID %v carried on both paths", dir, cid)
+			}
+		}
+		t.Logf("%s: %d connection IDs on the old path, %d on the new, none on both", dir, len(a), len(b))
+	}
+	disjoint("client → server", oldTap.cids(oldAddr, srvAddr), newTap.cids(newAddr, srvAddr))
+	disjoint("server → client", srvTap.cids(srvAddr, oldAddr), srvTap.cids(srvAddr, newAddr))
+}
