@@ -90,6 +90,7 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 		established: make(chan struct{}),
 	}
 	c.setPeerAddr(peer)
+	c.path.maxPacket = maxDatagramSize
 	c.ids.localCID = newConnID()
 	c.ids.resetKey = ep.resetKey
 	c.hs.largestRx = packet.InvalidPacketNumber
@@ -138,6 +139,11 @@ func (c *Conn) applyPeerParams(p packet.TransportParameters) {
 	c.streams.localBidi = streams.NewLocalStreamIDs(c.isServer, true, p.InitialMaxStreamsBidi)
 	c.streams.localUni = streams.NewLocalStreamIDs(c.isServer, false, p.InitialMaxStreamsUni)
 	c.loss.SetPeerMaxAckDelay(p.MaxAckDelay)
+	if p.MaxUDPPayloadSize < int64(c.path.maxPacket) {
+		c.path.maxPacket = int(p.MaxUDPPayloadSize)
+		c.loss.cc.SetMaxDatagramSize(c.path.maxPacket)
+		c.loss.pacer.SetMaxDatagramSize(c.path.maxPacket)
+	}
 	if p.MaxIdleTimeout > 0 && p.MaxIdleTimeout < c.idle.timeout {
 		c.idle.timeout = p.MaxIdleTimeout
 	}

@@ -22,6 +22,9 @@ type pathState struct {
 	bytesRecv int64
 	bytesSent int64
 	rxFrom    netip.AddrPort // source of the packet being processed
+	// maxPacket is the largest UDP payload we send: ours, or less if the
+	// peer's max_udp_payload_size says so (docs/PROTOCOL.md section 6).
+	maxPacket int
 
 	// newBind opens a socket to migrate to (client); nil disables migration.
 	newBind func(network, addr string) (Bind, error)

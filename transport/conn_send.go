@@ -116,9 +116,9 @@ const minAppPacket = 64
 // less before the peer's address is validated (3× what it sent us).
 func (c *Conn) sendBudget() int {
 	if c.path.validated {
-		return maxDatagramSize
+		return c.path.maxPacket
 	}
-	return int(max(0, min(int64(maxDatagramSize), 3*c.path.bytesRecv-c.path.bytesSent)))
+	return int(max(0, min(int64(c.path.maxPacket), 3*c.path.bytesRecv-c.path.bytesSent)))
 }
 
 // canSendAckEliciting applies congestion control and pacing.
