@@ -1,7 +1,7 @@
 package packet
 
 // StreamID identifies a stream within a connection. The two low bits say
-// who opened it and whether it is bidirectional (docs/PROTOCOL.md, "Streams";
+// who opened it and whether it is bidirectional (docs/PROTOCOL.md section 5, "Stream IDs";
 // RFC 9000 §2.1).
 type StreamID uint64
 

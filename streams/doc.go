@@ -2,7 +2,7 @@
 // send buffers with retransmission of lost ranges, out-of-order reassembly,
 // flow control with receive-window auto-tuning, stream ID allocation and
 // limits, and the scheduler that decides whose data fills the next packet
-// (docs/PROTOCOL.md, "Streams" and "Flow control"; RFC 9000 §2–§4).
+// (docs/PROTOCOL.md section 5, "Streams and flow control"; RFC 9000 §2–§4).
 //
 // The package is sans-IO. Nothing here opens sockets, starts goroutines or
 // reads the clock: methods that depend on time take now and the RTT as

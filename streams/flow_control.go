@@ -8,7 +8,7 @@ import (
 )
 
 // RecvWindow is the receive side of flow control for one stream or for the
-// whole connection (RFC 9000 §4.1; docs/PROTOCOL.md, "Flow control"). It
+// whole connection (RFC 9000 §4.1; docs/PROTOCOL.md section 5, "Streams and flow control"). It
 // tracks the limit we advertised, the bytes the peer has sent against it and
 // the bytes the application has consumed, and decides when to advertise a
 // larger limit in MAX_STREAM_DATA or MAX_DATA.

@@ -13,8 +13,8 @@ import (
 // The caller owns Buf. On read the Bind fills Buf[:N]; on write it sends
 // Buf[:N]. A train is how GSO (UDP_SEGMENT) and GRO (UDP_GRO) move many
 // datagrams through the kernel in one system call: the kernel splits or
-// joins them at SegmentSize boundaries, which is what lifts the
-// 700–800 MB/s ceiling of one system call per datagram.
+// joins them at SegmentSize boundaries, which lifts the ceiling of one
+// system call per datagram.
 type Datagram struct {
 	// Buf is the backing buffer. ReadBatch reads into all of len(Buf).
 	Buf []byte
@@ -159,7 +159,7 @@ var errBadDatagram = errors.New("transport: datagram has N outside Buf or an unu
 // IsLocalAddressError reports whether err from WriteBatch means this host
 // can no longer send from its address: the interface went down, the
 // address was removed, or no route leads out. The transport treats that as
-// a cue to rebind and migrate (docs/PROTOCOL.md, "Connection migration")
+// a cue to rebind and migrate (docs/PROTOCOL.md section 9, "Active migration")
 // rather than as loss on the path.
 func IsLocalAddressError(err error) bool {
 	for _, errno := range localAddressErrnos {

@@ -89,11 +89,12 @@ func newUDPBind(conn *net.UDPConn, opts bindOptions) (Bind, error) {
 		_, b.v6 = sa.(*unix.SockaddrInet6)
 		raiseBuffer(s, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF)
 		raiseBuffer(s, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF)
-		// Set don't-fragment but ignore the kernel's path-MTU cache:
-		// the transport finds the path MTU itself by probing
-		// (RFC 9000 §14.3, docs/PROTOCOL.md "Path MTU"), and a cached
-		// ICMP-learned MTU would otherwise fail its probes locally. The
-		// IPv4 option also governs IPv4 peers of a dual-stack socket.
+		// Set don't-fragment and ignore the kernel's path-MTU cache
+		// (RFC 9000 §14): datagrams are never fragmented, and their size
+		// is the transport's business, not an ICMP message's that anyone
+		// could forge. Limpet does not yet discover a path's MTU; it sends
+		// at most 1452 bytes (docs/PROTOCOL.md section 2). The IPv4
+		// option also governs IPv4 peers of a dual-stack socket.
 		_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
 		if b.v6 {
 			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE)

@@ -34,7 +34,12 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 		c.stats.malformed.Add(1)
 		return
 	}
-	for len(b) > 0 {
+	for first := true; len(b) > 0; first = false {
+		if !first && b[0]&0x40 == 0 {
+			// Not a packet (the Fixed Bit is clear): zero padding after
+			// the datagram's packets, ignored (docs/PROTOCOL.md section 2).
+			return
+		}
 		if packet.IsLongHeader(b) {
 			h, err := packet.ParseLongHeader(b)
 			if err != nil {
@@ -76,6 +81,13 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 	if err != nil {
 		if errors.Is(err, crypto.ErrAEADLimitReached) {
 			c.closeTransport(packet.AEADLimitReached, 0, "too many forged packets", now)
+			return
+		}
+		if errors.Is(err, crypto.ErrKeyUpdate) {
+			// Authentic, under the generation after next: the peer updated
+			// twice without waiting for our packet of the phase between
+			// (docs/PROTOCOL.md section 4.6).
+			c.closeTransport(packet.KeyUpdateError, 0, "key updated again before an acknowledgement of the previous update", now)
 			return
 		}
 		c.onUndecryptable(pkt)

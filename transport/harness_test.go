@@ -1,6 +1,6 @@
 package transport
 
-// This file is the scripted-peer harness (docs/STYLE point 7): a real *Conn,
+// This file is the scripted-peer harness (../shared/style.md, point 7): a real *Conn,
 // client or server, runs on an in-memory Bind inside a testing/synctest
 // bubble, and the test plays the peer. The harness holds the peer's keys, so
 // the test speaks the wire protocol directly: it runs the peer's half of the

@@ -69,7 +69,7 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// StreamID is the stream's ID (docs/PROTOCOL.md, "Stream IDs").
+// StreamID is the stream's ID (docs/PROTOCOL.md section 5, "Stream IDs").
 func (s *Stream) StreamID() packet.StreamID { return s.id }
 
 // Read reads data in order. It returns io.EOF after the peer's FIN, a
