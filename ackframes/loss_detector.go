@@ -40,8 +40,6 @@ func (k TimeoutKind) String() string {
 // Timeout is the outcome of LossDetector.OnTimeout.
 type Timeout struct {
 	Kind TimeoutKind
-	// Space is where packets were lost or probes must be sent.
-	Space Space
 	// PersistentCongestion is set for a TimeoutLoss whose lost packets
 	// establish persistent congestion (see SentHistory.DetectLost).
 	PersistentCongestion bool
@@ -49,7 +47,7 @@ type Timeout struct {
 
 // LossConfig configures a LossDetector.
 type LossConfig struct {
-	// MaxSentPackets bounds each space's SentHistory; zero selects
+	// MaxSentPackets bounds the SentHistory; zero selects
 	// DefaultMaxSentPackets.
 	MaxSentPackets int
 	// PeerMaxAckDelay is the peer's max_ack_delay transport parameter; zero
@@ -62,32 +60,32 @@ type LossConfig struct {
 }
 
 // LossDetector is a connection's sender-side loss recovery (RFC 9002
-// appendix A): a SentHistory per packet-number space, the probe timeout
-// backoff count shared by the spaces, and the single timer that covers
-// both the time-threshold loss detection and the probe timeout.
+// appendix A) for its 1-RTT packets: their SentHistory, the probe timeout
+// backoff, and the single timer that covers both the time-threshold loss
+// detection and the probe timeout. Limpet's Initial packets are never
+// acknowledged (docs/PROTOCOL.md section 4.5: the client repeats message 1
+// on its own schedule), so the Application space is the only one that
+// needs loss recovery.
 //
-// One deliberate difference from RFC 9002 appendix A.8: the Application
-// space's probe timeout is armed before the handshake is confirmed. In
-// limpet a client sends 1-RTT data right after reading the server's
-// handshake message, and the server confirms the handshake only when one
-// of those packets arrives (docs/PROTOCOL.md, "The 1-RTT key schedule and
-// key update"); if they were all lost and nobody probed, both sides would
-// wait for each other until the idle timeout.
+// One deliberate difference from RFC 9002 appendix A.8: the probe timeout
+// is armed before the handshake is confirmed. In limpet a client sends
+// 1-RTT data right after reading the server's handshake message, and the
+// server confirms the handshake only when one of those packets arrives
+// (docs/PROTOCOL.md section 4.6); if they were all lost and nobody probed,
+// both sides would wait for each other until the idle timeout.
 //
 // A LossDetector is owned by the connection's goroutine.
 type LossDetector[M any] struct {
-	spaces          [spaceCount]SentHistory[M]
+	sent            SentHistory[M]
 	peerMaxAckDelay time.Duration
 	maxPTOInterval  time.Duration
 	ptoCount        int
 }
 
-// NewLossDetector returns a LossDetector with empty histories.
+// NewLossDetector returns a LossDetector with an empty history.
 func NewLossDetector[M any](cfg LossConfig) *LossDetector[M] {
 	d := &LossDetector[M]{maxPTOInterval: cfg.MaxPTOInterval}
-	for i := range d.spaces {
-		d.spaces[i].init(cfg.MaxSentPackets)
-	}
+	d.sent.init(cfg.MaxSentPackets)
 	d.SetPeerMaxAckDelay(cfg.PeerMaxAckDelay)
 	return d
 }
@@ -101,118 +99,74 @@ func (d *LossDetector[M]) SetPeerMaxAckDelay(v time.Duration) {
 	d.peerMaxAckDelay = v
 }
 
-// History gives direct access to a space's SentHistory, for example to
-// walk its outstanding packets when building a probe.
-func (d *LossDetector[M]) History(s Space) *SentHistory[M] { return &d.spaces[s] }
+// History gives direct access to the SentHistory, for example to walk the
+// outstanding packets when building a probe.
+func (d *LossDetector[M]) History() *SentHistory[M] { return &d.sent }
 
-// OnPacketSent records a packet sent in space s (see
-// SentHistory.OnPacketSent).
-func (d *LossDetector[M]) OnPacketSent(s Space, p SentPacket[M]) error {
-	return d.spaces[s].OnPacketSent(p)
+// OnPacketSent records a sent packet (see SentHistory.OnPacketSent).
+func (d *LossDetector[M]) OnPacketSent(p SentPacket[M]) error {
+	return d.sent.OnPacketSent(p)
 }
 
-// OnAck applies an ACK frame received in space s (see SentHistory.OnAck).
-// When the frame acknowledges something new, the probe timeout backoff
-// restarts (RFC 9002 appendix A.7), and the first RTT sample of the
-// connection starts the period in which persistent congestion can be
-// established in every space. res.Spurious lists the packets the frame
-// acknowledged after they had been declared lost.
+// OnAck applies an ACK frame (see SentHistory.OnAck). When the frame
+// acknowledges something new, the probe timeout backoff restarts (RFC 9002
+// appendix A.7). res.Spurious lists the packets the frame acknowledged after
+// they had been declared lost.
 //
 // The transport then feeds the RTT sample, if any, to its estimator and
-// calls DetectLost for the same space.
-func (d *LossDetector[M]) OnAck(s Space, f packet.AckFrame, now time.Time, acked []SentPacket[M]) ([]SentPacket[M], AckResult) {
-	acked, res := d.spaces[s].OnAck(f, now, acked)
+// calls DetectLost.
+func (d *LossDetector[M]) OnAck(f packet.AckFrame, now time.Time, acked []SentPacket[M]) ([]SentPacket[M], AckResult) {
+	acked, res := d.sent.OnAck(f, now, acked)
 	if res.LargestNewlyAcked != packet.InvalidPacketNumber {
 		d.ptoCount = 0
-	}
-	if res.HasRTTSample {
-		first := d.spaces[s].firstRTTSample
-		for i := range d.spaces {
-			if d.spaces[i].firstRTTSample.IsZero() {
-				d.spaces[i].firstRTTSample = first
-			}
-		}
 	}
 	return acked, res
 }
 
-// DetectLost runs loss detection in space s (see SentHistory.DetectLost)
-// with the peer's max_ack_delay.
-func (d *LossDetector[M]) DetectLost(s Space, now time.Time, rtt RTT, lost []SentPacket[M]) ([]SentPacket[M], bool) {
-	return d.spaces[s].DetectLost(now, rtt, d.peerMaxAckDelay, lost)
+// DetectLost runs loss detection (see SentHistory.DetectLost) with the
+// peer's max_ack_delay.
+func (d *LossDetector[M]) DetectLost(now time.Time, rtt RTT, lost []SentPacket[M]) ([]SentPacket[M], bool) {
+	return d.sent.DetectLost(now, rtt, d.peerMaxAckDelay, lost)
 }
 
-// ptoMaxAckDelay is the max_ack_delay term of space s's probe timeout:
-// zero for Initial packets, which the peer acknowledges immediately
-// (RFC 9002 §6.2.1).
-func (d *LossDetector[M]) ptoMaxAckDelay(s Space) time.Duration {
-	if s == SpaceInitial {
-		return 0
+// next finds the loss-detection timer: the loss time if there is one, else
+// the probe timeout (RFC 9002 appendix A.8).
+func (d *LossDetector[M]) next(rtt RTT) (time.Time, TimeoutKind) {
+	if t := d.sent.lossTime; !t.IsZero() {
+		return t, TimeoutLoss
 	}
-	return d.peerMaxAckDelay
-}
-
-// next finds the loss-detection timer: the earliest loss time of any
-// space if there is one, else the earliest probe timeout (RFC 9002
-// appendix A.8).
-func (d *LossDetector[M]) next(rtt RTT) (time.Time, Space, TimeoutKind) {
-	var at time.Time
-	space := SpaceInitial
-	for i := range d.spaces {
-		if t := d.spaces[i].lossTime; !t.IsZero() && (at.IsZero() || t.Before(at)) {
-			at, space = t, Space(i)
-		}
+	t := d.sent.PTODeadline(rtt, d.peerMaxAckDelay, d.ptoCount, d.maxPTOInterval)
+	if t.IsZero() {
+		return t, TimeoutNone
 	}
-	if !at.IsZero() {
-		return at, space, TimeoutLoss
-	}
-	for i := range d.spaces {
-		t := d.spaces[i].PTODeadline(rtt, d.ptoMaxAckDelay(Space(i)), d.ptoCount, d.maxPTOInterval)
-		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
-			at, space = t, Space(i)
-		}
-	}
-	if at.IsZero() {
-		return at, space, TimeoutNone
-	}
-	return at, space, TimeoutPTO
+	return t, TimeoutPTO
 }
 
 // Deadline is when the loss-detection timer must fire, or the zero time
 // when nothing is outstanding that could need it. Recompute it after
 // every packet sent, ACK processed and timeout handled.
 func (d *LossDetector[M]) Deadline(rtt RTT) time.Time {
-	at, _, _ := d.next(rtt)
+	at, _ := d.next(rtt)
 	return at
 }
 
 // OnTimeout handles the loss-detection timer at now (RFC 9002 appendix
 // A.9). If a loss time has passed, it declares the packets lost by the time
 // threshold and appends them to lost. If a probe timeout has passed, it
-// counts the expiry, which doubles the next period, and reports which space
-// must send probes. Before the deadline it does nothing.
+// counts the expiry, which doubles the next period, and says probes are
+// due. Before the deadline it does nothing.
 func (d *LossDetector[M]) OnTimeout(now time.Time, rtt RTT, lost []SentPacket[M]) ([]SentPacket[M], Timeout) {
-	at, space, kind := d.next(rtt)
+	at, kind := d.next(rtt)
 	if kind == TimeoutNone || now.Before(at) {
-		return lost, Timeout{Kind: TimeoutNone, Space: space}
+		return lost, Timeout{Kind: TimeoutNone}
 	}
 	if kind == TimeoutLoss {
 		var persistent bool
-		lost, persistent = d.DetectLost(space, now, rtt, lost)
-		return lost, Timeout{Kind: TimeoutLoss, Space: space, PersistentCongestion: persistent}
+		lost, persistent = d.DetectLost(now, rtt, lost)
+		return lost, Timeout{Kind: TimeoutLoss, PersistentCongestion: persistent}
 	}
 	d.ptoCount++
-	return lost, Timeout{Kind: TimeoutPTO, Space: space}
-}
-
-// DiscardSpace drops space s when its keys are discarded (RFC 9002 §6.4),
-// appending its outstanding packets to out so the transport can remove
-// their bytes from the congestion controller without counting them as
-// lost. The probe timeout backoff restarts.
-func (d *LossDetector[M]) DiscardSpace(s Space, out []SentPacket[M]) []SentPacket[M] {
-	out = d.spaces[s].RemoveAll(out)
-	d.ptoCount = 0
-	return out
+	return lost, Timeout{Kind: TimeoutPTO}
 }
 
 // PTOCount is the number of consecutive probe timeouts without an
@@ -223,11 +177,5 @@ func (d *LossDetector[M]) PTOCount() int { return d.ptoCount }
 // path is validated and the old path's silence says nothing about it.
 func (d *LossDetector[M]) ResetPTOCount() { d.ptoCount = 0 }
 
-// BytesInFlight is the sum over both spaces.
-func (d *LossDetector[M]) BytesInFlight() int {
-	n := 0
-	for i := range d.spaces {
-		n += d.spaces[i].bytesInFlight
-	}
-	return n
-}
+// BytesInFlight is the bytes of the packets in flight.
+func (d *LossDetector[M]) BytesInFlight() int { return d.sent.bytesInFlight }

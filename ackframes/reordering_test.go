@@ -214,17 +214,17 @@ func TestSpuriousLossForgotten(t *testing.T) {
 func TestSpuriousLossDetectorPassesThrough(t *testing.T) {
 	d := newTestDetector(t, LossConfig{})
 	for n := pn(0); n < 5; n++ {
-		sendIn(t, d, SpaceApplication, sent(n, t0.Add(ms(int(n)))))
+		sendIn(t, d, sent(n, t0.Add(ms(int(n)))))
 	}
-	d.OnAck(SpaceApplication, ackOf(rg(1, 4)), t0.Add(ms(10)), nil)
-	if lost, _ := d.DetectLost(SpaceApplication, t0.Add(ms(10)), steadyRTT, nil); len(lost) != 1 {
+	d.OnAck(ackOf(rg(1, 4)), t0.Add(ms(10)), nil)
+	if lost, _ := d.DetectLost(t0.Add(ms(10)), steadyRTT, nil); len(lost) != 1 {
 		t.Fatalf("lost %v, want packet 0", numbers(lost))
 	}
-	_, res := d.OnAck(SpaceApplication, ackOf(rg(0, 4)), t0.Add(ms(12)), nil)
+	_, res := d.OnAck(ackOf(rg(0, 4)), t0.Add(ms(12)), nil)
 	if len(res.Spurious) != 1 || res.Spurious[0].Number != 0 {
 		t.Fatalf("Spurious = %+v, want packet 0", res.Spurious)
 	}
-	if got, want := d.History(SpaceApplication).PacketThreshold(), pn(5); got != want {
+	if got, want := d.History().PacketThreshold(), pn(5); got != want {
 		t.Errorf("PacketThreshold() = %d, want %d", got, want)
 	}
 }

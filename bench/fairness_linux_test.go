@@ -1,10 +1,9 @@
-//go:build linux && !nolimpet && !race
+//go:build linux && !nolimpet && !race && measure
 
-// Not under the race detector: it makes every packet limpet handles several
-// times dearer, which changes when ACKs go out and so the congestion
-// dynamics being measured (race builds measured limpet's share at 0.64
-// and 0.68 in CI; plain builds 0.49–0.67, median 0.57). .ci/test runs
-// this test without it.
+// A measurement (a minute of two flows sharing a link), so it runs in its
+// own step, .ci/measure (go test -tags measure), not in every go test; and
+// never under the race detector, which makes every packet limpet handles
+// several times dearer and so changes the congestion dynamics measured.
 
 package bench
 

@@ -103,6 +103,23 @@ func fairnessPaths() []PathSpec {
 	return paths
 }
 
+// StandardMatrix is the representative default: loopback, one clean and
+// one lossy emulated path, and one path change (a NAT rebinding), each
+// with every protocol; a few minutes in all.
+func StandardMatrix() []PathSpec {
+	rebind := migrationPaths()[0]
+	rebind.Disruption.Size = 64 << 20
+	rebind.Disruption.Every = 2 * time.Second
+	rebind.Disruption.Count = 2
+	rebind.Name = "NAT rebinding every 2 s, 100 Mbit/s, RTT 50 ms"
+	return []PathSpec{
+		{Name: "loopback", Loopback: true},
+		emulatedPath(50*time.Millisecond, 0),
+		emulatedPath(50*time.Millisecond, 0.01),
+		rebind,
+	}
+}
+
 // QuickMatrix is a smoke run of every kind of row, under a minute: loopback,
 // one clean and one lossy emulated path, and a NAT rebinding.
 func QuickMatrix() []PathSpec {

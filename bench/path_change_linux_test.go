@@ -1,4 +1,7 @@
-//go:build linux && !nolimpet
+//go:build linux && !nolimpet && measure
+
+// Measurements of stalls across path changes, run by .ci/measure
+// (go test -tags measure), not in every go test.
 
 package bench
 

@@ -100,11 +100,3 @@ func (s *rangeSet) addExcept(start, end int64, except rangeSet) {
 	}
 }
 
-// size is the number of bytes in the set.
-func (s rangeSet) size() int64 {
-	var n int64
-	for _, r := range s {
-		n += r.end - r.start
-	}
-	return n
-}

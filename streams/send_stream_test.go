@@ -14,8 +14,6 @@ type frame struct {
 	fin    bool
 }
 
-func (f frame) end() int64 { return f.offset + int64(len(f.data)) }
-
 // pattern returns n deterministic bytes whose value depends on the offset,
 // so any misplaced byte is visible.
 func pattern(n int) []byte {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/packet"
 )
 
@@ -50,7 +49,7 @@ func (c *Conn) sendClose(now time.Time) {
 		if err != nil {
 			return
 		}
-		pnLen := packet.PacketNumberLen(pn, c.loss.History(ackframes.SpaceApplication).LargestAcked())
+		pnLen := packet.PacketNumberLen(pn, c.loss.History().LargestAcked())
 		var pnOffset int
 		b, pnOffset = packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 		b = packet.AppendPacketNumber(b, pn, pnLen)

@@ -131,7 +131,7 @@ func (c *Conn) fecRepairDue() bool { return c.fec.enc != nil && c.fec.enc.HasRep
 // nothing to send again.
 func (c *Conn) buildRepairPacket(b []byte, now time.Time) []byte {
 	pn := c.loss.pnGen.Peek()
-	pnLen := packet.PacketNumberLen(pn, c.loss.History(ackframes.SpaceApplication).LargestAcked())
+	pnLen := packet.PacketNumberLen(pn, c.loss.History().LargestAcked())
 	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	if len(b)+c.fec.enc.RepairLen()+crypto.TagLen > c.sendBudget() {
@@ -169,7 +169,7 @@ func (c *Conn) fecHold(p *ackframes.SentPacket[sentFrames]) bool {
 	if c.fec.enc == nil || g == 0 || len(c.fec.held) >= maxFECHeld {
 		return false
 	}
-	if c.fecGroupSettled(g, c.loss.History(ackframes.SpaceApplication).LargestAcked()) {
+	if c.fecGroupSettled(g, c.loss.History().LargestAcked()) {
 		return false
 	}
 	c.fec.held = append(c.fec.held, heldPacket{pn: p.Number, size: p.Size, inFlight: p.InFlight, timeSent: p.TimeSent, frames: p.Frames})
@@ -196,7 +196,7 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 	if len(c.fec.held) == 0 {
 		return
 	}
-	largest := max(f.LargestAcked(), c.loss.History(ackframes.SpaceApplication).LargestAcked())
+	largest := max(f.LargestAcked(), c.loss.History().LargestAcked())
 	keep := c.fec.held[:0]
 	var lostBytes int
 	var lastLostSent time.Time

@@ -68,7 +68,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	}
 	priorInFlight := c.loss.BytesInFlight()
 	var res ackframes.AckResult
-	c.loss.ackedBuf, res = c.loss.OnAck(ackframes.SpaceApplication, f, now, c.loss.ackedBuf[:0])
+	c.loss.ackedBuf, res = c.loss.OnAck(f, now, c.loss.ackedBuf[:0])
 	c.onSpurious(res.Spurious, now)
 	if len(c.loss.ackedBuf) == 0 {
 		// Held packets are no longer in the history: an ACK may be new
@@ -82,7 +82,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 		c.loss.rtt.Update(res.RTTSample, delay, c.hs.confirmed)
 	}
 	var persistent bool
-	c.loss.lostBuf, persistent = c.loss.DetectLost(ackframes.SpaceApplication, now, &c.loss.rtt, c.loss.lostBuf[:0])
+	c.loss.lostBuf, persistent = c.loss.DetectLost(now, &c.loss.rtt, c.loss.lostBuf[:0])
 	c.onLost(c.loss.lostBuf, persistent, now)
 	for i := range c.loss.ackedBuf {
 		p := &c.loss.ackedBuf[i]
@@ -169,7 +169,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 // requeueOldestForProbe makes a probe carry data that may have been lost,
 // so a PTO after a blackout resends it without waiting another round.
 func (c *Conn) requeueOldestForProbe() {
-	h := c.loss.History(ackframes.SpaceApplication)
+	h := c.loss.History()
 	done := false
 	h.ForEach(func(p *ackframes.SentPacket[sentFrames]) bool {
 		if done || !p.AckEliciting {

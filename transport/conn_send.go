@@ -136,7 +136,7 @@ func (c *Conn) canSendAckEliciting(now time.Time) bool {
 // nothing to send. With ackOnly it sends only an ACK, if one is due.
 func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	pn := c.loss.pnGen.Peek()
-	pnLen := packet.PacketNumberLen(pn, c.loss.History(ackframes.SpaceApplication).LargestAcked())
+	pnLen := packet.PacketNumberLen(pn, c.loss.History().LargestAcked())
 	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	payloadStart := len(b)
@@ -245,7 +245,7 @@ func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen
 			Number: pn, TimeSent: now, Size: size,
 			AckEliciting: true, InFlight: true, Frames: rec.clone(),
 		}
-		if err := c.loss.OnPacketSent(ackframes.SpaceApplication, sp); err != nil {
+		if err := c.loss.OnPacketSent(sp); err != nil {
 			c.abort(err)
 			return nil
 		}

@@ -411,7 +411,7 @@ func startTestConn(t *testing.T, side connSide, opts ...any) *testConn {
 	tc.peerParams.InitialSrcConnID = tc.peerCID
 	tc.peerParams.HasInitialSrcConnID = true
 	// Extra connection IDs are the migration tests' business; other tests
-	// need not list them (unignoreFrame turns this off).
+	// need not list them.
 	tc.ignoreFrame(packet.FrameNewConnectionID)
 	for _, o := range opts {
 		switch o := o.(type) {
@@ -1015,14 +1015,6 @@ func (tc *testConn) ignoreFrame(ft packet.FrameType) {
 	tc.ignore[ft] = true
 	if ft == packet.FrameAck {
 		tc.ignore[packet.FrameAckECN] = true
-	}
-}
-
-// unignoreFrame undoes ignoreFrame.
-func (tc *testConn) unignoreFrame(ft packet.FrameType) {
-	delete(tc.ignore, ft)
-	if ft == packet.FrameAck {
-		delete(tc.ignore, packet.FrameAckECN)
 	}
 }
 

@@ -5,9 +5,14 @@
 // emulated in Linux network namespaces (bench/netlab). It prints markdown
 // tables, and with -out writes the JSON results and the SVG plots.
 //
+// By default it runs the standard matrix, a few minutes: loopback, a clean
+// and a 1 %-loss path at RTT 50 ms, and a NAT rebinding. -full runs every
+// row with larger transfers and three repetitions (about an hour); -quick
+// is a smoke run of under a minute.
+//
 // Usage:
 //
-//	qbench [-quick | -matrix full|quick|loopback] [-rows TEXT] [-reps 3]
+//	qbench [-full | -quick | -matrix standard|full|quick|loopback] [-rows TEXT] [-reps 2]
 //	       [-size 1GiB] [-bulk 100MiB] [-cap 20s] [-protocols LIST]
 //	       [-json FILE] [-out DIR] [-timeout D]
 //	qbench -replot FILE.json -out DIR
@@ -45,9 +50,13 @@ import (
 
 const (
 	defaultLoopbackSize = 1 << 30
-	defaultBulkSize     = 100 << 20
+	defaultBulkSize     = 32 << 20
 	defaultSmallSize    = 1 << 20
-	defaultBulkCap      = 20 * time.Second
+	defaultBulkCap      = 10 * time.Second
+	defaultReps         = 2
+	fullBulkSize        = 100 << 20
+	fullBulkCap         = 20 * time.Second
+	fullReps            = 3
 	quickLoopbackSize   = 128 << 20
 	quickBulkSize       = 16 << 20
 	quickBulkCap        = 5 * time.Second
@@ -90,9 +99,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	bulkSize := bench.Size(defaultBulkSize)
 	fs.Var(&bulkSize, "bulk", "bytes per bulk run on emulated paths (stopped at -cap on slow paths)")
 	bulkCap := fs.Duration("cap", defaultBulkCap, "time cap on an emulated bulk run; a capped run reports the goodput so far")
-	reps := fs.Int("reps", 3, "runs per protocol and transfer, alternating protocols; tables show the median")
+	reps := fs.Int("reps", defaultReps, "runs per protocol and transfer, alternating protocols; tables show the median")
+	full := fs.Bool("full", false, "every row of the matrix, about an hour: -matrix full -bulk 100MiB -cap 20s -reps 3")
 	quick := fs.Bool("quick", false, "smoke run of every kind of row, under a minute: -matrix quick -size 128MiB -bulk 16MiB -cap 5s -reps 1")
-	matrix := fs.String("matrix", "full", "which rows: full, quick or loopback")
+	matrix := fs.String("matrix", "standard", "which rows: standard, full, quick or loopback")
 	rows := fs.String("rows", "", "run only the rows whose name contains this text")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	outDir := fs.String("out", "", "write report.json, report.md and the SVG plots into this directory")
@@ -107,6 +117,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *full && *quick {
+		return options{}, errors.New("-full and -quick: choose one")
+	}
+	if *full {
+		defaults := map[string]func(){
+			"matrix": func() { *matrix = "full" },
+			"bulk":   func() { bulkSize = fullBulkSize },
+			"cap":    func() { *bulkCap = fullBulkCap },
+			"reps":   func() { *reps = fullReps },
+		}
+		for name, apply := range defaults {
+			if !set[name] {
+				apply()
+			}
+		}
+	}
 	if *quick {
 		defaults := map[string]func(){
 			"matrix": func() { *matrix = "quick" },
@@ -135,6 +161,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	var paths []bench.PathSpec
 	switch *matrix {
+	case "standard":
+		paths = bench.StandardMatrix()
 	case "full":
 		paths = bench.FullMatrix()
 	case "quick":
@@ -142,7 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	case "loopback":
 		paths = []bench.PathSpec{{Name: "loopback", Loopback: true}}
 	default:
-		return options{}, fmt.Errorf("-matrix %q: want full, quick or loopback", *matrix)
+		return options{}, fmt.Errorf("-matrix %q: want standard, full, quick or loopback", *matrix)
 	}
 	if *rows != "" {
 		var kept []bench.PathSpec

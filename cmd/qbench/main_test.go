@@ -24,7 +24,13 @@ func TestParseFlags(t *testing.T) {
 		wantTimeout   time.Duration
 	}{
 		{
-			desc: "defaults: the full matrix", args: nil,
+			desc: "defaults: the standard matrix", args: nil,
+			wantRows: len(bench.StandardMatrix()), wantLoopback: 1 << 30, wantBulk: 32 << 20, wantCap: 10 * time.Second,
+			wantReps: 2, wantProtocols: bench.Protocols(),
+			wantTimeout: 20*time.Second + time.Duration(float64(1<<30)/10e6*float64(time.Second)),
+		},
+		{
+			desc: "full", args: []string{"-full"},
 			wantRows: len(bench.FullMatrix()), wantLoopback: 1 << 30, wantBulk: 100 << 20, wantCap: 20 * time.Second,
 			wantReps: 3, wantProtocols: bench.Protocols(),
 			wantTimeout: 20*time.Second + time.Duration(float64(1<<30)/10e6*float64(time.Second)),
@@ -41,7 +47,7 @@ func TestParseFlags(t *testing.T) {
 			wantTimeout: 30 * time.Second,
 		},
 		{
-			desc: "protocols, timeout and a row filter", args: []string{"-protocols", "tls,tcp-cubic", "-timeout", "7s", "-rows", "RTT 200 ms", "-cap", "9s"},
+			desc: "protocols, timeout and a row filter", args: []string{"-full", "-protocols", "tls,tcp-cubic", "-timeout", "7s", "-rows", "RTT 200 ms", "-cap", "9s"},
 			wantRows: len(bench.MatrixLosses), wantLoopback: 1 << 30, wantBulk: 100 << 20, wantCap: 9 * time.Second,
 			wantReps: 3, wantProtocols: []string{"tcp-cubic", "tls"},
 			wantTimeout: 7 * time.Second,
@@ -73,6 +79,7 @@ func TestFlagErrorsExitTwo(t *testing.T) {
 		want string // in the message on standard error
 	}{
 		{desc: "bad size", args: []string{"-size", "lots"}, want: "bad size"},
+		{desc: "full and quick", args: []string{"-full", "-quick"}, want: "choose one"},
 		{desc: "zero reps", args: []string{"-reps", "0"}, want: "-reps 0"},
 		{desc: "unknown protocol", args: []string{"-protocols", "tcp,tls"}, want: "unknown protocol"},
 		{desc: "negative timeout", args: []string{"-timeout", "-1s"}, want: "-timeout"},

@@ -92,7 +92,7 @@ func startReceiver(t *testing.T, dir string, once bool) *runningReceiver {
 	return r
 }
 
-func sendInProcess(ctx context.Context, t *testing.T, home string, r *runningReceiver, args []string, rate int64) (Summary, error, string) {
+func sendInProcess(ctx context.Context, t *testing.T, home string, r *runningReceiver, args []string, rate int64) (Summary, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := Send(ctx, SenderConfig{
@@ -103,7 +103,7 @@ func sendInProcess(ctx context.Context, t *testing.T, home string, r *runningRec
 	if jerr := json.Unmarshal(stdout.Bytes(), &sum); jerr != nil {
 		t.Fatalf("parsing %q: %v", stdout.String(), jerr)
 	}
-	return sum, err, stderr.String()
+	return sum, stderr.String(), err
 }
 
 func fileHash(t *testing.T, p string) [32]byte {
@@ -138,7 +138,7 @@ func TestInProcessTransfer(t *testing.T) {
 	dst := t.TempDir()
 	func() {
 		r := startReceiver(t, dst, true)
-		sum, err, stderr := sendInProcess(context.Background(), t, t.TempDir(), r, []string{filepath.Join(src, "tree"), filepath.Join(src, "big.bin")}, 0)
+		sum, stderr, err := sendInProcess(context.Background(), t, t.TempDir(), r, []string{filepath.Join(src, "tree"), filepath.Join(src, "big.bin")}, 0)
 		if err != nil {
 			t.Fatalf("Send: %v\n%s\nreceiver:\n%s", err, stderr, r.stderr.String())
 		}
@@ -195,7 +195,7 @@ func TestInProcessInterruptAndResume(t *testing.T) {
 		}
 		cancel()
 	}()
-	sum, err, stderr := sendInProcess(ctx, t, home, r, []string{src}, 8<<20)
+	sum, stderr, err := sendInProcess(ctx, t, home, r, []string{src}, 8<<20)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != ExitInterrupted || !strings.Contains(ee.msg, "re-run the same command to resume") {
 		t.Fatalf("got %v, want an interrupted exit; stderr:\n%s", err, stderr)
@@ -204,7 +204,7 @@ func TestInProcessInterruptAndResume(t *testing.T) {
 		t.Fatalf("summary of the interrupted run: %+v", sum)
 	}
 
-	sum, err, stderr = sendInProcess(context.Background(), t, home, r, []string{src}, 0)
+	sum, stderr, err = sendInProcess(context.Background(), t, home, r, []string{src}, 0)
 	if err != nil {
 		t.Fatalf("resumed Send: %v\n%s\nreceiver:\n%s", err, stderr, r.stderr.String())
 	}
