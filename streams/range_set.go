@@ -99,4 +99,3 @@ func (s *rangeSet) addExcept(start, end int64, except rangeSet) {
 		s.add(cur, end)
 	}
 }
-
