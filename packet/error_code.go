@@ -35,6 +35,10 @@ const (
 	// UnknownClientKey reports a client whose static key the server's
 	// allow-list does not contain.
 	UnknownClientKey TransportErrorCode = 0x0102
+	// NoApplicationProtocol reports a client that offered no application
+	// protocol the server serves (the transport parameter
+	// application_protocols, docs/PROTOCOL.md section 6).
+	NoApplicationProtocol TransportErrorCode = 0x0103
 )
 
 // String is the code's name as the RFC spells it, or TRANSPORT_ERROR(0x…)
@@ -79,6 +83,8 @@ func (c TransportErrorCode) String() string {
 		return "HANDSHAKE_FAILED"
 	case UnknownClientKey:
 		return "UNKNOWN_CLIENT_KEY"
+	case NoApplicationProtocol:
+		return "NO_APPLICATION_PROTOCOL"
 	}
 	return "TRANSPORT_ERROR(0x" + strconv.FormatUint(uint64(c), 16) + ")"
 }

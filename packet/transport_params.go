@@ -27,6 +27,7 @@ const (
 	tpInitialSrcConnID               = 0x0f
 	tpRetrySrcConnID                 = 0x10
 	tpFEC                            = 0x4c01
+	tpApplicationProtocols           = 0x4c02
 )
 
 // Limits on transport parameter values (RFC 9000 §18.2).
@@ -39,6 +40,10 @@ const (
 	MinActiveConnIDLimit = 2
 	// MinUDPPayloadSize is the smallest max_udp_payload_size.
 	MinUDPPayloadSize = 1200
+	// MaxApplicationProtocols bounds the names in application_protocols,
+	// and MaxApplicationProtocolLen the length of each.
+	MaxApplicationProtocols   = 16
+	MaxApplicationProtocolLen = 255
 )
 
 // maxUnknownTransportParameters bounds how many parameters with
@@ -107,6 +112,11 @@ type TransportParameters struct {
 	// 0 (absent) means the peer must send none. Values above
 	// MaxFECRepairSymbols mean MaxFECRepairSymbols.
 	FECMaxRepairSymbols uint64
+	// ApplicationProtocols is limpet's application_protocols parameter
+	// (docs/PROTOCOL.md section 6), in the spirit of TLS's ALPN: the
+	// names of the protocols a client offers, in its order of preference,
+	// or the one a server chose. Each is 1 to 255 bytes; at most 16.
+	ApplicationProtocols []string
 }
 
 // DefaultTransportParameters are the values an absent parameter stands for
@@ -173,6 +183,18 @@ func (p TransportParameters) Append(b []byte) []byte {
 	}
 	if p.FECMaxRepairSymbols != 0 {
 		b = appendVarintParam(b, tpFEC, p.FECMaxRepairSymbols)
+	}
+	if len(p.ApplicationProtocols) > 0 {
+		n := 0
+		for _, name := range p.ApplicationProtocols {
+			n += 1 + len(name)
+		}
+		b = AppendVarint(b, tpApplicationProtocols)
+		b = AppendVarint(b, uint64(n))
+		for _, name := range p.ApplicationProtocols {
+			b = append(b, byte(len(name)))
+			b = append(b, name...)
+		}
 	}
 	return b
 }
@@ -253,6 +275,8 @@ func transportParameterBit(id uint64) (uint32, bool) {
 	switch {
 	case id == tpFEC:
 		return 1 << 31, true
+	case id == tpApplicationProtocols:
+		return 1 << 30, true
 	case id <= tpRetrySrcConnID && id != 0x0d: // 0x0d, preferred_address, is not a limpet parameter
 		return 1 << id, true
 	}
@@ -300,6 +324,8 @@ func (p *TransportParameters) set(id uint64, val []byte, fromServer bool) error 
 		}
 		p.DisableActiveMigration = true
 		return nil
+	case tpApplicationProtocols:
+		return p.setApplicationProtocols(val, fromServer)
 	}
 	v, n, err := ParseVarint(val)
 	if err != nil {
@@ -343,6 +369,31 @@ func (p *TransportParameters) set(id uint64, val []byte, fromServer bool) error 
 	return nil
 }
 
+// setApplicationProtocols parses application_protocols: names, each a
+// length byte and 1 to 255 bytes, at most 16 of them, exactly one from a
+// server.
+func (p *TransportParameters) setApplicationProtocols(val []byte, fromServer bool) error {
+	var names []string
+	for len(val) > 0 {
+		n := int(val[0])
+		if n == 0 || n > len(val)-1 {
+			return errors.New("application_protocols: empty or truncated name")
+		}
+		names = append(names, string(val[1:1+n]))
+		val = val[1+n:]
+	}
+	switch {
+	case len(names) == 0:
+		return errors.New("application_protocols: no name")
+	case len(names) > MaxApplicationProtocols:
+		return fmt.Errorf("application_protocols: more than %d names", MaxApplicationProtocols)
+	case fromServer && len(names) != 1:
+		return errors.New("application_protocols: a server names exactly one")
+	}
+	p.ApplicationProtocols = names
+	return nil
+}
+
 // Validate checks p's values against RFC 9000 §18.2's ranges, and for
 // parameters a client sent (fromServer false) that no server-only
 // parameter is present. The transport calls it on its own configuration;
@@ -368,6 +419,10 @@ func (p TransportParameters) Validate(fromServer bool) error {
 		problem = "max_ack_delay outside 0..2^14-1 ms"
 	case p.ActiveConnIDLimit < MinActiveConnIDLimit:
 		problem = "active_connection_id_limit below 2"
+	case len(p.ApplicationProtocols) > MaxApplicationProtocols || (fromServer && len(p.ApplicationProtocols) > 1):
+		problem = "too many application_protocols"
+	case !validProtocolNames(p.ApplicationProtocols):
+		problem = "an application protocol name is empty or longer than 255 bytes"
 	case p.MaxUDPPayloadSize > MaxVarint || p.InitialMaxData > MaxVarint ||
 		p.InitialMaxStreamDataBidiLocal > MaxVarint || p.InitialMaxStreamDataBidiRemote > MaxVarint ||
 		p.InitialMaxStreamDataUni > MaxVarint || p.ActiveConnIDLimit > MaxVarint ||
@@ -377,4 +432,13 @@ func (p TransportParameters) Validate(fromServer bool) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", ErrTransportParameter, problem)
+}
+
+func validProtocolNames(names []string) bool {
+	for _, n := range names {
+		if len(n) == 0 || len(n) > MaxApplicationProtocolLen {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -191,5 +192,39 @@ func TestTransportParametersIdleTimeoutClamped(t *testing.T) {
 	}
 	if want := time.Duration(maxDurationMs) * time.Millisecond; p.MaxIdleTimeout != want {
 		t.Errorf("MaxIdleTimeout = %v, want %v", p.MaxIdleTimeout, want)
+	}
+}
+
+func TestApplicationProtocolsParameter(t *testing.T) {
+	p := DefaultTransportParameters()
+	p.ApplicationProtocols = []string{"h1", "limpet-echo/2"}
+	b := p.Append(nil)
+	want := []byte{0x80, 0x00, 0x4c, 0x02, 17, 2, 'h', '1', 13, 'l', 'i', 'm', 'p', 'e', 't', '-', 'e', 'c', 'h', 'o', '/', '2'}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("Append = % x, want % x", b, want)
+	}
+	got, err := ParseTransportParameters(b, false)
+	if err != nil || !reflect.DeepEqual(got.ApplicationProtocols, p.ApplicationProtocols) {
+		t.Fatalf("Parse = %q, %v; want %q", got.ApplicationProtocols, err, p.ApplicationProtocols)
+	}
+	if _, err := ParseTransportParameters(b, true); !errors.Is(err, ErrTransportParameter) {
+		t.Errorf("two names from a server: error %v, want ErrTransportParameter", err)
+	}
+	for _, bad := range [][]byte{
+		{0x80, 0x00, 0x4c, 0x02, 0},         // no name
+		{0x80, 0x00, 0x4c, 0x02, 1, 0},      // an empty name
+		{0x80, 0x00, 0x4c, 0x02, 2, 5, 'a'}, // a name running past the value
+		append(bytes.Clone(b), b...),        // repeated
+	} {
+		if _, err := ParseTransportParameters(bad, false); !errors.Is(err, ErrTransportParameter) {
+			t.Errorf("Parse(% x): error %v, want ErrTransportParameter", bad, err)
+		}
+	}
+	many := DefaultTransportParameters()
+	for i := range MaxApplicationProtocols + 1 {
+		many.ApplicationProtocols = append(many.ApplicationProtocols, string(rune('a'+i)))
+	}
+	if err := many.Validate(false); !errors.Is(err, ErrTransportParameter) {
+		t.Errorf("Validate with %d names: %v, want ErrTransportParameter", len(many.ApplicationProtocols), err)
 	}
 }

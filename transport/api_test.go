@@ -99,8 +99,8 @@ func TestDeliveryReceiptsOnFailure(t *testing.T) {
 	if de.Acked < n || de.Sent < de.Acked {
 		t.Errorf("Sent %d, Acked %d: want Sent >= Acked >= %d", de.Sent, de.Acked, n)
 	}
-	var ce *ConnError
-	if !errors.As(err, &ce) || !ce.App || ce.AppCode != 42 || ce.Local || ce.Reason != "receiver gave up" {
+	var ce *ApplicationError
+	if !errors.As(err, &ce) || ce.Code != 42 || !ce.Remote || ce.Reason != "receiver gave up" {
 		t.Errorf("cause = %#v, want remote application close 42", ce)
 	}
 	t.Logf("delivery error: %v", err)

@@ -69,6 +69,16 @@ type Config struct {
 	MaxHandshakes int
 	MaxConns      int
 
+	// ApplicationProtocols names the application protocols this end
+	// speaks, most preferred first, in the spirit of TLS's ALPN: a client
+	// offers them, and a server picks the first of its own that the client
+	// offered, so one listener can serve several protocols
+	// (ConnectionState().ApplicationProtocol says which). A client and a
+	// server that both list protocols but share none fail the handshake
+	// with NO_APPLICATION_PROTOCOL; if either lists none, the protocol is
+	// "". At most 16 names, each 1 to 255 bytes.
+	ApplicationProtocols []string
+
 	// FEC turns on forward error correction (docs/PROTOCOL.md section 10);
 	// the zero value leaves it off.
 	FEC FECConfig
@@ -96,6 +106,19 @@ type FECConfig struct {
 	// Repair (R) is the number of repair packets sent per group, 0 to
 	// GroupSize; 0 only decodes what the peer sends.
 	Repair int
+}
+
+// validate checks the fields whose ranges are documented.
+func (c *Config) validate() error {
+	if len(c.ApplicationProtocols) > packet.MaxApplicationProtocols {
+		return fmt.Errorf("limpet: Config.ApplicationProtocols: %d names, want at most %d", len(c.ApplicationProtocols), packet.MaxApplicationProtocols)
+	}
+	for _, p := range c.ApplicationProtocols {
+		if len(p) == 0 || len(p) > packet.MaxApplicationProtocolLen {
+			return fmt.Errorf("limpet: Config.ApplicationProtocols: %q: want 1 to %d bytes", p, packet.MaxApplicationProtocolLen)
+		}
+	}
+	return c.FEC.validate()
 }
 
 // validate checks the ranges documented on FECConfig.

@@ -20,8 +20,6 @@ type connState uint8
 const (
 	stateHandshake connState = iota // client: waiting for message 2
 	stateActive                     // 1-RTT keys in hand
-	stateClosing                    // we sent CONNECTION_CLOSE; answer packets with it
-	stateDraining                   // the peer closed; send nothing
 	stateClosed                     // loop has exited
 )
 
@@ -49,6 +47,8 @@ type Conn struct {
 	established chan struct{}
 	done        chan struct{}
 	closeErr    error
+	ctx         context.Context
+	cancelCtx   context.CancelCauseFunc
 
 	// Owned by the loop.
 	state      connState
@@ -89,6 +89,7 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 		done:        make(chan struct{}),
 		established: make(chan struct{}),
 	}
+	c.ctx, c.cancelCtx = context.WithCancelCause(context.Background())
 	c.setPeerAddr(peer)
 	c.path.maxPacket = maxDatagramSize
 	c.ids.localCID = newConnID()
@@ -120,6 +121,13 @@ func (c *Conn) localParams() packet.TransportParameters {
 	p.InitialSrcConnID = c.ids.localCID
 	p.HasInitialSrcConnID = true
 	p.FECMaxRepairSymbols = c.fec.announce()
+	if c.isServer {
+		if c.hs.appProto != "" {
+			p.ApplicationProtocols = []string{c.hs.appProto}
+		}
+	} else {
+		p.ApplicationProtocols = c.cfg.ApplicationProtocols
+	}
 	if c.isServer {
 		p.StatelessResetToken = c.resetToken(c.ids.localCID)
 		p.HasStatelessResetToken = true
@@ -306,23 +314,6 @@ func (c *Conn) LocalAddr() net.Addr { return net.UDPAddrFromAddrPort(c.ep.bind()
 
 // RemoteAddr is the peer's current address.
 func (c *Conn) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(*c.path.peerV.Load()) }
-
-// RemoteKey is the peer's static public key, proven in the handshake: the
-// pinned server key on a client, the client's key on a server (a random one
-// when the client has no PrivateKey). Servers use it to tell clients apart
-// across addresses and connections.
-func (c *Conn) RemoteKey() crypto.PublicKey {
-	select {
-	case <-c.established:
-	case <-c.done:
-	}
-	select {
-	case <-c.established:
-		return c.hs.peerKey
-	default:
-		return crypto.PublicKey{} // closed before the handshake completed
-	}
-}
 
 // Done is closed when the connection has ended; Err then says why.
 func (c *Conn) Done() <-chan struct{} { return c.done }

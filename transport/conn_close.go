@@ -2,48 +2,47 @@ package transport
 
 import (
 	"context"
+	"net"
 	"time"
 
+	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 )
 
-// lifetimeState is how a connection ends: the CONNECTION_CLOSE we repeat
-// while closing, and when the closing or draining period ends (RFC 9000
-// §10.2).
+// lifetimeState is how a connection ends (RFC 9000 §10.2). The
+// connection's loop exits as soon as it closes or learns the peer closed,
+// so every blocked call returns at once; the closing or draining period
+// that follows is kept by the endpoint (closedConn), which answers late
+// packets with the CONNECTION_CLOSE saved here, or absorbs them.
 type lifetimeState struct {
-	closeUntil  time.Time // end of closing/draining
-	closeFrame  []byte    // CONNECTION_CLOSE payload to resend while closing
-	closeSentAt time.Time
+	closePacket []byte    // the datagram carrying our CONNECTION_CLOSE; nil if we sent none
+	closeUntil  time.Time // end of the closing or draining period
 }
 
 // closeTransport closes the connection because of a protocol error we
 // detected (or an application close, via closeWith).
 func (c *Conn) closeTransport(code packet.TransportErrorCode, ft packet.FrameType, reason string, now time.Time) {
 	f := packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: ft, Reason: []byte(reason)}
-	c.closeWith(f, &ConnError{Local: true, Code: code, FrameType: ft, Reason: reason}, now)
+	c.closeWith(f, &TransportError{Code: code, FrameType: ft, Reason: reason}, now)
 }
 
-// closeWith sends CONNECTION_CLOSE and enters the closing state for three
-// PTOs, answering any further packet with the same frame.
+// closeWith sends CONNECTION_CLOSE and ends the connection; for three PTOs
+// its endpoint answers further packets with the same datagram.
 func (c *Conn) closeWith(f packet.ConnectionCloseFrame, err error, now time.Time) {
-	if c.state == stateClosing || c.state == stateDraining || c.state == stateClosed {
+	if c.state == stateClosed {
 		return
 	}
 	if len(f.Reason) > 256 {
 		f.Reason = f.Reason[:256]
 	}
-	c.lifetime.closeFrame = f.Append(nil)
-	c.sendClose(now)
-	c.enterClosingState(stateClosing, err, now)
+	c.sendClose(f, now)
+	c.endWithPeriod(err, now)
 }
 
-// sendClose sends the CONNECTION_CLOSE frame in the packet type the peer can
-// open.
-func (c *Conn) sendClose(now time.Time) {
-	if c.tx.bufs == nil {
-		c.send(now) // allocates buffers; sends nothing once closing
-	}
-	b := c.tx.bufs[0].Buf[:0]
+// sendClose sends the CONNECTION_CLOSE frame f in the packet type the peer
+// can open, and keeps the datagram to repeat it.
+func (c *Conn) sendClose(f packet.ConnectionCloseFrame, now time.Time) {
+	b := make([]byte, 0, 64+f.Len()+crypto.TagLen)
 	if c.keys != nil {
 		pn, err := c.loss.pnGen.Pop()
 		if err != nil {
@@ -53,7 +52,7 @@ func (c *Conn) sendClose(now time.Time) {
 		var pnOffset int
 		b, pnOffset = packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 		b = packet.AppendPacketNumber(b, pn, pnLen)
-		b = append(b, c.lifetime.closeFrame...)
+		b = f.Append(b)
 		for len(b)-pnOffset < 4 {
 			b = append(b, 0)
 		}
@@ -63,41 +62,42 @@ func (c *Conn) sendClose(now time.Time) {
 	} else if c.hs.initSeal != nil {
 		// Before 1-RTT keys only a transport close may be sent, and only in
 		// an Initial packet (docs/PROTOCOL.md section 2.1).
-		f, _, err := packet.ParseConnectionCloseFrame(c.lifetime.closeFrame)
-		if err != nil {
-			return
-		}
 		if f.Application {
 			f = packet.ConnectionCloseFrame{ErrorCode: uint64(packet.ApplicationError)}
 		}
-		saved := c.hs.out
-		c.hs.out = nil
 		b = c.buildInitialClose(b, f)
-		c.hs.out = saved
 	} else {
 		return
 	}
-	c.tx.bufs[0].Buf = b
-	c.flush(1, now)
-	c.lifetime.closeSentAt = now
+	c.lifetime.closePacket = b
+	c.path.bytesSent += int64(len(b))
+	c.stats.bytesSent.Add(uint64(len(b)))
+	c.stats.packetsSent.Add(1)
+	if err := c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: c.path.peer}}); err != nil {
+		c.stats.sendErrors.Add(1)
+	}
 }
 
-// enterDraining: the peer closed; stay silent for three PTOs so its late
-// packets are absorbed, then end.
+// enterDraining: the peer closed. The connection ends; its endpoint
+// absorbs the peer's late packets for three PTOs without answering.
 func (c *Conn) enterDraining(err error, now time.Time) {
-	c.enterClosingState(stateDraining, err, now)
+	if c.state == stateClosed {
+		return
+	}
+	c.endWithPeriod(err, now)
 }
 
-func (c *Conn) enterClosingState(st connState, err error, now time.Time) {
-	c.state = st
+// endWithPeriod ends the connection with err, leaving a closing or
+// draining period of three PTOs to its endpoint (RFC 9000 §10.2).
+func (c *Conn) endWithPeriod(err error, now time.Time) {
 	c.lifetime.closeUntil = now.Add(3 * c.loss.rtt.PTO(c.peerParams.MaxAckDelay))
 	if !c.isServer && c.keys == nil {
 		// A client still in its handshake has nothing a late packet could
 		// need (RFC 9000 §10.2 lets such an endpoint skip the closing
-		// period), and Dial is waiting to return the error.
+		// period).
 		c.lifetime.closeUntil = now
 	}
-	c.setCloseErr(err)
+	c.terminate(err)
 }
 
 // setCloseErr records why the connection ended and fails every stream,
@@ -129,7 +129,7 @@ func (c *Conn) terminate(err error) {
 // failure (a broken invariant, the socket gone).
 func (c *Conn) abort(err error) {
 	if err == nil {
-		err = &ConnError{Local: true, Code: packet.InternalError, Reason: "internal error"}
+		err = &TransportError{Code: packet.InternalError, Reason: "internal error"}
 	}
 	c.terminate(err)
 }
@@ -138,9 +138,10 @@ func (c *Conn) abort(err error) {
 // everyone waiting on it.
 func (c *Conn) finish() {
 	if c.closeErr == nil {
-		c.closeErr = ErrConnClosed
+		c.closeErr = net.ErrClosed
 	}
-	c.ep.connDone(c)
+	c.ep.connDone(c, time.Now())
+	c.cancelCtx(c.closeErr)
 	close(c.done)
 	for {
 		select {
@@ -156,24 +157,23 @@ func (c *Conn) finish() {
 // abandoned; use Stream.WaitConsumed first to know it arrived.
 func (c *Conn) Close() error {
 	return c.closeLocal(packet.ConnectionCloseFrame{ErrorCode: uint64(packet.NoError)},
-		&ConnError{Local: true, Code: packet.NoError})
+		&TransportError{Code: packet.NoError})
 }
 
 // CloseWithError closes the connection with an application error code and
-// reason, which the peer sees in its ConnError.
+// reason, which the peer sees as an *ApplicationError.
 func (c *Conn) CloseWithError(code ApplicationErrorCode, reason string) error {
 	return c.closeLocal(packet.ConnectionCloseFrame{Application: true, ErrorCode: uint64(code), Reason: []byte(reason)},
-		&ConnError{Local: true, App: true, AppCode: code, Reason: reason})
+		&ApplicationError{Code: code, Reason: reason})
 }
 
-// closeForShutdown sends CONNECTION_CLOSE and ends at once: the socket is
-// about to close, so there is no point in a closing period that answers
-// late packets.
+// closeForShutdown sends CONNECTION_CLOSE and ends: the endpoint's socket
+// is about to close, so there will be no closing period.
 func (c *Conn) closeForShutdown() {
-	err := &ConnError{Local: true, Code: packet.NoError, Reason: "listener closed"}
+	err := &TransportError{Code: packet.NoError, Reason: "endpoint closed"}
 	c.run(context.Background(), func(now time.Time) {
 		c.closeWith(packet.ConnectionCloseFrame{ErrorCode: uint64(packet.NoError)}, err, now)
-		c.state = stateClosed
+		c.lifetime.closeUntil = now
 	})
 }
 

@@ -347,7 +347,7 @@ func (c *Conn) processRecovered(now time.Time) {
 			c.closeOnFrameError(err, now)
 			return
 		}
-		if c.state == stateClosing || c.state == stateDraining {
+		if c.state == stateClosed {
 			return
 		}
 		c.acks.OnPacketReceived(r.pn, ackEliciting, now)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -43,9 +44,11 @@ type handshakeState struct {
 	retrySrcCID packet.ConnectionID
 	retryToken  []byte
 
-	// peerKey is the peer's authenticated static key, written once before
-	// established is closed.
-	peerKey crypto.PublicKey
+	// peerKey, suite and appProto are what the handshake settled, written
+	// once before established is closed (ConnectionState).
+	peerKey  crypto.PublicKey
+	suite    crypto.Suite
+	appProto string
 }
 
 // maxHandshakeMessage bounds a handshake message: it must fit one Initial
@@ -228,6 +231,9 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	var paramErr error
 	msg2, res, err := e.hs.Accept(in.message, in.hdr.DstConnID.Bytes(), in.now, func(raw []byte) ([]byte, error) {
 		clientParams, paramErr = checkClientParams(raw, in.hdr.SrcConnID)
+		if paramErr == nil {
+			c.hs.appProto, paramErr = chooseApplicationProtocol(c.cfg.ApplicationProtocols, clientParams.ApplicationProtocols)
+		}
 		if paramErr != nil {
 			return nil, paramErr
 		}
@@ -237,7 +243,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 		return nil, handshakeRefusal(err, paramErr)
 	}
 	c.keys = res.Keys
-	c.hs.peerKey = res.PeerStatic
+	c.hs.peerKey, c.hs.suite = res.PeerStatic, res.Suite
 	c.applyPeerParams(clientParams)
 	c.initConnIDs(nil)
 	c.state = stateActive
@@ -265,6 +271,25 @@ func checkClientParams(raw []byte, scid packet.ConnectionID) (packet.TransportPa
 	return p, nil
 }
 
+// errNoApplicationProtocol: client and server have lists of application
+// protocols with nothing in common.
+var errNoApplicationProtocol = errors.New("no application protocol in common")
+
+// chooseApplicationProtocol picks the first of the server's protocols the
+// client offered (docs/PROTOCOL.md section 6). Without a list on either
+// side there is no protocol to agree on, and "" is chosen.
+func chooseApplicationProtocol(server, client []string) (string, error) {
+	if len(server) == 0 || len(client) == 0 {
+		return "", nil
+	}
+	for _, p := range server {
+		if slices.Contains(client, p) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: the client offered %q, the server serves %q", errNoApplicationProtocol, client, server)
+}
+
 // handshakeRefusal is the CONNECTION_CLOSE a server answers a failed
 // handshake with (docs/PROTOCOL.md section 4.5, "Errors before a
 // connection"), or nil when it stays silent: for a message 1 that was
@@ -276,6 +301,8 @@ func handshakeRefusal(err, paramErr error) *packet.ConnectionCloseFrame {
 		return &packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: packet.FrameCrypto, Reason: []byte(reason)}
 	}
 	switch {
+	case errors.Is(paramErr, errNoApplicationProtocol):
+		return closeWith(packet.NoApplicationProtocol, paramErr.Error())
 	case paramErr != nil:
 		return closeWith(packet.TransportParameterError, paramErr.Error())
 	case errors.Is(err, crypto.ErrClientKeyNotAllowed):
@@ -408,8 +435,15 @@ func (c *Conn) onServerHello(msg2 []byte, now time.Time) {
 		c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, reason, now)
 		return
 	}
+	if chosen := params.ApplicationProtocols; len(chosen) == 1 {
+		if !slices.Contains(c.cfg.ApplicationProtocols, chosen[0]) {
+			c.closeTransport(packet.TransportParameterError, packet.FrameCrypto, "the server chose an application protocol the client did not offer", now)
+			return
+		}
+		c.hs.appProto = chosen[0]
+	}
 	c.keys = res.Keys
-	c.hs.peerKey = res.PeerStatic
+	c.hs.peerKey, c.hs.suite = res.PeerStatic, res.Suite
 	c.applyPeerParams(params)
 	var peerToken *[packet.StatelessResetTokenLen]byte
 	if params.HasStatelessResetToken {

@@ -31,6 +31,9 @@ type remoteConnID struct {
 type connIDs struct {
 	localCID  packet.ConnectionID // the peer puts it in DCID: the one it uses now
 	remoteCID packet.ConnectionID // we put it in DCID
+	// clientDCID is, on a server, the DCID of the client's Initial
+	// packets, which routes to the connection until it ends.
+	clientDCID packet.ConnectionID
 
 	local         []localConnID
 	nextLocalSeq  uint64

@@ -13,16 +13,8 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 	defer rxPool.Put(rx)
 	b := rx.buf[:rx.n]
 	now := rx.at
-	if c.state == stateDraining {
-		return
-	}
-	if c.state == stateClosing {
-		// Answer with CONNECTION_CLOSE again, at most once per RTT, in case
-		// ours was lost (RFC 9000 §10.2.1).
-		if now.Sub(c.lifetime.closeSentAt) >= c.loss.rtt.Smoothed() {
-			c.sendClose(now)
-		}
-		return
+	if c.state == stateClosed {
+		return // a datagram the loop read before it saw the close
 	}
 	if rx.from == c.path.peer {
 		c.path.bytesRecv += int64(len(b))
@@ -133,7 +125,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		c.closeOnFrameError(err, now)
 		return
 	}
-	if c.state == stateClosing {
+	if c.state == stateClosed {
 		return
 	}
 	c.acks.OnPacketReceived(pn, ackEliciting, now)
@@ -198,7 +190,7 @@ func (c *Conn) handleFrames(p []byte, now time.Time) (ackEliciting bool, err err
 			return ackEliciting, err
 		}
 		p = p[n:]
-		if c.state == stateDraining || c.state == stateClosing {
+		if c.state == stateClosed {
 			return ackEliciting, nil
 		}
 	}
@@ -349,15 +341,12 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 
 // onConnectionClose handles the peer's CONNECTION_CLOSE: drain for three PTOs.
 func (c *Conn) onConnectionClose(f packet.ConnectionCloseFrame, now time.Time) {
-	if c.state == stateDraining || c.state == stateClosed {
+	if c.state == stateClosed {
 		return
 	}
-	cerr := &ConnError{Local: false, App: f.Application, Reason: string(f.Reason)}
+	var cerr error = &TransportError{Code: packet.TransportErrorCode(f.ErrorCode), FrameType: f.FrameType, Reason: string(f.Reason), Remote: true}
 	if f.Application {
-		cerr.AppCode = ApplicationErrorCode(f.ErrorCode)
-	} else {
-		cerr.Code = packet.TransportErrorCode(f.ErrorCode)
-		cerr.FrameType = f.FrameType
+		cerr = &ApplicationError{Code: ApplicationErrorCode(f.ErrorCode), Reason: string(f.Reason), Remote: true}
 	}
 	c.enterDraining(cerr, now)
 }

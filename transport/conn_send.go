@@ -26,7 +26,7 @@ type txState struct {
 // send writes every packet the connection may send now.
 func (c *Conn) send(now time.Time) {
 	switch c.state {
-	case stateClosing, stateDraining, stateClosed:
+	case stateClosed:
 		return
 	}
 	if c.tx.bufs == nil {

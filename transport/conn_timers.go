@@ -23,10 +23,7 @@ func (st *idleState) init(timeout time.Duration, now time.Time) {
 // onTimers runs every timer that has expired by now.
 func (c *Conn) onTimers(now time.Time) {
 	switch c.state {
-	case stateClosing, stateDraining:
-		if !now.Before(c.lifetime.closeUntil) {
-			c.state = stateClosed
-		}
+	case stateClosed:
 		return
 	case stateHandshake:
 		if !now.Before(c.hs.deadline) {
@@ -98,8 +95,6 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 		}
 	}
 	switch c.state {
-	case stateClosing, stateDraining:
-		return c.lifetime.closeUntil
 	case stateHandshake:
 		earlier(c.hs.deadline)
 		earlier(c.hs.resendAt)

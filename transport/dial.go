@@ -68,7 +68,7 @@ func dialConfig(cfg *Config) (Config, error) {
 	if conf.ServerKey.IsZero() {
 		return conf, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
 	}
-	if err := conf.FEC.validate(); err != nil {
+	if err := conf.validate(); err != nil {
 		return conf, err
 	}
 	return conf, nil

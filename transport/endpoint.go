@@ -79,11 +79,15 @@ type Endpoint struct {
 	// endpoint's connections gave it to those connections, to recognise a
 	// reset among datagrams that match no connection ID.
 	resetTokens map[[packet.StatelessResetTokenLen]byte]*Conn
-	accept      acceptQueue
-	closed      bool
-	closedCh    chan struct{}
-	readerEnd   chan struct{} // closed when the reader goroutine has exited
-	workers     sync.WaitGroup
+	// closed routes the connection IDs of connections that ended to their
+	// closing or draining period (RFC 9000 §10.2), which the endpoint keeps
+	// so that the connection's goroutine need not.
+	closedIDs map[packet.ConnectionID]*closedConn
+	accept    acceptQueue
+	closed    bool
+	closedCh  chan struct{}
+	readerEnd chan struct{} // closed when the reader goroutine has exited
+	workers   sync.WaitGroup
 
 	stats endpointStats
 }
@@ -148,6 +152,7 @@ func newEndpoint(bind Bind) *Endpoint {
 		live:        make(map[*Conn]bool),
 		pending:     make(map[packet.ConnectionID]*pendingInitial),
 		resetTokens: make(map[[packet.StatelessResetTokenLen]byte]*Conn),
+		closedIDs:   make(map[packet.ConnectionID]*closedConn),
 		closedCh:    make(chan struct{}),
 		readerEnd:   make(chan struct{}),
 	}
@@ -274,9 +279,24 @@ func (e *Endpoint) route(b []byte, from netip.AddrPort, now time.Time) {
 			c = rc
 		}
 	}
+	var answer []byte
+	var answerTo netip.AddrPort
+	closing := false
+	if c == nil {
+		if cc := e.closedIDs[dcid]; cc != nil {
+			closing = true
+			answer, answerTo = cc.answer(now)
+		}
+	}
 	e.mu.Unlock()
 	if c != nil {
 		c.deliver(newRxDatagram(b, from, now))
+		return
+	}
+	if closing {
+		if answer != nil {
+			e.send(answer, answerTo)
+		}
 		return
 	}
 	switch {
@@ -332,18 +352,59 @@ func (e *Endpoint) removeResetToken(token [packet.StatelessResetTokenLen]byte, c
 	e.mu.Unlock()
 }
 
-// connDone forgets a connection whose loop has ended. A private endpoint
-// closes its socket with its connection.
-func (e *Endpoint) connDone(c *Conn) {
-	e.mu.Lock()
-	for cid, cc := range e.conns {
-		if cc == c {
-			delete(e.conns, cid)
+// closedConn is the closing or draining period of a connection that ended
+// (RFC 9000 §10.2): until its end, packets to the connection's IDs are
+// answered with its CONNECTION_CLOSE datagram, at most once per RTT
+// (closing), or absorbed (draining, or no close was sent).
+type closedConn struct {
+	packet   []byte
+	to       netip.AddrPort
+	until    time.Time
+	interval time.Duration
+	lastSent time.Time
+}
+
+// answer says what to send for a packet that reached the closed
+// connection at now, if anything. Endpoint.mu is held.
+func (cc *closedConn) answer(now time.Time) ([]byte, netip.AddrPort) {
+	if cc.packet == nil || now.After(cc.until) || now.Sub(cc.lastSent) < cc.interval {
+		return nil, netip.AddrPort{}
+	}
+	cc.lastSent = now
+	return cc.packet, cc.to
+}
+
+// connDone forgets a connection whose loop has ended, keeping its closing
+// or draining period. A private endpoint closes its socket with its
+// connection, once that period is over.
+func (e *Endpoint) connDone(c *Conn, now time.Time) {
+	ids := make([]packet.ConnectionID, 0, len(c.ids.local)+2)
+	ids = append(ids, c.ids.localCID)
+	for _, l := range c.ids.local {
+		ids = append(ids, l.cid)
+	}
+	if c.ids.clientDCID.Len() > 0 {
+		ids = append(ids, c.ids.clientDCID)
+	}
+	var rec *closedConn
+	if period := c.lifetime.closeUntil.Sub(now); period > 0 {
+		rec = &closedConn{
+			packet: c.lifetime.closePacket, to: c.path.peer, until: c.lifetime.closeUntil,
+			interval: max(c.loss.rtt.Smoothed(), time.Millisecond), lastSent: now,
 		}
 	}
-	for tok, cc := range e.resetTokens {
-		if cc == c {
-			delete(e.resetTokens, tok)
+	e.mu.Lock()
+	for _, cid := range ids {
+		if e.conns[cid] == c {
+			delete(e.conns, cid)
+			if rec != nil {
+				e.closedIDs[cid] = rec
+			}
+		}
+	}
+	for _, r := range c.ids.remote {
+		if r.hasTok && e.resetTokens[r.token] == c {
+			delete(e.resetTokens, r.token)
 		}
 	}
 	if e.live[c] {
@@ -357,7 +418,21 @@ func (e *Endpoint) connDone(c *Conn) {
 		e.closed = true
 	}
 	e.mu.Unlock()
-	if last {
+	switch {
+	case rec != nil:
+		time.AfterFunc(rec.until.Sub(now), func() {
+			e.mu.Lock()
+			for _, cid := range ids {
+				if e.closedIDs[cid] == rec {
+					delete(e.closedIDs, cid)
+				}
+			}
+			e.mu.Unlock()
+			if last {
+				e.bind().Close()
+			}
+		})
+	case last:
 		e.bind().Close()
 	}
 }

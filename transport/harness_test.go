@@ -261,7 +261,7 @@ type testPacket struct {
 	scid   packet.ConnectionID // Initial and Retry only
 	token  []byte              // Initial and Retry only
 	frames []packet.Frame      // PADDING included
-	raw    []byte              // Retry only: the packet as sent, tag included
+	raw    []byte              // Retry and 1-RTT: the packet as sent
 	// payload is a 1-RTT packet's plaintext, the frames as encoded: what
 	// an FEC source symbol holds (docs/PROTOCOL.md section 10).
 	payload []byte
@@ -330,6 +330,9 @@ type testConn struct {
 	largestConnPN     packet.PacketNumber
 	connPNs           []packet.PacketNumber        // 1-RTT packets received from the Conn, sorted
 	peerSent          map[packet.PacketNumber]bool // 1-RTT packet numbers the peer used
+	// closePacket is the 1-RTT packet that carried the Conn's
+	// CONNECTION_CLOSE, which it may send again unchanged.
+	closePacket *testPacket
 	// connIssuedCIDs are the NEW_CONNECTION_ID frames the Conn sent, in
 	// order: further CIDs the peer may address it by (migration tests).
 	connIssuedCIDs []packet.NewConnectionIDFrame
@@ -1184,6 +1187,12 @@ func (tc *testConn) openInitial(pkt []byte, h packet.LongHeader) *testPacket {
 
 func (tc *testConn) open1RTT(pkt []byte) *testPacket {
 	tc.t.Helper()
+	if tc.closePacket != nil && bytes.Equal(pkt, tc.closePacket.raw) {
+		// The same datagram again: a closing connection may repeat its
+		// CONNECTION_CLOSE packet as it was (RFC 9000 §10.2.1).
+		return tc.closePacket
+	}
+	raw := bytes.Clone(pkt)
 	h, err := packet.ParseShortHeader(pkt, tc.peerCID.Len())
 	if err != nil {
 		tc.t.Fatalf("the %v sent a malformed short header: %v", tc.side, err)
@@ -1218,7 +1227,13 @@ func (tc *testConn) open1RTT(pkt []byte) *testPacket {
 			tc.connIssuedCIDs = append(tc.connIssuedCIDs, f)
 		}
 	}
-	return &testPacket{kind: kind1RTT, pn: pn, dcid: h.DstConnID, frames: frames, payload: payload}
+	p := &testPacket{kind: kind1RTT, pn: pn, dcid: h.DstConnID, frames: frames, payload: payload, raw: raw}
+	for _, f := range frames {
+		if f.Type() == packet.FrameConnectionClose || f.Type() == packet.FrameConnectionCloseApp {
+			tc.closePacket = p
+		}
+	}
+	return p
 }
 
 func (tc *testConn) parseFrames(payload []byte) []packet.Frame {

@@ -58,7 +58,7 @@ func (e *Endpoint) initAccept(cfg *Config) error {
 	if conf.PrivateKey.IsZero() {
 		return fmt.Errorf("limpet: an accepting endpoint needs Config.PrivateKey")
 	}
-	if err := conf.FEC.validate(); err != nil {
+	if err := conf.validate(); err != nil {
 		return err
 	}
 	var authorize func(crypto.PublicKey) bool
@@ -113,6 +113,9 @@ func (e *Endpoint) Accept(ctx context.Context) (*Conn, error) {
 			e.accept.queue[0] = nil
 			e.accept.queue = e.accept.queue[1:]
 			e.mu.Unlock()
+			if c.Err() != nil {
+				continue // it ended before anyone accepted it
+			}
 			return c, nil
 		}
 		if e.closed {
@@ -281,6 +284,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 	if !c.hs.retried {
 		e.accept.unvalidated++
 	}
+	c.ids.clientDCID = dcid
 	e.conns[c.ids.localCID] = c
 	e.conns[dcid] = c
 	e.mu.Unlock()

@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"io"
+	"net"
 	"reflect"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 // 0x1d with the application's code and reason (RFC 9000 §10.2), sends
 // nothing else, answers the peer's further packets with the same frame at
 // most once per RTT while closing (§10.2.1), and ends with a local
-// *ConnError carrying the code.
+// *ApplicationError carrying the code, which matches net.ErrClosed.
 func TestPeerCloseWithError(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
 		tc := newTestConn(t, side)
@@ -41,13 +42,13 @@ func TestPeerCloseWithError(t *testing.T) {
 
 		tc.advance(time.Second)
 		err := tc.wantConnDone("after the closing period")
-		wantErr := &ConnError{Local: true, App: true, AppCode: 0x42, Reason: "bye now"}
-		var ce *ConnError
+		wantErr := &ApplicationError{Code: 0x42, Reason: "bye now"}
+		var ce *ApplicationError
 		if !errors.As(err, &ce) || !reflect.DeepEqual(ce, wantErr) {
 			t.Fatalf("Err() = %#v, want %#v", err, wantErr)
 		}
-		if !errors.Is(err, ErrConnClosed) {
-			t.Fatalf("errors.Is(%v, ErrConnClosed) = false, want true for an application close", err)
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("errors.Is(%v, net.ErrClosed) = false, want true after a local close", err)
 		}
 		tc.writeFrames(packet.PingFrame{})
 		tc.wantIdle("a closed connection answers nothing")
@@ -57,20 +58,20 @@ func TestPeerCloseWithError(t *testing.T) {
 // TestPeerCloseFromPeer: the peer's CONNECTION_CLOSE puts the Conn in the
 // draining state (RFC 9000 §10.2.2): it sends nothing more, not even to
 // packets that still arrive, blocked stream calls fail at once with the
-// peer's error, and Err reports a remote *ConnError.
+// peer's error, and Err reports it, with Remote set.
 func TestPeerCloseFromPeer(t *testing.T) {
 	tests := []struct {
 		desc  string
 		frame packet.ConnectionCloseFrame
-		want  *ConnError
+		want  error
 	}{{
 		desc:  "application close",
 		frame: packet.ConnectionCloseFrame{Application: true, ErrorCode: 7, Reason: []byte("done here")},
-		want:  &ConnError{Local: false, App: true, AppCode: 7, Reason: "done here"},
+		want:  &ApplicationError{Code: 7, Reason: "done here", Remote: true},
 	}, {
 		desc:  "transport close",
 		frame: packet.ConnectionCloseFrame{ErrorCode: uint64(packet.InternalError), FrameType: packet.FrameStream, Reason: []byte("oops")},
-		want:  &ConnError{Local: false, Code: packet.InternalError, FrameType: packet.FrameStream, Reason: "oops"},
+		want:  &TransportError{Code: packet.InternalError, FrameType: packet.FrameStream, Reason: "oops", Remote: true},
 	}}
 	for _, test := range tests {
 		t.Run(test.desc, func(t *testing.T) {
@@ -95,9 +96,8 @@ func TestPeerCloseFromPeer(t *testing.T) {
 				tc.wantIdle("a draining connection sends nothing")
 				select {
 				case err := <-readErr:
-					var ce *ConnError
-					if !errors.As(err, &ce) || !reflect.DeepEqual(ce, test.want) {
-						t.Fatalf("blocked Read returned %#v, want %#v", err, test.want)
+					if !reflect.DeepEqual(err, test.want) || errors.Is(err, net.ErrClosed) {
+						t.Fatalf("blocked Read returned %#v, want %#v (not net.ErrClosed: the peer closed)", err, test.want)
 					}
 				default:
 					t.Fatalf("a blocked Read did not return when the peer closed")
@@ -108,8 +108,7 @@ func TestPeerCloseFromPeer(t *testing.T) {
 
 				tc.advance(time.Second)
 				err := tc.wantConnDone("after the draining period")
-				var ce *ConnError
-				if !errors.As(err, &ce) || !reflect.DeepEqual(ce, test.want) {
+				if !reflect.DeepEqual(err, test.want) {
 					t.Fatalf("Err() = %#v, want %#v", err, test.want)
 				}
 				tc.wantIdle("nothing after the end either")

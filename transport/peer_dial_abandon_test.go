@@ -39,8 +39,8 @@ func TestPeerClientDialEndsAtOnce(t *testing.T) {
 			if !tc.dialReturned() {
 				t.Fatal("Dial has not returned after the server closed (no time passed)")
 			}
-			var ce *ConnError
-			if !errors.As(tc.dialErr, &ce) || ce.Local || ce.Code != packet.ConnectionRefused || ce.Reason != "client key not allowed" {
+			var ce *TransportError
+			if !errors.As(tc.dialErr, &ce) || !ce.Remote || ce.Code != packet.ConnectionRefused || ce.Reason != "client key not allowed" {
 				t.Fatalf("Dial error = %v, want the server's CONNECTION_REFUSED with its reason", tc.dialErr)
 			}
 			tc.wantIdle("a client draining after the server's close sends nothing")

@@ -90,9 +90,9 @@ func TestPeerAckOfUnsentPacket(t *testing.T) {
 		tc.wantIdle("one CONNECTION_CLOSE")
 		tc.advance(time.Second)
 		err := tc.wantConnDone("the closing period is over")
-		var ce *ConnError
-		if !errors.As(err, &ce) || !ce.Local || ce.Code != packet.ProtocolViolation || ce.FrameType != packet.FrameAck {
-			t.Fatalf("Err() = %#v, want a local *ConnError PROTOCOL_VIOLATION in an ACK frame", err)
+		var ce *TransportError
+		if !errors.As(err, &ce) || ce.Remote || ce.Code != packet.ProtocolViolation || ce.FrameType != packet.FrameAck {
+			t.Fatalf("Err() = %#v, want a local *TransportError PROTOCOL_VIOLATION in an ACK frame", err)
 		}
 	})
 }

@@ -767,9 +767,9 @@ func TestPeerClientRetryTransportParams(t *testing.T) {
 				for i := 0; i < 10 && !tc.dialReturned(); i++ {
 					tc.advance(time.Second) // the closing period
 				}
-				var ce *ConnError
-				if !errors.As(tc.dialErr, &ce) || !ce.Local || ce.Code != packet.TransportParameterError {
-					t.Fatalf("Dial error = %v, want a local *ConnError with TRANSPORT_PARAMETER_ERROR", tc.dialErr)
+				var ce *TransportError
+				if !errors.As(tc.dialErr, &ce) || ce.Remote || ce.Code != packet.TransportParameterError {
+					t.Fatalf("Dial error = %v, want a local *TransportError with TRANSPORT_PARAMETER_ERROR", tc.dialErr)
 				}
 				if tc.conn != nil {
 					t.Fatalf("Dial returned a connection with its error")

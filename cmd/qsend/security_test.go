@@ -132,8 +132,8 @@ func TestPathTraversalRefused(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the receiver did not close the connection")
 			}
-			var ce *transport.ConnError
-			if !errors.As(conn.Err(), &ce) || !ce.App || !strings.Contains(ce.Reason, tt.want) {
+			var ce *transport.ApplicationError
+			if !errors.As(conn.Err(), &ce) || !ce.Remote || !strings.Contains(ce.Reason, tt.want) {
 				t.Fatalf("got connection error %v, want an application close with %q", conn.Err(), tt.want)
 			}
 		})
@@ -160,7 +160,7 @@ func TestPathTraversalRefused(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the receiver did not close the connection")
 		}
-		var ce *transport.ConnError
+		var ce *transport.ApplicationError
 		if !errors.As(conn.Err(), &ce) || !strings.Contains(ce.Reason, "protocol error: file header names entry 7") {
 			t.Fatalf("got %v, want a protocol error about entry 7", conn.Err())
 		}

@@ -7,7 +7,6 @@ import (
 	"syscall"
 
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
-	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/transport"
 )
 
@@ -62,26 +61,29 @@ func exitCode(err error) int {
 // describeConnError turns why a connection ended into a phrase for a person,
 // and says whether re-running may resume (the peer did not refuse us).
 func describeConnError(err error) (msg string, resumable bool) {
-	var ce *transport.ConnError
+	var ae *transport.ApplicationError
+	var te *transport.TransportError
 	switch {
 	case errors.Is(err, transport.ErrIdleTimeout):
 		return "the network was silent for longer than the idle timeout", true
 	case errors.Is(err, transport.ErrStatelessReset):
 		return "the receiver restarted and no longer knows this connection", true
-	case errors.As(err, &ce) && ce.App && !ce.Local:
-		reason := wire.Printable(ce.Reason)
+	case errors.As(err, &ae) && ae.Remote:
+		reason := wire.Printable(ae.Reason)
 		if reason == "" {
-			reason = fmt.Sprintf("code %d", ce.AppCode)
+			reason = fmt.Sprintf("code %d", ae.Code)
 		}
-		switch ce.AppCode {
+		switch ae.Code {
 		case codeSuperseded, codeShutdown:
 			return "receiver: " + reason, true
 		}
 		return "receiver: " + reason, false
-	case errors.As(err, &ce) && !ce.App && ce.Code == packet.UnknownClientKey:
+	case errors.As(err, &ae):
+		return ae.Error(), false
+	case errors.As(err, &te) && te.Code == transport.UnknownClientKey:
 		return "the receiver does not accept this sender's key (it is not in the receiver's --allow list)", false
-	case errors.As(err, &ce):
-		return ce.Error(), !ce.Local
+	case errors.As(err, &te):
+		return te.Error(), te.Remote
 	}
 	return err.Error(), true
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/transport"
 )
 
@@ -51,10 +50,10 @@ func TestDescribeConnError(t *testing.T) {
 	}{
 		{desc: "idle timeout", err: transport.ErrIdleTimeout, wantMsg: "idle timeout", wantResumable: true},
 		{desc: "receiver restarted", err: transport.ErrStatelessReset, wantMsg: "receiver restarted", wantResumable: true},
-		{desc: "receiver aborted", err: &transport.ConnError{App: true, AppCode: codeAbort, Reason: "no space left on device"}, wantMsg: "receiver: no space left on device"},
-		{desc: "receiver stopping", err: &transport.ConnError{App: true, AppCode: codeShutdown, Reason: "receiver shutting down"}, wantMsg: "receiver shutting down", wantResumable: true},
-		{desc: "key not allowed", err: &transport.ConnError{Code: packet.UnknownClientKey}, wantMsg: "--allow"},
-		{desc: "escape sequences are neutralised", err: &transport.ConnError{App: true, AppCode: codeAbort, Reason: "x\x1b[2J"}, wantMsg: "x?[2J"},
+		{desc: "receiver aborted", err: &transport.ApplicationError{Code: codeAbort, Reason: "no space left on device", Remote: true}, wantMsg: "receiver: no space left on device"},
+		{desc: "receiver stopping", err: &transport.ApplicationError{Code: codeShutdown, Reason: "receiver shutting down", Remote: true}, wantMsg: "receiver shutting down", wantResumable: true},
+		{desc: "key not allowed", err: &transport.TransportError{Code: transport.UnknownClientKey, Remote: true}, wantMsg: "--allow"},
+		{desc: "escape sequences are neutralised", err: &transport.ApplicationError{Code: codeAbort, Reason: "x\x1b[2J", Remote: true}, wantMsg: "x?[2J"},
 	}
 	for _, tt := range tests {
 		msg, resumable := describeConnError(fmt.Errorf("wrapped: %w", tt.err))

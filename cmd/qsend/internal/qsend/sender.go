@@ -12,7 +12,6 @@ import (
 
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
 	"github.com/limpetnet/limpet/crypto"
-	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/transport"
 )
 
@@ -433,12 +432,12 @@ func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.Pr
 		HandshakeTimeout: max(time.Until(deadline), time.Second),
 		FEC:              senderFEC(cfg.FEC),
 	})
-	var ce *transport.ConnError
+	var te *transport.TransportError
 	switch {
 	case err == nil:
 	case errors.Is(err, transport.ErrHandshakeTimeout), errors.Is(err, context.DeadlineExceeded):
 		return nil, failf("the receiver at %s did not prove it holds key %s within %v (wrong --pin, or not the receiver that answered the key probe?)", cfg.Addr, serverKey, cfg.Timeout)
-	case errors.As(err, &ce) && !ce.App && ce.Code == packet.UnknownClientKey:
+	case errors.As(err, &te) && te.Code == transport.UnknownClientKey:
 		return nil, failf("the receiver at %s does not accept this sender's key %s; its owner can add it with --allow %s", cfg.Addr, key.Public(), key.Public())
 	case errors.Is(err, context.Canceled):
 		return nil, &exitError{code: ExitInterrupted, msg: "stopped by a signal before connecting"}
