@@ -73,7 +73,7 @@ func runLimpet(ctx context.Context, nw Network, size int64, protocol string, fec
 			return stream, err
 		},
 		finish: func(ctx context.Context) error {
-			if err := stream.Close(); err != nil {
+			if err := stream.CloseWrite(); err != nil {
 				return err
 			}
 			return stream.WaitConsumed(ctx, size)
@@ -196,7 +196,7 @@ func selfTest(parent context.Context, sent []byte, res *SelfTestResult) error {
 			fail(fmt.Errorf("client write: %w", err))
 			return
 		}
-		if err := s.Close(); err != nil {
+		if err := s.CloseWrite(); err != nil {
 			fail(fmt.Errorf("client close: %w", err))
 		}
 	})

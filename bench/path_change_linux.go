@@ -233,7 +233,7 @@ func limpetDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet
 			}
 			sum, err := writeSeeded(s, size)
 			if err == nil {
-				err = s.Close()
+				err = s.CloseWrite()
 			}
 			if err == nil {
 				err = s.WaitConsumed(ctx, size)

@@ -76,7 +76,11 @@ type RecvStream struct {
 	cancelled          bool // the application stopped reading (CancelRead)
 	stopSendingCode    uint64
 	stopSendingPending bool
+	stopSendingWanted  bool // STOP_SENDING was due; a lost one is sent again
 
+	// appRead is the offset the application has read up to; bytes
+	// discarded by StopSending are not counted, since no one read them.
+	appRead          int64
 	consumedReported int64
 	consumedResend   bool
 }
@@ -197,6 +201,7 @@ func (s *RecvStream) Read(p []byte) (n int, fin bool) {
 		return 0, false
 	}
 	n = s.buf.read(p)
+	s.appRead = s.buf.readOffset
 	s.window.Consume(int64(n))
 	s.credited += int64(n)
 	if s.finalKnown && s.buf.readOffset == s.finalSize {
@@ -218,9 +223,9 @@ func (s *RecvStream) Readable() int {
 // Buffered is the number of bytes held for reading, in order or not.
 func (s *RecvStream) Buffered() int { return int(s.buf.buffered) }
 
-// Consumed is the offset the application has read up to (or discarded, after
-// StopSending). Delivery receipts report it to the peer.
-func (s *RecvStream) Consumed() int64 { return s.buf.readOffset }
+// Consumed is the offset the application has read up to, not counting
+// what StopSending discarded. Delivery receipts report it to the peer.
+func (s *RecvStream) Consumed() int64 { return s.appRead }
 
 // HighestReceived is the highest offset the peer has sent: the stream's
 // flow-control usage.
@@ -295,11 +300,18 @@ func (s *RecvStream) StopSending(code uint64) (discarded int64) {
 		s.stopSendingPending = true
 		s.stopSendingCode = code
 	case RecvDataRecvd:
-		// Everything arrived; there is nothing to stop.
+		// Everything arrived, so there is nothing to stop; but if some of
+		// it was never read, STOP_SENDING tells the sender that its
+		// receipts will not cover it (docs/PROTOCOL.md section 7).
+		if s.buf.readOffset < s.finalSize {
+			s.stopSendingPending = true
+			s.stopSendingCode = code
+		}
 	default:
 		return 0
 	}
 	s.cancelled = true
+	s.stopSendingWanted = s.stopSendingPending
 	n := s.discard(nil)
 	s.checkComplete()
 	return n
@@ -307,17 +319,25 @@ func (s *RecvStream) StopSending(code uint64) (discarded int64) {
 
 // StopSendingToSend returns the code for a STOP_SENDING frame when one must
 // be sent, once per StopSending or OnStopSendingLost.
+//
+// Every STOP_SENDING goes with a CONSUMED frame (ConsumedToReport reports
+// again), which the transport puts before it in the same packet: the sender
+// then learns how far the application read before it learns that reading
+// stopped, whichever packets are lost.
 func (s *RecvStream) StopSendingToSend() (code uint64, ok bool) {
 	if !s.stopSendingPending {
 		return 0, false
 	}
 	s.stopSendingPending = false
+	if s.appRead > 0 {
+		s.consumedResend = true
+	}
 	return s.stopSendingCode, true
 }
 
 // OnStopSendingLost re-arms STOP_SENDING while the peer may still be sending.
 func (s *RecvStream) OnStopSendingLost() {
-	if s.cancelled && (s.state == RecvRecv || s.state == RecvSizeKnown) {
+	if s.stopSendingWanted && s.state != RecvResetRecvd && s.state != RecvResetRead {
 		s.stopSendingPending = true
 	}
 }
@@ -345,13 +365,13 @@ func (s *RecvStream) WindowSize() int64 { return s.window.Size() }
 
 // ConsumedToReport returns the offset for a CONSUMED frame (docs/PROTOCOL.md,
 // "Delivery receipts") when the application has read more since the last
-// report, or the last report was lost. Receipts stop after a reset or
-// StopSending, when the peer no longer waits for them.
+// report, or the last report must go again (lost, or beside STOP_SENDING).
+// Receipts stop after the peer's reset: it no longer waits for them.
 func (s *RecvStream) ConsumedToReport() (offset int64, ok bool) {
-	if s.cancelled || s.state == RecvResetRecvd || s.state == RecvResetRead {
+	if s.state == RecvResetRecvd || s.state == RecvResetRead {
 		return 0, false
 	}
-	c := s.buf.readOffset
+	c := s.appRead
 	if c <= s.consumedReported && !s.consumedResend {
 		return 0, false
 	}
@@ -371,6 +391,9 @@ func (s *RecvStream) OnConsumedLost(offset int64) {
 // Done reports whether the receiving part reached a terminal state, after
 // which the transport may forget it and, for a peer-initiated stream, count
 // it closed towards MAX_STREAMS (RFC 9000 §3.2).
+//
+// A stream the application stopped reading (StopSending) is done once the
+// peer's reset arrives, without a Read to see it.
 func (s *RecvStream) Done() bool {
-	return s.state == RecvDataRead || s.state == RecvResetRead
+	return s.state == RecvDataRead || s.state == RecvResetRead || (s.cancelled && s.state == RecvResetRecvd)
 }

@@ -465,3 +465,34 @@ func TestRecvStreamRingGrowthKeepsOutOfOrderData(t *testing.T) {
 		t.Fatalf("got %d bytes fin=%v, want the original 40000 and fin", len(got), fin)
 	}
 }
+
+// TestRecvStreamStopSendingAfterAllArrived: an application that stops
+// reading while every byte has arrived but not all were read still sends
+// STOP_SENDING, so the sender learns its receipts will not reach the end;
+// one that read everything has nothing to say.
+func TestRecvStreamStopSendingAfterAllArrived(t *testing.T) {
+	r := NewRecvStream(5000, 5000)
+	mustHandle(t, r, 0, pattern(100), true, nil)
+	r.Read(make([]byte, 40))
+	if n := r.StopSending(3); n != 60 {
+		t.Fatalf("StopSending discarded %d, want the 60 unread bytes", n)
+	}
+	if code, ok := r.StopSendingToSend(); !ok || code != 3 {
+		t.Fatalf("StopSendingToSend = %d, %v; want 3, true", code, ok)
+	}
+	r.OnStopSendingLost()
+	if _, ok := r.StopSendingToSend(); !ok {
+		t.Fatal("a lost STOP_SENDING was not re-armed")
+	}
+	if !r.Done() {
+		t.Fatalf("state %v: not done after everything arrived and reading stopped", r.State())
+	}
+
+	all := NewRecvStream(5000, 5000)
+	mustHandle(t, all, 0, pattern(100), true, nil)
+	readAll(t, all)
+	all.StopSending(3)
+	if _, ok := all.StopSendingToSend(); ok {
+		t.Fatal("STOP_SENDING for a stream read to the end")
+	}
+}

@@ -97,6 +97,7 @@ type SendStream struct {
 	lost  rangeSet // ranges to resend, never acknowledged ones
 
 	closed   bool // the FIN is at written
+	announce bool // an empty frame must open the stream at the peer (Announce)
 	finSent  bool
 	finAcked bool
 	finLost  bool // the FIN must be resent
@@ -152,6 +153,16 @@ func (s *SendStream) Writable() int {
 func (s *SendStream) Close() {
 	if s.state == SendReady || s.state == SendSend {
 		s.closed = true
+	}
+}
+
+// Announce asks for the stream to be opened at the peer before any data:
+// while nothing has been written or sent, NextFrame returns an empty frame
+// at offset 0, which creates the stream there (RFC 9000 §3.2). Once data or
+// the FIN is written it opens the stream anyway, and Announce does nothing.
+func (s *SendStream) Announce() {
+	if s.state == SendReady && s.written == 0 && !s.closed {
+		s.announce = true
 	}
 }
 
@@ -242,6 +253,11 @@ func (s *SendStream) NextFrame(maxDataLen int, conn *SendWindow) (offset int64, 
 		s.markSent(true)
 		return s.written, nil, true, true
 	}
+	if s.announce {
+		s.announce = false
+		s.markSent(false)
+		return 0, nil, false, true
+	}
 	return 0, nil, false, false
 }
 
@@ -267,7 +283,7 @@ func (s *SendStream) HasData() bool {
 	if s.written > s.sent {
 		return s.window.Available() > 0
 	}
-	return s.closed && !s.finSent
+	return (s.closed && !s.finSent) || s.announce
 }
 
 // Unsent is how many written bytes have never been sent.
@@ -358,6 +374,9 @@ func (s *SendStream) OnLost(offset int64, length int, fin bool) {
 	}
 	if fin && s.finSent && !s.finAcked {
 		s.finLost = true
+	}
+	if length == 0 && !fin && s.sent == 0 && !s.closed && s.state == SendSend {
+		s.announce = true // the empty frame that opens the stream was lost
 	}
 }
 

@@ -531,3 +531,30 @@ func TestSendStreamUnsentAndRetransmission(t *testing.T) {
 		t.Fatal("HasRetransmission false after a loss")
 	}
 }
+
+// TestSendStreamAnnounce: a stream opened with nothing to write yet sends
+// one empty frame at offset 0 when announced, and again if it is lost; once
+// data is written, the data opens the stream.
+func TestSendStreamAnnounce(t *testing.T) {
+	s := newSendStream(t, 1000, 1000)
+	wantNoFrame(t, s, 100, nil)
+	s.Announce()
+	if !s.HasData() {
+		t.Fatal("HasData false after Announce")
+	}
+	wantFrame(t, next(t, s, 100, nil), 0, 0, false)
+	wantNoFrame(t, s, 100, nil)
+	if s.State() != SendSend {
+		t.Fatalf("state %v after the announcement, want Send", s.State())
+	}
+	s.OnLost(0, 0, false)
+	wantFrame(t, next(t, s, 100, nil), 0, 0, false)
+	s.OnAcked(0, 0, false)
+	wantNoFrame(t, s, 100, nil)
+
+	w := newSendStream(t, 1000, 1000)
+	mustWrite(t, w, pattern(10))
+	w.Announce()
+	wantFrame(t, next(t, w, 100, nil), 0, 10, false)
+	wantNoFrame(t, w, 100, nil)
+}

@@ -192,7 +192,7 @@ func TestWaitConsumedAfterEcho(t *testing.T) {
 		srvErr <- rs.WaitConsumed(ctx, int64(len(got)))
 	}()
 	s.Write(data)
-	s.Close()
+	s.CloseWrite()
 	echo, err := io.ReadAll(s)
 	if err != nil || len(echo) != len(data) {
 		t.Fatalf("echo: %d bytes, %v", len(echo), err)

@@ -341,17 +341,20 @@ func (c *Conn) appendStreamControl(b []byte, s *Stream, rec *sentFrames, now tim
 		}
 	}
 	if s.recv != nil {
-		if code, ok := s.recv.StopSendingToSend(); ok {
-			b = packet.StopSendingFrame{StreamID: s.id, ErrorCode: code}.Append(b)
+		// CONSUMED goes before STOP_SENDING: the sender learns how far
+		// the application read before it learns that reading stopped.
+		stopCode, stop := s.recv.StopSendingToSend()
+		if off, ok := s.recv.ConsumedToReport(); ok {
+			b = packet.ConsumedFrame{StreamID: s.id, Offset: off}.Append(b)
+			rec.add(sentFrame{kind: sentConsumed, id: s.id, offset: off})
+		}
+		if stop {
+			b = packet.StopSendingFrame{StreamID: s.id, ErrorCode: stopCode}.Append(b)
 			rec.add(sentFrame{kind: sentStopSending, id: s.id})
 		}
 		if lim, ok := s.recv.WindowUpdate(now, c.loss.rtt.Smoothed()); ok {
 			b = packet.MaxStreamDataFrame{StreamID: s.id, Max: lim}.Append(b)
 			rec.add(sentFrame{kind: sentMaxStreamData, id: s.id, offset: lim})
-		}
-		if off, ok := s.recv.ConsumedToReport(); ok {
-			b = packet.ConsumedFrame{StreamID: s.id, Offset: off}.Append(b)
-			rec.add(sentFrame{kind: sentConsumed, id: s.id, offset: off})
 		}
 	}
 	return b

@@ -143,11 +143,15 @@ func (c *Conn) onStreamFrame(f packet.StreamFrame, now time.Time) error {
 	}
 	s.mu.Lock()
 	err = s.recv.HandleFrame(f.Offset, f.Data, f.Fin, c.streams.connRecv)
+	done := s.recv.Done()
 	s.mu.Unlock()
 	if err != nil {
 		return c.streamErr(err, packet.FrameStream)
 	}
 	signal(s.readable)
+	if done {
+		c.queueCtrl(s) // the last data of a stream nobody reads any more
+	}
 	return nil
 }
 
@@ -198,7 +202,11 @@ func (c *Conn) onStopSending(f packet.StopSendingFrame) error {
 		return err
 	}
 	s.mu.Lock()
-	if s.send.OnStopSending(f.ErrorCode) && s.sendErr == nil {
+	// The peer's application stopped reading. Unless it read everything
+	// we wrote, writes and WaitConsumed fail, saying how far the data got;
+	// data not yet acknowledged is abandoned with RESET_STREAM.
+	s.send.OnStopSending(f.ErrorCode)
+	if s.sendErr == nil && s.send.PeerConsumed() < s.send.Written() {
 		s.sendErr = &StreamError{StreamID: s.id, Code: ApplicationErrorCode(f.ErrorCode), Remote: true}
 		s.wakeConsumedLocked()
 	}

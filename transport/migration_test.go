@@ -303,7 +303,7 @@ func TestMigrationUsesFreshConnIDsBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		msg := randomData(3, 64<<10)
-		go func() { s.Write(msg); s.Close() }()
+		go func() { s.Write(msg); s.CloseWrite() }()
 		rs, err := srv.AcceptStream(ctx)
 		if err != nil {
 			t.Fatal(err)

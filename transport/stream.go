@@ -2,19 +2,19 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
 	"time"
 
-	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/streams"
 	"github.com/limpetnet/limpet/transport/internal/deadline"
 )
 
-// Stream is one ordered byte stream of a connection. It implements net.Conn:
-// Close half-closes (sends FIN after the buffered data) and leaves the read
-// side open until the peer finishes. Read and Write may be called from
+// Stream is one ordered byte stream of a connection. It is a net.Conn:
+// Close closes both directions, CloseWrite and CloseRead one each, and
+// deadlines apply before any progress. Read and Write may be called from
 // different goroutines at once.
 //
 // Beyond net.Conn, a Stream reports delivery receipts: Consumed is how many
@@ -22,27 +22,32 @@ import (
 // number has been.
 type Stream struct {
 	c  *Conn
-	id packet.StreamID
+	id StreamID
 
-	// mu guards send, recv and the error fields. The connection loop holds it
-	// only for the duration of one call into send or recv.
+	// mu guards send, recv and the fields below it. The connection loop
+	// holds it only for the duration of one call into send or recv.
 	mu      sync.Mutex
 	send    *streams.SendStream // nil on a receive-only stream
 	recv    *streams.RecvStream // nil on a send-only stream
 	sendErr error               // why writes fail; nil while they may succeed
 	recvErr error               // why reads fail (after buffered data is read)
+	// readClosed and writeClosed record the application's Close,
+	// CloseRead and CloseWrite: reads and writes after them fail with
+	// ErrStreamClosed.
+	readClosed, writeClosed bool
+	eofSeen                 bool // Read returned io.EOF; the loop was told
 	// consumedCh is closed, and replaced, whenever PeerConsumed grows or the
 	// stream fails, waking WaitConsumed callers.
 	consumedCh chan struct{}
 
-	readable chan struct{} // one-slot signal: data, FIN or an error arrived
-	writable chan struct{} // one-slot signal: buffer space freed or an error
+	readable chan struct{} // one-slot signal: data, FIN, an error or a close
+	writable chan struct{} // one-slot signal: buffer space freed, an error or a close
 
 	readDeadline  *deadline.Deadline
 	writeDeadline *deadline.Deadline
 
 	// flushTo is the offset up to which the application asked for
-	// immediate sending (guarded by mu).
+	// immediate sending.
 	flushTo int64
 
 	// Owned by the connection loop.
@@ -51,7 +56,7 @@ type Stream struct {
 	heldSince  time.Time // when coalescing started holding a partial packet
 }
 
-func newStream(c *Conn, id packet.StreamID, send *streams.SendStream, recv *streams.RecvStream) *Stream {
+func newStream(c *Conn, id StreamID, send *streams.SendStream, recv *streams.RecvStream) *Stream {
 	return &Stream{
 		c: c, id: id, send: send, recv: recv,
 		consumedCh:    make(chan struct{}),
@@ -69,58 +74,82 @@ func signal(ch chan struct{}) {
 	}
 }
 
+// errSendOnly and errReceiveOnly are for the missing direction of a
+// unidirectional stream.
+var (
+	errSendOnly    = errors.New("limpet: read on a send-only stream")
+	errReceiveOnly = errors.New("limpet: write on a receive-only stream")
+)
+
 // StreamID is the stream's ID (docs/PROTOCOL.md section 5, "Stream IDs").
-func (s *Stream) StreamID() packet.StreamID { return s.id }
+func (s *Stream) StreamID() StreamID { return s.id }
 
 // Read reads data in order. It returns io.EOF after the peer's FIN, a
-// *StreamError after a reset, and the connection's error if it failed.
+// *StreamError after a reset, ErrStreamClosed after Close or CloseRead, an
+// error wrapping os.ErrDeadlineExceeded once the read deadline has passed
+// (even with data waiting), and the connection's error if it failed.
 func (s *Stream) Read(p []byte) (int, error) {
 	if s.recv == nil {
-		return 0, &StreamError{StreamID: s.id, Code: 0, Remote: false}
+		return 0, errSendOnly
 	}
 	for {
+		if s.readDeadline.Expired() {
+			return 0, errDeadline
+		}
 		s.mu.Lock()
+		if s.readClosed {
+			s.mu.Unlock()
+			return 0, ErrStreamClosed
+		}
 		n, fin := s.recv.Read(p)
 		err := s.recvErr
-		s.mu.Unlock()
-		if n > 0 {
-			s.c.onRead(s, n)
-			if fin {
-				return n, io.EOF
-			}
-			return n, nil
-		}
+		firstEOF := fin && !s.eofSeen
 		if fin {
-			return 0, io.EOF
+			s.eofSeen = true
 		}
-		if err != nil {
+		s.mu.Unlock()
+		if n > 0 || firstEOF {
+			// The loop credits flow control, reports the receipt and, at
+			// the end, lets the stream finish and its slot go back.
+			s.c.onRead(s, n)
+		}
+		switch {
+		case fin:
+			return n, io.EOF
+		case n > 0:
+			return n, nil
+		case err != nil:
 			return 0, err
-		}
-		if len(p) == 0 {
+		case len(p) == 0:
 			return 0, nil
 		}
 		select {
 		case <-s.readable:
 		case <-s.readDeadline.Wait():
-			return 0, errDeadline
 		}
 	}
 }
 
-// Write queues p for sending, blocking while the send buffer is full.
+// Write queues p for sending, blocking while the send buffer is full. It
+// fails with ErrStreamClosed after Close or CloseWrite, with an error
+// wrapping os.ErrDeadlineExceeded once the write deadline has passed, and
+// with a *DeliveryError once the stream or connection failed.
 func (s *Stream) Write(p []byte) (int, error) {
 	if s.send == nil {
-		return 0, ErrStreamClosed
+		return 0, errReceiveOnly
 	}
 	written := 0
 	for {
+		if s.writeDeadline.Expired() {
+			return written, errDeadline
+		}
 		s.mu.Lock()
 		if s.sendErr != nil {
 			err := s.deliveryErrorLocked(s.sendErr)
 			s.mu.Unlock()
 			return written, err
 		}
-		if s.send.Closed() {
+		if s.writeClosed {
 			s.mu.Unlock()
 			return written, ErrStreamClosed
 		}
@@ -136,13 +165,14 @@ func (s *Stream) Write(p []byte) (int, error) {
 		select {
 		case <-s.writable:
 		case <-s.writeDeadline.Wait():
-			return written, errDeadline
 		}
 	}
 }
 
 // Flush sends everything written so far without waiting to coalesce it
-// with later writes. It does not wait for delivery.
+// with later writes. It does not wait for delivery. On a stream nothing
+// was written to yet, it opens the stream at the peer, whose AcceptStream
+// otherwise learns of it only with its first data or FIN.
 func (s *Stream) Flush() error {
 	if s.send == nil {
 		return nil
@@ -154,30 +184,85 @@ func (s *Stream) Flush() error {
 		return err
 	}
 	s.flushTo = s.send.Written()
+	s.send.Announce()
 	s.mu.Unlock()
 	s.c.onWrite(s)
 	return nil
 }
 
-// Close half-closes the stream: a FIN follows the data already written. It
-// does not wait for delivery; use WaitConsumed for that.
+// Close closes both directions, as net.Conn requires: blocked and later
+// Reads and Writes fail with ErrStreamClosed; what was written is still
+// sent, followed by a FIN (use WaitConsumed to learn that the peer
+// application read it); and reading stops: unread data is discarded and,
+// unless everything was read, the peer is told with STOP_SENDING (code 0).
+// It returns ErrStreamClosed if the stream was closed already.
 func (s *Stream) Close() error {
-	if s.send == nil {
-		return nil
-	}
 	s.mu.Lock()
-	if s.sendErr != nil || s.send.Closed() {
-		s.mu.Unlock()
-		return nil
-	}
-	s.send.Close()
+	closed := s.readClosed && s.writeClosed
 	s.mu.Unlock()
-	s.c.onWrite(s)
+	if closed {
+		return ErrStreamClosed
+	}
+	s.closeRead(0)
+	s.closeWrite()
 	return nil
+}
+
+// CloseWrite closes the sending direction, the half-close of
+// *net.TCPConn: a FIN follows what was written, later Writes fail, and
+// reading goes on. WaitConsumed still waits for the peer application's
+// reads.
+func (s *Stream) CloseWrite() error {
+	if s.send == nil {
+		return errReceiveOnly
+	}
+	s.closeWrite()
+	return nil
+}
+
+// CloseRead closes the receiving direction: blocked and later Reads fail
+// with ErrStreamClosed, unread data is discarded, and the peer is told to
+// stop sending (STOP_SENDING with code 0) unless it had finished and
+// everything was read. Writing goes on.
+func (s *Stream) CloseRead() error {
+	if s.recv == nil {
+		return errSendOnly
+	}
+	s.closeRead(0)
+	return nil
+}
+
+func (s *Stream) closeWrite() {
+	s.mu.Lock()
+	s.writeClosed = true
+	if s.send == nil {
+		s.mu.Unlock()
+		return
+	}
+	if s.sendErr == nil {
+		s.send.Close()
+	}
+	s.mu.Unlock()
+	signal(s.writable)
+	s.c.onWrite(s)
+}
+
+func (s *Stream) closeRead(code ApplicationErrorCode) {
+	s.mu.Lock()
+	s.readClosed = true
+	if s.recv == nil {
+		s.mu.Unlock()
+		return
+	}
+	discarded := s.recv.StopSending(uint64(code))
+	s.mu.Unlock()
+	signal(s.readable)
+	s.c.onDiscard(s, discarded)
 }
 
 // CancelWrite abandons sending: the peer gets RESET_STREAM with code, and
-// data not yet delivered is discarded.
+// data not yet delivered is discarded. Writes then fail with a
+// *StreamError.
 func (s *Stream) CancelWrite(code ApplicationErrorCode) {
 	if s.send == nil {
 		return
@@ -192,7 +277,7 @@ func (s *Stream) CancelWrite(code ApplicationErrorCode) {
 }
 
 // CancelRead tells the peer to stop sending (STOP_SENDING with code) and
-// discards unread data.
+// discards unread data. Reads then fail with a *StreamError.
 func (s *Stream) CancelRead(code ApplicationErrorCode) {
 	if s.recv == nil {
 		return
@@ -297,10 +382,12 @@ func (s *Stream) SetDeadline(t time.Time) error {
 }
 
 // SetReadDeadline makes a blocked or future Read fail with an error wrapping
-// os.ErrDeadlineExceeded once t passes.
+// os.ErrDeadlineExceeded once t passes; a time in the past fails the next
+// Read at once, even with data waiting. The zero time clears it.
 func (s *Stream) SetReadDeadline(t time.Time) error { s.readDeadline.Set(t); return nil }
 
-// SetWriteDeadline does the same for Write.
+// SetWriteDeadline does the same for Write: past the deadline, Write
+// queues nothing more.
 func (s *Stream) SetWriteDeadline(t time.Time) error { s.writeDeadline.Set(t); return nil }
 
 var _ net.Conn = (*Stream)(nil)

@@ -61,6 +61,11 @@ func (d *Deadline) Wait() <-chan struct{} {
 	return d.expired
 }
 
+// Expired reports whether the deadline has passed: calls check it before
+// doing anything, so a deadline in the past fails them even when they could
+// make progress (net.Conn's contract).
+func (d *Deadline) Expired() bool { return IsClosed(d.Wait()) }
+
 // Stop cancels a pending timer, for Close.
 func (d *Deadline) Stop() {
 	d.mu.Lock()

@@ -70,7 +70,7 @@ func (s *session) handleFile(st *transport.Stream) {
 	if _, err := st.Write(frame); err != nil {
 		return
 	}
-	st.Close()
+	st.CloseWrite()
 	if res.Status != wire.StatusOK {
 		st.CancelRead(codeStop) // the sender may still be sending data we will not read
 	}

@@ -177,7 +177,7 @@ func (s *session) refuse(ctrl *transport.Stream, err error) {
 	reply := wire.ManifestReply{Status: wire.StatusAbort, Message: msg}
 	frame := wire.AppendFrame(nil, wire.FrameManifestReply, reply.Append(nil))
 	if _, werr := ctrl.Write(frame); werr == nil {
-		ctrl.Close()
+		ctrl.CloseWrite()
 		waitConsumed(ctrl, int64(len(frame)), time.Second)
 	}
 	s.conn.CloseWithError(codeRefused, msg)
@@ -270,7 +270,7 @@ func (s *session) awaitDone(ctx context.Context, ctrl *transport.Stream) bool {
 	if _, err := ctrl.Write(wire.AppendFrame(nil, wire.FrameDoneReply, res.Append(nil))); err != nil {
 		return false
 	}
-	ctrl.Close()
+	ctrl.CloseWrite()
 	// The sender closes the connection once it has the reply; do not close
 	// it first, or the reply could be lost with the connection.
 	select {

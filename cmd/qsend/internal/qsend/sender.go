@@ -256,7 +256,7 @@ func (s *sendSession) exchangeDone(ctrl *transport.Stream) error {
 	if _, err := ctrl.Write(wire.AppendFrame(nil, wire.FrameDone, nil)); err != nil {
 		return s.connLost(err)
 	}
-	ctrl.Close()
+	ctrl.CloseWrite()
 	body, err := wire.ReadFrame(ctrl, wire.FrameDoneReply, wire.MaxResultLen)
 	if err != nil {
 		return s.replyError(err)

@@ -196,5 +196,5 @@ func (s *sendSession) writeFile(st *transport.Stream, f *os.File, hasher hash.Ha
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	return st.Close()
+	return st.CloseWrite()
 }
