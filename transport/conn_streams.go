@@ -202,11 +202,11 @@ func (c *Conn) onStopSending(f packet.StopSendingFrame) error {
 		return err
 	}
 	s.mu.Lock()
-	// The peer's application stopped reading. Unless it read everything
-	// we wrote, writes and WaitConsumed fail, saying how far the data got;
-	// data not yet acknowledged is abandoned with RESET_STREAM.
-	s.send.OnStopSending(f.ErrorCode)
-	if s.sendErr == nil && s.send.PeerConsumed() < s.send.Written() {
+	// The peer's application stopped reading: data not yet acknowledged
+	// is abandoned with RESET_STREAM, and writes fail; so does WaitConsumed
+	// beyond what the peer read, saying how far the data got.
+	reset := s.send.OnStopSending(f.ErrorCode)
+	if s.sendErr == nil && (reset || s.send.PeerConsumed() < s.send.Written()) {
 		s.sendErr = &StreamError{StreamID: s.id, Code: ApplicationErrorCode(f.ErrorCode), Remote: true}
 		s.wakeConsumedLocked()
 	}

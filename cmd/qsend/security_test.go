@@ -335,7 +335,7 @@ func TestReceiverVerifiesHash(t *testing.T) {
 			}
 			hdr := wire.FileHeader{Index: 0, PrefixHash: [wire.HashLen]byte(sha256Of(nil))}
 			st.Write(append(wire.AppendFrame(nil, wire.FrameFileHeader, hdr.Append(nil)), tt.payload...))
-			st.Close()
+			st.CloseWrite()
 			st.SetReadDeadline(time.Now().Add(10 * time.Second))
 			body, err := wire.ReadFrame(st, wire.FrameResult, wire.MaxResultLen)
 			if err != nil {
