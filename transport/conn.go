@@ -197,6 +197,10 @@ func (c *Conn) loop() {
 		if c.state == stateClosed {
 			break
 		}
+		if c.hs.acceptDue {
+			c.hs.acceptDue = false
+			c.ep.enqueue(c)
+		}
 		c.send(now)
 		c.publishStats()
 		timer.Reset(max(0, c.nextDeadline(now).Sub(now)))

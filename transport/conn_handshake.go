@@ -29,6 +29,10 @@ type handshakeState struct {
 
 	confirmed bool      // handshake confirmed (docs/PROTOCOL.md section 4.6)
 	sendDone  bool      // server: HANDSHAKE_DONE due
+	// acceptDue: the server confirmed the handshake; the connection goes
+	// to Accept at the end of the loop's iteration, unless a packet
+	// processed with the confirming one closed it.
+	acceptDue bool
 	deadline  time.Time // the handshake must be confirmed by then
 
 	// origDCID is the DCID of the client's first Initial. It seeds the

@@ -110,7 +110,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		c.hs.sendDone = true
 		c.hs.initOpen, c.hs.initSeal = nil, nil
 		c.issueConnIDs()
-		c.ep.enqueue(c)
+		c.hs.acceptDue = true
 	}
 	if from != c.path.peer && pn > c.acks.LargestReceived() {
 		// Only an authenticated packet newer than any seen may move the
