@@ -27,8 +27,8 @@ type handshakeState struct {
 	nextPN    packet.PacketNumber
 	largestRx packet.PacketNumber // largest Initial packet number opened
 
-	confirmed bool      // handshake confirmed (docs/PROTOCOL.md section 4.6)
-	sendDone  bool      // server: HANDSHAKE_DONE due
+	confirmed bool // handshake confirmed (docs/PROTOCOL.md section 4.6)
+	sendDone  bool // server: HANDSHAKE_DONE due
 	// acceptDue: the server confirmed the handshake; the connection goes
 	// to Accept at the end of the loop's iteration, unless a packet
 	// processed with the confirming one closed it.
