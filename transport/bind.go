@@ -152,6 +152,22 @@ func listenUDP(network, address string, opts bindOptions) (Bind, error) {
 	return b, nil
 }
 
+// UnreachableError is what a Bind's ReadBatch returns when the system
+// reports that a datagram sent to Addr drew an ICMP error (on Linux, from
+// the socket's error queue): port or host unreachable. It carries no
+// datagram; reading goes on. The transport fails only a handshake to Addr
+// with it: ICMP can be forged, so an established connection ignores it.
+type UnreachableError struct {
+	Addr netip.AddrPort
+	Err  syscall.Errno
+}
+
+func (e *UnreachableError) Error() string {
+	return "transport: datagram to " + e.Addr.String() + " drew ICMP: " + e.Err.Error()
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
 // errBadDatagram reports a Datagram that WriteBatch cannot send: N outside
 // Buf, or an address the socket cannot reach.
 var errBadDatagram = errors.New("transport: datagram has N outside Buf or an unusable address")

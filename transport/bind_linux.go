@@ -99,6 +99,14 @@ func newUDPBind(conn *net.UDPConn, opts bindOptions) (Bind, error) {
 		if b.v6 {
 			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE)
 		}
+		// Report ICMP errors for this unconnected socket in its error
+		// queue, with the destination that drew them (ReadBatch returns
+		// them as *UnreachableError), so that a Dial to a port where
+		// nothing listens fails at once, as TCP's connect does.
+		_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+		if b.v6 {
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+		}
 		// Kernels before 4.18 have no UDP_SEGMENT and say ENOPROTOOPT.
 		if !opts.noGSO {
 			_, err := unix.GetsockoptInt(s, unix.IPPROTO_UDP, unix.UDP_SEGMENT)
@@ -212,6 +220,9 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 		return 0, err
 	}
 	if r.errno != 0 {
+		if ue := b.readErrQueue(); ue != nil {
+			return 0, ue
+		}
 		return 0, os.NewSyscallError("recvmmsg", r.errno)
 	}
 	for i := range r.n {
@@ -227,6 +238,53 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 		}
 	}
 	return r.n, nil
+}
+
+// readErrQueue drains the socket's error queue (IP_RECVERR) and returns
+// the first ICMP error in it, with the destination of the datagram that
+// drew it. recvmmsg fails with that error's errno when one is queued.
+func (b *linuxBind) readErrQueue() *UnreachableError {
+	var first *UnreachableError
+	var buf [64]byte
+	var oob [128]byte
+	b.raw.Control(func(fd uintptr) {
+		for range 64 {
+			_, oobn, _, from, err := unix.Recvmsg(int(fd), buf[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+			if err != nil {
+				return // EAGAIN: drained
+			}
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil || first != nil {
+				continue
+			}
+			for _, m := range msgs {
+				ip4 := m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_RECVERR
+				ip6 := m.Header.Level == unix.SOL_IPV6 && m.Header.Type == unix.IPV6_RECVERR
+				if (!ip4 && !ip6) || len(m.Data) < int(unsafe.Sizeof(unix.SockExtendedErr{})) {
+					continue
+				}
+				ee := (*unix.SockExtendedErr)(unsafe.Pointer(&m.Data[0]))
+				if ee.Origin != unix.SO_EE_ORIGIN_ICMP && ee.Origin != unix.SO_EE_ORIGIN_ICMP6 {
+					continue
+				}
+				if to, ok := sockaddrAddrPort(from); ok {
+					first = &UnreachableError{Addr: to, Err: syscall.Errno(ee.Errno)}
+				}
+			}
+		}
+	})
+	return first
+}
+
+// sockaddrAddrPort converts a sockaddr from the error queue.
+func sockaddrAddrPort(sa unix.Sockaddr) (netip.AddrPort, bool) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)), true
+	}
+	return netip.AddrPort{}, false
 }
 
 // setGRO turns UDP_GRO on or off. The kernel joins datagrams into trains

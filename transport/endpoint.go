@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,7 +238,11 @@ func (e *Endpoint) readLoop(bind Bind) {
 				e.abortAll(net.ErrClosed)
 				return
 			}
-			continue // e.g. ICMP-induced ECONNREFUSED: not fatal for UDP
+			var ue *UnreachableError
+			if errors.As(err, &ue) {
+				e.onUnreachable(ue)
+			}
+			continue // not fatal for UDP
 		}
 		now := time.Now()
 		for i := range dgrams[:n] {
@@ -249,6 +254,23 @@ func (e *Endpoint) readLoop(bind Bind) {
 	}
 }
 
+// onUnreachable fails the handshakes of dialled connections to the address
+// an ICMP error named, as TCP's connect fails on a refusal. Established
+// connections ignore ICMP, which anyone on the path can forge.
+func (e *Endpoint) onUnreachable(ue *UnreachableError) {
+	for _, c := range e.liveConns() {
+		if c.isServer {
+			continue
+		}
+		go c.run(context.Background(), func(time.Time) {
+			if c.state == stateHandshake && c.path.peer == ue.Addr {
+				c.terminate(&net.OpError{Op: "dial", Net: "udp", Addr: net.UDPAddrFromAddrPort(ue.Addr), Err: os.NewSyscallError("connect", ue.Err)})
+			}
+		})
+	}
+}
+
+// isClosed reports whether Close was called.
 func (e *Endpoint) isClosed() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
