@@ -43,7 +43,7 @@ func (s *RangeSet) init(maxRanges int) {
 		maxRanges = DefaultMaxAckRanges
 	}
 	s.limit = maxRanges
-	s.ranges = make([]packet.AckRange, 0, maxRanges)
+	s.ranges = make([]packet.AckRange, 0, min(maxRanges, 4)) // grows to limit as gaps appear
 }
 
 // Add records pn and reports whether it is new. It returns false for a

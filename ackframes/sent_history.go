@@ -188,7 +188,7 @@ func (h *SentHistory[M]) OnPacketSent(p SentPacket[M]) error {
 
 // grow doubles the ring, up to the limit, and unrolls it to start at 0.
 func (h *SentHistory[M]) grow() {
-	size := min(max(2*len(h.slots), 16), h.limit)
+	size := min(max(2*len(h.slots), 4), h.limit) // idle connections stay small
 	slots := make([]sentSlot[M], size)
 	for i := 0; i < h.n; i++ {
 		slots[i] = *h.at(i)

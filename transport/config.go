@@ -111,11 +111,11 @@ type FECConfig struct {
 // validate checks the fields whose ranges are documented.
 func (c *Config) validate() error {
 	if len(c.ApplicationProtocols) > packet.MaxApplicationProtocols {
-		return fmt.Errorf("limpet: Config.ApplicationProtocols: %d names, want at most %d", len(c.ApplicationProtocols), packet.MaxApplicationProtocols)
+		return fmt.Errorf("%w: Config.ApplicationProtocols: %d names, want at most %d", ErrInvalidConfig, len(c.ApplicationProtocols), packet.MaxApplicationProtocols)
 	}
 	for _, p := range c.ApplicationProtocols {
 		if len(p) == 0 || len(p) > packet.MaxApplicationProtocolLen {
-			return fmt.Errorf("limpet: Config.ApplicationProtocols: %q: want 1 to %d bytes", p, packet.MaxApplicationProtocolLen)
+			return fmt.Errorf("%w: Config.ApplicationProtocols: %q: want 1 to %d bytes", ErrInvalidConfig, p, packet.MaxApplicationProtocolLen)
 		}
 	}
 	return c.FEC.validate()
@@ -124,10 +124,10 @@ func (c *Config) validate() error {
 // validate checks the ranges documented on FECConfig.
 func (f FECConfig) validate() error {
 	if f.GroupSize < 0 || f.GroupSize > packet.MaxFECSources {
-		return fmt.Errorf("limpet: Config.FEC.GroupSize %d: want 0 to %d", f.GroupSize, packet.MaxFECSources)
+		return fmt.Errorf("%w: Config.FEC.GroupSize %d: want 0 to %d", ErrInvalidConfig, f.GroupSize, packet.MaxFECSources)
 	}
 	if f.Repair < 0 || f.Repair > f.GroupSize {
-		return fmt.Errorf("limpet: Config.FEC.Repair %d: want 0 to GroupSize (%d)", f.Repair, f.GroupSize)
+		return fmt.Errorf("%w: Config.FEC.Repair %d: want 0 to GroupSize (%d)", ErrInvalidConfig, f.Repair, f.GroupSize)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/limpetnet/limpet/ackframes"
@@ -33,14 +32,13 @@ type Conn struct {
 	isServer bool
 	cfg      Config
 
-	// Cross-goroutine plumbing. rxCh carries datagrams from the endpoint's
+	// Cross-goroutine plumbing. rx carries datagrams from the endpoint's
 	// reader; msgCh carries closures from API calls to run on the loop;
 	// wakeCh says a stream has something to send.
-	rxCh      chan *rxDatagram
-	msgCh     chan func(now time.Time)
-	wakeCh    chan struct{}
-	rxDropped atomic.Uint64
-	pend      pendingState
+	rx     rxQueue
+	msgCh  chan func(now time.Time)
+	wakeCh chan struct{}
+	pend   pendingState
 
 	// established is closed when the handshake has completed (1-RTT keys);
 	// done when the loop has exited, after closeErr is set.
@@ -83,13 +81,13 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 		ep:          ep,
 		isServer:    isServer,
 		cfg:         cfg,
-		rxCh:        make(chan *rxDatagram, 1024),
 		msgCh:       make(chan func(time.Time), 1),
 		wakeCh:      make(chan struct{}, 1),
 		done:        make(chan struct{}),
 		established: make(chan struct{}),
 	}
 	c.ctx, c.cancelCtx = context.WithCancelCause(context.Background())
+	c.rx.init()
 	c.setPeerAddr(peer)
 	c.path.maxPacket = maxDatagramSize
 	c.ids.localCID = newConnID()
@@ -164,30 +162,31 @@ func (c *Conn) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for c.state != stateClosed {
-		var rx *rxDatagram
 		var msg func(time.Time)
-		select {
-		case rx = <-c.rxCh:
-		case msg = <-c.msgCh:
-		case <-c.wakeCh:
-		case <-timer.C:
+		if c.rx.pending() {
+			// A backlog of datagrams: do not wait, but let API calls in.
+			select {
+			case msg = <-c.msgCh:
+			default:
+			}
+		} else {
+			select {
+			case <-c.rx.ready:
+			case msg = <-c.msgCh:
+			case <-c.wakeCh:
+			case <-timer.C:
+			}
 		}
 		// The clock is read once per iteration; everything below works
 		// at this now (a datagram at its arrival time).
 		now := time.Now()
-		if rx != nil {
-			c.handleDatagram(rx)
-			// Drain what else is queued before sending, so one ACK covers
-			// a burst.
-			for range 64 {
-				select {
-				case rx = <-c.rxCh:
-					c.handleDatagram(rx)
-					continue
-				default:
-				}
+		// A burst is handled before sending, so one ACK covers it.
+		for range rxBurst {
+			rx := c.rx.pop()
+			if rx == nil {
 				break
 			}
+			c.handleDatagram(rx)
 		}
 		if msg != nil {
 			msg(now)

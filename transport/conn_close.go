@@ -143,14 +143,7 @@ func (c *Conn) finish() {
 	c.ep.connDone(c, time.Now())
 	c.cancelCtx(c.closeErr)
 	close(c.done)
-	for {
-		select {
-		case rx := <-c.rxCh:
-			rxPool.Put(rx)
-		default:
-			return
-		}
-	}
+	c.rx.drain()
 }
 
 // Close closes the connection with NO_ERROR. Data not yet delivered is

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"sync"
 	"time"
 
 	"github.com/limpetnet/limpet/ackframes"
@@ -14,6 +15,8 @@ const maxSendBatch = 64
 
 // txState is the loop's packet-building scratch.
 type txState struct {
+	// bufs are the datagrams being built, borrowed from txBatchPool for
+	// one call of send: an idle connection holds no send buffers.
 	bufs []Datagram
 	rec  sentFrames // record of the packet being built
 
@@ -29,12 +32,12 @@ func (c *Conn) send(now time.Time) {
 	case stateClosed:
 		return
 	}
-	if c.tx.bufs == nil {
-		c.tx.bufs = make([]Datagram, maxSendBatch)
-		for i := range c.tx.bufs {
-			c.tx.bufs[i].Buf = make([]byte, 0, maxDatagramSize+crypto.TagLen)
-		}
-	}
+	batch := txBatchPool.Get().(*txBatch)
+	c.tx.bufs = batch[:]
+	defer func() {
+		c.tx.bufs = nil
+		txBatchPool.Put(batch)
+	}()
 	c.releaseHeld()
 	n := 0
 	initialBytes := 0
@@ -83,6 +86,19 @@ func (c *Conn) send(now time.Time) {
 		c.sendPathResponsesElsewhere(now)
 	}
 }
+
+// txBatch is one call of send's worth of datagram buffers.
+type txBatch [maxSendBatch]Datagram
+
+// txBatchPool shares send buffers among an endpoint's connections: a
+// connection needs them only while it builds packets.
+var txBatchPool = sync.Pool{New: func() any {
+	b := new(txBatch)
+	for i := range b {
+		b[i].Buf = make([]byte, 0, maxDatagramSize+crypto.TagLen)
+	}
+	return b
+}}
 
 // flush hands the first n built datagrams to the socket.
 func (c *Conn) flush(n int, now time.Time) {

@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -66,7 +65,7 @@ func (e *Endpoint) Dial(ctx context.Context, addr string, cfg *Config) (*Conn, e
 func dialConfig(cfg *Config) (Config, error) {
 	conf := cfg.withDefaults()
 	if conf.ServerKey.IsZero() {
-		return conf, errors.New("limpet: Dial needs Config.ServerKey (the server's public key)")
+		return conf, fmt.Errorf("%w: Dial needs Config.ServerKey (the server's public key)", ErrInvalidConfig)
 	}
 	if err := conf.validate(); err != nil {
 		return conf, err

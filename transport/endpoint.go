@@ -114,7 +114,7 @@ func Listen(addr string, cfg *Config) (*Listener, error) {
 func ListenBind(bind Bind, cfg *Config) (*Listener, error) {
 	if cfg == nil || cfg.PrivateKey.IsZero() {
 		bind.Close()
-		return nil, errors.New("limpet: Listen needs Config.PrivateKey")
+		return nil, fmt.Errorf("%w: Listen needs Config.PrivateKey", ErrInvalidConfig)
 	}
 	return NewEndpointBind(bind, cfg)
 }
@@ -209,16 +209,21 @@ func (e *Endpoint) swapBind(nb Bind) {
 	old.Close()
 }
 
-// clientGROBatch is how many GRO buffers a private endpoint reads into.
-const clientGROBatch = 8
+// groBatch and privateGROBatch are how many GRO buffers an endpoint reads
+// into, each up to 64 KiB of coalesced datagrams: enough for a few hundred
+// datagrams per system call, without every endpoint holding megabytes.
+const (
+	groBatch        = 16
+	privateGROBatch = 8 // a private endpoint carries one connection
+)
 
 func (e *Endpoint) readLoop(bind Bind) {
 	batch := max(bind.BatchSize(), 1)
-	if e.private && bind.MaxSegments() > 1 {
-		// A private endpoint carries one connection: a few GRO buffers
-		// (each up to 64 KiB of coalesced packets) keep up with it, where
-		// a full batch would cost every Dial 4 MiB.
-		batch = min(batch, clientGROBatch)
+	if bind.MaxSegments() > 1 {
+		batch = min(batch, groBatch)
+		if e.private {
+			batch = min(batch, privateGROBatch)
+		}
 	}
 	dgrams := make([]Datagram, batch)
 	bufSize := maxRxDatagram
@@ -334,12 +339,7 @@ func (e *Endpoint) route(b []byte, from netip.AddrPort, now time.Time) {
 // deliver queues a datagram for the connection's loop, dropping it when the
 // loop is not keeping up: a lost packet, which loss recovery handles.
 func (c *Conn) deliver(rx *rxDatagram) {
-	select {
-	case c.rxCh <- rx:
-	default:
-		rxPool.Put(rx)
-		c.rxDropped.Add(1)
-	}
+	c.rx.push(rx)
 }
 
 // register routes datagrams addressed to cid to c.

@@ -26,6 +26,7 @@ import (
 //	a Read or Write deadline passed                  errors.Is(err, os.ErrDeadlineExceeded), a net.Error with Timeout()
 //	the resolver failed                              *net.DNSError (wrapped)
 //	Dial's context ended                             context.Canceled or context.DeadlineExceeded
+//	a Config out of range, or missing a key           errors.Is(err, ErrInvalidConfig)
 //
 // A stream's Write, Close and WaitConsumed wrap the cause in a
 // *DeliveryError once data may be lost, saying how far it got.
@@ -178,6 +179,9 @@ var (
 	// ErrListenerClosed is returned by Accept and Dial after the Endpoint
 	// or Listener was closed; it matches net.ErrClosed.
 	ErrListenerClosed = fmt.Errorf("limpet: endpoint closed: %w", net.ErrClosed)
+	// ErrInvalidConfig is what every error about a Config, or a call the
+	// endpoint was not configured for, wraps.
+	ErrInvalidConfig = errors.New("limpet: invalid configuration")
 	// ErrStreamClosed is returned by Read after Close or CloseRead, and by
 	// Write after Close or CloseWrite; it matches net.ErrClosed.
 	ErrStreamClosed = fmt.Errorf("limpet: stream closed: %w", net.ErrClosed)

@@ -57,7 +57,7 @@ func Example() {
 	}
 	msg := []byte("hello, limpet")
 	s.Write(msg)
-	s.Close() // half-close: FIN after the data
+	s.CloseWrite() // FIN after the data; s could still read a reply
 
 	fmt.Println(<-received)
 	if err := s.WaitConsumed(ctx, int64(len(msg))); err == nil {
@@ -141,4 +141,55 @@ func ExampleNewStreamListener() {
 	fmt.Println(string(body))
 	// Output:
 	// served /index.html over limpet
+}
+
+// One Endpoint, one UDP socket, both dials and accepts: here two endpoints
+// reach each other at the same moment, as peers behind NATs do, and each
+// serves the protocol named in ApplicationProtocols.
+func ExampleEndpoint() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	keyA, _ := crypto.GenerateKey()
+	keyB, _ := crypto.GenerateKey()
+	newPeer := func(name string, key crypto.PrivateKey) *transport.Endpoint {
+		ep, err := transport.NewEndpoint("127.0.0.1:0", &transport.Config{PrivateKey: key, ApplicationProtocols: []string{"chat/1"}})
+		if err != nil {
+			log.Fatal(err)
+		}
+		go func() { // greet on every stream
+			for {
+				conn, err := ep.Accept(ctx)
+				if err != nil {
+					return
+				}
+				s, err := conn.AcceptStream(ctx)
+				if err != nil {
+					return
+				}
+				io.ReadAll(s)
+				fmt.Fprintf(s, "hello from %s over %s", name, conn.ConnectionState().ApplicationProtocol)
+				s.Close()
+			}
+		}()
+		return ep
+	}
+	a, b := newPeer("A", keyA), newPeer("B", keyB)
+	defer a.Close()
+	defer b.Close()
+
+	conn, err := a.Dial(ctx, b.Addr().String(), &transport.Config{
+		PrivateKey: keyA, ServerKey: keyB.Public(), ApplicationProtocols: []string{"chat/1"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := conn.OpenStream(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s.CloseWrite()
+	reply, _ := io.ReadAll(s)
+	fmt.Printf("%s; same socket: %v\n", reply, conn.LocalAddr().String() == a.Addr().String())
+	// Output:
+	// hello from B over chat/1; same socket: true
 }

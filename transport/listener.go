@@ -56,7 +56,7 @@ type pendingInitial struct {
 func (e *Endpoint) initAccept(cfg *Config) error {
 	conf := cfg.withDefaults()
 	if conf.PrivateKey.IsZero() {
-		return fmt.Errorf("limpet: an accepting endpoint needs Config.PrivateKey")
+		return fmt.Errorf("%w: an accepting endpoint needs Config.PrivateKey", ErrInvalidConfig)
 	}
 	if err := conf.validate(); err != nil {
 		return err
@@ -104,7 +104,7 @@ func (e *Endpoint) stopHandshakes() {
 // Accept waits for a connection whose handshake has been confirmed.
 func (e *Endpoint) Accept(ctx context.Context) (*Conn, error) {
 	if !e.accepting() {
-		return nil, fmt.Errorf("limpet: Accept on an endpoint made without a configuration for accepted connections")
+		return nil, fmt.Errorf("%w: Accept on an endpoint made without a configuration for accepted connections", ErrInvalidConfig)
 	}
 	for {
 		e.mu.Lock()

@@ -2,8 +2,8 @@ package transport
 
 import (
 	"bytes"
+	"errors"
 	"io"
-	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -367,10 +367,10 @@ func TestFECConfigValidation(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			ctx, cancel := contextCancelled()
 			defer cancel()
-			if _, err := DialBind(ctx, newFakeBind(testConnAddr), testPeerAddr, &Config{ServerKey: key.Public(), FEC: fc}); err == nil || !strings.Contains(err.Error(), "Config.FEC") {
+			if _, err := DialBind(ctx, newFakeBind(testConnAddr), testPeerAddr, &Config{ServerKey: key.Public(), FEC: fc}); !errors.Is(err, ErrInvalidConfig) {
 				t.Errorf("Dial with FEC %+v: %v, want a Config.FEC error", fc, err)
 			}
-			if ln, err := ListenBind(newFakeBind(testConnAddr), &Config{PrivateKey: key, FEC: fc}); err == nil || !strings.Contains(err.Error(), "Config.FEC") {
+			if ln, err := ListenBind(newFakeBind(testConnAddr), &Config{PrivateKey: key, FEC: fc}); !errors.Is(err, ErrInvalidConfig) {
 				if ln != nil {
 					ln.Close()
 				}

@@ -83,7 +83,7 @@ func (c *Conn) Stats() ConnStats {
 		Malformed:          s.malformed.Load(),
 		AuthFailed:         s.authFailed.Load(),
 		Duplicates:         s.duplicates.Load(),
-		QueueDrops:         c.rxDropped.Load(),
+		QueueDrops:         c.rx.dropped.Load(),
 	}
 }
 
