@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,8 +40,14 @@ func TestEndpointManyConnections(t *testing.T) {
 	conns := make([]*Conn, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
+	// 100 handshakes at a time: the server's queue sheds a thousand at
+	// once (by design), and the backed-off retries of a slow race build
+	// could then outlast the handshake timeout.
+	slots := make(chan struct{}, 100)
 	for i := range conns {
+		slots <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-slots }()
 			c, err := ep.Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
 			if err != nil {
 				errs <- err
@@ -214,4 +221,60 @@ func residentBytes(tb testing.TB) int64 {
 	f := strings.Fields(string(b))
 	pages, _ := strconv.ParseInt(f[1], 10, 64)
 	return pages * int64(os.Getpagesize())
+}
+
+// TestApplicationProtocols: the server picks the first of its protocols
+// that the client offers; with none in common the handshake fails with
+// NO_APPLICATION_PROTOCOL; without a list on either side the protocol is
+// "". ConnectionState reports it on both ends, with the peer's key and
+// the suite.
+func TestApplicationProtocols(t *testing.T) {
+	tests := []struct {
+		desc           string
+		server, client []string
+		want           string
+		wantErr        TransportErrorCode
+	}{
+		{desc: "the server's preference wins", server: []string{"b/2", "a/1"}, client: []string{"a/1", "b/2"}, want: "b/2"},
+		{desc: "one in common", server: []string{"x", "a/1"}, client: []string{"a/1"}, want: "a/1"},
+		{desc: "none in common", server: []string{"x"}, client: []string{"a/1"}, wantErr: NoApplicationProtocol},
+		{desc: "the server lists none", client: []string{"a/1"}, want: ""},
+		{desc: "the client lists none", server: []string{"x"}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			key, _ := crypto.GenerateKey()
+			ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, ApplicationProtocols: tt.server})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			clientKey, _ := crypto.GenerateKey()
+			c, err := Dial(ctx, ln.Addr().String(), &Config{PrivateKey: clientKey, ServerKey: key.Public(), ApplicationProtocols: tt.client})
+			if tt.wantErr != 0 {
+				var te *TransportError
+				if !errors.As(err, &te) || !te.Remote || te.Code != tt.wantErr {
+					t.Fatalf("Dial = %v, want the server's %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			s, err := ln.Accept(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, ss := c.ConnectionState(), s.ConnectionState()
+			if cs.ApplicationProtocol != tt.want || ss.ApplicationProtocol != tt.want {
+				t.Fatalf("application protocol: client %q, server %q; want %q", cs.ApplicationProtocol, ss.ApplicationProtocol, tt.want)
+			}
+			if cs.PeerKey != key.Public() || ss.PeerKey != clientKey.Public() || cs.CipherSuite != ss.CipherSuite || !cs.CipherSuite.Known() {
+				t.Fatalf("ConnectionState: client %+v, server %+v", cs, ss)
+			}
+		})
+	}
 }
