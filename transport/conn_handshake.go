@@ -489,15 +489,7 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 		hdrLen := packet.LongHeaderLen(h, pnLen, packet.MinInitialDatagramSize)
 		payloadLen = max(payloadLen, packet.MinInitialDatagramSize-hdrLen-crypto.TagLen)
 	}
-	payloadLen = max(payloadLen, 4) // room for the header-protection sample
-	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+crypto.TagLen)
-	b = packet.AppendPacketNumber(b, pn, pnLen)
-	start := len(b)
-	b = f.Append(b)
-	for len(b)-start < payloadLen {
-		b = append(b, 0) // PADDING
-	}
-	b = c.hs.initSeal.Seal(b, pnOffset, pnLen, uint64(pn))
+	b = appendInitialPacket(b, h, c.hs.initSeal, pn, f, payloadLen)
 	c.hs.nextPN++
 	c.stats.packetsSent.Add(1)
 	if c.isServer {
@@ -525,12 +517,20 @@ func (c *Conn) buildInitialClose(b []byte, f packet.ConnectionCloseFrame) []byte
 // appendInitialClose appends an Initial packet with header h and packet
 // number pn, sealed with seal, whose only frame is CONNECTION_CLOSE f.
 func appendInitialClose(b []byte, h packet.LongHeader, seal *crypto.Sealer, pn packet.PacketNumber, f packet.ConnectionCloseFrame) []byte {
+	return appendInitialPacket(b, h, seal, pn, f, 0)
+}
+
+// appendInitialPacket appends an Initial packet with header h and a 4-byte
+// packet number pn, sealed with seal, whose payload is frame and PADDING up
+// to payloadLen bytes, and at least 4 (room for the header-protection
+// sample).
+func appendInitialPacket(b []byte, h packet.LongHeader, seal *crypto.Sealer, pn packet.PacketNumber, frame packet.Frame, payloadLen int) []byte {
 	const pnLen = 4
-	payloadLen := max(f.Len(), 4)
+	payloadLen = max(payloadLen, frame.Len(), 4)
 	b, pnOffset := packet.AppendLongHeader(b, h, pnLen, payloadLen+crypto.TagLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	start := len(b)
-	b = f.Append(b)
+	b = frame.Append(b)
 	for len(b)-start < payloadLen {
 		b = append(b, 0) // PADDING
 	}

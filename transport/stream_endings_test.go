@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/limpetnet/limpet/crypto"
 )
 
 // streamEnding plays one way a stream can end: the opener's half and the
@@ -163,26 +161,9 @@ var streamEndings = []streamEnding{{
 // sides and give its slot back (MAX_STREAMS), so no OpenStream ever waits
 // long, and when they are done neither side holds a stream.
 func TestStreamEndings(t *testing.T) {
-	key, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	_, cli, srv := testPair(t, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cli, err := Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	srv, err := ln.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const perEnding, workers = 1000, 10
 	for _, ending := range streamEndings {
 		t.Run(ending.desc, func(t *testing.T) {
