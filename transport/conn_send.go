@@ -294,12 +294,20 @@ func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames, now tim
 		rec.add(sentFrame{kind: sentHandshakeDone})
 		c.hs.sendDone = false
 	}
-	if lim, ok := c.streams.connRecv.Update(now, c.loss.rtt.Smoothed()); ok && len(b)+reserve <= limit {
-		b = packet.MaxDataFrame{Max: lim}.Append(b)
-		rec.add(sentFrame{kind: sentMaxData, offset: lim})
+	// Room is checked before asking for each frame: asking marks it sent,
+	// so a frame asked for and then left out for lack of room would never
+	// go (a MAX_DATA lost that way stalls the peer for good).
+	if len(b)+reserve <= limit {
+		if lim, ok := c.streams.connRecv.Update(now, c.loss.rtt.Smoothed()); ok {
+			b = packet.MaxDataFrame{Max: lim}.Append(b)
+			rec.add(sentFrame{kind: sentMaxData, offset: lim})
+		}
 	}
 	for _, ids := range [2]*remoteIDs{{c.streams.remoteBidi, true}, {c.streams.remoteUni, false}} {
-		if lim, ok := ids.ids.MaxStreamsToSend(); ok && len(b)+reserve <= limit {
+		if len(b)+reserve > limit {
+			break
+		}
+		if lim, ok := ids.ids.MaxStreamsToSend(); ok {
 			b = packet.MaxStreamsFrame{Bidirectional: ids.bidi, Max: lim}.Append(b)
 			kind := sentMaxStreamsUni
 			if ids.bidi {
@@ -308,8 +316,8 @@ func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames, now tim
 			rec.add(sentFrame{kind: kind, offset: int64(lim)})
 		}
 	}
-	if c.streams.connSend != nil {
-		if lim, ok := c.streams.connSend.Blocked(); ok && len(b)+reserve <= limit {
+	if c.streams.connSend != nil && len(b)+reserve <= limit {
+		if lim, ok := c.streams.connSend.Blocked(); ok {
 			b = packet.DataBlockedFrame{Limit: lim}.Append(b)
 			rec.add(sentFrame{kind: sentDataBlocked, offset: lim})
 		}

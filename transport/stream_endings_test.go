@@ -23,6 +23,10 @@ type streamEnding struct {
 
 var endingPayload = bytes.Repeat([]byte("limpet "), 300) // 2100 bytes: two packets
 
+// endingTimeout bounds every call a stream ending makes, so that one that
+// never returns fails the test instead of hanging it.
+const endingTimeout = 20 * time.Second
+
 func wantEOF(s *Stream, want []byte) error {
 	got, err := io.ReadAll(s)
 	if err != nil {
@@ -64,7 +68,9 @@ var streamEndings = []streamEnding{{
 	opener: func(s *Stream) error {
 		s.Write(endingPayload)
 		s.Flush()
-		if err := s.WaitConsumed(context.Background(), int64(len(endingPayload))); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), endingTimeout)
+		defer cancel()
+		if err := s.WaitConsumed(ctx, int64(len(endingPayload))); err != nil {
 			return err
 		}
 		s.CloseWrite() // the data is acknowledged: the FIN goes alone
@@ -114,7 +120,9 @@ var streamEndings = []streamEnding{{
 	desc: "CancelRead: the peer's writes fail", bidi: true,
 	opener: func(s *Stream) error {
 		s.Write(endingPayload)
-		if err := s.WaitConsumed(context.Background(), 1<<30); wantStreamError(errors.Unwrap(err), 8) != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), endingTimeout)
+		defer cancel()
+		if err := s.WaitConsumed(ctx, 1<<30); wantStreamError(errors.Unwrap(err), 8) != nil {
 			return fmt.Errorf("WaitConsumed after the peer's CancelRead: %v", err)
 		}
 		return s.Close()
@@ -180,6 +188,7 @@ func TestStreamEndings(t *testing.T) {
 						errs <- fmt.Errorf("accept: %w", err)
 						return
 					}
+					s.SetDeadline(time.Now().Add(endingTimeout))
 					wg.Go(func() {
 						if err := ending.accept(s); err != nil {
 							errs <- fmt.Errorf("accepter of stream %d: %w", s.StreamID(), err)
@@ -204,6 +213,7 @@ func TestStreamEndings(t *testing.T) {
 							errs <- fmt.Errorf("worker %d: OpenStream waited for a slot: %w", w, err)
 							return
 						}
+						s.SetDeadline(time.Now().Add(endingTimeout))
 						if err := ending.opener(s); err != nil {
 							errs <- fmt.Errorf("opener of stream %d: %w", s.StreamID(), err)
 						}
