@@ -216,13 +216,9 @@ func (s *SendStream) NextFrame(maxDataLen int, conn *SendWindow) (offset int64, 
 	}
 
 	if unsent := s.written - s.sent; unsent > 0 {
-		want := min(unsent, int64(maxDataLen))
-		n := min(want, s.window.Available())
-		streamLimited := n < want
-		connLimited := false
-		if conn != nil && conn.Available() < n {
-			n = conn.Available()
-			connLimited = true
+		n := min(unsent, int64(maxDataLen), s.window.Available())
+		if conn != nil {
+			n = min(n, conn.Available())
 		}
 		if n > 0 {
 			data = s.buf.view(s.sent, int(n))
@@ -233,13 +229,15 @@ func (s *SendStream) NextFrame(maxDataLen int, conn *SendWindow) (offset int64, 
 			}
 			s.sent += int64(len(data))
 		}
-		// NoteBlocked ignores windows that still have credit, such as the
-		// stream's when the connection was the tighter limit.
-		if streamLimited {
+		// Data still waits: a window this frame emptied (or found empty)
+		// is blocked, even when the packet's room was the tighter limit,
+		// so that STREAM_DATA_BLOCKED or DATA_BLOCKED goes out as the
+		// credit runs out. NoteBlocked ignores windows with credit left.
+		if s.written > s.sent {
 			s.window.NoteBlocked()
-		}
-		if connLimited {
-			conn.NoteBlocked()
+			if conn != nil {
+				conn.NoteBlocked()
+			}
 		}
 		if n == 0 {
 			return 0, nil, false, false
@@ -305,6 +303,12 @@ func (s *SendStream) Blocked() (limit int64, ok bool) {
 		return 0, false
 	}
 	return s.window.Blocked()
+}
+
+// CreditBlocked reports whether written bytes wait for the peer's stream
+// credit. Unlike Blocked it reports the state, not a frame to send.
+func (s *SendStream) CreditBlocked() bool {
+	return s.sending() && s.written > s.sent && s.window.Available() == 0
 }
 
 // OnBlockedLost re-arms a lost STREAM_DATA_BLOCKED if still blocked at limit.

@@ -126,6 +126,26 @@ func TestSendStreamFlowControl(t *testing.T) {
 	}
 }
 
+// A frame that takes exactly the last of the credit, because the packet
+// had room for just that much, leaves the stream blocked at once: the
+// STREAM_DATA_BLOCKED must not wait for a NextFrame that finds nothing.
+func TestSendStreamBlockedWhenFrameEmptiesWindow(t *testing.T) {
+	s := newSendStream(t, 10000, 3000)
+	mustWrite(t, s, pattern(5000))
+	conn := NewSendWindow(10000)
+	wantFrame(t, next(t, s, 1000, conn), 0, 1000, false)
+	if _, ok := s.Blocked(); ok {
+		t.Fatalf("stream reported blocked with 2000 bytes of credit left")
+	}
+	wantFrame(t, next(t, s, 2000, conn), 1000, 2000, false) // room and credit both 2000
+	if limit, ok := s.Blocked(); !ok || limit != 3000 {
+		t.Fatalf("got stream Blocked (%d, %v) after the frame that used the last credit, want (3000, true)", limit, ok)
+	}
+	if _, ok := conn.Blocked(); ok {
+		t.Fatalf("connection reported blocked with credit left")
+	}
+}
+
 func TestSendStreamRetransmitsExactlyLostBytes(t *testing.T) {
 	data := pattern(3000)
 	s := newSendStream(t, 10000, 1<<20)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
@@ -78,6 +79,20 @@ type Config struct {
 	// with NO_APPLICATION_PROTOCOL; if either lists none, the protocol is
 	// "". At most 16 names, each 1 to 255 bytes.
 	ApplicationProtocols []string
+
+	// QLogLogger, if not nil, receives the connection's qlog events
+	// (draft-ietf-quic-qlog-main-schema): give it
+	// slog.New(qlog.NewJSONHandler(qlog.HandlerOptions{Dir: dir})) from
+	// package transport/qlog for a JSON-SEQ trace file per connection,
+	// which qvis and other qlog tools read. Its level chooses the detail
+	// (qlog.LevelFrame, LevelPacket, LevelConn). Nil costs nothing.
+	QLogLogger *slog.Logger
+
+	// Logger, if not nil, receives the library's own diagnostics: a
+	// connection established or ended and why, path changes, handshakes
+	// refused. Nothing is logged per packet above slog.LevelDebug. Nil,
+	// the default, is silent.
+	Logger *slog.Logger
 
 	// FEC turns on forward error correction (docs/PROTOCOL.md section 10);
 	// the zero value leaves it off.

@@ -60,8 +60,10 @@ type Conn struct {
 	streams    streamsState // conn_streams.go
 	idle       idleState    // conn_timers.go
 	lifetime   lifetimeState
-	fec        fecState // conn_fec.go
-	tx         txState  // conn_send.go
+	fec        fecState   // conn_fec.go
+	tx         txState    // conn_send.go
+	qlog       qlogState  // conn_qlog.go
+	limit      limitState // conn_limits.go
 
 	// Statistics, written by the loop, read atomically by Stats.
 	stats connStats
@@ -99,6 +101,7 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 	c.streams.init(isServer, cfg)
 	c.idle.init(cfg.MaxIdleTimeout, now)
 	c.fec.init(cfg.FEC)
+	c.limit.since = now
 	return c
 }
 
@@ -144,6 +147,8 @@ func (c *Conn) applyPeerParams(p packet.TransportParameters) {
 	c.streams.connSend = streams.NewSendWindow(p.InitialMaxData)
 	c.streams.localBidi = streams.NewLocalStreamIDs(c.isServer, true, p.InitialMaxStreamsBidi)
 	c.streams.localUni = streams.NewLocalStreamIDs(c.isServer, false, p.InitialMaxStreamsUni)
+	c.qlogParameters("local", c.localParams())
+	c.qlogParameters("remote", p)
 	c.loss.SetPeerMaxAckDelay(p.MaxAckDelay)
 	if p.MaxUDPPayloadSize < int64(c.path.maxPacket) {
 		c.path.maxPacket = int(p.MaxUDPPayloadSize)
@@ -202,6 +207,7 @@ func (c *Conn) loop() {
 		}
 		c.send(now)
 		c.publishStats()
+		c.qlogMetrics(now)
 		timer.Reset(max(0, c.nextDeadline(now).Sub(now)))
 	}
 	c.finish()
@@ -254,6 +260,7 @@ func (c *Conn) queueStream(s *Stream) {
 // onRead accounts for n bytes the application read from s: connection
 // credit, and perhaps MAX_STREAM_DATA and CONSUMED frames.
 func (c *Conn) onRead(s *Stream, n int) {
+	c.stats.streamBytesRead.Add(uint64(n))
 	c.pend.mu.Lock()
 	c.pend.read += int64(n)
 	c.pend.streams = append(c.pend.streams, s)

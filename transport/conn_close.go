@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"time"
 
@@ -140,6 +141,8 @@ func (c *Conn) finish() {
 	if c.closeErr == nil {
 		c.closeErr = net.ErrClosed
 	}
+	c.qlogClosed(c.closeErr)
+	c.diag(slog.LevelDebug, "connection ended", slog.String("error", c.closeErr.Error()))
 	c.ep.connDone(c, time.Now())
 	c.cancelCtx(c.closeErr)
 	close(c.done)

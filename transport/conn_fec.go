@@ -1,12 +1,14 @@
 package transport
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/transport/internal/fec"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 // maxFECHeld bounds the lost protected packets a sender holds back from
@@ -352,6 +354,7 @@ func (c *Conn) processRecovered(now time.Time) {
 		}
 		c.acks.OnPacketReceived(r.pn, ackEliciting, now)
 		c.stats.fecRecovered.Add(1)
+		c.qlogEvent(qlog.FECRecovered, slog.Int64("packet_number", int64(r.pn)), slog.Int("length", len(r.payload)))
 	}
 }
 

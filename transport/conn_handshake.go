@@ -3,12 +3,14 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 // handshakeState is the Noise IK handshake carried in Initial packets
@@ -231,6 +233,8 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	}
 	c.hs.largestRx = in.pn
 	c.hs.initSeal, c.hs.initOpen = in.seal, in.open
+	c.startQlog(e.lcfg.QLogLogger)
+	c.qlogInitial(qlog.PacketReceived, in.pn, in.datagramLen)
 	var clientParams packet.TransportParameters
 	var paramErr error
 	msg2, res, err := e.hs.Accept(in.message, in.hdr.DstConnID.Bytes(), in.now, func(raw []byte) ([]byte, error) {
@@ -331,6 +335,7 @@ func newClientConn(e *Endpoint, cfg Config, peer netip.AddrPort, now time.Time) 
 	if err := c.startClientHandshake(c.hs.origDCID, now); err != nil {
 		return nil, err
 	}
+	c.startQlog(cfg.QLogLogger)
 	return c, nil
 }
 
@@ -383,6 +388,7 @@ func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPor
 		c.hs.largestRx = pn
 	}
 	c.stats.packetsReceived.Add(1)
+	c.qlogInitial(qlog.PacketReceived, pn, len(pkt))
 	if packet.ReservedBitsSet(byte0) {
 		c.closeTransport(packet.ProtocolViolation, 0, "reserved header bits set", now)
 		return
@@ -459,6 +465,7 @@ func (c *Conn) onServerHello(msg2 []byte, now time.Time) {
 	c.path.validated = true
 	c.hs.client = nil
 	c.hs.out = nil
+	c.diag(slog.LevelDebug, "handshake complete", slog.String("suite", res.Suite.String()))
 	// Tell the server promptly that we have the keys: its first 1-RTT
 	// packet from us confirms the handshake.
 	c.loss.pingDue = true
@@ -492,6 +499,7 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 	b = appendInitialPacket(b, h, c.hs.initSeal, pn, f, payloadLen)
 	c.hs.nextPN++
 	c.stats.packetsSent.Add(1)
+	c.qlogInitial(qlog.PacketSent, pn, len(b))
 	if c.isServer {
 		c.hs.resends--
 	} else {

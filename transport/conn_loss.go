@@ -1,12 +1,14 @@
 package transport
 
 import (
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
 	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/congestion"
 	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 // maxPTOInterval caps the probe timeout's exponential backoff, so a path
@@ -83,7 +85,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	}
 	var persistent bool
 	c.loss.lostBuf, persistent = c.loss.DetectLost(now, &c.loss.rtt, c.loss.lostBuf[:0])
-	c.onLost(c.loss.lostBuf, persistent, now)
+	c.onLost(c.loss.lostBuf, persistent, "", now)
 	for i := range c.loss.ackedBuf {
 		p := &c.loss.ackedBuf[i]
 		if p.InFlight {
@@ -112,6 +114,7 @@ func (c *Conn) onSpurious(spurious []ackframes.SpuriousLoss, now time.Time) {
 			continue
 		}
 		c.stats.spuriousLosses.Add(1)
+		c.qlogEvent(qlog.SpuriousLoss, slog.Int64("packet_number", int64(p.Number)))
 		// Congestion control never heard of a lost repair packet (onLost).
 		if p.InFlight && !c.fec.wasLostRepair(p.Number) {
 			c.loss.cc.OnSpuriousLoss(now, p.Size, p.LostAt)
@@ -130,7 +133,10 @@ func (c *Conn) fecIsHeld(pn packet.PacketNumber) bool {
 }
 
 // onLost hands lost packets' frames back for retransmission in new packets.
-func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, now time.Time) {
+//
+// trigger is qlog's name for what declared them lost, "" when an ACK did
+// (by the packet or the time threshold).
+func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, trigger string, now time.Time) {
 	if len(lost) == 0 {
 		return
 	}
@@ -142,6 +148,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 			continue // its group's repair packets may still rebuild it
 		}
 		c.stats.packetsLost.Add(1)
+		c.qlogLost(p.Number, trigger)
 		if p.InFlight && !p.Frames.fecRepair {
 			// A lost repair packet alone does not reach congestion
 			// control: it is extra to the data, and 20 % of packets at

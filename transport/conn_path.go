@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 // pathState is what the loop knows about the network path to the peer
@@ -79,6 +82,9 @@ func (c *Conn) onPeerAddressChange(from netip.AddrPort, datagramLen int, now tim
 	}
 	c.path.migrations++
 	c.stats.migrations.Add(1)
+	c.qlogEvent(qlog.PathAssigned, slog.String("path_id", strconv.FormatUint(c.path.migrations, 10)),
+		slog.Any("path_remote", endpointInfo(from, c.ids.remoteCID)))
+	c.diag(slog.LevelInfo, "the peer's address changed", slog.String("from", old.String()), slog.String("to", from.String()))
 }
 
 func (c *Conn) startPathValidation(now time.Time) {
@@ -104,6 +110,7 @@ func (c *Conn) onPathResponse(f packet.PathResponseFrame) {
 	c.path.challengeDue = false
 	c.path.validated = true
 	c.path.hasPrev = false
+	c.qlogEvent(qlog.MigrationStateUpdated, slog.String("new", "migration_complete"))
 }
 
 // checkPathTimers falls back to the previous path if the new one did not
@@ -114,6 +121,8 @@ func (c *Conn) checkPathTimers(now time.Time) {
 	}
 	c.path.challengePending = false
 	c.path.challengeDue = false
+	c.qlogEvent(qlog.MigrationStateUpdated, slog.String("new", "migration_abandoned"))
+	c.diag(slog.LevelInfo, "the new path did not answer its challenge", slog.Bool("back_to_previous", c.path.hasPrev))
 	if c.path.hasPrev {
 		c.setPeerAddr(c.path.prevAddr)
 		c.switchRemoteConnID() // the failed path's ID stays with it
@@ -231,6 +240,9 @@ func (c *Conn) migrateSocket(now time.Time) error {
 	c.startPathValidation(now)
 	c.loss.pingDue = true
 	c.requeueOldestForProbe()
+	c.qlogEvent(qlog.PathAssigned, slog.String("path_id", strconv.FormatUint(c.path.migrations, 10)),
+		slog.Any("path_local", endpointInfo(nb.LocalAddr(), c.ids.localCID)))
+	c.diag(slog.LevelInfo, "moved to a new socket", slog.String("from", old.String()), slog.String("to", nb.LocalAddr().String()))
 	return nil
 }
 

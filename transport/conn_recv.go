@@ -7,6 +7,7 @@ import (
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 func (c *Conn) handleDatagram(rx *rxDatagram) {
@@ -61,6 +62,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 	h, err := packet.ParseShortHeader(pkt, packet.DefaultConnIDLen)
 	if err != nil {
 		c.stats.malformed.Add(1)
+		c.qlogDropped(len(pkt), "invalid")
 		return
 	}
 	pnLen, trunc, byte0, err := c.keys.UnprotectHeader(pkt, h.PNOffset)
@@ -96,9 +98,11 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 			return
 		}
 		c.stats.duplicates.Add(1)
+		c.qlogDropped(len(pkt), "duplicate")
 		return
 	}
 	c.stats.packetsReceived.Add(1)
+	c.qlogPacket(qlog.PacketReceived, pn, len(pkt), c.qlogFramesOf(payload))
 	c.stats.bytesReceived.Add(uint64(len(pkt)))
 	c.idle.lastRecv = now
 	c.idle.base = now
@@ -151,6 +155,7 @@ func (c *Conn) onUndecryptable(pkt []byte) {
 		return
 	}
 	c.stats.authFailed.Add(1)
+	c.qlogDropped(len(pkt), "decryption_failure")
 }
 
 // transportError is a protocol error found while processing frames; the
@@ -240,6 +245,7 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 			return 0, frameErr(ft, err)
 		}
 		if c.streams.connSend.SetLimit(f.Max) {
+			c.limit.connBlocked = false
 			c.wakeAllSenders()
 		}
 		return n, nil
@@ -256,17 +262,21 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		}
 		return n, c.onMaxStreams(f)
 	case ft == packet.FrameDataBlocked:
-		_, n, err := packet.ParseDataBlockedFrame(p)
+		f, n, err := packet.ParseDataBlockedFrame(p)
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
+		c.notePeerBlocked(nil, f.Limit, now)
 		return n, nil
 	case ft == packet.FrameStreamDataBlocked:
 		f, n, err := packet.ParseStreamDataBlockedFrame(p)
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		_, err = c.streamForFrame(f.StreamID, ft, false)
+		s, err := c.streamForFrame(f.StreamID, ft, false)
+		if s != nil {
+			c.notePeerBlocked(s, f.Limit, now)
+		}
 		return n, err
 	case ft == packet.FrameStreamsBlockedBidi || ft == packet.FrameStreamsBlockedUni:
 		_, n, err := packet.ParseStreamsBlockedFrame(p)

@@ -7,6 +7,7 @@ import (
 	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 // maxSendBatch bounds the datagrams built per loop iteration: enough for a
@@ -32,6 +33,7 @@ func (c *Conn) send(now time.Time) {
 	case stateClosed:
 		return
 	}
+	c.limit.charge(now)
 	batch := txBatchPool.Get().(*txBatch)
 	c.tx.bufs = batch[:]
 	defer func() {
@@ -81,10 +83,11 @@ func (c *Conn) send(now time.Time) {
 			}
 		}
 	}
-	c.flush(n, now)
+	failed := c.flush(n, now)
 	if len(c.path.responses) > 0 && c.keys != nil {
 		c.sendPathResponsesElsewhere(now)
 	}
+	c.setLimit(c.classifyLimit(now, failed))
 }
 
 // txBatch is one call of send's worth of datagram buffers.
@@ -101,9 +104,13 @@ var txBatchPool = sync.Pool{New: func() any {
 }}
 
 // flush hands the first n built datagrams to the socket.
-func (c *Conn) flush(n int, now time.Time) {
+//
+// The time spent building the batch counts as the sender's own (cpu), the
+// time in the socket's WriteBatch as the socket's; it reports whether the
+// socket refused the batch.
+func (c *Conn) flush(n int, now time.Time) (failed bool) {
 	if n == 0 {
-		return
+		return false
 	}
 	out := c.tx.bufs[:n]
 	for i := range out {
@@ -113,10 +120,18 @@ func (c *Conn) flush(n int, now time.Time) {
 		c.path.bytesSent += int64(out[i].N)
 		c.stats.bytesSent.Add(uint64(out[i].N))
 	}
-	if err := c.ep.bind().WriteBatch(out); err != nil {
+	start := time.Now()
+	c.limit.state = limitCPU
+	c.limit.charge(start)
+	err := c.ep.bind().WriteBatch(out)
+	c.limit.state = limitSocket
+	c.limit.charge(time.Now())
+	if err != nil {
 		c.stats.sendErrors.Add(1)
 		c.maybeMigrate(now, err)
+		return true
 	}
+	return false
 }
 
 // amplificationAllows applies the 3× limit before the peer's address is
@@ -240,12 +255,14 @@ func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen
 		return nil
 	}
 	c.fecProtect(pn, b[payloadStart:], rec, pathFrames)
+	frames := c.qlogFramesOf(b[payloadStart:])
 	b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn))
 	if err != nil {
 		c.closeTransport(packet.AEADLimitReached, 0, err.Error(), now)
 		return nil
 	}
 	size := len(b)
+	c.qlogPacket(qlog.PacketSent, pn, size, frames)
 	c.stats.packetsSent.Add(1)
 	if c.tx.testDrop != nil && c.tx.testDrop(rec) {
 		c.tx.dropBuilt = true
@@ -418,19 +435,18 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		s.heldSince = time.Time{}
 		offset, data, fin, ok := s.send.NextFrame(maxData, c.streams.connSend)
 		if !ok {
-			blocked := false
-			if _, b2 := s.send.Blocked(); b2 {
-				blocked = true
-			}
+			// Out of credit: STREAM_DATA_BLOCKED or DATA_BLOCKED is due
+			// (asking Blocked here would use up the frame before the
+			// control pass could send it).
+			c.noteCreditBlocked(s)
 			s.mu.Unlock()
 			c.streams.sched.Sent(id, 0, false)
-			if blocked {
-				c.queueCtrl(s)
-			}
+			c.queueCtrl(s)
 			continue
 		}
 		f := packet.StreamFrame{StreamID: id, Offset: offset, Data: data, Fin: fin}
 		b = f.Append(b)
+		c.stats.streamBytesSent.Add(uint64(s.send.BytesSent() - off))
 		more := s.send.HasData()
 		writable := s.send.Writable() > 0
 		starved := !more && s.send.Unsent() > 0
@@ -439,6 +455,9 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		if starved {
 			// Out of flow-control credit: STREAM_DATA_BLOCKED is due.
 			c.queueCtrl(s)
+			s.mu.Lock()
+			c.noteCreditBlocked(s)
+			s.mu.Unlock()
 		}
 		c.streams.sched.Sent(id, len(data), more)
 		sent = true

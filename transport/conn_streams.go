@@ -149,6 +149,7 @@ func (c *Conn) onStreamFrame(f packet.StreamFrame, now time.Time) error {
 		return c.streamErr(err, packet.FrameStream)
 	}
 	signal(s.readable)
+	c.notePeerResumed(s, false, now)
 	if done {
 		c.queueCtrl(s) // the last data of a stream nobody reads any more
 	}
@@ -225,6 +226,9 @@ func (c *Conn) onMaxStreamData(f packet.MaxStreamDataFrame) error {
 	grew := s.send.SetPeerMaxData(f.Max)
 	has := s.send.HasData()
 	s.mu.Unlock()
+	if grew {
+		delete(c.limit.creditBlocked, s)
+	}
 	if grew && has {
 		c.streams.sched.Push(s.id)
 	}
@@ -299,6 +303,7 @@ func (c *Conn) maybeFinishStream(s *Stream) {
 		return
 	}
 	s.finished = true
+	c.forgetStreamLimits(s, c.limit.since)
 	c.streams.mu.Lock()
 	delete(c.streams.byID, s.id)
 	c.streams.mu.Unlock()

@@ -47,7 +47,7 @@ func (c *Conn) onTimers(now time.Time) {
 		c.loss.lostBuf, to = c.loss.OnTimeout(now, &c.loss.rtt, c.loss.lostBuf[:0])
 		switch to.Kind {
 		case ackframes.TimeoutLoss:
-			c.onLost(c.loss.lostBuf, to.PersistentCongestion, now)
+			c.onLost(c.loss.lostBuf, to.PersistentCongestion, "time_threshold", now)
 		case ackframes.TimeoutPTO:
 			// Two probes, each ack-eliciting, carrying new or lost data if
 			// there is any (RFC 9002 §6.2.4).
@@ -121,8 +121,10 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	if c.path.challengePending {
 		earlier(c.path.challengeDeadline)
 	}
-	if c.streams.sched.Len() > 0 && c.loss.cc.CanSend(c.loss.BytesInFlight()) {
-		// Pacing holds data back: wake when the pacer allows the next send.
+	if (c.streams.sched.Len() > 0 || len(c.streams.ctrl) > 0) && c.loss.cc.CanSend(c.loss.BytesInFlight()) {
+		// Pacing holds data or stream control frames back (a
+		// STREAM_DATA_BLOCKED due as the last credit went): wake when
+		// the pacer allows the next send.
 		earlier(now.Add(c.loss.pacer.TimeUntilSend(now)))
 	}
 	if pe := c.keys.PreviousKeysExpiry(); !pe.IsZero() {

@@ -18,9 +18,13 @@ type connStats struct {
 	retries                      atomic.Uint64
 	fecRepairSent, fecRecovered  atomic.Uint64
 	fecPeerRecovered             atomic.Uint64
+	// Stream bytes sent for the first time, and read by the application.
+	streamBytesSent, streamBytesRead atomic.Uint64
 	// Published by the loop for Stats.
 	smoothedRTT, minRTT atomic.Int64
 	cwnd                atomic.Int64
+	limited             [limitKinds]atomic.Int64 // nanoseconds per limitKind
+	ownConn, ownStream  atomic.Int64             // nanoseconds the peer waited on our credit
 }
 
 // ConnStats is a snapshot of a connection's counters.
@@ -58,6 +62,33 @@ type ConnStats struct {
 	// authentication (tampered, forged or undecryptable), duplicates, and
 	// datagrams dropped because the connection's queue was full.
 	Malformed, AuthFailed, Duplicates, QueueDrops uint64
+	// StreamBytesSent counts stream bytes sent for the first time;
+	// StreamBytesRead, stream bytes the application read.
+	StreamBytesSent, StreamBytesRead uint64
+	// Limited says how the connection's time went, as the sender saw it:
+	// what it was doing, or what held it back (see BottleneckReport).
+	Limited LimitDurations
+	// PeerWaitedOnOurConnWindow and PeerWaitedOnOurStreamWindow are how
+	// long the peer reported (DATA_BLOCKED, STREAM_DATA_BLOCKED) that our
+	// receive credit held it back, until we gave more.
+	PeerWaitedOnOurConnWindow, PeerWaitedOnOurStreamWindow time.Duration
+}
+
+// LimitDurations is the connection's time, split by what limited its
+// sender.
+type LimitDurations struct {
+	Application      time.Duration // nothing to send
+	CongestionWindow time.Duration // the congestion window was full
+	Pacing           time.Duration // the pacer held the next packet
+	PeerStreamWindow time.Duration // data waited for the peer's stream credit
+	PeerConnWindow   time.Duration // data waited for the peer's connection credit
+	Socket           time.Duration // sends blocked in, or refused by, the socket
+	CPU              time.Duration // building and sealing packets
+}
+
+// Total is the time accounted.
+func (d LimitDurations) Total() time.Duration {
+	return d.Application + d.CongestionWindow + d.Pacing + d.PeerStreamWindow + d.PeerConnWindow + d.Socket + d.CPU
 }
 
 // Stats returns the connection's counters.
@@ -84,6 +115,19 @@ func (c *Conn) Stats() ConnStats {
 		AuthFailed:         s.authFailed.Load(),
 		Duplicates:         s.duplicates.Load(),
 		QueueDrops:         c.rx.dropped.Load(),
+		StreamBytesSent:    s.streamBytesSent.Load(),
+		StreamBytesRead:    s.streamBytesRead.Load(),
+		Limited: LimitDurations{
+			Application:      time.Duration(s.limited[limitApplication].Load()),
+			CongestionWindow: time.Duration(s.limited[limitCwnd].Load()),
+			Pacing:           time.Duration(s.limited[limitPacing].Load()),
+			PeerStreamWindow: time.Duration(s.limited[limitPeerStream].Load()),
+			PeerConnWindow:   time.Duration(s.limited[limitPeerConn].Load()),
+			Socket:           time.Duration(s.limited[limitSocket].Load()),
+			CPU:              time.Duration(s.limited[limitCPU].Load()),
+		},
+		PeerWaitedOnOurConnWindow:   time.Duration(s.ownConn.Load()),
+		PeerWaitedOnOurStreamWindow: time.Duration(s.ownStream.Load()),
 	}
 }
 
@@ -92,6 +136,11 @@ func (c *Conn) publishStats() {
 	c.stats.smoothedRTT.Store(int64(c.loss.rtt.Smoothed()))
 	c.stats.minRTT.Store(int64(c.loss.rtt.Min()))
 	c.stats.cwnd.Store(int64(c.loss.cc.Window()))
+	for k, d := range c.limit.total {
+		c.stats.limited[k].Store(int64(d))
+	}
+	c.stats.ownConn.Store(int64(c.limit.ownConn))
+	c.stats.ownStream.Store(int64(c.limit.ownStream))
 }
 
 // endpointStats are an Endpoint's counters of datagrams that reached no

@@ -1,0 +1,216 @@
+package transport
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Limit names what held a connection's sender back, in a
+// BottleneckReport.
+type Limit string
+
+// The limits, from ConnStats.Limited, and the peer waiting on our credit.
+const (
+	LimitApplication     Limit = "the application (nothing to send)"
+	LimitCongestion      Limit = "the congestion window"
+	LimitPacing          Limit = "pacing"
+	LimitPeerStream      Limit = "the peer's stream window"
+	LimitPeerConn        Limit = "the peer's connection window"
+	LimitSocket          Limit = "the socket"
+	LimitCPU             Limit = "the sender's CPU (building and sealing packets)"
+	LimitOurStreamWindow Limit = "our stream window"
+	LimitOurConnWindow   Limit = "our connection window"
+)
+
+// BottleneckReport says why a connection moved data as fast as it did over
+// an interval: the share of the time each limit held the sender back, the
+// loss rate and RTT, the rate a loss-based congestion controller can reach
+// at that loss and RTT, the goodput achieved, and a line of advice when
+// one limit dominates.
+type BottleneckReport struct {
+	Elapsed time.Duration
+	// Shares of Elapsed, by limit, largest first.
+	Shares []LimitShare
+	// PeerWaited is how much of Elapsed the peer reported waiting for our
+	// stream or connection credit.
+	PeerWaited []LimitShare
+	// LossRate is packets declared lost per packet sent.
+	LossRate            float64
+	SmoothedRTT, MinRTT time.Duration
+	// GoodputSent and GoodputRead are the stream bytes sent for the first
+	// time and read by the application, per second.
+	GoodputSent, GoodputRead float64
+	// LossBound is the most a loss-based controller gets at LossRate and
+	// SmoothedRTT, in bytes per second: the larger of the Mathis formula
+	// (TCP Reno) and CUBIC's response function (RFC 9438 §5.1); zero
+	// without loss.
+	LossBound float64
+	// Advice is one line on the dominant limit, or "".
+	Advice string
+}
+
+// LimitShare is one limit's part of a report.
+type LimitShare struct {
+	Limit    Limit
+	Duration time.Duration
+	Share    float64 // of BottleneckReport.Elapsed
+}
+
+// reportDatagramSize is the packet size the loss bound assumes.
+const reportDatagramSize = maxDatagramSize
+
+// NewBottleneckReport builds the report for the interval between two
+// Stats snapshots of one connection; pass the zero ConnStats as before for
+// the connection's whole life.
+func NewBottleneckReport(before, after ConnStats) BottleneckReport {
+	d := func(a, b time.Duration) time.Duration { return max(a-b, 0) }
+	l, p := after.Limited, before.Limited
+	r := BottleneckReport{SmoothedRTT: after.SmoothedRTT, MinRTT: after.MinRTT}
+	for _, s := range []LimitShare{
+		{Limit: LimitApplication, Duration: d(l.Application, p.Application)},
+		{Limit: LimitCongestion, Duration: d(l.CongestionWindow, p.CongestionWindow)},
+		{Limit: LimitPacing, Duration: d(l.Pacing, p.Pacing)},
+		{Limit: LimitPeerStream, Duration: d(l.PeerStreamWindow, p.PeerStreamWindow)},
+		{Limit: LimitPeerConn, Duration: d(l.PeerConnWindow, p.PeerConnWindow)},
+		{Limit: LimitSocket, Duration: d(l.Socket, p.Socket)},
+		{Limit: LimitCPU, Duration: d(l.CPU, p.CPU)},
+	} {
+		r.Elapsed += s.Duration
+		r.Shares = append(r.Shares, s)
+	}
+	r.PeerWaited = []LimitShare{
+		{Limit: LimitOurStreamWindow, Duration: d(after.PeerWaitedOnOurStreamWindow, before.PeerWaitedOnOurStreamWindow)},
+		{Limit: LimitOurConnWindow, Duration: d(after.PeerWaitedOnOurConnWindow, before.PeerWaitedOnOurConnWindow)},
+	}
+	if r.Elapsed > 0 {
+		for i := range r.Shares {
+			r.Shares[i].Share = float64(r.Shares[i].Duration) / float64(r.Elapsed)
+		}
+		for i := range r.PeerWaited {
+			r.PeerWaited[i].Share = min(float64(r.PeerWaited[i].Duration)/float64(r.Elapsed), 1)
+		}
+	}
+	sortShares(r.Shares)
+	if sent := after.PacketsSent - before.PacketsSent; sent > 0 {
+		r.LossRate = float64(after.PacketsLost-before.PacketsLost) / float64(sent)
+	}
+	if secs := r.Elapsed.Seconds(); secs > 0 {
+		r.GoodputSent = float64(after.StreamBytesSent-before.StreamBytesSent) / secs
+		r.GoodputRead = float64(after.StreamBytesRead-before.StreamBytesRead) / secs
+	}
+	r.LossBound = LossBound(r.LossRate, r.SmoothedRTT, reportDatagramSize)
+	r.Advice = r.advice()
+	return r
+}
+
+func sortShares(s []LimitShare) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j].Duration > s[j-1].Duration; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// LossBound is the throughput, in bytes per second, that a loss-based
+// congestion controller sustains at loss rate p and round-trip time rtt
+// with packets of mss bytes: the larger of the Mathis formula,
+// mss/rtt × √(3/2) / √p, which CUBIC's Reno-friendly region follows, and
+// CUBIC's own average window, (C(3+β)/(4(1−β)))^¼ × rtt^¾ / p^¾ packets with
+// C = 0.4 and β = 0.7 (RFC 9438 §5.1, RFC 8312 §5.1). It is 0 when p or rtt
+// is 0: without loss nothing bounds it.
+func LossBound(p float64, rtt time.Duration, mss int) float64 {
+	if p <= 0 || rtt <= 0 {
+		return 0
+	}
+	r := rtt.Seconds()
+	reno := math.Sqrt(1.5) / math.Sqrt(p)
+	const c, beta = 0.4, 0.7
+	cubic := math.Pow(c*(3+beta)/(4*(1-beta)), 0.25) * math.Pow(r, 0.75) / math.Pow(p, 0.75)
+	return max(reno, cubic) * float64(mss) / r
+}
+
+// advice words the dominant limit, if one held the sender back more than
+// half the time.
+func (r BottleneckReport) advice() string {
+	if len(r.Shares) == 0 || r.Elapsed == 0 {
+		return ""
+	}
+	for _, w := range r.PeerWaited {
+		if w.Share > 0.5 {
+			knob := "MaxStreamWindow"
+			if w.Limit == LimitOurConnWindow {
+				knob = "MaxConnWindow"
+			}
+			return fmt.Sprintf("the peer waited for %s %.0f%% of the time: raise Config.%s here", w.Limit, 100*w.Share, knob)
+		}
+	}
+	top := r.Shares[0]
+	if top.Share <= 0.5 {
+		return ""
+	}
+	pct := 100 * top.Share
+	switch top.Limit {
+	case LimitPeerStream:
+		return fmt.Sprintf("limited by the peer's stream window %.0f%% of the time: raise Config.MaxStreamWindow on the receiver", pct)
+	case LimitPeerConn:
+		return fmt.Sprintf("limited by the peer's connection window %.0f%% of the time: raise Config.MaxConnWindow on the receiver", pct)
+	case LimitCongestion:
+		if r.LossRate >= 0.001 {
+			return fmt.Sprintf("limited by the congestion window %.0f%% of the time, with %.2f%% loss (a loss-based controller gets about %s there): if the loss is not congestion, try Config.FEC", pct, 100*r.LossRate, rateString(r.LossBound))
+		}
+		return fmt.Sprintf("limited by the congestion window %.0f%% of the time: the path's capacity", pct)
+	case LimitPacing:
+		return fmt.Sprintf("limited by pacing %.0f%% of the time: the congestion window spread over the RTT, the path's rate", pct)
+	case LimitApplication:
+		if r.GoodputSent == 0 {
+			return "" // a receiver: it had nothing to send by design
+		}
+		return fmt.Sprintf("the application had nothing to send %.0f%% of the time: it is the bottleneck, not the network", pct)
+	case LimitSocket:
+		return fmt.Sprintf("limited by the socket %.0f%% of the time: sends blocked or failed (a full send buffer, a rate-limited interface)", pct)
+	case LimitCPU:
+		return fmt.Sprintf("busy building and sealing packets %.0f%% of the time: the sender's CPU is the bottleneck", pct)
+	}
+	return ""
+}
+
+// String is the report as a few lines for a person.
+func (r BottleneckReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "over %v: ", r.Elapsed.Round(time.Millisecond))
+	first := true
+	for _, s := range r.Shares {
+		if s.Share < 0.005 {
+			continue
+		}
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		fmt.Fprintf(&b, "%s %.0f%%", s.Limit, 100*s.Share)
+	}
+	for _, w := range r.PeerWaited {
+		if w.Share >= 0.005 {
+			fmt.Fprintf(&b, "; the peer waited for %s %.0f%%", w.Limit, 100*w.Share)
+		}
+	}
+	fmt.Fprintf(&b, "\nloss %.3f%%, RTT %v (min %v); goodput sent %s",
+		100*r.LossRate, r.SmoothedRTT.Round(time.Microsecond), r.MinRTT.Round(time.Microsecond), rateString(r.GoodputSent))
+	if r.GoodputRead > 0 {
+		fmt.Fprintf(&b, ", read %s", rateString(r.GoodputRead))
+	}
+	if r.LossBound > 0 {
+		fmt.Fprintf(&b, "; a loss-based controller gets at most about %s at this loss and RTT", rateString(r.LossBound))
+	}
+	if r.Advice != "" {
+		b.WriteString("\n" + r.Advice)
+	}
+	return b.String()
+}
+
+// rateString writes bytes per second as Mbit/s.
+func rateString(bytesPerSecond float64) string {
+	return fmt.Sprintf("%.1f Mbit/s", bytesPerSecond*8/1e6)
+}

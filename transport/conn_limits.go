@@ -1,0 +1,159 @@
+package transport
+
+import (
+	"time"
+
+	"log/slog"
+
+	"github.com/limpetnet/limpet/transport/qlog"
+)
+
+// limitKind is what the connection's sender was doing, or what held it
+// back while it was not sending: the states of the bottleneck report
+// (BottleneckReport).
+type limitKind uint8
+
+const (
+	limitApplication limitKind = iota // nothing to send
+	limitCwnd                         // the congestion window is full
+	limitPacing                       // the pacer holds the next packet
+	limitPeerStream                   // data waits for the peer's stream credit
+	limitPeerConn                     // data waits for the peer's connection credit
+	limitSocket                       // the socket: a send blocked or failed
+	limitCPU                          // building and sealing packets
+	limitKinds
+)
+
+func (k limitKind) String() string {
+	return [...]string{"application", "congestion_window", "pacing", "peer_stream_window", "peer_connection_window", "socket", "cpu"}[k]
+}
+
+// limitState accounts the connection's time to what limited it (from one
+// send to the next, conn_send.go), and the time the peer told us it was
+// blocked by our own flow-control credit.
+type limitState struct {
+	state limitKind
+	since time.Time
+	total [limitKinds]time.Duration
+
+	// Streams waiting for the peer's stream credit, and whether data
+	// waits for its connection credit; both cleared when credit comes.
+	creditBlocked map[*Stream]struct{}
+	connBlocked   bool
+
+	// The peer blocked on our credit: since when (zero if not), at what
+	// limit, and for how long in all, per connection and for any stream.
+	ownConnSince, ownStreamSince time.Time
+	ownConnLimit                 int64
+	ownBlockedStreams            map[*Stream]int64
+	ownConn, ownStream           time.Duration
+}
+
+// charge adds the time from since to t to the current state.
+func (l *limitState) charge(t time.Time) {
+	if d := t.Sub(l.since); d > 0 {
+		l.total[l.state] += d
+	}
+	l.since = t
+}
+
+// setLimit moves to state k from now on, logging the change.
+func (c *Conn) setLimit(k limitKind) {
+	if k != c.limit.state {
+		c.qlogEvent(qlog.Limited, slog.String("old", c.limit.state.String()), slog.String("new", k.String()))
+	}
+	c.limit.state = k
+}
+
+// classifyLimit says what holds the sender back once send has built all
+// it could: sendFailed if the socket refused the last batch.
+func (c *Conn) classifyLimit(now time.Time, sendFailed bool) limitKind {
+	switch {
+	case sendFailed:
+		return limitSocket
+	case c.keys == nil:
+		return limitApplication
+	case c.streams.sched.Len() > 0:
+		if !c.loss.cc.CanSend(c.loss.BytesInFlight()) {
+			return limitCwnd
+		}
+		if c.loss.pacer.TimeUntilSend(now) > 0 {
+			return limitPacing
+		}
+	case c.limit.connBlocked:
+		return limitPeerConn
+	case len(c.limit.creditBlocked) > 0:
+		return limitPeerStream
+	}
+	return limitApplication
+}
+
+// noteCreditBlocked records that s has data its stream credit or the
+// connection's does not cover.
+func (c *Conn) noteCreditBlocked(s *Stream) {
+	if s.send.Unsent() == 0 {
+		return
+	}
+	if s.send.CreditBlocked() {
+		if c.limit.creditBlocked == nil {
+			c.limit.creditBlocked = make(map[*Stream]struct{})
+		}
+		c.limit.creditBlocked[s] = struct{}{}
+	} else if c.streams.connSend.Available() == 0 {
+		c.limit.connBlocked = true
+	}
+}
+
+// notePeerBlocked starts timing the peer waiting for our credit when its
+// DATA_BLOCKED or STREAM_DATA_BLOCKED (s nil for the connection's) says it
+// has sent all that limit allows. The wait ends when data past the limit
+// arrives (notePeerResumed): from our side that interval is the peer's
+// wait, shifted by the one-way delay, whether or not our larger credit was
+// already on its way when the frame came.
+func (c *Conn) notePeerBlocked(s *Stream, limit int64, now time.Time) {
+	l := &c.limit
+	if s == nil {
+		if limit >= c.streams.connRecv.Received() && l.ownConnSince.IsZero() {
+			l.ownConnSince, l.ownConnLimit = now, limit
+		}
+		return
+	}
+	if limit < s.recv.HighestReceived() {
+		return // stale: data past it came already
+	}
+	if _, ok := l.ownBlockedStreams[s]; ok {
+		return
+	}
+	if l.ownBlockedStreams == nil {
+		l.ownBlockedStreams = make(map[*Stream]int64)
+	}
+	if len(l.ownBlockedStreams) == 0 {
+		l.ownStreamSince = now
+	}
+	l.ownBlockedStreams[s] = limit
+}
+
+// notePeerResumed ends the peer's wait on s's credit, or the connection's,
+// once data past the limit it was blocked at arrives (or s is gone:
+// ended is set).
+func (c *Conn) notePeerResumed(s *Stream, ended bool, now time.Time) {
+	l := &c.limit
+	if !l.ownConnSince.IsZero() && c.streams.connRecv.Received() > l.ownConnLimit {
+		l.ownConn += now.Sub(l.ownConnSince)
+		l.ownConnSince = time.Time{}
+	}
+	limit, ok := l.ownBlockedStreams[s]
+	if !ok || (!ended && s.recv.HighestReceived() <= limit) {
+		return
+	}
+	delete(l.ownBlockedStreams, s)
+	if len(l.ownBlockedStreams) == 0 {
+		l.ownStream += now.Sub(l.ownStreamSince)
+	}
+}
+
+// forgetStream drops a finished stream from the limit bookkeeping.
+func (c *Conn) forgetStreamLimits(s *Stream, now time.Time) {
+	delete(c.limit.creditBlocked, s)
+	c.notePeerResumed(s, true, now)
+}
