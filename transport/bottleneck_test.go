@@ -26,6 +26,9 @@ type limitScenario struct {
 	// write sends the data on the client's stream (all at once if nil).
 	write func(s *Stream, data []byte) error
 	size  int
+	// finish, if set, runs after the transfer inside the bubble, while
+	// both connections are still open.
+	finish func(cli, srv *Conn)
 }
 
 // run moves sc.size bytes from client to server, checks them, and returns
@@ -115,6 +118,9 @@ func (sc limitScenario) run(t *testing.T) (cliReport, srvReport BottleneckReport
 		srvReport = NewBottleneckReport(srvBefore, srv.Stats())
 		t.Logf("client: %v", cliReport)
 		t.Logf("server: %v", srvReport)
+		if sc.finish != nil {
+			sc.finish(cli, srv)
+		}
 	})
 	return cliReport, srvReport
 }

@@ -2,12 +2,14 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 // lifetimeState is how a connection ends (RFC 9000 §10.2). The
@@ -53,13 +55,16 @@ func (c *Conn) sendClose(f packet.ConnectionCloseFrame, now time.Time) {
 		var pnOffset int
 		b, pnOffset = packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 		b = packet.AppendPacketNumber(b, pn, pnLen)
+		payloadStart := len(b)
 		b = f.Append(b)
 		for len(b)-pnOffset < 4 {
 			b = append(b, 0)
 		}
+		frames := c.qlogFramesOf(b[payloadStart:])
 		if b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn)); err != nil {
 			return
 		}
+		c.qlogPacket(qlog.PacketSent, pn, len(b), frames)
 	} else if c.hs.initSeal != nil {
 		// Before 1-RTT keys only a transport close may be sent, and only in
 		// an Initial packet (docs/PROTOCOL.md section 2.1).
@@ -142,7 +147,14 @@ func (c *Conn) finish() {
 		c.closeErr = net.ErrClosed
 	}
 	c.qlogClosed(c.closeErr)
-	c.diag(slog.LevelDebug, "connection ended", slog.String("error", c.closeErr.Error()))
+	// An ending either side asked for is routine; any other is news.
+	level := slog.LevelInfo
+	var te *TransportError
+	var ae *ApplicationError
+	if errors.Is(c.closeErr, net.ErrClosed) || (errors.As(c.closeErr, &te) && te.Code == NoError) || (errors.As(c.closeErr, &ae) && ae.Code == 0) {
+		level = slog.LevelDebug
+	}
+	c.diag(level, "connection ended", slog.String("error", c.closeErr.Error()))
 	c.ep.connDone(c, time.Now())
 	c.cancelCtx(c.closeErr)
 	close(c.done)

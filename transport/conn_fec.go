@@ -241,6 +241,7 @@ func (c *Conn) fecReleaseHeld(now time.Time) {
 // fecLost declares held packet h lost and returns its bytes in flight.
 func (c *Conn) fecLost(h *heldPacket) int {
 	c.stats.packetsLost.Add(1)
+	c.qlogLost(h.pn, "limpet:fec_group_settled")
 	c.onFramesLost(&h.frames)
 	if h.inFlight {
 		return h.size

@@ -234,6 +234,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	c.hs.largestRx = in.pn
 	c.hs.initSeal, c.hs.initOpen = in.seal, in.open
 	c.startQlog(e.lcfg.QLogLogger)
+	c.stats.packetsReceived.Add(1)
 	c.qlogInitial(qlog.PacketReceived, in.pn, in.datagramLen)
 	var clientParams packet.TransportParameters
 	var paramErr error
@@ -255,6 +256,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	c.applyPeerParams(clientParams)
 	c.initConnIDs(nil)
 	c.state = stateActive
+	c.diag(slog.LevelDebug, "handshake complete", slog.String("suite", res.Suite.String()))
 	c.hs.out = msg2
 	c.hs.resends = 1
 	c.path.bytesRecv = int64(in.datagramLen)
@@ -517,7 +519,9 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 
 // buildInitialClose builds an Initial packet carrying only f.
 func (c *Conn) buildInitialClose(b []byte, f packet.ConnectionCloseFrame) []byte {
+	start := len(b)
 	b = appendInitialClose(b, c.initialHeader(), c.hs.initSeal, c.hs.nextPN, f)
+	c.qlogInitial(qlog.PacketSent, c.hs.nextPN, len(b)-start)
 	c.hs.nextPN++
 	return b
 }

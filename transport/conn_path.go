@@ -185,13 +185,16 @@ func (c *Conn) sendFramesTo(addr netip.AddrPort, frames []byte) {
 	pnLen := 4
 	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
+	payloadStart := len(b)
 	b = append(b, frames...)
 	for len(b)-pnOffset < 4 {
 		b = append(b, 0)
 	}
+	qframes := c.qlogFramesOf(b[payloadStart:])
 	if b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn)); err != nil {
 		return
 	}
+	c.qlogPacket(qlog.PacketSent, pn, len(b), qframes)
 	c.stats.packetsSent.Add(1)
 	c.stats.bytesSent.Add(uint64(len(b)))
 	c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: addr}})

@@ -287,12 +287,12 @@ func (e *Endpoint) isClosed() bool {
 // does no cryptography.
 func (e *Endpoint) route(b []byte, from netip.AddrPort, now time.Time) {
 	if len(b) == 0 || len(b) > maxRxDatagram {
-		e.stats.malformed.Add(1)
+		e.drop(&e.stats.malformed, len(b), dropInvalid)
 		return
 	}
 	dcid, err := packet.PeekDestConnID(b, packet.DefaultConnIDLen)
 	if err != nil {
-		e.stats.malformed.Add(1)
+		e.drop(&e.stats.malformed, len(b), dropInvalid)
 		return
 	}
 	e.mu.Lock()
@@ -333,7 +333,7 @@ func (e *Endpoint) route(b []byte, from netip.AddrPort, now time.Time) {
 	case e.accepting():
 		e.sendStatelessReset(dcid, len(b), from, now)
 	}
-	e.stats.unroutable.Add(1)
+	e.drop(&e.stats.unroutable, len(b), dropConnectionUnknown)
 }
 
 // deliver queues a datagram for the connection's loop, dropping it when the

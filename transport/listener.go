@@ -152,12 +152,12 @@ func (e *Endpoint) enqueue(c *Conn) {
 // its way join it (docs/PROTOCOL.md section 4.5).
 func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.AddrPort, now time.Time) {
 	if len(b) < packet.MinInitialDatagramSize {
-		e.stats.badInitials.Add(1)
+		e.drop(&e.stats.badInitials, len(b), dropInvalid)
 		return
 	}
 	h, err := packet.ParseLongHeader(b)
 	if err != nil || h.Type != packet.LongTypeInitial || h.Version != packet.Version || h.DstConnID.Len() < packet.DefaultConnIDLen {
-		e.stats.badInitials.Add(1)
+		e.drop(&e.stats.badInitials, len(b), dropInvalid)
 		return
 	}
 	e.mu.Lock()
@@ -171,7 +171,7 @@ func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.A
 	cfg := e.lcfg
 	if e.closed || e.accept.handshakes >= cfg.MaxHandshakes || len(e.live) >= cfg.MaxConns {
 		e.mu.Unlock()
-		e.stats.refused.Add(1)
+		e.drop(&e.stats.refused, len(b), dropRejected)
 		return
 	}
 	e.pending[dcid] = &pendingInitial{}
@@ -181,7 +181,7 @@ func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.A
 	case e.hsJobs <- newRxDatagram(b, from, now):
 	default:
 		e.finishPending(dcid, nil, nil)
-		e.stats.handshakesShed.Add(1)
+		e.drop(&e.stats.handshakesShed, len(b), dropRejected)
 	}
 }
 
@@ -231,7 +231,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 	dcid := h.DstConnID
 	in, err := openFirstInitial(e.pub, b[:h.PacketLen], h)
 	if err != nil {
-		e.stats.badInitials.Add(1)
+		e.drop(&e.stats.badInitials, len(b), dropDecryptionFailure)
 		e.finishPending(dcid, nil, nil)
 		return
 	}
@@ -249,7 +249,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 	if len(h.Token) > 0 {
 		odcid, ok := e.checkRetryToken(h.Token, rx.from, rx.at)
 		if !ok {
-			e.stats.tokensRejected.Add(1)
+			e.drop(&e.stats.tokensRejected, len(b), dropRejected)
 			e.finishPending(dcid, nil, nil)
 			return
 		}
