@@ -82,6 +82,9 @@ func runLimpet(ctx context.Context, nw Network, size int64, protocol string, fec
 			st := client.Stats()
 			return st.BytesRetransmitted, describeStats(st), nil
 		},
+		bottleneck: func() *Bottleneck {
+			return newBottleneck(transport.NewBottleneckReport(transport.ConnStats{}, client.Stats()))
+		},
 	})
 }
 

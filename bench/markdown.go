@@ -49,6 +49,15 @@ func FormatMarkdown(rows []Summary) string {
 		)
 		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
+	for _, r := range rows {
+		if r.Bottleneck != nil {
+			fmt.Fprintf(&b, "\n%s was limited by %s", r.Protocol, r.Bottleneck)
+			if r.Bottleneck.Advice != "" {
+				fmt.Fprintf(&b, ": %s", r.Bottleneck.Advice)
+			}
+			b.WriteString("\n")
+		}
+	}
 	return b.String()
 }
 

@@ -66,6 +66,7 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 			}
 			return fmt.Sprintf("%.2f / %.2f", s.CPUSecondsPerGiB.Median, retrans)
 		})
+		writeBottlenecks(&b, measured)
 	}
 	if len(fairness) > 0 {
 		b.WriteString("\n### Sharing a bottleneck: one limpet flow and one TCP flow, started together\n\n")
@@ -223,4 +224,28 @@ func fairnessRow(r PathResult) string {
 	s := spreadOf(share)
 	return fmt.Sprintf("| %s | %d × %.0f s | %.1f | %.1f | %.2f (%.2f–%.2f) |\n",
 		name, len(share), window, spreadOf(limpet).Median, spreadOf(tcp).Median, s.Median, s.Min, s.Max)
+}
+
+// writeBottlenecks lists, for each path, what held limpet's sender back in
+// its first bulk run (transport.BottleneckReport), with the report's advice.
+func writeBottlenecks(b *strings.Builder, rows []PathResult) {
+	var lines []string
+	for _, r := range rows {
+		for _, s := range r.BulkSummary {
+			if s.Bottleneck == nil {
+				continue
+			}
+			line := fmt.Sprintf("| %s | %s | %s | %s |\n", markdownEscape(r.Path.Name), s.Protocol,
+				markdownEscape(s.Bottleneck.String()), markdownEscape(s.Bottleneck.Advice))
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("\n### What held limpet's sender back (bulk transfer, first run; share of the connection's time)\n\n")
+	b.WriteString("| path | protocol | limits | advice |\n|---|---|---|---|\n")
+	for _, l := range lines {
+		b.WriteString(l)
+	}
 }

@@ -81,6 +81,8 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 	path := emulatedPath(50*time.Millisecond, 0)
 	row := PathResult{Path: path}
 	row.Bulk = []Result{run(ProtocolTCPCubic, 11.5, 9.1, false), run(ProtocolTCPBBR, 10, 10.5, false), run(ProtocolLimpet, 11.5, 20, true)}
+	row.Bulk[2].Bottleneck = &Bottleneck{Limited: []LimitShare{{"congestion_window", 0.62}, {"pacing", 0.3}}, LossRate: 0.012,
+		Advice: "limited by the congestion controller 92% of the time"}
 	row.Small = []Result{small(ProtocolTCPCubic), small(ProtocolTCPBBR), {Protocol: ProtocolLimpet, Err: "boom"}}
 	row.BulkSummary, row.SmallSummary = Summarize(row.Bulk), Summarize(row.Small)
 
@@ -107,6 +109,7 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 		"| NAT rebinding every 5 s, 100 Mbit/s, RTT 50 ms | limpet | 1/1 | 1.0 ms | 21 ms | 200.0 MiB |",
 		"- 100 Mbit/s, RTT 10 ms, 0% loss: network lab unavailable: not root",
 		"| limpet and TCP CUBIC sharing 100 Mbit/s, RTT 50 ms | 2 × 30 s | 46.0 | 47.0 | 0.49 (0.44–0.54) |",
+		"| 100 Mbit/s, RTT 50 ms, 0% loss | limpet | congestion_window 62%, pacing 30%, loss 1.20% | limited by the congestion controller 92% of the time |",
 	} {
 		if !strings.Contains(md, want+"\n") {
 			t.Errorf("markdown lacks the line\n%s\nin\n%s", want, md)

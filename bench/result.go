@@ -51,6 +51,9 @@ type Result struct {
 	// comparison is the intended one: the congestion controller the kernel
 	// actually used, the TLS cipher suite, or limpet's connection stats.
 	Detail string `json:"detail,omitempty"`
+	// Bottleneck is what held limpet's sender back over the connection's
+	// life (transport.BottleneckReport); nil for the other protocols.
+	Bottleneck *Bottleneck `json:"bottleneck,omitempty"`
 	// Err is the reason the transfer failed; empty on success.
 	Err string `json:"error,omitempty"`
 
@@ -96,6 +99,9 @@ func (r Result) String() string {
 		r.TTFB.Round(time.Microsecond), r.Retransmitted)
 	if r.Detail != "" {
 		s += " (" + r.Detail + ")"
+	}
+	if r.Bottleneck != nil {
+		s += "; limited by " + r.Bottleneck.String()
 	}
 	return s
 }

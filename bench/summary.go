@@ -56,8 +56,9 @@ type Summary struct {
 	MBpsVsTLS      float64 `json:"mb_per_s_vs_tls,omitempty"`
 	CPUVsTCPCubic  float64 `json:"cpu_vs_tcp_cubic,omitempty"`
 	CPUVsTLS       float64 `json:"cpu_vs_tls,omitempty"`
-	// Detail is the first successful run's Detail.
-	Detail string `json:"detail,omitempty"`
+	// Detail and Bottleneck are the first successful run's.
+	Detail     string      `json:"detail,omitempty"`
+	Bottleneck *Bottleneck `json:"bottleneck,omitempty"`
 	// Err is the first failed run's Err.
 	Err string `json:"error,omitempty"`
 }
@@ -113,7 +114,7 @@ func summarizeProtocol(protocol string, runs []Result) Summary {
 			continue
 		}
 		if s.Bytes == 0 {
-			s.Bytes, s.Detail = r.Bytes, r.Detail
+			s.Bytes, s.Detail, s.Bottleneck = r.Bytes, r.Detail, r.Bottleneck
 		}
 		if r.Capped {
 			s.Capped++

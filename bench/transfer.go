@@ -36,6 +36,9 @@ type session struct {
 	// connection negotiated. An error fails the transfer: it means the
 	// comparison was not the intended one.
 	stats func() (retransmitted uint64, detail string, err error)
+	// bottleneck, if set, runs with stats and reports what held the
+	// sender back (limpet only).
+	bottleneck func() *Bottleneck
 	// closers holds the listener and connections; closing them unblocks
 	// any call still in progress.
 	closers *closerSet
@@ -60,11 +63,15 @@ func transfer(parent context.Context, size int64, s session) Result {
 		retrans   uint64
 		detail    string
 		statsErr  error
+		limits    *Bottleneck
 	)
 	takeStats := func() {
 		statsOnce.Do(func() {
 			if s.stats != nil && dialed.Load() {
 				retrans, detail, statsErr = s.stats()
+			}
+			if s.bottleneck != nil && dialed.Load() {
+				limits = s.bottleneck()
 			}
 		})
 	}
@@ -129,7 +136,7 @@ func transfer(parent context.Context, size int64, s session) Result {
 	if firstErr == nil && statsErr != nil {
 		fail(statsErr)
 	}
-	res.Retransmitted, res.Detail = retrans, detail
+	res.Retransmitted, res.Detail, res.Bottleneck = retrans, detail, limits
 	if firstErr == nil && cpuErr != nil {
 		fail(cpuErr)
 	}

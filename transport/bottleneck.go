@@ -8,21 +8,47 @@ import (
 )
 
 // Limit names what held a connection's sender back, in a
-// BottleneckReport.
+// BottleneckReport; its value is a short identifier (for JSON and
+// metrics), Description the words for a person.
 type Limit string
 
 // The limits, from ConnStats.Limited, and the peer waiting on our credit.
 const (
-	LimitApplication     Limit = "the application (nothing to send)"
-	LimitCongestion      Limit = "the congestion window"
+	LimitApplication     Limit = "application"
+	LimitCongestion      Limit = "congestion_window"
 	LimitPacing          Limit = "pacing"
-	LimitPeerStream      Limit = "the peer's stream window"
-	LimitPeerConn        Limit = "the peer's connection window"
-	LimitSocket          Limit = "the socket"
-	LimitCPU             Limit = "the sender's CPU (building and sealing packets)"
-	LimitOurStreamWindow Limit = "our stream window"
-	LimitOurConnWindow   Limit = "our connection window"
+	LimitPeerStream      Limit = "peer_stream_window"
+	LimitPeerConn        Limit = "peer_connection_window"
+	LimitSocket          Limit = "socket"
+	LimitCPU             Limit = "cpu"
+	LimitOurStreamWindow Limit = "our_stream_window"
+	LimitOurConnWindow   Limit = "our_connection_window"
 )
+
+// Description is the limit in words.
+func (l Limit) Description() string {
+	switch l {
+	case LimitApplication:
+		return "the application (nothing to send)"
+	case LimitCongestion:
+		return "the congestion window"
+	case LimitPacing:
+		return "pacing"
+	case LimitPeerStream:
+		return "the peer's stream window"
+	case LimitPeerConn:
+		return "the peer's connection window"
+	case LimitSocket:
+		return "the socket"
+	case LimitCPU:
+		return "the CPU (the connection busy processing packets)"
+	case LimitOurStreamWindow:
+		return "our stream window"
+	case LimitOurConnWindow:
+		return "our connection window"
+	}
+	return string(l)
+}
 
 // BottleneckReport says why a connection moved data as fast as it did over
 // an interval: the share of the time each limit held the sender back, the
@@ -143,10 +169,27 @@ func (r BottleneckReport) advice() string {
 			if w.Limit == LimitOurConnWindow {
 				knob = "MaxConnWindow"
 			}
-			return fmt.Sprintf("the peer waited for %s %.0f%% of the time: raise Config.%s here", w.Limit, 100*w.Share, knob)
+			return fmt.Sprintf("the peer waited for %s %.0f%% of the time: raise Config.%s here", w.Limit.Description(), 100*w.Share, knob)
 		}
 	}
+	share := func(l Limit) float64 {
+		for _, s := range r.Shares {
+			if s.Limit == l {
+				return s.Share
+			}
+		}
+		return 0
+	}
+	// The window and pacing are one limit seen twice: the congestion
+	// controller's rate, spent in bursts or spread over the round trip.
 	top := r.Shares[0]
+	if cc := share(LimitCongestion) + share(LimitPacing); (top.Limit == LimitCongestion || top.Limit == LimitPacing) && cc > 0.5 {
+		pct := 100 * cc
+		if r.LossRate >= 0.001 {
+			return fmt.Sprintf("limited by the congestion controller %.0f%% of the time, with %.2f%% loss (a loss-based controller gets about %s there): if the loss is not congestion, try Config.FEC", pct, 100*r.LossRate, rateString(r.LossBound))
+		}
+		return fmt.Sprintf("limited by the congestion controller %.0f%% of the time: the path's capacity", pct)
+	}
 	if top.Share <= 0.5 {
 		return ""
 	}
@@ -156,13 +199,6 @@ func (r BottleneckReport) advice() string {
 		return fmt.Sprintf("limited by the peer's stream window %.0f%% of the time: raise Config.MaxStreamWindow on the receiver", pct)
 	case LimitPeerConn:
 		return fmt.Sprintf("limited by the peer's connection window %.0f%% of the time: raise Config.MaxConnWindow on the receiver", pct)
-	case LimitCongestion:
-		if r.LossRate >= 0.001 {
-			return fmt.Sprintf("limited by the congestion window %.0f%% of the time, with %.2f%% loss (a loss-based controller gets about %s there): if the loss is not congestion, try Config.FEC", pct, 100*r.LossRate, rateString(r.LossBound))
-		}
-		return fmt.Sprintf("limited by the congestion window %.0f%% of the time: the path's capacity", pct)
-	case LimitPacing:
-		return fmt.Sprintf("limited by pacing %.0f%% of the time: the congestion window spread over the RTT, the path's rate", pct)
 	case LimitApplication:
 		if r.GoodputSent == 0 {
 			return "" // a receiver: it had nothing to send by design
@@ -171,7 +207,7 @@ func (r BottleneckReport) advice() string {
 	case LimitSocket:
 		return fmt.Sprintf("limited by the socket %.0f%% of the time: sends blocked or failed (a full send buffer, a rate-limited interface)", pct)
 	case LimitCPU:
-		return fmt.Sprintf("busy building and sealing packets %.0f%% of the time: the sender's CPU is the bottleneck", pct)
+		return fmt.Sprintf("busy processing packets %.0f%% of the time: the CPU here is the bottleneck", pct)
 	}
 	return ""
 }
@@ -189,11 +225,11 @@ func (r BottleneckReport) String() string {
 			b.WriteString(", ")
 		}
 		first = false
-		fmt.Fprintf(&b, "%s %.0f%%", s.Limit, 100*s.Share)
+		fmt.Fprintf(&b, "%s %.0f%%", s.Limit.Description(), 100*s.Share)
 	}
 	for _, w := range r.PeerWaited {
 		if w.Share >= 0.005 {
-			fmt.Fprintf(&b, "; the peer waited for %s %.0f%%", w.Limit, 100*w.Share)
+			fmt.Fprintf(&b, "; the peer waited for %s %.0f%%", w.Limit.Description(), 100*w.Share)
 		}
 	}
 	fmt.Fprintf(&b, "\nloss %.3f%%, RTT %v (min %v); goodput sent %s",

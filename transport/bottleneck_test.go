@@ -241,3 +241,53 @@ func TestLossBound(t *testing.T) {
 		t.Errorf("LossBound without loss or RTT is not 0")
 	}
 }
+
+// TestBottleneckReportFromCounters builds reports from counters alone:
+// shares, loss, goodput and the advice each dominant limit gets.
+func TestBottleneckReportFromCounters(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		desc   string
+		after  ConnStats
+		top    Limit
+		advice string
+	}{
+		{"window and pacing together, with loss",
+			ConnStats{Limited: LimitDurations{CongestionWindow: 450 * ms, Pacing: 400 * ms, Application: 150 * ms},
+				PacketsSent: 1000, PacketsLost: 20, StreamBytesSent: 1e6, SmoothedRTT: 50 * ms},
+			LimitCongestion, "limited by the congestion controller 85% of the time, with 2.00% loss"},
+		{"window without loss",
+			ConnStats{Limited: LimitDurations{CongestionWindow: 900 * ms, Application: 100 * ms}, PacketsSent: 1000, StreamBytesSent: 1e6},
+			LimitCongestion, "limited by the congestion controller 90% of the time: the path's capacity"},
+		{"peer connection window",
+			ConnStats{Limited: LimitDurations{PeerConnWindow: 700 * ms, CongestionWindow: 300 * ms}, StreamBytesSent: 1e6},
+			LimitPeerConn, "raise Config.MaxConnWindow on the receiver"},
+		{"CPU",
+			ConnStats{Limited: LimitDurations{CPU: 800 * ms, Socket: 200 * ms}, StreamBytesSent: 1e6},
+			LimitCPU, "the CPU here is the bottleneck"},
+		{"a receiver whose peer waited on its connection window",
+			ConnStats{Limited: LimitDurations{Application: time.Second}, PeerWaitedOnOurConnWindow: 600 * ms, StreamBytesRead: 1e6},
+			LimitApplication, "raise Config.MaxConnWindow here"},
+		{"a receiver nobody waited on",
+			ConnStats{Limited: LimitDurations{Application: time.Second}, StreamBytesRead: 1e6},
+			LimitApplication, ""},
+		{"no limit dominates",
+			ConnStats{Limited: LimitDurations{Application: 400 * ms, Socket: 300 * ms, PeerStreamWindow: 300 * ms}, StreamBytesSent: 1e6},
+			LimitApplication, ""},
+	} {
+		r := NewBottleneckReport(ConnStats{}, tc.after)
+		if r.Elapsed != tc.after.Limited.Total() || r.Shares[0].Limit != tc.top {
+			t.Errorf("%s: elapsed %v, top %v, want %v and %v", tc.desc, r.Elapsed, r.Shares[0].Limit, tc.after.Limited.Total(), tc.top)
+		}
+		if (tc.advice == "") != (r.Advice == "") || !strings.Contains(r.Advice, tc.advice) {
+			t.Errorf("%s: advice %q, want %q", tc.desc, r.Advice, tc.advice)
+		}
+	}
+	// Between two snapshots only the difference counts.
+	before := ConnStats{Limited: LimitDurations{Application: time.Second}, StreamBytesSent: 1e6, PacketsSent: 100}
+	after := ConnStats{Limited: LimitDurations{Application: time.Second, CongestionWindow: 2 * time.Second}, StreamBytesSent: 3e6, PacketsSent: 300, PacketsLost: 2}
+	r := NewBottleneckReport(before, after)
+	if r.Elapsed != 2*time.Second || r.Shares[0].Share != 1 || r.LossRate != 0.01 || r.GoodputSent != 1e6 {
+		t.Errorf("interval report %+v", r)
+	}
+}

@@ -20,7 +20,7 @@ const (
 	limitPeerStream                   // data waits for the peer's stream credit
 	limitPeerConn                     // data waits for the peer's connection credit
 	limitSocket                       // the socket: a send blocked or failed
-	limitCPU                          // building and sealing packets
+	limitCPU                          // the loop busy: opening, processing, building and sealing packets
 	limitKinds
 )
 

@@ -84,6 +84,11 @@ func (c *Conn) send(now time.Time) {
 		}
 	}
 	failed := c.flush(n, now)
+	if n == 0 {
+		// The iteration's work (what came in, the timers) was the CPU's.
+		c.limit.state = limitCPU
+		c.limit.charge(time.Now())
+	}
 	if len(c.path.responses) > 0 && c.keys != nil {
 		c.sendPathResponsesElsewhere(now)
 	}
@@ -105,9 +110,10 @@ var txBatchPool = sync.Pool{New: func() any {
 
 // flush hands the first n built datagrams to the socket.
 //
-// The time spent building the batch counts as the sender's own (cpu), the
-// time in the socket's WriteBatch as the socket's; it reports whether the
-// socket refused the batch.
+// The loop's time since the iteration began (handling what came in,
+// building the batch) counts as the CPU's, the time in the socket's
+// WriteBatch as the socket's; it reports whether the socket refused the
+// batch.
 func (c *Conn) flush(n int, now time.Time) (failed bool) {
 	if n == 0 {
 		return false

@@ -83,7 +83,7 @@ type LimitDurations struct {
 	PeerStreamWindow time.Duration // data waited for the peer's stream credit
 	PeerConnWindow   time.Duration // data waited for the peer's connection credit
 	Socket           time.Duration // sends blocked in, or refused by, the socket
-	CPU              time.Duration // building and sealing packets
+	CPU              time.Duration // the connection busy processing packets (receiving, building, sealing)
 }
 
 // Total is the time accounted.

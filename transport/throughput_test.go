@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -30,6 +31,9 @@ func BenchmarkStreamLoopback(b *testing.B) {
 	}()
 	b.SetBytes(int64(len(chunk)))
 	b.ReportAllocs()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	sentBefore, recvBefore := cli.Stats().PacketsSent, srv.Stats().PacketsReceived
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Write(chunk); err != nil {
@@ -40,7 +44,13 @@ func BenchmarkStreamLoopback(b *testing.B) {
 	if n := <-done; n != int64(b.N)*int64(len(chunk)) {
 		b.Fatalf("received %d bytes, want %d", n, int64(b.N)*int64(len(chunk)))
 	}
+	b.StopTimer()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
 	st := cli.Stats()
+	// Allocations of both ends, per data packet that crossed.
+	packets := (st.PacketsSent - sentBefore + srv.Stats().PacketsReceived - recvBefore) / 2
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(max(packets, 1)), "allocs/pkt")
 	b.ReportMetric(float64(st.PacketsLost), "lost")
 	b.ReportMetric(float64(srv.Stats().QueueDrops), "qdrops")
 	b.ReportMetric(float64(st.ProbeTimeouts), "ptos")

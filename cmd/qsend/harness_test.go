@@ -184,7 +184,13 @@ type jsonSummary struct {
 	Migrations         uint64  `json:"migrations"`
 	FECRepairPackets   uint64  `json:"fec_repair_packets"`
 	FECRebuiltPackets  uint64  `json:"fec_rebuilt_packets"`
-	Error              string  `json:"error"`
+	Bottleneck         *struct {
+		Limited       map[string]float64 `json:"limited"`
+		LossRate      float64            `json:"loss_rate"`
+		SmoothedRTTMS float64            `json:"smoothed_rtt_ms"`
+		Advice        string             `json:"advice"`
+	} `json:"bottleneck"`
+	Error string `json:"error"`
 }
 
 // sender runs `qsend send` with its own HOME, so that its key and

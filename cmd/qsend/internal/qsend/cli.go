@@ -176,9 +176,9 @@ func runKeygen(args []string, env Env, stdout, stderr io.Writer) error {
 }
 
 type recvOptions struct {
-	listen, dir, key           string
-	once, json, quiet, verbose bool
-	allow                      keyListFlag
+	listen, dir, key, qlog            string
+	once, json, quiet, verbose, stats bool
+	allow                             keyListFlag
 }
 
 func recvFlags(o *recvOptions) *flag.FlagSet {
@@ -191,6 +191,8 @@ func recvFlags(o *recvOptions) *flag.FlagSet {
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.BoolVar(&o.quiet, "quiet", false, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
+	fs.StringVar(&o.qlog, "qlog", "", "")
+	fs.BoolVar(&o.stats, "stats", false, "")
 	return fs
 }
 
@@ -217,6 +219,7 @@ func runRecv(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return Receive(ctx, ReceiverConfig{
 		Listen: o.listen, Dir: o.dir, Key: key, Allow: o.allow,
 		Once: o.once, JSON: o.json, Quiet: o.quiet, Verbose: o.verbose,
+		QlogDir: o.qlog, Stats: o.stats,
 		Stdout: stdout, Stderr: stderr,
 	})
 }
@@ -227,8 +230,9 @@ type sendOptions struct {
 	rate                 sizeFlag
 	fec                  bool
 	parallel             int
-	timeout              time.Duration
-	json, quiet, verbose bool
+	timeout                     time.Duration
+	json, quiet, verbose, stats bool
+	qlog                        string
 }
 
 func sendFlags(o *sendOptions) *flag.FlagSet {
@@ -242,6 +246,8 @@ func sendFlags(o *sendOptions) *flag.FlagSet {
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.BoolVar(&o.quiet, "quiet", false, "")
 	fs.BoolVar(&o.verbose, "verbose", false, "")
+	fs.StringVar(&o.qlog, "qlog", "", "")
+	fs.BoolVar(&o.stats, "stats", false, "")
 	return fs
 }
 
@@ -268,6 +274,7 @@ func runSend(ctx context.Context, args []string, env Env, stdout, stderr io.Writ
 		Paths: pos[:len(pos)-1], Addr: addr, Pin: o.pin.key, KeyFile: o.key,
 		Rate: o.rate.n, FEC: o.fec, Parallel: o.parallel, Timeout: o.timeout,
 		JSON: o.json, Quiet: o.quiet, Verbose: o.verbose,
+		QlogDir: o.qlog, Stats: o.stats,
 		Env: env, Stdout: stdout, Stderr: stderr,
 	})
 }

@@ -76,6 +76,11 @@ Options:
                   sender)
   --quiet         no progress display
   --verbose       a line for every file received
+  --stats         after each completed transfer, report what limited it
+                  (as for qsend send --stats; a receiver mostly learns
+                  whether the sender waited for its flow-control windows)
+  --qlog DIR      write each connection's qlog trace into DIR, created if
+                  missing
 
 Exit status: 0 stopped by a signal, or with --once a transfer completed;
 1 error (with --once, also: stopped before a transfer completed); 2 usage
@@ -117,9 +122,19 @@ Options:
                    resumed_bytes, delivered_bytes, seconds,
                    goodput_mbytes_per_s (10^6 bytes/s of new data),
                    retransmitted_bytes, migrations, with --fec
-                   fec_repair_packets, and error on failure
+                   fec_repair_packets, with --stats bottleneck, and error
+                   on failure
   --quiet          no progress display
   --verbose        a line for every file sent
+  --stats          at the end, report what limited the transfer: the share
+                   of the time the congestion window, pacing, the
+                   receiver's flow-control windows, the socket, the CPU or
+                   qsend itself held the sender back, with the loss rate,
+                   the RTT and a line of advice (with --json, also as the
+                   summary's bottleneck object)
+  --qlog DIR       write the connection's qlog trace (JSON-SEQ, one
+                   .sqlog file, readable by qvis) into DIR, created if
+                   missing
 
 Progress goes to standard error: a live display (bytes, rate, ETA, the
 largest files in flight) when it is a terminal, otherwise a line every 10 s.

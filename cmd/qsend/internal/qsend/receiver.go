@@ -23,6 +23,8 @@ type ReceiverConfig struct {
 	JSON    bool               // print each completed session's Summary on Stdout
 	Verbose bool               // a line per file
 	Quiet   bool               // no progress display
+	QlogDir string             // write each connection's qlog trace here
+	Stats   bool               // print each session's bottleneck report
 
 	Stdout io.Writer // the "listening on" line and JSON summaries only
 	Stderr io.Writer
@@ -75,6 +77,10 @@ func Receive(ctx context.Context, cfg ReceiverConfig) error {
 	}
 	store.pruneStale(time.Now())
 
+	qlogger, err := qlogLogger(cfg.QlogDir)
+	if err != nil {
+		return failf("%v", err)
+	}
 	bind, err := transport.ListenUDP("udp", cfg.Listen)
 	if err != nil {
 		return failf("listening on %s: %v", cfg.Listen, err)
@@ -85,7 +91,8 @@ func Receive(ctx context.Context, cfg ReceiverConfig) error {
 		AllowedClientKeys:  cfg.Allow,
 		MaxIncomingStreams: maxFileStreams + 1,
 		// Decode the repair packets of senders run with --fec; send none.
-		FEC: transport.FECConfig{GroupSize: 1},
+		FEC:        transport.FECConfig{GroupSize: 1},
+		QLogLogger: qlogger,
 	})
 	if err != nil {
 		bind.Close()

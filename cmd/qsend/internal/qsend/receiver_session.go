@@ -349,6 +349,11 @@ func (s *session) report(total int64) {
 		FECRebuiltPackets:  stats.FECRecovered,
 	}
 	sum.setGoodput(s.received.Load(), elapsed)
+	if s.r.cfg.Stats {
+		r := transport.NewBottleneckReport(transport.ConnStats{}, stats)
+		logReport(s.r.con, r)
+		sum.Bottleneck = bottleneckSummary(r)
+	}
 	if sum.FilesFailed > 0 {
 		sum.Error = fmt.Sprintf("%d of %d files failed", sum.FilesFailed, sum.Files)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,8 @@ type SenderConfig struct {
 	JSON     bool
 	Quiet    bool
 	Verbose  bool
+	QlogDir  string // write the connection's qlog trace here
+	Stats    bool   // print the bottleneck report at the end
 
 	Env    Env
 	Stdout io.Writer
@@ -111,7 +114,11 @@ func Send(ctx context.Context, cfg SenderConfig) error {
 		}
 		return err
 	}
-	entries, err := buildManifest(cfg.Paths, con.logf)
+	qlogger, err := qlogLogger(cfg.QlogDir)
+	if err != nil {
+		return early(failf("%v", err))
+	}
+	entries, err = buildManifest(cfg.Paths, con.logf)
 	if err != nil {
 		return early(err)
 	}
@@ -122,7 +129,7 @@ func Send(ctx context.Context, cfg SenderConfig) error {
 	if created != "" {
 		con.logf("created this sender's key in %s; its public key (for a receiver's --allow) is %s", created, key.Public())
 	}
-	conn, err := connect(ctx, &cfg, con, key)
+	conn, err := connect(ctx, &cfg, con, key, qlogger)
 	if err != nil {
 		return early(err)
 	}
@@ -369,6 +376,11 @@ func (s *sendSession) finish(start time.Time, stats transport.ConnStats, runErr 
 		FECRepairPackets:   stats.FECRepairSent,
 	}
 	sum.setGoodput(s.newBytes.Load(), elapsed)
+	if s.cfg.Stats {
+		r := transport.NewBottleneckReport(transport.ConnStats{}, stats)
+		logReport(s.con, r)
+		sum.Bottleneck = bottleneckSummary(r)
+	}
 	if s.cfg.Verbose {
 		s.con.logf("transport: smoothed RTT %v, congestion window %s, %d packets sent, %d lost, %s retransmitted, %d path changes",
 			stats.SmoothedRTT.Round(time.Microsecond), FormatSize(int64(stats.CongestionWindow)), stats.PacketsSent, stats.PacketsLost,
@@ -404,7 +416,7 @@ func (s *sendSession) finish(start time.Time, stats transport.ConnStats, runErr 
 }
 
 // connect finds the receiver's key (pinned, known or first seen) and dials.
-func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.PrivateKey) (*transport.Conn, error) {
+func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.PrivateKey, qlogger *slog.Logger) (*transport.Conn, error) {
 	deadline := time.Now().Add(cfg.Timeout)
 	pctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -427,6 +439,7 @@ func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.Pr
 	// Dial gets ctx and the rest of the time as HandshakeTimeout, so that
 	// running out of time reads as ErrHandshakeTimeout, not as a signal.
 	conn, err := transport.Dial(ctx, raddr.String(), &transport.Config{
+		QLogLogger:       qlogger,
 		PrivateKey:       key,
 		ServerKey:        serverKey,
 		HandshakeTimeout: max(time.Until(deadline), time.Second),

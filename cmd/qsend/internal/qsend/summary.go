@@ -45,6 +45,8 @@ type Summary struct {
 	// knows: most are rebuilt before the sender would call them lost).
 	FECRepairPackets  uint64 `json:"fec_repair_packets,omitempty"`
 	FECRebuiltPackets uint64 `json:"fec_rebuilt_packets,omitempty"`
+	// Bottleneck is the connection's bottleneck report, with --stats.
+	Bottleneck *BottleneckSummary `json:"bottleneck,omitempty"`
 	// Error is why the transfer failed; empty on success.
 	Error string `json:"error,omitempty"`
 }
