@@ -225,11 +225,11 @@ func runRecv(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 type sendOptions struct {
-	pin                  keyFlag
-	key                  string
-	rate                 sizeFlag
-	fec                  bool
-	parallel             int
+	pin                         keyFlag
+	key                         string
+	rate                        sizeFlag
+	fec                         bool
+	parallel                    int
 	timeout                     time.Duration
 	json, quiet, verbose, stats bool
 	qlog                        string
