@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/transport"
+	"github.com/limpetnet/limpet/transport/qlog"
 )
 
 // RunLimpet moves size bytes on one limpet stream over nw: the client
@@ -95,7 +97,18 @@ func listenLimpet(nw Network, key crypto.PrivateKey, fec transport.FECConfig) (*
 	if err != nil {
 		return nil, err
 	}
-	return transport.ListenBind(bind, &transport.Config{PrivateKey: key, FEC: transport.FECConfig{GroupSize: fec.GroupSize}})
+	return transport.ListenBind(bind, &transport.Config{PrivateKey: key, FEC: transport.FECConfig{GroupSize: fec.GroupSize}, QLogLogger: qlogLogger()})
+}
+
+// QlogDir, if set, is where limpet runs write the qlog traces of both
+// ends of every connection (qbench -qlog).
+var QlogDir string
+
+func qlogLogger() *slog.Logger {
+	if QlogDir == "" {
+		return nil
+	}
+	return slog.New(qlog.NewJSONHandler(qlog.HandlerOptions{Dir: QlogDir, Level: qlog.LevelPacket}))
 }
 
 // dialLimpet connects from nw's client side.
@@ -104,7 +117,7 @@ func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server cry
 	if err != nil {
 		return nil, err
 	}
-	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server, FEC: fec})
+	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server, FEC: fec, QLogLogger: qlogLogger()})
 }
 
 // udpBind wraps a socket from a Network for the transport, closing it if

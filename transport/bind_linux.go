@@ -28,8 +28,8 @@ const maxSendIovecs = 1024
 const socketBufferSize = 8 << 20
 
 // oobWords sizes each message's control buffer in 8-byte words (so that a
-// cmsghdr at its start is aligned): room for one UDP_SEGMENT or UDP_GRO
-// message with slack.
+// cmsghdr at its start is aligned): room for a UDP_SEGMENT, or a UDP_GRO
+// and an SO_RXQ_OVFL message (24 bytes each).
 const oobWords = 8
 
 // sockaddrSize is a sockaddr_in6, the larger of the two families.
@@ -65,6 +65,12 @@ type linuxBind struct {
 	readMu sync.Mutex
 	rd     mmsgReader // guarded by readMu
 
+	// rxqOverflow is the kernel's count of datagrams this socket dropped
+	// for want of receive buffer (SO_RXQ_OVFL), as of the latest datagram
+	// read; rxqLast is the 32-bit counter it was last read from.
+	rxqOverflow atomic.Uint64
+	rxqLast     uint32 // guarded by readMu
+
 	writeMu sync.Mutex
 	wr      mmsgWriter // guarded by writeMu
 }
@@ -89,6 +95,9 @@ func newUDPBind(conn *net.UDPConn, opts bindOptions) (Bind, error) {
 		_, b.v6 = sa.(*unix.SockaddrInet6)
 		raiseBuffer(s, unix.SO_RCVBUFFORCE, unix.SO_RCVBUF)
 		raiseBuffer(s, unix.SO_SNDBUFFORCE, unix.SO_SNDBUF)
+		// Each datagram read carries the socket's count of drops for a
+		// full receive buffer, for the bottleneck report.
+		_ = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1)
 		// Set don't-fragment and ignore the kernel's path-MTU cache
 		// (RFC 9000 §14): datagrams are never fragmented, and their size
 		// is the transport's business, not an ICMP message's that anyone
@@ -230,15 +239,24 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 		d.N = int(h.Len)
 		d.Addr = decodeSockaddr(&r.names[i])
 		d.SegmentSize = 0
-		if b.groCapable {
-			oob := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[i][0])), oobWords*8)
-			if seg := groSegmentSize(oob[:h.Hdr.Controllen]); seg > 0 && d.N > seg {
-				d.SegmentSize = seg
-			}
+		oob := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[i][0])), oobWords*8)
+		seg, drops, ok := parseRecvControl(oob[:min(int(h.Hdr.Controllen), len(oob))])
+		if b.groCapable && seg > 0 && d.N > seg {
+			d.SegmentSize = seg
+		}
+		if ok {
+			// A 32-bit counter that wraps: add what it moved since.
+			b.rxqOverflow.Add(uint64(drops - b.rxqLast))
+			b.rxqLast = drops
 		}
 	}
 	return r.n, nil
 }
+
+// ReceiveDrops is the number of datagrams the kernel dropped because the
+// socket's receive buffer was full, as of the latest datagram read (the
+// kernel reports the count with each datagram, SO_RXQ_OVFL).
+func (b *linuxBind) ReceiveDrops() uint64 { return b.rxqOverflow.Load() }
 
 // readErrQueue drains the socket's error queue (IP_RECVERR) and returns
 // the first ICMP error in it, with the destination of the datagram that
@@ -522,19 +540,23 @@ func setIovec(iov *unix.Iovec, p []byte) {
 	iov.SetLen(len(p))
 }
 
-// groSegmentSize returns the segment size of a UDP_GRO control message in
-// oob, or 0 if there is none (the datagram arrived alone).
-func groSegmentSize(oob []byte) int {
+// parseRecvControl reads a received datagram's control messages: the
+// segment size of a UDP_GRO train (0 if it arrived alone), and the
+// socket's SO_RXQ_OVFL drop counter if present.
+func parseRecvControl(oob []byte) (segSize int, drops uint32, hasDrops bool) {
 	for len(oob) >= unix.SizeofCmsghdr {
 		cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(cm.Len)
 		if l < unix.SizeofCmsghdr || l > len(oob) {
-			return 0
+			break
 		}
-		if cm.Level == unix.IPPROTO_UDP && cm.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
-			return int(*(*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])))
+		switch {
+		case cm.Level == unix.IPPROTO_UDP && cm.Type == unix.UDP_GRO && l >= unix.CmsgLen(4):
+			segSize = int(*(*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])))
+		case cm.Level == unix.SOL_SOCKET && cm.Type == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4):
+			drops, hasDrops = *(*uint32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])), true
 		}
 		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
 	}
-	return 0
+	return segSize, drops, hasDrops
 }

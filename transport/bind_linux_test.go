@@ -260,6 +260,7 @@ func TestBindSocketOptions(t *testing.T) {
 		{desc: "IP_MTU_DISCOVER", level: unix.IPPROTO_IP, name: unix.IP_MTU_DISCOVER, want: unix.IP_PMTUDISC_PROBE},
 		{desc: "IPV6_MTU_DISCOVER", level: unix.IPPROTO_IPV6, name: unix.IPV6_MTU_DISCOVER, want: unix.IPV6_PMTUDISC_PROBE},
 		{desc: "UDP_GRO", level: unix.IPPROTO_UDP, name: unix.UDP_GRO, want: 1},
+		{desc: "SO_RXQ_OVFL", level: unix.SOL_SOCKET, name: unix.SO_RXQ_OVFL, want: 1},
 	}
 	for _, tt := range tests {
 		var got int
@@ -362,5 +363,70 @@ func TestBindIPv4SocketSkipsIPv6Peer(t *testing.T) {
 	batch := []Datagram{{Buf: []byte("x"), N: 1, Addr: netip.MustParseAddrPort("[::1]:9")}}
 	if err := b.WriteBatch(batch); !errors.Is(err, errBadDatagram) {
 		t.Errorf("WriteBatch to an IPv6 peer from an IPv4 socket: got %v, want errBadDatagram", err)
+	}
+}
+
+// TestBindCountsReceiveBufferDrops overflows a socket's receive buffer and
+// checks that ReceiveDrops counts exactly the datagrams that did not fit,
+// as the kernel reports them with the next datagram read.
+func TestBindCountsReceiveBufferDrops(t *testing.T) {
+	b := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0").(*linuxBind)
+	if err := b.raw.Control(func(fd uintptr) {
+		// The kernel's floor (about 2 KiB, doubled): a few datagrams.
+		unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sender := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+	const sent = 100
+	for i := range sent {
+		p := bindPayload(i, 1000)
+		if err := sender.WriteBatch([]Datagram{{Buf: p, N: len(p), Addr: b.LocalAddr()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dgrams := make([]Datagram, 1)
+	dgrams[0].Buf = make([]byte, BindReadBufferSize)
+	b.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	read := func() []byte {
+		t.Helper()
+		if _, err := b.ReadBatch(dgrams); err != nil {
+			t.Fatal(err)
+		}
+		return dgrams[0].Data()
+	}
+	// Read what fitted: the sends went through loopback synchronously,
+	// so everything queued is there now (FIONREAD: the next datagram's
+	// size, 0 when none is queued).
+	got := 0
+	for {
+		var queued int
+		var ioErr error
+		b.raw.Control(func(fd uintptr) { queued, ioErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+		if ioErr != nil {
+			t.Fatal(ioErr)
+		}
+		if queued == 0 {
+			break
+		}
+		read()
+		got++
+	}
+	if b.ReceiveDrops() != 0 {
+		t.Fatalf("drops counted before the kernel reported any")
+	}
+	// The next datagram to arrive carries the count of those dropped.
+	marker := []byte("marker")
+	if err := sender.WriteBatch([]Datagram{{Buf: marker, N: len(marker), Addr: b.LocalAddr()}}); err != nil {
+		t.Fatal(err)
+	}
+	if d := read(); !bytes.Equal(d, marker) {
+		t.Fatalf("read %q, want the marker", d)
+	}
+	if got == sent {
+		t.Fatalf("all %d datagrams fitted: no overflow to count", sent)
+	}
+	if drops := b.ReceiveDrops(); drops != uint64(sent-got) {
+		t.Errorf("ReceiveDrops = %d, want %d (%d of %d datagrams read)", drops, sent-got, got, sent)
 	}
 }

@@ -73,8 +73,13 @@ type BottleneckReport struct {
 	// (TCP Reno) and CUBIC's response function (RFC 9438 §5.1); zero
 	// without loss.
 	LossBound float64
+	// SocketReceiveDrops is how many datagrams the kernel dropped for a
+	// full receive buffer on this side's socket (Linux only).
+	SocketReceiveDrops uint64
 	// Advice is one line on the dominant limit, or "".
 	Advice string
+
+	packetsReceived uint64
 }
 
 // LimitShare is one limit's part of a report.
@@ -127,6 +132,8 @@ func NewBottleneckReport(before, after ConnStats) BottleneckReport {
 		r.GoodputRead = float64(after.StreamBytesRead-before.StreamBytesRead) / secs
 	}
 	r.LossBound = LossBound(r.LossRate, r.SmoothedRTT, reportDatagramSize)
+	r.SocketReceiveDrops = after.SocketReceiveDrops - min(before.SocketReceiveDrops, after.SocketReceiveDrops)
+	r.packetsReceived = after.PacketsReceived - min(before.PacketsReceived, after.PacketsReceived)
 	r.Advice = r.advice()
 	return r
 }
@@ -162,6 +169,11 @@ func LossBound(p float64, rtt time.Duration, mss int) float64 {
 func (r BottleneckReport) advice() string {
 	if len(r.Shares) == 0 || r.Elapsed == 0 {
 		return ""
+	}
+	// Datagrams the kernel dropped before we could read them were lost
+	// here, not on the path: more than 1% is worth fixing first.
+	if r.SocketReceiveDrops > 0 && r.SocketReceiveDrops*100 > r.packetsReceived {
+		return fmt.Sprintf("the socket's receive buffer overflowed: %d datagrams dropped on arrival (this side's CPU does not keep up, or the buffer is too small)", r.SocketReceiveDrops)
 	}
 	for _, w := range r.PeerWaited {
 		if w.Share > 0.5 {
@@ -239,6 +251,9 @@ func (r BottleneckReport) String() string {
 	}
 	if r.LossBound > 0 {
 		fmt.Fprintf(&b, "; a loss-based controller gets at most about %s at this loss and RTT", rateString(r.LossBound))
+	}
+	if r.SocketReceiveDrops > 0 {
+		fmt.Fprintf(&b, "; %d datagrams dropped by a full receive buffer", r.SocketReceiveDrops)
 	}
 	if r.Advice != "" {
 		b.WriteString("\n" + r.Advice)

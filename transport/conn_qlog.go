@@ -158,16 +158,22 @@ func (c *Conn) qlogMetrics(now time.Time) {
 	pacing := c.loss.pacer.Rate()
 	if cwnd != q.cwnd || inFlight != q.inFlight || srtt != q.srtt || minRTT != q.minRTT || rttvar != q.rttvr || pacing != q.pacing {
 		q.cwnd, q.inFlight, q.srtt, q.minRTT, q.rttvr, q.pacing = cwnd, inFlight, srtt, minRTT, rttvar, pacing
-		c.qlog.event(qlog.LevelConn, qlog.MetricsUpdated,
-			slog.Duration("min_rtt", minRTT),
-			slog.Duration("smoothed_rtt", srtt),
-			slog.Duration("latest_rtt", c.loss.rtt.Latest()),
-			slog.Duration("rtt_variance", rttvar),
+		attrs := []slog.Attr{
 			slog.Int("congestion_window", cwnd),
 			slog.Int("bytes_in_flight", inFlight),
 			slog.Uint64("pacing_rate", pacing*8), // bits per second
 			slog.Int("pto_count", c.loss.PTOCount()),
-		)
+		}
+		if c.loss.rtt.HasSample() {
+			// Before the first sample the estimator holds RFC 9002's
+			// initial guess, not a measurement.
+			attrs = append(attrs,
+				slog.Duration("min_rtt", minRTT),
+				slog.Duration("smoothed_rtt", srtt),
+				slog.Duration("latest_rtt", c.loss.rtt.Latest()),
+				slog.Duration("rtt_variance", rttvar))
+		}
+		c.qlog.event(qlog.LevelConn, qlog.MetricsUpdated, attrs...)
 	}
 	if ph := congestionPhase(c.loss.cc); ph != q.phase {
 		old := q.phase

@@ -470,3 +470,24 @@ func TestLoggerDiagnostics(t *testing.T) {
 		t.Errorf("idle timeout logged at %v, want [INFO]", ended)
 	}
 }
+
+// TestQlogSampleInDocs checks the sample trace committed in docs/qlog
+// against the same schema rules, so that it stays an example of the
+// format the transport writes.
+func TestQlogSampleInDocs(t *testing.T) {
+	files, err := filepath.Glob("../docs/qlog/*.sqlog")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample in docs/qlog (%v)", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, events, err := validateQlogSeq(data); err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if events[len(events)-1].Name != qlog.ConnectionClosed {
+			t.Errorf("%s does not end with %s", f, qlog.ConnectionClosed)
+		}
+	}
+}

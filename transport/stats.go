@@ -72,6 +72,10 @@ type ConnStats struct {
 	// long the peer reported (DATA_BLOCKED, STREAM_DATA_BLOCKED) that our
 	// receive credit held it back, until we gave more.
 	PeerWaitedOnOurConnWindow, PeerWaitedOnOurStreamWindow time.Duration
+	// SocketReceiveDrops counts datagrams the kernel dropped because the
+	// receive buffer of the connection's socket was full, for this
+	// connection or any other on the same socket (EndpointStats).
+	SocketReceiveDrops uint64
 }
 
 // LimitDurations is the connection's time, split by what limited its
@@ -128,6 +132,7 @@ func (c *Conn) Stats() ConnStats {
 		},
 		PeerWaitedOnOurConnWindow:   time.Duration(s.ownConn.Load()),
 		PeerWaitedOnOurStreamWindow: time.Duration(s.ownStream.Load()),
+		SocketReceiveDrops:          socketReceiveDrops(c.ep.bind()),
 	}
 }
 
@@ -187,6 +192,20 @@ type EndpointStats struct {
 	// than 1200 bytes or not sealed with this server's Initial keys, and
 	// those that opened but could not start a handshake.
 	BadInitials uint64
+	// SocketReceiveDrops counts datagrams for any connection that the
+	// kernel dropped because the socket's receive buffer was full, as it
+	// reported with the latest datagram read (Linux, SO_RXQ_OVFL; 0
+	// elsewhere).
+	SocketReceiveDrops uint64
+}
+
+// socketReceiveDrops is the Bind's count of datagrams dropped for a full
+// receive buffer, if it keeps one.
+func socketReceiveDrops(b Bind) uint64 {
+	if d, ok := b.(interface{ ReceiveDrops() uint64 }); ok {
+		return d.ReceiveDrops()
+	}
+	return 0
 }
 
 // Stats returns the Endpoint's counters.
@@ -202,5 +221,6 @@ func (e *Endpoint) Stats() EndpointStats {
 		HandshakesShed:      s.handshakesShed.Load(),
 		HandshakesRejected:  s.handshakesRejected.Load(),
 		BadInitials:         s.badInitials.Load(),
+		SocketReceiveDrops:  socketReceiveDrops(e.bind()),
 	}
 }

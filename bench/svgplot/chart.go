@@ -82,8 +82,35 @@ func (c Chart) WriteSVG(w io.Writer) error {
 		return err
 	}
 	var b bytes.Buffer
-	c.render(&b, l)
+	c.render(&b, l, "")
 	_, err = w.Write(b.Bytes())
+	return err
+}
+
+// WriteStack renders charts one above the other in one SVG document, as
+// views of one timeline that share its x axis; each keeps its own size.
+func WriteStack(w io.Writer, charts ...Chart) error {
+	layouts := make([]layout, len(charts))
+	var width, height float64
+	for i, c := range charts {
+		l, err := c.layout()
+		if err != nil {
+			return fmt.Errorf("chart %d (%s): %w", i, c.Title, err)
+		}
+		layouts[i] = l
+		width = max(width, l.width)
+		height += l.height
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s">`+"\n",
+		num(width), num(height), num(width), num(height))
+	y := 0.0
+	for i, c := range charts {
+		c.render(&b, layouts[i], fmt.Sprintf(` y="%s"`, num(y)))
+		y += layouts[i].height
+	}
+	b.WriteString("</svg>\n")
+	_, err := w.Write(b.Bytes())
 	return err
 }
 
@@ -217,9 +244,11 @@ func (c Chart) layout() (layout, error) {
 	return l, nil
 }
 
-func (c Chart) render(b *bytes.Buffer, l layout) {
+// render writes the chart as an <svg> element; position is extra
+// attributes that place it inside another (WriteStack).
+func (c Chart) render(b *bytes.Buffer, l layout, position string) {
 	w, h := num(l.width), num(l.height)
-	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg"%s width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="12">`+"\n", position, w, h, w, h)
 	if c.Title != "" {
 		fmt.Fprintf(b, "<title>%s</title>\n", esc(c.Title))
 	}

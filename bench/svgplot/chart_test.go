@@ -270,3 +270,29 @@ func TestLegendWraps(t *testing.T) {
 		t.Errorf("the last series is missing from %q", text)
 	}
 }
+
+// TestWriteStack: the charts sit one under the other in one document,
+// each whole, the second starting where the first ends.
+func TestWriteStack(t *testing.T) {
+	top, bottom := sample(), sample()
+	bottom.Title, bottom.Height = "Second chart", 300
+	var b strings.Builder
+	if err := WriteStack(&b, top, bottom); err != nil {
+		t.Fatal(err)
+	}
+	svg := b.String()
+	text := parse(t, svg)
+	for _, want := range []string{"Goodput vs loss", "Second chart", "tcp-cubic"} {
+		if !contains(text, want) {
+			t.Errorf("stack lacks %q", want)
+		}
+	}
+	if !strings.HasPrefix(svg, `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="720"`) ||
+		!strings.Contains(svg, `<svg xmlns="http://www.w3.org/2000/svg" y="0" width="720" height="420"`) ||
+		!strings.Contains(svg, `<svg xmlns="http://www.w3.org/2000/svg" y="420" width="720" height="300"`) {
+		t.Errorf("stack is not 720×720 with charts at y 0 and 420:\n%.400s", svg)
+	}
+	if err := WriteStack(&b, top, Chart{Title: "empty"}); !errors.Is(err, ErrNoData) {
+		t.Errorf("a stack with an empty chart: %v, want ErrNoData", err)
+	}
+}

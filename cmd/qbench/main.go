@@ -88,6 +88,8 @@ type options struct {
 	outDir       string
 	runTimeout   time.Duration
 	replot       string
+	qlogFile     string
+	qlogDir      string
 }
 
 // parseFlags reads args. Explicit sizes and -reps win over -quick.
@@ -109,6 +111,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	protocols := fs.String("protocols", strings.Join(bench.Protocols(), ","), "comma-separated protocols to compare")
 	timeout := fs.Duration("timeout", 0, "bound on each run (default 20s plus 10 MB/s of the largest size)")
 	replotFile := fs.String("replot", "", "measure nothing: rewrite report.md and the plots in -out DIR from this report JSON file")
+	qlogFile := fs.String("qlogplot", "", "measure nothing: plot this qlog trace (.sqlog) as FILE.svg, or into -out DIR: congestion window, bytes in flight, RTT and losses over time")
+	qlogDir := fs.String("qlog", "", "limpet runs write the qlog traces of both ends of each connection into this directory (plot one with -qlogplot)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -191,7 +195,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	o := options{
 		matrix: *matrix, paths: paths, loopbackSize: int64(loopbackSize), bulkSize: int64(bulkSize),
 		bulkCap: *bulkCap, reps: *reps, runners: runners, jsonPath: *jsonPath, outDir: *outDir, runTimeout: *timeout,
-		replot: *replotFile,
+		replot: *replotFile, qlogFile: *qlogFile, qlogDir: *qlogDir,
 	}
 	if o.runTimeout == 0 {
 		o.runTimeout = 20*time.Second + time.Duration(float64(max(o.loopbackSize, o.bulkSize))/(10*bench.MB)*float64(time.Second))
@@ -210,6 +214,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if o.replot != "" {
 		return replot(o.replot, o.outDir, stderr)
+	}
+	if o.qlogFile != "" {
+		return plotQlog(o.qlogFile, o.outDir, stderr)
+	}
+	if o.qlogDir != "" {
+		if err := os.MkdirAll(o.qlogDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "qbench: -qlog: %v\n", err)
+			return 2
+		}
+		bench.QlogDir = o.qlogDir
 	}
 	// The quic-go runner builds its peer program into a temporary directory.
 	defer bench.RemovePeerBinaries()

@@ -36,7 +36,10 @@ type BottleneckSummary struct {
 	// LossBoundMbps is what a loss-based congestion controller gets at
 	// that loss and RTT, in Mbit/s; 0 without loss.
 	LossBoundMbps float64 `json:"loss_bound_mbit_per_s"`
-	Advice        string  `json:"advice,omitempty"`
+	// SocketReceiveDrops counts datagrams the kernel dropped for a full
+	// receive buffer on this side (Linux).
+	SocketReceiveDrops uint64 `json:"socket_receive_drops"`
+	Advice             string `json:"advice,omitempty"`
 }
 
 func bottleneckSummary(r transport.BottleneckReport) *BottleneckSummary {
@@ -47,6 +50,8 @@ func bottleneckSummary(r transport.BottleneckReport) *BottleneckSummary {
 		MinRTTMS:      round3(float64(r.MinRTT) / float64(time.Millisecond)),
 		LossBoundMbps: round3(r.LossBound * 8 / 1e6),
 		Advice:        r.Advice,
+
+		SocketReceiveDrops: r.SocketReceiveDrops,
 	}
 	for _, s := range r.Shares {
 		b.Limited[string(s.Limit)] = round3(s.Share)
