@@ -305,6 +305,10 @@ func (s *SendStream) Blocked() (limit int64, ok bool) {
 	return s.window.Blocked()
 }
 
+// HasUnsent reports whether written bytes have not been sent yet on a
+// stream still sending (a reset one has none to send).
+func (s *SendStream) HasUnsent() bool { return s.sending() && s.written > s.sent }
+
 // CreditBlocked reports whether written bytes wait for the peer's stream
 // credit. Unlike Blocked it reports the state, not a frame to send.
 func (s *SendStream) CreditBlocked() bool {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -253,6 +254,10 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 	return r.n, nil
 }
 
+// SendBlocked is how long WriteBatch calls have waited, in all, for room
+// in the socket's send buffer or for another caller's batch.
+func (b *linuxBind) SendBlocked() time.Duration { return time.Duration(b.wr.blocked.Load()) }
+
 // ReceiveDrops is the number of datagrams the kernel dropped because the
 // socket's receive buffer was full, as of the latest datagram read (the
 // kernel reports the count with each datagram, SO_RXQ_OVFL).
@@ -355,6 +360,12 @@ type mmsgWriter struct {
 	// send is w.sendmmsg bound once, so that RawConn.Write allocates no
 	// closure per call.
 	send func(fd uintptr) bool
+
+	// fullSince is when sendmmsg last found the send buffer full (zero
+	// when it did not); blocked sums the time writers waited for room or
+	// for another writer (SendBlocked).
+	fullSince time.Time
+	blocked   atomic.Int64
 }
 
 // sendmmsg is RawConn.Write's callback: false asks the runtime poller to
@@ -367,18 +378,32 @@ func (w *mmsgWriter) sendmmsg(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			// The send buffer is full: the poller waits for room.
+			if w.fullSince.IsZero() {
+				w.fullSince = time.Now()
+			}
 			return false
 		case 0:
 			w.n, w.errno = int(n), 0
 		default:
 			w.n, w.errno = 0, errno
 		}
+		if !w.fullSince.IsZero() {
+			w.blocked.Add(int64(time.Since(w.fullSince)))
+			w.fullSince = time.Time{}
+		}
 		return true
 	}
 }
 
 func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
-	b.writeMu.Lock()
+	if !b.writeMu.TryLock() {
+		// Another connection on this socket is sending: waiting for it
+		// is waiting for the socket.
+		t := time.Now()
+		b.writeMu.Lock()
+		b.wr.blocked.Add(int64(time.Since(t)))
+	}
 	defer b.writeMu.Unlock()
 	w := &b.wr
 	defer w.dropReferences()

@@ -74,8 +74,10 @@ type BottleneckReport struct {
 	// without loss.
 	LossBound float64
 	// SocketReceiveDrops is how many datagrams the kernel dropped for a
-	// full receive buffer on this side's socket (Linux only).
-	SocketReceiveDrops uint64
+	// full receive buffer on this side's socket (Linux only), and
+	// QueueDrops how many the connection dropped because its loop was
+	// behind (ConnStats).
+	SocketReceiveDrops, QueueDrops uint64
 	// Advice is one line on the dominant limit, or "".
 	Advice string
 
@@ -133,6 +135,7 @@ func NewBottleneckReport(before, after ConnStats) BottleneckReport {
 	}
 	r.LossBound = LossBound(r.LossRate, r.SmoothedRTT, reportDatagramSize)
 	r.SocketReceiveDrops = after.SocketReceiveDrops - min(before.SocketReceiveDrops, after.SocketReceiveDrops)
+	r.QueueDrops = after.QueueDrops - min(before.QueueDrops, after.QueueDrops)
 	r.packetsReceived = after.PacketsReceived - min(before.PacketsReceived, after.PacketsReceived)
 	r.Advice = r.advice()
 	return r
@@ -170,10 +173,13 @@ func (r BottleneckReport) advice() string {
 	if len(r.Shares) == 0 || r.Elapsed == 0 {
 		return ""
 	}
-	// Datagrams the kernel dropped before we could read them were lost
+	// Datagrams dropped before the connection could read them were lost
 	// here, not on the path: more than 1% is worth fixing first.
 	if r.SocketReceiveDrops > 0 && r.SocketReceiveDrops*100 > r.packetsReceived {
 		return fmt.Sprintf("the socket's receive buffer overflowed: %d datagrams dropped on arrival (this side's CPU does not keep up, or the buffer is too small)", r.SocketReceiveDrops)
+	}
+	if r.QueueDrops > 0 && r.QueueDrops*100 > r.packetsReceived {
+		return fmt.Sprintf("the connection's receive queue overflowed: %d datagrams dropped on arrival (its loop does not keep up: this side's CPU)", r.QueueDrops)
 	}
 	for _, w := range r.PeerWaited {
 		if w.Share > 0.5 {
@@ -194,8 +200,15 @@ func (r BottleneckReport) advice() string {
 	}
 	// The window and pacing are one limit seen twice: the congestion
 	// controller's rate, spent in bursts or spread over the round trip.
-	top := r.Shares[0]
-	if cc := share(LimitCongestion) + share(LimitPacing); (top.Limit == LimitCongestion || top.Limit == LimitPacing) && cc > 0.5 {
+	// They count together against the largest other limit.
+	var top LimitShare
+	for _, s := range r.Shares {
+		if s.Limit != LimitCongestion && s.Limit != LimitPacing {
+			top = s
+			break
+		}
+	}
+	if cc := share(LimitCongestion) + share(LimitPacing); cc > 0.5 {
 		pct := 100 * cc
 		if r.LossRate >= 0.001 {
 			return fmt.Sprintf("limited by the congestion controller %.0f%% of the time, with %.2f%% loss (a loss-based controller gets about %s there): if the loss is not congestion, try Config.FEC", pct, 100*r.LossRate, rateString(r.LossBound))
@@ -254,6 +267,9 @@ func (r BottleneckReport) String() string {
 	}
 	if r.SocketReceiveDrops > 0 {
 		fmt.Fprintf(&b, "; %d datagrams dropped by a full receive buffer", r.SocketReceiveDrops)
+	}
+	if r.QueueDrops > 0 {
+		fmt.Fprintf(&b, "; %d dropped by a full connection queue", r.QueueDrops)
 	}
 	if r.Advice != "" {
 		b.WriteString("\n" + r.Advice)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -31,55 +32,64 @@ type limitScenario struct {
 	finish func(cli, srv *Conn)
 }
 
+// connect opens a client and a server connection over the scenario's
+// simulated path, inside the caller's synctest bubble; everything is
+// closed when the test ends.
+func (sc limitScenario) connect(t *testing.T) (cli, srv *Conn) {
+	t.Helper()
+	n := netsim.NewNetwork()
+	srvAddr := netip.MustParseAddrPort("198.18.0.1:4433")
+	cliAddr := netip.MustParseAddrPort("198.18.0.2:5000")
+	spc, err := n.Listen(srvAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpc, err := n.Listen(cliAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.path.Delay == 0 {
+		sc.path.Delay = 10 * time.Millisecond
+	}
+	srvPath := sc.path
+	srvPath.Seed += 1000
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvCfg, cliCfg := sc.srvCfg, sc.cliCfg
+	srvCfg.PrivateKey, cliCfg.ServerKey = key, key.Public()
+	srvNet, cliNet := netsim.Impair(spc, srvPath), netsim.Impair(cpc, sc.path)
+	t.Cleanup(func() { cliNet.Close(); srvNet.Close() })
+	ln, err := ListenBind(NewPacketConnBind(srvNet), &srvCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var cliBind Bind = NewPacketConnBind(cliNet)
+	if sc.wrapClientBind != nil {
+		cliBind = sc.wrapClientBind(cliBind)
+	}
+	ctx := context.Background()
+	cli, err = DialBind(ctx, cliBind, srvAddr, &cliCfg)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	srv, err = ln.Accept(ctx)
+	if err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return cli, srv
+}
+
 // run moves sc.size bytes from client to server, checks them, and returns
 // the client's and the server's bottleneck reports for the transfer.
 func (sc limitScenario) run(t *testing.T) (cliReport, srvReport BottleneckReport) {
 	synctest.Test(t, func(t *testing.T) {
-		n := netsim.NewNetwork()
-		srvAddr := netip.MustParseAddrPort("198.18.0.1:4433")
-		cliAddr := netip.MustParseAddrPort("198.18.0.2:5000")
-		spc, err := n.Listen(srvAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cpc, err := n.Listen(cliAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sc.path.Delay == 0 {
-			sc.path.Delay = 10 * time.Millisecond
-		}
-		srvPath := sc.path
-		srvPath.Seed += 1000
-		key, err := crypto.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		srvCfg, cliCfg := sc.srvCfg, sc.cliCfg
-		srvCfg.PrivateKey, cliCfg.ServerKey = key, key.Public()
-		srvNet, cliNet := netsim.Impair(spc, srvPath), netsim.Impair(cpc, sc.path)
-		defer srvNet.Close()
-		defer cliNet.Close()
-		ln, err := ListenBind(NewPacketConnBind(srvNet), &srvCfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		var cliBind Bind = NewPacketConnBind(cliNet)
-		if sc.wrapClientBind != nil {
-			cliBind = sc.wrapClientBind(cliBind)
-		}
+		cli, srv := sc.connect(t)
 		ctx := context.Background()
-		cli, err := DialBind(ctx, cliBind, srvAddr, &cliCfg)
-		if err != nil {
-			t.Fatalf("Dial: %v", err)
-		}
-		defer cli.Close()
-		srv, err := ln.Accept(ctx)
-		if err != nil {
-			t.Fatalf("Accept: %v", err)
-		}
-		defer srv.Close()
 
 		data := randomData(7, sc.size)
 		got := make(chan []byte, 1)
@@ -203,8 +213,9 @@ func TestBottleneckLossyPath(t *testing.T) {
 // writer as a full send buffer on a slow interface would.
 type slowBind struct {
 	Bind
-	rate float64
-	mu   sync.Mutex
+	rate    float64
+	mu      sync.Mutex
+	blocked atomic.Int64
 }
 
 func (b *slowBind) WriteBatch(dgrams []Datagram) error {
@@ -214,9 +225,15 @@ func (b *slowBind) WriteBatch(dgrams []Datagram) error {
 	for i := range dgrams {
 		n += dgrams[i].N
 	}
-	time.Sleep(time.Duration(float64(n) / b.rate * float64(time.Second)))
+	d := time.Duration(float64(n) / b.rate * float64(time.Second))
+	time.Sleep(d)
+	b.blocked.Add(int64(d))
 	return b.Bind.WriteBatch(dgrams)
 }
+
+// SendBlocked reports the waits, as the Linux bind reports the time its
+// writes wait for room in the send buffer.
+func (b *slowBind) SendBlocked() time.Duration { return time.Duration(b.blocked.Load()) }
 
 func TestBottleneckSocket(t *testing.T) {
 	// The socket drains 1 MB/s: writes block in it.
@@ -228,17 +245,22 @@ func TestBottleneckSocket(t *testing.T) {
 }
 
 func TestLossBound(t *testing.T) {
-	// At 1% loss, 100 ms and 1200-byte packets Mathis gives 12.2 packets
-	// per round trip (146969 B/s) and CUBIC's response 5.9 (71110 B/s):
-	// the larger wins.
-	got := LossBound(0.01, 100*time.Millisecond, 1200)
-	reno := 1200 / 0.1 * math.Sqrt(1.5) / 0.1
-	cubic := math.Pow(0.4*3.7/1.2, 0.25) * math.Pow(0.1, 0.75) / math.Pow(0.01, 0.75) * 1200 / 0.1
-	if want := max(reno, cubic); math.Abs(got-want) > 1e-6*want {
-		t.Errorf("LossBound = %f, want %f", got, want)
-	}
-	if LossBound(0, time.Second, 1200) != 0 || LossBound(0.1, 0, 1200) != 0 {
-		t.Errorf("LossBound without loss or RTT is not 0")
+	for _, tc := range []struct {
+		p    float64
+		rtt  time.Duration
+		want float64 // B/s, worked out by hand
+	}{
+		// Mathis: 12.2 packets per 100 ms round trip beat CUBIC's 5.9
+		// (71113 B/s).
+		{0.01, 100 * time.Millisecond, 146969.38},
+		// CUBIC: 626.6 packets per 500 ms beat Mathis's 122.5 (293939 B/s).
+		{0.0001, 500 * time.Millisecond, 1503865.04},
+		{0, time.Second, 0},
+		{0.1, 0, 0},
+	} {
+		if got := LossBound(tc.p, tc.rtt, 1200); math.Abs(got-tc.want) > 0.01 {
+			t.Errorf("LossBound(%v, %v, 1200) = %.2f, want %.2f", tc.p, tc.rtt, got, tc.want)
+		}
 	}
 }
 
@@ -256,6 +278,12 @@ func TestBottleneckReportFromCounters(t *testing.T) {
 			ConnStats{Limited: LimitDurations{CongestionWindow: 450 * ms, Pacing: 400 * ms, Application: 150 * ms},
 				PacketsSent: 1000, PacketsLost: 20, StreamBytesSent: 1e6, SmoothedRTT: 50 * ms},
 			LimitCongestion, "limited by the congestion controller 85% of the time, with 2.00% loss"},
+		{"window and pacing together outweigh the largest other limit",
+			ConnStats{Limited: LimitDurations{Application: 450 * ms, CongestionWindow: 300 * ms, Pacing: 250 * ms}, PacketsSent: 1000, StreamBytesSent: 1e6},
+			LimitApplication, "limited by the congestion controller 55% of the time"},
+		{"a full connection queue",
+			ConnStats{Limited: LimitDurations{CPU: time.Second}, PacketsReceived: 1000, QueueDrops: 20, StreamBytesSent: 1e6},
+			LimitCPU, "the connection's receive queue overflowed: 20 datagrams"},
 		{"window without loss",
 			ConnStats{Limited: LimitDurations{CongestionWindow: 900 * ms, Application: 100 * ms}, PacketsSent: 1000, StreamBytesSent: 1e6},
 			LimitCongestion, "limited by the congestion controller 90% of the time: the path's capacity"},
@@ -293,4 +321,61 @@ func TestBottleneckReportFromCounters(t *testing.T) {
 	if r.Elapsed != 2*time.Second || r.Shares[0].Share != 1 || r.LossRate != 0.01 || r.GoodputSent != 1e6 {
 		t.Errorf("interval report %+v", r)
 	}
+}
+
+// TestBottleneckStatsAreCurrent checks that a snapshot covers the time up
+// to the moment it is taken, with no loop iteration in between: an idle
+// connection's five seconds are all the application's, and a stream
+// stalled on credit the peer never gives is the peer's stream window, on
+// both sides, until the sender resets it.
+func TestBottleneckStatsAreCurrent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The server grants 16 KiB and its application never reads.
+		cli, srv := limitScenario{srvCfg: Config{InitialStreamWindow: 16 << 10, MaxStreamWindow: 16 << 10}}.connect(t)
+		ctx := context.Background()
+		s, err := cli.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		s.Flush()
+		if _, err := srv.AcceptStream(ctx); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+
+		before := cli.Stats()
+		time.Sleep(5 * time.Second)
+		idle := NewBottleneckReport(before, cli.Stats())
+		if idle.Elapsed != 5*time.Second || idle.Shares[0].Limit != LimitApplication || idle.Shares[0].Share != 1 {
+			t.Errorf("idle 5 s: %v", idle)
+		}
+
+		go s.Write(make([]byte, 64<<10)) // blocks: 16 KiB of credit
+		time.Sleep(time.Second)          // the credit is gone and STREAM_DATA_BLOCKED is there
+		cliBefore, srvBefore := cli.Stats(), srv.Stats()
+		time.Sleep(2 * time.Second)
+		stalled := NewBottleneckReport(cliBefore, cli.Stats())
+		if stalled.Elapsed != 2*time.Second || stalled.Shares[0].Limit != LimitPeerStream || stalled.Shares[0].Share != 1 {
+			t.Errorf("stalled 2 s on stream credit, client: %v", stalled)
+		}
+		waited := NewBottleneckReport(srvBefore, srv.Stats())
+		if w := waited.PeerWaited[0]; w.Limit != LimitOurStreamWindow || w.Duration != 2*time.Second {
+			t.Errorf("stalled 2 s on stream credit, server: peer waited %+v", waited.PeerWaited)
+		}
+
+		s.CancelWrite(7) // the data no longer waits for credit
+		time.Sleep(time.Second)
+		cliBefore, srvBefore = cli.Stats(), srv.Stats()
+		time.Sleep(2 * time.Second)
+		after := NewBottleneckReport(cliBefore, cli.Stats())
+		if after.Shares[0].Limit != LimitApplication || after.Shares[0].Share != 1 {
+			t.Errorf("2 s after the reset, client: %v", after)
+		}
+		if w := NewBottleneckReport(srvBefore, srv.Stats()).PeerWaited; w[0].Duration != 0 || w[1].Duration != 0 {
+			t.Errorf("2 s after the reset, server: peer still waiting %+v", w)
+		}
+	})
 }

@@ -102,6 +102,7 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 	c.idle.init(cfg.MaxIdleTimeout, now)
 	c.fec.init(cfg.FEC)
 	c.limit.since = now
+	c.stats.socketDrops.rebase(nil, ep.bind())
 	return c
 }
 

@@ -146,6 +146,14 @@ func (c *Conn) finish() {
 	if c.closeErr == nil {
 		c.closeErr = net.ErrClosed
 	}
+	// Stop the bottleneck clocks: Stats stays what it was at the end.
+	if c.keys != nil {
+		now := time.Now()
+		c.limit.charge(now)
+		c.limit.endPeerWaits(now)
+	}
+	c.publishStats()
+	c.stats.limitSince.Store(0)
 	c.qlogClosed(c.closeErr)
 	// An ending either side asked for is routine; any other is news.
 	level := slog.LevelInfo

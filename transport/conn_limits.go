@@ -28,16 +28,21 @@ func (k limitKind) String() string {
 	return [...]string{"application", "congestion_window", "pacing", "peer_stream_window", "peer_connection_window", "socket", "cpu"}[k]
 }
 
-// limitState accounts the connection's time to what limited it (from one
-// send to the next, conn_send.go), and the time the peer told us it was
-// blocked by our own flow-control credit.
+// limitState accounts the connection's time, from the handshake's end, to
+// what limited it (from one send to the next, conn_send.go), and the time
+// the peer told us it was blocked by our own flow-control credit.
 type limitState struct {
+	// The time since since is charged to state; total holds what was
+	// charged before. Stats adds the open interval (publishStats).
 	state limitKind
 	since time.Time
 	total [limitKinds]time.Duration
+	// classified is what held the sender back after the last send: the
+	// state between sends, logged when it changes.
+	classified limitKind
 
 	// Streams waiting for the peer's stream credit, and whether data
-	// waits for its connection credit; both cleared when credit comes.
+	// waits for its connection credit; pruned when they no longer do.
 	creditBlocked map[*Stream]struct{}
 	connBlocked   bool
 
@@ -57,10 +62,23 @@ func (l *limitState) charge(t time.Time) {
 	l.since = t
 }
 
-// setLimit moves to state k from now on, logging the change.
+// chargeSend charges a WriteBatch that ran from start to end: the time
+// the socket made it wait (blocked, from the Bind) to the socket, the rest
+// to the CPU.
+func (l *limitState) chargeSend(start, end time.Time, blocked time.Duration) {
+	d := max(end.Sub(start), 0)
+	blocked = min(max(blocked, 0), d)
+	l.total[limitCPU] += d - blocked
+	l.total[limitSocket] += blocked
+	l.since = end
+}
+
+// setLimit makes k what the time from now on is charged to, logging a
+// change of what held the sender back.
 func (c *Conn) setLimit(k limitKind) {
-	if k != c.limit.state {
-		c.qlogEvent(qlog.Limited, slog.String("old", c.limit.state.String()), slog.String("new", k.String()))
+	if k != c.limit.classified {
+		c.qlogEvent(qlog.Limited, slog.String("old", c.limit.classified.String()), slog.String("new", k.String()))
+		c.limit.classified = k
 	}
 	c.limit.state = k
 }
@@ -68,11 +86,10 @@ func (c *Conn) setLimit(k limitKind) {
 // classifyLimit says what holds the sender back once send has built all
 // it could: sendFailed if the socket refused the last batch.
 func (c *Conn) classifyLimit(now time.Time, sendFailed bool) limitKind {
+	c.pruneCreditBlocked()
 	switch {
 	case sendFailed:
 		return limitSocket
-	case c.keys == nil:
-		return limitApplication
 	case c.streams.sched.Len() > 0:
 		if !c.loss.cc.CanSend(c.loss.BytesInFlight()) {
 			return limitCwnd
@@ -80,6 +97,8 @@ func (c *Conn) classifyLimit(now time.Time, sendFailed bool) limitKind {
 		if c.loss.pacer.TimeUntilSend(now) > 0 {
 			return limitPacing
 		}
+		// Data that could go waits only for the next batch.
+		return limitCPU
 	case c.limit.connBlocked:
 		return limitPeerConn
 	case len(c.limit.creditBlocked) > 0:
@@ -88,10 +107,27 @@ func (c *Conn) classifyLimit(now time.Time, sendFailed bool) limitKind {
 	return limitApplication
 }
 
+// pruneCreditBlocked forgets streams that no longer wait for stream
+// credit (their data went, or they were reset), and the connection's
+// block once it has credit again.
+func (c *Conn) pruneCreditBlocked() {
+	for s := range c.limit.creditBlocked {
+		s.mu.Lock()
+		blocked := s.send.CreditBlocked()
+		s.mu.Unlock()
+		if !blocked {
+			delete(c.limit.creditBlocked, s)
+		}
+	}
+	if c.limit.connBlocked && c.streams.connSend.Available() > 0 {
+		c.limit.connBlocked = false
+	}
+}
+
 // noteCreditBlocked records that s has data its stream credit or the
 // connection's does not cover.
 func (c *Conn) noteCreditBlocked(s *Stream) {
-	if s.send.Unsent() == 0 {
+	if !s.send.HasUnsent() {
 		return
 	}
 	if s.send.CreditBlocked() {
@@ -149,7 +185,21 @@ func (c *Conn) notePeerResumed(s *Stream, ended bool, now time.Time) {
 	delete(l.ownBlockedStreams, s)
 	if len(l.ownBlockedStreams) == 0 {
 		l.ownStream += now.Sub(l.ownStreamSince)
+		l.ownStreamSince = time.Time{}
 	}
+}
+
+// endPeerWaits closes the intervals of the peer waiting for our credit.
+func (l *limitState) endPeerWaits(now time.Time) {
+	if !l.ownConnSince.IsZero() {
+		l.ownConn += now.Sub(l.ownConnSince)
+		l.ownConnSince = time.Time{}
+	}
+	if len(l.ownBlockedStreams) > 0 {
+		l.ownStream += now.Sub(l.ownStreamSince)
+		clear(l.ownBlockedStreams)
+	}
+	l.ownStreamSince = time.Time{}
 }
 
 // forgetStream drops a finished stream from the limit bookkeeping.

@@ -230,6 +230,7 @@ func (c *Conn) migrateSocket(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("limpet: migrate: %w", err)
 	}
+	c.stats.socketDrops.rebase(c.ep.bind(), nb)
 	c.ep.swapBind(nb)
 	c.switchRemoteConnID()
 	c.path.lastMigrate = now

@@ -232,7 +232,7 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		return n, c.onResetStream(f)
+		return n, c.onResetStream(f, now)
 	case ft == packet.FrameStopSending:
 		f, n, err := packet.ParseStopSendingFrame(p)
 		if err != nil {

@@ -33,7 +33,14 @@ func (c *Conn) send(now time.Time) {
 	case stateClosed:
 		return
 	}
-	c.limit.charge(now)
+	// The bottleneck accounting starts with the 1-RTT keys: before, the
+	// handshake limits the connection, not anything a report could name.
+	accounting := c.keys != nil
+	if accounting {
+		c.limit.charge(now)
+	} else {
+		c.limit.since = now
+	}
 	batch := txBatchPool.Get().(*txBatch)
 	c.tx.bufs = batch[:]
 	defer func() {
@@ -83,8 +90,8 @@ func (c *Conn) send(now time.Time) {
 			}
 		}
 	}
-	failed := c.flush(n, now)
-	if n == 0 {
+	failed := c.flush(n, now, accounting)
+	if n == 0 && accounting {
 		// The iteration's work (what came in, the timers) was the CPU's.
 		c.limit.state = limitCPU
 		c.limit.charge(time.Now())
@@ -92,7 +99,9 @@ func (c *Conn) send(now time.Time) {
 	if len(c.path.responses) > 0 && c.keys != nil {
 		c.sendPathResponsesElsewhere(now)
 	}
-	c.setLimit(c.classifyLimit(now, failed))
+	if accounting {
+		c.setLimit(c.classifyLimit(now, failed))
+	}
 }
 
 // txBatch is one call of send's worth of datagram buffers.
@@ -110,11 +119,11 @@ var txBatchPool = sync.Pool{New: func() any {
 
 // flush hands the first n built datagrams to the socket.
 //
-// The loop's time since the iteration began (handling what came in,
-// building the batch) counts as the CPU's, the time in the socket's
-// WriteBatch as the socket's; it reports whether the socket refused the
-// batch.
-func (c *Conn) flush(n int, now time.Time) (failed bool) {
+// With accounting, the loop's time since the iteration began (handling
+// what came in, building the batch) and the system call count as the
+// CPU's, and the time the socket made the call wait for buffer space as
+// the socket's. It reports whether the socket refused the batch.
+func (c *Conn) flush(n int, now time.Time, accounting bool) (failed bool) {
 	if n == 0 {
 		return false
 	}
@@ -126,12 +135,21 @@ func (c *Conn) flush(n int, now time.Time) (failed bool) {
 		c.path.bytesSent += int64(out[i].N)
 		c.stats.bytesSent.Add(uint64(out[i].N))
 	}
+	bind := c.ep.bind()
+	if !accounting {
+		return c.flushed(bind.WriteBatch(out), now)
+	}
 	start := time.Now()
 	c.limit.state = limitCPU
 	c.limit.charge(start)
-	err := c.ep.bind().WriteBatch(out)
-	c.limit.state = limitSocket
-	c.limit.charge(time.Now())
+	waited := sendBlocked(bind)
+	err := bind.WriteBatch(out)
+	c.limit.chargeSend(start, time.Now(), sendBlocked(bind)-waited)
+	return c.flushed(err, now)
+}
+
+// flushed handles WriteBatch's outcome and reports whether it failed.
+func (c *Conn) flushed(err error, now time.Time) bool {
 	if err != nil {
 		c.stats.sendErrors.Add(1)
 		c.maybeMigrate(now, err)

@@ -176,7 +176,7 @@ func (c *Conn) streamErr(err error, ft packet.FrameType) error {
 	return protoErr(code, ft, err.Error())
 }
 
-func (c *Conn) onResetStream(f packet.ResetStreamFrame) error {
+func (c *Conn) onResetStream(f packet.ResetStreamFrame, now time.Time) error {
 	s, err := c.streamForFrame(f.StreamID, packet.FrameResetStream, false)
 	if err != nil || s == nil {
 		return err
@@ -193,6 +193,7 @@ func (c *Conn) onResetStream(f packet.ResetStreamFrame) error {
 		return c.streamErr(err, packet.FrameResetStream)
 	}
 	signal(s.readable)
+	c.notePeerResumed(s, true, now) // it stopped waiting for our credit
 	c.queueCtrl(s)
 	return nil
 }

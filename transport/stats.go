@@ -25,6 +25,12 @@ type connStats struct {
 	cwnd                atomic.Int64
 	limited             [limitKinds]atomic.Int64 // nanoseconds per limitKind
 	ownConn, ownStream  atomic.Int64             // nanoseconds the peer waited on our credit
+	// The open intervals, as Unix nanoseconds (0: none): since when the
+	// current limit state (limitState) and the peer's waits have run.
+	socketDrops                  socketDropCount
+	limitState                   atomic.Uint32
+	limitSince                   atomic.Int64
+	ownConnSince, ownStreamSince atomic.Int64
 }
 
 // ConnStats is a snapshot of a connection's counters.
@@ -98,6 +104,16 @@ func (d LimitDurations) Total() time.Duration {
 // Stats returns the connection's counters.
 func (c *Conn) Stats() ConnStats {
 	s := &c.stats
+	now := time.Now().UnixNano()
+	var limited [limitKinds]time.Duration
+	for k := range limited {
+		limited[k] = time.Duration(s.limited[k].Load())
+	}
+	// The time since the loop last accounted belongs to the state it
+	// left: an idle or stalled connection's snapshot is current too.
+	if since := s.limitSince.Load(); since != 0 {
+		limited[s.limitState.Load()] += time.Duration(max(now-since, 0))
+	}
 	return ConnStats{
 		SmoothedRTT:        time.Duration(s.smoothedRTT.Load()),
 		MinRTT:             time.Duration(s.minRTT.Load()),
@@ -122,17 +138,17 @@ func (c *Conn) Stats() ConnStats {
 		StreamBytesSent:    s.streamBytesSent.Load(),
 		StreamBytesRead:    s.streamBytesRead.Load(),
 		Limited: LimitDurations{
-			Application:      time.Duration(s.limited[limitApplication].Load()),
-			CongestionWindow: time.Duration(s.limited[limitCwnd].Load()),
-			Pacing:           time.Duration(s.limited[limitPacing].Load()),
-			PeerStreamWindow: time.Duration(s.limited[limitPeerStream].Load()),
-			PeerConnWindow:   time.Duration(s.limited[limitPeerConn].Load()),
-			Socket:           time.Duration(s.limited[limitSocket].Load()),
-			CPU:              time.Duration(s.limited[limitCPU].Load()),
+			Application:      limited[limitApplication],
+			CongestionWindow: limited[limitCwnd],
+			Pacing:           limited[limitPacing],
+			PeerStreamWindow: limited[limitPeerStream],
+			PeerConnWindow:   limited[limitPeerConn],
+			Socket:           limited[limitSocket],
+			CPU:              limited[limitCPU],
 		},
-		PeerWaitedOnOurConnWindow:   time.Duration(s.ownConn.Load()),
-		PeerWaitedOnOurStreamWindow: time.Duration(s.ownStream.Load()),
-		SocketReceiveDrops:          socketReceiveDrops(c.ep.bind()),
+		PeerWaitedOnOurConnWindow:   openInterval(s.ownConn.Load(), s.ownConnSince.Load(), now),
+		PeerWaitedOnOurStreamWindow: openInterval(s.ownStream.Load(), s.ownStreamSince.Load(), now),
+		SocketReceiveDrops:          s.socketDrops.since(c.ep.bind()),
 	}
 }
 
@@ -146,6 +162,12 @@ func (c *Conn) publishStats() {
 	}
 	c.stats.ownConn.Store(int64(c.limit.ownConn))
 	c.stats.ownStream.Store(int64(c.limit.ownStream))
+	c.stats.ownConnSince.Store(unixNanos(c.limit.ownConnSince))
+	c.stats.ownStreamSince.Store(unixNanos(c.limit.ownStreamSince))
+	if c.keys != nil {
+		c.stats.limitState.Store(uint32(c.limit.state))
+		c.stats.limitSince.Store(unixNanos(c.limit.since))
+	}
 }
 
 // endpointStats are an Endpoint's counters of datagrams that reached no
@@ -199,6 +221,15 @@ type EndpointStats struct {
 	SocketReceiveDrops uint64
 }
 
+// sendBlocked is how long the Bind's WriteBatch calls have waited for the
+// socket, if it keeps count.
+func sendBlocked(b Bind) time.Duration {
+	if d, ok := b.(interface{ SendBlocked() time.Duration }); ok {
+		return d.SendBlocked()
+	}
+	return 0
+}
+
 // socketReceiveDrops is the Bind's count of datagrams dropped for a full
 // receive buffer, if it keeps one.
 func socketReceiveDrops(b Bind) uint64 {
@@ -223,4 +254,43 @@ func (e *Endpoint) Stats() EndpointStats {
 		BadInitials:         s.badInitials.Load(),
 		SocketReceiveDrops:  socketReceiveDrops(e.bind()),
 	}
+}
+
+// unixNanos is t in Unix nanoseconds, 0 for the zero time.
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// openInterval is total plus the time from since (Unix nanoseconds; 0
+// for none) to now.
+func openInterval(total, since, now int64) time.Duration {
+	if since != 0 {
+		total += max(now-since, 0)
+	}
+	return time.Duration(total)
+}
+
+// socketDropCount counts a connection's share of its sockets' receive
+// drops: those since the connection began, across the sockets it moved
+// between.
+type socketDropCount struct {
+	base, carried atomic.Uint64
+}
+
+// rebase moves the count from socket old (nil at the start) to new.
+func (d *socketDropCount) rebase(old, new Bind) {
+	if old != nil {
+		d.carried.Add(d.since(old) - d.carried.Load())
+	}
+	d.base.Store(socketReceiveDrops(new))
+}
+
+// since is the drops counted since the connection began, b being its
+// current socket.
+func (d *socketDropCount) since(b Bind) uint64 {
+	cur, base := socketReceiveDrops(b), d.base.Load()
+	return d.carried.Load() + cur - min(base, cur)
 }
