@@ -101,14 +101,31 @@ func listenLimpet(nw Network, key crypto.PrivateKey, fec transport.FECConfig) (*
 }
 
 // QlogDir, if set, is where limpet runs write the qlog traces of both
-// ends of every connection (qbench -qlog).
+// ends of every connection, with every frame (qbench -qlog).
 var QlogDir string
 
+var qlogLoggers struct {
+	sync.Mutex
+	byDir map[string]*slog.Logger
+}
+
+// qlogLogger is the logger for QlogDir: one for every run, so that the
+// endpoint events share one endpoint.sqlog.
 func qlogLogger() *slog.Logger {
 	if QlogDir == "" {
 		return nil
 	}
-	return slog.New(qlog.NewJSONHandler(qlog.HandlerOptions{Dir: QlogDir, Level: qlog.LevelPacket}))
+	qlogLoggers.Lock()
+	defer qlogLoggers.Unlock()
+	l := qlogLoggers.byDir[QlogDir]
+	if l == nil {
+		l = slog.New(qlog.NewJSONHandler(qlog.HandlerOptions{Dir: QlogDir, Level: qlog.LevelFrame}))
+		if qlogLoggers.byDir == nil {
+			qlogLoggers.byDir = make(map[string]*slog.Logger)
+		}
+		qlogLoggers.byDir[QlogDir] = l
+	}
+	return l
 }
 
 // dialLimpet connects from nw's client side.

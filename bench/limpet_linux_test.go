@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,17 +14,13 @@ func TestRunLimpetLoopback(t *testing.T) {
 	if strings.Contains(r.Detail, "FEC") {
 		t.Errorf("Detail %q: plain limpet sent FEC repair packets", r.Detail)
 	}
-	// The sender's bottleneck report comes with the result: its shares
-	// cover the connection's time.
+	// The sender's bottleneck report comes with the result. On loopback
+	// the sender is busy: the CPU's share is there.
 	if r.Bottleneck == nil || len(r.Bottleneck.Limited) == 0 {
 		t.Fatalf("no bottleneck report: %+v", r)
 	}
-	total := 0.0
-	for _, s := range r.Bottleneck.Limited {
-		total += s.Share
-	}
-	if total < 0.9 || total > 1.001 {
-		t.Errorf("bottleneck shares %v sum to %.3f, want about 1 (those under 1%% are left out)", r.Bottleneck.Limited, total)
+	if !slices.ContainsFunc(r.Bottleneck.Limited, func(s LimitShare) bool { return s.Limit == "cpu" && s.Share > 0 }) {
+		t.Errorf("bottleneck %v: no CPU time on loopback", r.Bottleneck.Limited)
 	}
 	if !strings.Contains(r.String(), "; limited by "+r.Bottleneck.Limited[0].Limit) {
 		t.Errorf("result line %q does not name the main limit", r)

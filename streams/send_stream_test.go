@@ -144,6 +144,19 @@ func TestSendStreamBlockedWhenFrameEmptiesWindow(t *testing.T) {
 	if _, ok := conn.Blocked(); ok {
 		t.Fatalf("connection reported blocked with credit left")
 	}
+
+	// The same for the connection's window.
+	s = newSendStream(t, 10000, 10000)
+	mustWrite(t, s, pattern(5000))
+	conn = NewSendWindow(3000)
+	wantFrame(t, next(t, s, 1000, conn), 0, 1000, false)
+	wantFrame(t, next(t, s, 2000, conn), 1000, 2000, false)
+	if limit, ok := conn.Blocked(); !ok || limit != 3000 {
+		t.Fatalf("got connection Blocked (%d, %v) after the frame that used its last credit, want (3000, true)", limit, ok)
+	}
+	if _, ok := s.Blocked(); ok {
+		t.Fatalf("stream reported blocked with credit left")
+	}
 }
 
 func TestSendStreamRetransmitsExactlyLostBytes(t *testing.T) {

@@ -62,16 +62,17 @@ type BottleneckReport struct {
 	// PeerWaited is how much of Elapsed the peer reported waiting for our
 	// stream or connection credit.
 	PeerWaited []LimitShare
-	// LossRate is packets declared lost per packet sent.
+	// LossRate is packets declared lost per packet sent (ACK-only
+	// packets, never declared lost, included: a receiver's rate is low).
 	LossRate            float64
 	SmoothedRTT, MinRTT time.Duration
 	// GoodputSent and GoodputRead are the stream bytes sent for the first
 	// time and read by the application, per second.
 	GoodputSent, GoodputRead float64
-	// LossBound is the most a loss-based controller gets at LossRate and
-	// SmoothedRTT, in bytes per second: the larger of the Mathis formula
-	// (TCP Reno) and CUBIC's response function (RFC 9438 §5.1); zero
-	// without loss.
+	// LossBound estimates what a loss-based controller gets at LossRate
+	// and SmoothedRTT, in bytes per second: the larger of the Mathis
+	// formula (TCP Reno) and CUBIC's response function (RFC 9438 §5.1);
+	// zero without loss. A model, not a limit: random loss, one flow.
 	LossBound float64
 	// SocketReceiveDrops is how many datagrams the kernel dropped for a
 	// full receive buffer on this side's socket (Linux only), and
@@ -149,8 +150,8 @@ func sortShares(s []LimitShare) {
 	}
 }
 
-// LossBound is the throughput, in bytes per second, that a loss-based
-// congestion controller sustains at loss rate p and round-trip time rtt
+// LossBound estimates the throughput, in bytes per second, that a
+// loss-based congestion controller sustains at loss rate p and round-trip time rtt
 // with packets of mss bytes: the larger of the Mathis formula,
 // mss/rtt × √(3/2) / √p, which CUBIC's Reno-friendly region follows, and
 // CUBIC's own average window, (C(3+β)/(4(1−β)))^¼ × rtt^¾ / p^¾ packets with
@@ -263,7 +264,7 @@ func (r BottleneckReport) String() string {
 		fmt.Fprintf(&b, ", read %s", rateString(r.GoodputRead))
 	}
 	if r.LossBound > 0 {
-		fmt.Fprintf(&b, "; a loss-based controller gets at most about %s at this loss and RTT", rateString(r.LossBound))
+		fmt.Fprintf(&b, "; a loss-based controller gets about %s at this loss and RTT", rateString(r.LossBound))
 	}
 	if r.SocketReceiveDrops > 0 {
 		fmt.Fprintf(&b, "; %d datagrams dropped by a full receive buffer", r.SocketReceiveDrops)

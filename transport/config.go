@@ -85,13 +85,17 @@ type Config struct {
 	// slog.New(qlog.NewJSONHandler(qlog.HandlerOptions{Dir: dir})) from
 	// package transport/qlog for a JSON-SEQ trace file per connection,
 	// which qvis and other qlog tools read. Its level chooses the detail
-	// (qlog.LevelFrame, LevelPacket, LevelConn). Nil costs nothing.
+	// (qlog.LevelFrame, LevelPacket, LevelConn). The last event of a
+	// trace, connectivity:connection_closed, is logged at slog.LevelError
+	// so that every handler sees the trace end. A server opens a trace
+	// only once a handshake succeeds. Nil costs nothing.
 	QLogLogger *slog.Logger
 
-	// Logger, if not nil, receives the library's own diagnostics: a
-	// connection established or ended and why, path changes, handshakes
-	// refused. Nothing is logged per packet above slog.LevelDebug. Nil,
-	// the default, is silent.
+	// Logger, if not nil, receives the library's own diagnostics: at
+	// Debug a handshake completed or refused and a connection ended as
+	// either side asked; at Info a connection that ended otherwise (idle
+	// timeout, error), a path change, a path that failed validation.
+	// Nothing is logged per packet. Nil, the default, is silent.
 	Logger *slog.Logger
 
 	// FEC turns on forward error correction (docs/PROTOCOL.md section 10);

@@ -233,9 +233,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	}
 	c.hs.largestRx = in.pn
 	c.hs.initSeal, c.hs.initOpen = in.seal, in.open
-	c.startQlog(e.lcfg.QLogLogger)
 	c.stats.packetsReceived.Add(1)
-	c.qlogInitial(qlog.PacketReceived, in.pn, in.datagramLen)
 	var clientParams packet.TransportParameters
 	var paramErr error
 	msg2, res, err := e.hs.Accept(in.message, in.hdr.DstConnID.Bytes(), in.now, func(raw []byte) ([]byte, error) {
@@ -253,6 +251,10 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	}
 	c.keys = res.Keys
 	c.hs.peerKey, c.hs.suite = res.PeerStatic, res.Suite
+	// The trace starts once the handshake has succeeded, so that Initials
+	// refused open no file.
+	c.startQlog(e.lcfg.QLogLogger)
+	c.qlogInitial(qlog.PacketReceived, in.pn, in.datagramLen)
 	c.applyPeerParams(clientParams)
 	c.initConnIDs(nil)
 	c.state = stateActive
@@ -372,18 +374,18 @@ func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPor
 	}
 	if !c.isServer && len(h.Token) > 0 {
 		// Only clients send tokens (RFC 9000 §17.2.2).
-		c.stats.malformed.Add(1)
+		c.drop(&c.stats.malformed, len(pkt), dropInvalid)
 		return
 	}
 	pnLen, trunc, byte0, err := c.hs.initOpen.UnprotectHeader(pkt, h.PNOffset)
 	if err != nil {
-		c.stats.malformed.Add(1)
+		c.drop(&c.stats.malformed, len(pkt), dropInvalid)
 		return
 	}
 	pn := packet.DecodePacketNumber(c.hs.largestRx, trunc, pnLen)
 	payload, err := c.hs.initOpen.Open(pkt, h.PNOffset, pnLen, uint64(pn))
 	if err != nil {
-		c.stats.authFailed.Add(1)
+		c.drop(&c.stats.authFailed, len(pkt), dropDecryptionFailure)
 		return
 	}
 	if pn > c.hs.largestRx {
@@ -432,7 +434,7 @@ func (c *Conn) onServerHello(msg2 []byte, now time.Time) {
 		if errors.Is(err, crypto.ErrServerKeyMismatch) {
 			// Anyone who knows the server key can forge an Initial; only a
 			// message that authenticates ends the wait.
-			c.stats.authFailed.Add(1)
+			c.drop(&c.stats.authFailed, len(msg2), dropDecryptionFailure)
 			return
 		}
 		c.closeTransport(packet.HandshakeFailed, packet.FrameCrypto, err.Error(), now)

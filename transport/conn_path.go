@@ -82,9 +82,11 @@ func (c *Conn) onPeerAddressChange(from netip.AddrPort, datagramLen int, now tim
 	}
 	c.path.migrations++
 	c.stats.migrations.Add(1)
-	c.qlogEvent(qlog.PathAssigned, slog.String("path_id", strconv.FormatUint(c.path.migrations, 10)),
-		slog.Any("path_remote", endpointInfo(from, c.ids.remoteCID)))
-	c.diag(slog.LevelInfo, "the peer's address changed", slog.String("from", old.String()), slog.String("to", from.String()))
+	if c.qlog.enabled(qlog.LevelConn) {
+		c.qlogEvent(qlog.PathAssigned, slog.String("path_id", strconv.FormatUint(c.path.migrations, 10)),
+			slog.Any("path_remote", endpointInfo(from, c.ids.remoteCID)))
+	}
+	c.diag(slog.LevelInfo, "the peer's address changed", slog.Any("from", old), slog.Any("to", from))
 }
 
 func (c *Conn) startPathValidation(now time.Time) {
@@ -244,9 +246,11 @@ func (c *Conn) migrateSocket(now time.Time) error {
 	c.startPathValidation(now)
 	c.loss.pingDue = true
 	c.requeueOldestForProbe()
-	c.qlogEvent(qlog.PathAssigned, slog.String("path_id", strconv.FormatUint(c.path.migrations, 10)),
-		slog.Any("path_local", endpointInfo(nb.LocalAddr(), c.ids.localCID)))
-	c.diag(slog.LevelInfo, "moved to a new socket", slog.String("from", old.String()), slog.String("to", nb.LocalAddr().String()))
+	if c.qlog.enabled(qlog.LevelConn) {
+		c.qlogEvent(qlog.PathAssigned, slog.String("path_id", strconv.FormatUint(c.path.migrations, 10)),
+			slog.Any("path_local", endpointInfo(nb.LocalAddr(), c.ids.localCID)))
+	}
+	c.diag(slog.LevelInfo, "moved to a new socket", slog.Any("from", old), slog.Any("to", nb.LocalAddr()))
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/limpetnet/limpet/congestion"
@@ -17,22 +18,28 @@ import (
 // logger every method returns at its first line, so a connection without
 // a trace pays one nil check per event.
 type qlogState struct {
-	log *slog.Logger
+	h slog.Handler // nil: no trace
 	// The metrics last logged, so that only changes are.
 	cwnd, inFlight      int
 	srtt, minRTT, rttvr time.Duration
 	pacing              uint64
 	phase               string
 	keyPhase            bool
+	queueDrops          uint64
 }
 
 // enabled reports whether events at level are written.
 func (q *qlogState) enabled(level slog.Level) bool {
-	return q.log != nil && q.log.Enabled(context.Background(), level)
+	return q.h != nil && q.h.Enabled(context.Background(), level)
 }
 
+// event hands one event to the handler directly: slog.Logger would look
+// up the caller's program counter for every record, which a trace does
+// not use.
 func (q *qlogState) event(level slog.Level, name string, attrs ...slog.Attr) {
-	q.log.LogAttrs(context.Background(), level, name, attrs...)
+	r := slog.NewRecord(time.Now(), level, name, 0)
+	r.AddAttrs(attrs...)
+	_ = q.h.Handle(context.Background(), r)
 }
 
 // startQlog opens the connection's trace, named by the original DCID, and
@@ -45,10 +52,10 @@ func (c *Conn) startQlog(logger *slog.Logger) {
 	if c.isServer {
 		side = "server"
 	}
-	c.qlog.log = logger.With(
+	c.qlog.h = logger.Handler().WithAttrs([]slog.Attr{
 		slog.String("group_id", hex.EncodeToString(c.hs.origDCID.Bytes())),
 		slog.Group("vantage_point", slog.String("name", "limpet"), slog.String("type", side)),
-	)
+	})
 	if !c.qlog.enabled(qlog.LevelConn) {
 		return
 	}
@@ -124,6 +131,13 @@ func (c *Conn) qlogInitial(name string, pn packet.PacketNumber, size int) {
 		slog.Group("raw", slog.Int("length", size)))
 }
 
+// drop counts a datagram or packet the connection dropped in counter and
+// traces it with its reason.
+func (c *Conn) drop(counter *atomic.Uint64, size int, trigger string) {
+	counter.Add(1)
+	c.qlogDropped(size, trigger)
+}
+
 // qlogDropped logs a datagram or packet the connection dropped, and why
 // (qlog's triggers: decryption_failure, duplicate, invalid, ...).
 func (c *Conn) qlogDropped(size int, trigger string) {
@@ -184,10 +198,19 @@ func (c *Conn) qlogMetrics(now time.Time) {
 		}
 		c.qlog.event(qlog.LevelConn, qlog.CongestionStateUpdated, attrs...)
 	}
+	if n := c.rx.dropped.Load(); n != q.queueDrops {
+		// Dropped by the reader goroutine, which does not trace: the
+		// loop reports how many since the last time.
+		c.qlog.event(qlog.LevelConn, qlog.QueueDropped, slog.Uint64("count", n-q.queueDrops))
+		q.queueDrops = n
+	}
 	if c.keys != nil && c.keys.KeyPhase() != q.keyPhase {
 		q.keyPhase = c.keys.KeyPhase()
-		c.qlog.event(qlog.LevelConn, qlog.KeyUpdated,
-			slog.String("key_type", "1rtt_secret"), slog.Uint64("key_phase", c.keys.Generation()))
+		// A key update replaces the keys of both directions.
+		for _, kt := range []string{"client_1rtt_secret", "server_1rtt_secret"} {
+			c.qlog.event(qlog.LevelConn, qlog.KeyUpdated,
+				slog.String("key_type", kt), slog.Uint64("key_phase", c.keys.Generation()))
+		}
 	}
 }
 
@@ -212,7 +235,7 @@ func (c *Conn) qlogEvent(name string, attrs ...slog.Attr) {
 
 // qlogClosed ends the trace with why the connection ended.
 func (c *Conn) qlogClosed(err error) {
-	if c.qlog.log == nil {
+	if c.qlog.h == nil {
 		return
 	}
 	attrs := []slog.Attr{slog.String("reason", err.Error())}
@@ -238,7 +261,8 @@ func (c *Conn) qlogClosed(err error) {
 	attrs = append(attrs, slog.String("trigger", trigger))
 	// At Error, above any handler's threshold, so the trace always ends
 	// and its file is closed.
-	c.qlog.log.LogAttrs(context.Background(), slog.LevelError, qlog.ConnectionClosed, attrs...)
+	c.qlog.event(slog.LevelError, qlog.ConnectionClosed, attrs...)
+	c.qlog.h = nil // nothing follows the end
 }
 
 func initiator(remote bool) string {

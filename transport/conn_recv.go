@@ -24,7 +24,7 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 		// A client pads every Initial datagram to 1200 bytes (RFC 9000
 		// §14.1); smaller ones are dropped, though they count towards
 		// the amplification limit.
-		c.stats.malformed.Add(1)
+		c.drop(&c.stats.malformed, len(b), dropInvalid)
 		return
 	}
 	for first := true; len(b) > 0; first = false {
@@ -36,7 +36,7 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 		if packet.IsLongHeader(b) {
 			h, err := packet.ParseLongHeader(b)
 			if err != nil {
-				c.stats.malformed.Add(1)
+				c.drop(&c.stats.malformed, len(b), dropInvalid)
 				return
 			}
 			pkt := b[:h.PacketLen]
@@ -61,8 +61,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 	}
 	h, err := packet.ParseShortHeader(pkt, packet.DefaultConnIDLen)
 	if err != nil {
-		c.stats.malformed.Add(1)
-		c.qlogDropped(len(pkt), "invalid")
+		c.drop(&c.stats.malformed, len(pkt), dropInvalid)
 		return
 	}
 	pnLen, trunc, byte0, err := c.keys.UnprotectHeader(pkt, h.PNOffset)
@@ -97,8 +96,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 			// network made (docs/PROTOCOL.md section 10).
 			return
 		}
-		c.stats.duplicates.Add(1)
-		c.qlogDropped(len(pkt), "duplicate")
+		c.drop(&c.stats.duplicates, len(pkt), "duplicate")
 		return
 	}
 	c.stats.packetsReceived.Add(1)
@@ -154,8 +152,7 @@ func (c *Conn) onUndecryptable(pkt []byte) {
 		c.terminate(ErrStatelessReset)
 		return
 	}
-	c.stats.authFailed.Add(1)
-	c.qlogDropped(len(pkt), "decryption_failure")
+	c.drop(&c.stats.authFailed, len(pkt), dropDecryptionFailure)
 }
 
 // transportError is a protocol error found while processing frames; the

@@ -95,6 +95,7 @@ func (e *Endpoint) dial(ctx context.Context, raddr netip.AddrPort, conf Config, 
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
+		c.qlogClosed(ErrListenerClosed) // its loop never runs to end the trace
 		return nil, ErrListenerClosed
 	}
 	e.live[c] = true

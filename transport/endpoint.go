@@ -71,6 +71,8 @@ type Endpoint struct {
 	// endpoint, seals Retry tokens (docs/PROTOCOL.md section 4.7).
 	resetKey *crypto.TokenProtector
 	resets   resetLimiter
+	// dropTrace limits the trace's packet_dropped events (endpoint_drops.go).
+	dropTrace dropTrace
 
 	mu      sync.Mutex
 	conns   map[packet.ConnectionID]*Conn // by the CIDs that route to them

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"runtime"
 	"time"
@@ -267,6 +268,14 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 	c, refusal := acceptConn(e, in)
 	if c == nil {
 		e.stats.handshakesRejected.Add(1)
+		if l := e.lcfg.Logger; l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
+			reason := "replayed or unreadable client hello"
+			if refusal != nil {
+				reason = string(refusal.Reason)
+			}
+			l.LogAttrs(context.Background(), slog.LevelDebug, "limpet: handshake refused",
+				slog.String("from", rx.from.String()), slog.String("reason", reason))
+		}
 		if refusal != nil {
 			e.answerInitial(in, dcid, refusal)
 		} else {
@@ -278,6 +287,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 	if e.closed {
 		e.mu.Unlock()
 		e.finishPending(dcid, nil, nil)
+		c.qlogClosed(ErrListenerClosed) // its loop never runs to end the trace
 		return
 	}
 	e.live[c] = true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -373,6 +374,19 @@ func TestQlogEndpointDrops(t *testing.T) {
 		if st := ln.Stats(); st.Unroutable != 2 || st.Malformed != 1 {
 			t.Fatalf("endpoint stats %+v, want 2 unroutable and 1 malformed", st)
 		}
+		time.Sleep(2 * time.Second) // the trace is flushed within a second
+
+		// A flood is traced at 100 events a second; the rest are counted
+		// in one event when the next second's first drop comes.
+		for range 250 {
+			sender.WriteTo(shortHeader, to)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		sender.WriteTo(shortHeader, to)
+		time.Sleep(2 * time.Second)
+		if st := ln.Stats(); st.Unroutable != 2+251 {
+			t.Errorf("%d unroutable after the flood, want every datagram counted (253)", st.Unroutable)
+		}
 	})
 	data, err := os.ReadFile(filepath.Join(dir, "endpoint.sqlog"))
 	if err != nil {
@@ -385,12 +399,26 @@ func TestQlogEndpointDrops(t *testing.T) {
 	var got []string
 	for _, e := range events {
 		raw, _ := e.Data["raw"].(map[string]any)
-		got = append(got, fmt.Sprintf("%s %v %v", e.Name, e.Data["trigger"], raw["length"]))
+		line := fmt.Sprintf("%s %v %v", e.Name, e.Data["trigger"], raw["length"])
+		if e.Name == qlog.DropsSuppressed {
+			line = fmt.Sprintf("%s %v", e.Name, e.Data["count"])
+		}
+		if len(got) > 0 && strings.HasPrefix(got[len(got)-1], line+" ×") || len(got) > 0 && got[len(got)-1] == line {
+			n := 1
+			if i := strings.Index(got[len(got)-1], " ×"); i >= 0 {
+				fmt.Sscan(got[len(got)-1][i+3:], &n)
+			}
+			got[len(got)-1] = fmt.Sprintf("%s ×%d", line, n+1)
+			continue
+		}
+		got = append(got, line)
 	}
 	want := []string{
-		"transport:packet_dropped connection_unknown 41",
-		"transport:packet_dropped connection_unknown 41",
+		"transport:packet_dropped connection_unknown 41 ×2",
 		"transport:packet_dropped invalid 41",
+		"transport:packet_dropped connection_unknown 41 ×100",
+		"limpet:drops_suppressed 150",
+		"transport:packet_dropped connection_unknown 41",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("endpoint events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -489,5 +517,65 @@ func TestQlogSampleInDocs(t *testing.T) {
 		} else if events[len(events)-1].Name != qlog.ConnectionClosed {
 			t.Errorf("%s does not end with %s", f, qlog.ConnectionClosed)
 		}
+	}
+}
+
+// TestQlogRefusedHandshakesOpenNoTrace: a server traces only connections
+// whose handshake succeeded, so clients it refuses cannot make it open
+// files; a connection that ends closes its file.
+func TestQlogRefusedHandshakesOpenNoTrace(t *testing.T) {
+	dir := t.TempDir()
+	openInDir := func() int {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		n := 0
+		for _, fd := range fds {
+			if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, dir) {
+				n++
+			}
+		}
+		return n
+	}
+	synctest.Test(t, func(t *testing.T) {
+		stranger, err := crypto.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		logger := slog.New(qlog.NewJSONHandler(qlog.HandlerOptions{Dir: dir}))
+		sc := limitScenario{srvCfg: Config{QLogLogger: logger}}
+		cli, srv := sc.connect(t) // admitted, traced
+		cli.Close()
+		<-srv.Context().Done()
+
+		// The same server, refusing every client but one that is not
+		// the dialer.
+		sc.srvCfg.AllowedClientKeys = []crypto.PublicKey{stranger.Public()}
+		n := netsim.NewNetwork()
+		spc, _ := n.Listen(netip.MustParseAddrPort("198.18.0.1:4433"))
+		key, _ := crypto.GenerateKey()
+		cfg := sc.srvCfg
+		cfg.PrivateKey = key
+		ln, err := ListenBind(NewPacketConnBind(spc), &cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		for i := range 5 {
+			cpc, _ := n.Listen(netip.AddrPortFrom(netip.MustParseAddr("198.18.0.2"), uint16(6000+i)))
+			_, err := DialBind(context.Background(), NewPacketConnBind(cpc), spc.AddrPort(), &Config{ServerKey: key.Public()})
+			var te *TransportError
+			if !errors.As(err, &te) || te.Code != UnknownClientKey {
+				t.Fatalf("dial %d: %v, want the server's refusal", i, err)
+			}
+		}
+		if got := ln.Stats().HandshakesRejected; got != 5 {
+			t.Fatalf("%d handshakes rejected, want 5", got)
+		}
+		if n := openInDir(); n != 0 {
+			t.Errorf("%d files open in the trace directory", n)
+		}
+	})
+	files, _ := filepath.Glob(filepath.Join(dir, "*.sqlog"))
+	if len(files) != 1 || !strings.HasSuffix(files[0], "_server.sqlog") {
+		t.Errorf("trace files %v, want the admitted connection's alone", files)
 	}
 }

@@ -79,11 +79,11 @@ func (c *Conn) handleRetry(pkt []byte, h packet.LongHeader, from netip.AddrPort,
 		return
 	}
 	if h.DstConnID != c.ids.localCID || h.SrcConnID == c.hs.origDCID || len(h.Token) > maxRetryTokenLen {
-		c.stats.malformed.Add(1)
+		c.drop(&c.stats.malformed, len(pkt), dropInvalid)
 		return
 	}
 	if !crypto.VerifyRetryTag(c.hs.origDCID.Bytes(), pkt, c.cfg.ServerKey) {
-		c.stats.authFailed.Add(1)
+		c.drop(&c.stats.authFailed, len(pkt), dropDecryptionFailure)
 		return
 	}
 	c.hs.retried = true

@@ -76,7 +76,9 @@ type ConnStats struct {
 	Limited LimitDurations
 	// PeerWaitedOnOurConnWindow and PeerWaitedOnOurStreamWindow are how
 	// long the peer reported (DATA_BLOCKED, STREAM_DATA_BLOCKED) that our
-	// receive credit held it back, until we gave more.
+	// receive credit held it back: from the frame's arrival to the
+	// arrival of data past the limit it named (the peer's wait, shifted
+	// by the one-way delay), or to its RESET_STREAM.
 	PeerWaitedOnOurConnWindow, PeerWaitedOnOurStreamWindow time.Duration
 	// SocketReceiveDrops counts datagrams the kernel dropped because the
 	// receive buffer of the connection's socket was full, for this
@@ -92,7 +94,7 @@ type LimitDurations struct {
 	Pacing           time.Duration // the pacer held the next packet
 	PeerStreamWindow time.Duration // data waited for the peer's stream credit
 	PeerConnWindow   time.Duration // data waited for the peer's connection credit
-	Socket           time.Duration // sends blocked in, or refused by, the socket
+	Socket           time.Duration // sends waiting for room in, or refused by, the socket
 	CPU              time.Duration // the connection busy processing packets (receiving, building, sealing)
 }
 

@@ -33,12 +33,16 @@ func TestStatsAndQlog(t *testing.T) {
 	if b == nil {
 		t.Fatalf("--json --stats summary has no bottleneck: %s", res.stdout)
 	}
-	total := 0.0
-	for _, v := range b.Limited {
-		total += v
+	known := map[string]bool{"application": true, "congestion_window": true, "pacing": true, "peer_stream_window": true,
+		"peer_connection_window": true, "socket": true, "cpu": true}
+	for k := range b.Limited {
+		if !known[k] {
+			t.Errorf("bottleneck names an unknown limit %q", k)
+		}
 	}
-	if total < 0.99 || total > 1.01 || b.SmoothedRTTMS <= 0 {
-		t.Errorf("bottleneck %+v: shares sum to %v, want 1, and an RTT", b, total)
+	// A loopback sender is busy: the CPU's share is there.
+	if b.Limited["cpu"] <= 0 || b.SmoothedRTTMS <= 0 {
+		t.Errorf("bottleneck %+v: want CPU time and an RTT", b)
 	}
 	if !strings.Contains(res.stderr, "qsend: stats: over ") || !strings.Contains(res.stderr, "RTT") {
 		t.Errorf("sender stderr lacks the report:\n%s", res.stderr)

@@ -55,7 +55,14 @@ const (
 	// SpuriousLoss: a packet declared lost was acknowledged after all.
 	SpuriousLoss = "limpet:spurious_loss"
 	// Limited: what held the sender back changed (the bottleneck report's
-	// states: congestion_window, pacing, peer_stream_window,
-	// peer_connection_window, application, socket).
+	// states: application, congestion_window, pacing, peer_stream_window,
+	// peer_connection_window, socket, cpu).
 	Limited = "limpet:limited"
+	// QueueDropped: datagrams for the connection dropped on arrival
+	// because its queue was full (its loop was behind), counted since the
+	// last such event.
+	QueueDropped = "limpet:queue_dropped"
+	// DropsSuppressed: how many packet_dropped events of the endpoint were
+	// left out in the last second (at most 100 are written per second).
+	DropsSuppressed = "limpet:drops_suppressed"
 )

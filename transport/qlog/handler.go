@@ -1,6 +1,7 @@
 package qlog
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -90,7 +91,8 @@ func (h *rootHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	}
 	t, err := openTrace(h.opts.Dir, group+"_"+vantage, group, vantage, time.Now())
 	if err != nil {
-		return &attrsHandler{root: h, attrs: attrs}
+		// The connection goes untraced rather than into another's file.
+		return discardHandler{}
 	}
 	return &traceHandler{root: h, t: t, attrs: rest}
 }
@@ -138,13 +140,31 @@ func (h *traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 func (h *traceHandler) WithGroup(string) slog.Handler { return h }
 
+// discardHandler drops everything: the trace of a connection whose file
+// could not be created.
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
+func (d discardHandler) WithGroup(string) slog.Handler           { return d }
+
+// flushDelay bounds how long an event waits in a trace's buffer: events
+// are written in batches, not one system call each, and a trace being
+// read while its connection runs is at most this far behind.
+const flushDelay = time.Second
+
 // trace is one open .sqlog file.
 type trace struct {
-	mu     sync.Mutex
-	f      *os.File
-	start  time.Time
-	buf    []byte
-	closed bool
+	mu      sync.Mutex
+	f       *os.File
+	w       *bufio.Writer
+	start   time.Time
+	buf     []byte
+	flusher *time.Timer // runs flush a flushDelay after the buffer filled
+	armed   bool        // the flusher is due
+	closed  bool
+	err     error // the first write error; the trace stops there
 }
 
 // openTrace creates name.sqlog in dir (name-2.sqlog and so on if taken)
@@ -171,29 +191,58 @@ func openTrace(dir, name, group, vantage string, start time.Time) (*trace, error
 	if err != nil {
 		return nil, fmt.Errorf("qlog: %w", err)
 	}
-	t := &trace{f: f, start: start}
-	t.buf = appendHeader(t.buf[:0], group, vantage, start)
-	_, err = f.Write(t.buf)
-	return t, err
+	t := &trace{f: f, w: bufio.NewWriterSize(f, 64<<10), start: start}
+	if _, err := f.Write(appendHeader(nil, group, vantage, start)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("qlog: %w", err)
+	}
+	return t, nil
 }
 
 // write appends one event record.
 func (t *trace) write(r slog.Record, extra []slog.Attr) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
-		return nil
+	if t.closed || t.err != nil {
+		return t.err
 	}
 	t.buf = appendEvent(t.buf[:0], r, extra, t.start)
-	_, err := t.f.Write(t.buf)
-	return err
+	if _, t.err = t.w.Write(t.buf); t.err != nil {
+		return t.err
+	}
+	if !t.armed && t.w.Buffered() > 0 {
+		t.armed = true
+		if t.flusher == nil {
+			t.flusher = time.AfterFunc(flushDelay, t.flush)
+		} else {
+			t.flusher.Reset(flushDelay)
+		}
+	}
+	return nil
+}
+
+// flush writes out the buffered events.
+func (t *trace) flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.armed = false
+	if !t.closed && t.err == nil {
+		t.err = t.w.Flush()
+	}
 }
 
 func (t *trace) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.closed {
-		t.closed = true
-		t.f.Close()
+	if t.closed {
+		return
 	}
+	t.closed = true
+	if t.flusher != nil {
+		t.flusher.Stop()
+	}
+	if t.err == nil {
+		t.err = t.w.Flush()
+	}
+	t.f.Close()
 }

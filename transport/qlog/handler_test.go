@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -97,4 +98,32 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// TestHandlerFlushesWithinADelay: events wait in a buffer, not for ever:
+// a trace still open is on disk flushDelay after its last event.
+func TestHandlerFlushesWithinADelay(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		root := slog.New(NewJSONHandler(HandlerOptions{Dir: dir}))
+		conn := root.With(slog.String("group_id", "cd"), slog.Group("vantage_point", slog.String("type", "server")))
+		conn.LogAttrs(t.Context(), LevelConn, MetricsUpdated, slog.Int("congestion_window", 1))
+		path := filepath.Join(dir, "cd_server.sqlog")
+		size := func() int {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return bytes.Count(b, []byte{0x1e})
+		}
+		if n := size(); n != 1 {
+			t.Fatalf("%d records on disk at once, want the header alone (the event is buffered)", n)
+		}
+		time.Sleep(flushDelay)
+		synctest.Wait()
+		if n := size(); n != 2 {
+			t.Fatalf("%d records on disk after %v, want the header and the event", n, flushDelay)
+		}
+		conn.LogAttrs(t.Context(), slog.LevelError, ConnectionClosed)
+	})
 }
