@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"math"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/transport/netsim"
 )
 
@@ -37,50 +35,11 @@ type limitScenario struct {
 // closed when the test ends.
 func (sc limitScenario) connect(t *testing.T) (cli, srv *Conn) {
 	t.Helper()
-	n := netsim.NewNetwork()
-	srvAddr := netip.MustParseAddrPort("198.18.0.1:4433")
-	cliAddr := netip.MustParseAddrPort("198.18.0.2:5000")
-	spc, err := n.Listen(srvAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cpc, err := n.Listen(cliAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if sc.path.Delay == 0 {
 		sc.path.Delay = 10 * time.Millisecond
 	}
-	srvPath := sc.path
-	srvPath.Seed += 1000
-	key, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCfg, cliCfg := sc.srvCfg, sc.cliCfg
-	srvCfg.PrivateKey, cliCfg.ServerKey = key, key.Public()
-	srvNet, cliNet := netsim.Impair(spc, srvPath), netsim.Impair(cpc, sc.path)
-	t.Cleanup(func() { cliNet.Close(); srvNet.Close() })
-	ln, err := ListenBind(NewPacketConnBind(srvNet), &srvCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	var cliBind Bind = NewPacketConnBind(cliNet)
-	if sc.wrapClientBind != nil {
-		cliBind = sc.wrapClientBind(cliBind)
-	}
-	ctx := context.Background()
-	cli, err = DialBind(ctx, cliBind, srvAddr, &cliCfg)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	srv, err = ln.Accept(ctx)
-	if err != nil {
-		t.Fatalf("Accept: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	cli, srv, cliNet, srvNet := impairedPairWrapped(t, sc.path, &sc.cliCfg, &sc.srvCfg, sc.wrapClientBind)
+	t.Cleanup(func() { srv.Close(); cliNet.Close(); srvNet.Close() })
 	return cli, srv
 }
 

@@ -26,6 +26,13 @@ func impairedPair(t *testing.T, cfg netsim.Config, cliCfg *Config) (cli, srv *Co
 // PrivateKey is set here).
 func impairedPairWith(t *testing.T, cfg netsim.Config, cliCfg, srvCfg *Config) (cli, srv *Conn, cliNet, srvNet *netsim.Conn) {
 	t.Helper()
+	return impairedPairWrapped(t, cfg, cliCfg, srvCfg, nil)
+}
+
+// impairedPairWrapped is impairedPairWith with the client's socket
+// wrapped by wrap, if set.
+func impairedPairWrapped(t *testing.T, cfg netsim.Config, cliCfg, srvCfg *Config, wrap func(Bind) Bind) (cli, srv *Conn, cliNet, srvNet *netsim.Conn) {
+	t.Helper()
 	n := netsim.NewNetwork()
 	srvAddr := netip.MustParseAddrPort("198.18.0.1:4433")
 	cliAddr := netip.MustParseAddrPort("198.18.0.2:5000")
@@ -60,7 +67,11 @@ func impairedPairWith(t *testing.T, cfg netsim.Config, cliCfg, srvCfg *Config) (
 		cliCfg = &Config{}
 	}
 	cliCfg.ServerKey = key.Public()
-	cli, err = DialBind(ctx, NewPacketConnBind(cliNet), srvAddr, cliCfg)
+	var cliBind Bind = NewPacketConnBind(cliNet)
+	if wrap != nil {
+		cliBind = wrap(cliBind)
+	}
+	cli, err = DialBind(ctx, cliBind, srvAddr, cliCfg)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
