@@ -342,6 +342,9 @@ type testConn struct {
 	// reservedBits are set in the first byte of the peer's 1-RTT packets
 	// (0x18 are the reserved bits), to test that the Conn rejects them.
 	reservedBits byte
+	// initialZeros, if set, pads the peer's Initial datagrams to 1200
+	// bytes with zero bytes after the packet instead of inside it.
+	initialZeros bool
 
 	// Output the test has parsed but not consumed.
 	cur       *testDatagram
@@ -651,6 +654,11 @@ func (tc *testConn) writeInitialFrames(frames ...packet.Frame) {
 	padTo := 0
 	if tc.side == serverSide {
 		padTo = packet.MinInitialDatagramSize
+	}
+	if tc.initialZeros {
+		b := tc.sealInitial(frames, 0)
+		tc.writeDatagram(append(b, make([]byte, max(packet.MinInitialDatagramSize-len(b), 0))...))
+		return
 	}
 	tc.writeDatagram(tc.sealInitial(frames, padTo))
 }

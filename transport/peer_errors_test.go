@@ -217,3 +217,48 @@ func TestPeerReservedHeaderBits(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPeerKeyUpdateTooSoon: a peer that updates its keys a second time
+// before we sent a packet in the phase its first update started (so
+// before it could have had our acknowledgement) is closed with
+// KEY_UPDATE_ERROR (RFC 9001 §6.2, docs/PROTOCOL.md section 4.6).
+func TestPeerKeyUpdateTooSoon(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameAck)
+		// The peer's harness keys enforce the rule on the peer's side
+		// too: pretend each update's packet was acknowledged.
+		for range 2 {
+			tc.keys.OnAcked(uint64(tc.peerPN - 1))
+			if err := tc.keys.InitiateKeyUpdate(); err != nil {
+				t.Fatal(err)
+			}
+			tc.writeFrames(packet.PingFrame{})
+		}
+		f := tc.wantFrameType("the second update closes the connection", packet.FrameConnectionClose).(packet.ConnectionCloseFrame)
+		if packet.TransportErrorCode(f.ErrorCode) != packet.KeyUpdateError {
+			t.Fatalf("got %s, want KEY_UPDATE_ERROR", formatFrame(f))
+		}
+	})
+}
+
+// TestPeerTrailingZeroPadding: zero bytes after the last long-header
+// packet of a datagram are padding (their Fixed Bit is clear), not a
+// packet (docs/PROTOCOL.md section 2): the Initial before them counts and
+// nothing is dropped. (A 1-RTT packet has no length: it runs to the end of
+// its datagram, so nothing can follow it.)
+func TestPeerTrailingZeroPadding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := startTestConn(t, clientSide)
+		tc.initialZeros = true
+		msg1 := tc.wantClientHello("the client starts the handshake")
+		tc.writeServerHello(msg1)
+		tc.waitDial()
+		if !tc.dialReturned() || tc.dialErr != nil {
+			t.Fatalf("Dial: returned %v, error %v", tc.dialReturned(), tc.dialErr)
+		}
+		if st := tc.conn.Stats(); st.Malformed != 0 || st.AuthFailed != 0 {
+			t.Fatalf("message 2 with trailing zeros: %d malformed, %d failed authentication; want none", st.Malformed, st.AuthFailed)
+		}
+	})
+}
