@@ -106,28 +106,21 @@ func fairnessPaths() []PathSpec {
 // StandardMatrix is the representative default: loopback, one clean and
 // one lossy emulated path, and one path change (a NAT rebinding), each
 // with every protocol; a few minutes in all.
-func StandardMatrix() []PathSpec {
-	rebind := migrationPaths()[0]
-	rebind.Disruption.Size = 64 << 20
-	rebind.Disruption.Every = 2 * time.Second
-	rebind.Disruption.Count = 2
-	rebind.Name = "NAT rebinding every 2 s, 100 Mbit/s, RTT 50 ms"
-	return []PathSpec{
-		{Name: "loopback", Loopback: true},
-		emulatedPath(50*time.Millisecond, 0),
-		emulatedPath(50*time.Millisecond, 0.01),
-		rebind,
-	}
-}
+func StandardMatrix() []PathSpec { return representativeMatrix(64<<20, 2*time.Second) }
 
-// QuickMatrix is a smoke run of every kind of row, under a minute: loopback,
-// one clean and one lossy emulated path, and a NAT rebinding.
-func QuickMatrix() []PathSpec {
+// QuickMatrix is a smoke run of every kind of row, under a minute: the
+// standard rows with a shorter NAT rebinding run.
+func QuickMatrix() []PathSpec { return representativeMatrix(32<<20, time.Second) }
+
+// representativeMatrix is loopback, a clean and a 1%-loss path at RTT
+// 50 ms, and a transfer of size across two NAT rebindings, one every
+// every.
+func representativeMatrix(size int64, every time.Duration) []PathSpec {
 	rebind := migrationPaths()[0]
-	rebind.Disruption.Size = 32 << 20
-	rebind.Disruption.Every = time.Second
+	rebind.Disruption.Size = size
+	rebind.Disruption.Every = every
 	rebind.Disruption.Count = 2
-	rebind.Name = "NAT rebinding every 1 s, 100 Mbit/s, RTT 50 ms"
+	rebind.Name = fmt.Sprintf("NAT rebinding every %d s, 100 Mbit/s, RTT 50 ms", int(every.Seconds()))
 	return []PathSpec{
 		{Name: "loopback", Loopback: true},
 		emulatedPath(50*time.Millisecond, 0),
