@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+
+	"github.com/limpetnet/limpet/packet"
 )
 
 // Datagram is one UDP datagram, or with segmentation offload a train of
@@ -29,7 +31,21 @@ type Datagram struct {
 	// Buf[:N] is one datagram. ReadBatch sets it only for a GRO train of
 	// two or more datagrams.
 	SegmentSize int
+	// ECN is the ECN codepoint: on read, the marks the network left on
+	// the datagram (every datagram of a GRO train carries the same); on
+	// write, the codepoint to send with. Binds that cannot read or set it
+	// read ECNNotECT and send unmarked.
+	ECN ECN
+	// Local is this host's address: on read, the address the datagram was
+	// sent to, when the Bind can tell (IP_PKTINFO); on write, the address
+	// to send from, so that a socket bound to a wildcard address answers
+	// from the address the peer used. The zero Addr lets the system
+	// choose.
+	Local netip.Addr
 }
+
+// ECN is an ECN codepoint (RFC 3168), as Datagram carries it.
+type ECN = packet.ECN
 
 // Data returns the datagram's bytes, Buf[:N].
 func (d *Datagram) Data() []byte { return d.Buf[:d.N] }
