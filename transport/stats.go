@@ -28,6 +28,11 @@ type connStats struct {
 	// The open intervals, as Unix nanoseconds (0: none): since when the
 	// current limit state (limitState) and the peer's waits have run.
 	socketDrops                  socketDropCount
+	datagramSize                 atomic.Int64
+	ecnState                     atomic.Uint32
+	ecnCE, ecnCongestionEvents   atomic.Uint64
+	mtuProbesSent, mtuProbesLost atomic.Uint64
+	mtuBlackHoles                atomic.Uint64
 	limitState                   atomic.Uint32
 	limitSince                   atomic.Int64
 	ownConnSince, ownStreamSince atomic.Int64
@@ -84,6 +89,44 @@ type ConnStats struct {
 	// receive buffer of the connection's socket was full, for this
 	// connection or any other on the same socket (EndpointStats).
 	SocketReceiveDrops uint64
+	// MaxDatagramSize is the largest UDP payload the connection sends on
+	// its current path: 1200 until path MTU discovery confirms more
+	// (docs/PROTOCOL.md section 11). MTUProbesSent and MTUProbesLost
+	// count the discovery's probe packets; MTUBlackHoles counts the times
+	// full-size packets stopped getting through while small ones did, and
+	// the size fell back to 1200.
+	MaxDatagramSize                             int
+	MTUProbesSent, MTUProbesLost, MTUBlackHoles uint64
+	// ECN says whether the connection marks its packets ECN-capable on
+	// the current path, as validation left it (docs/PROTOCOL.md section
+	// 12). ECNCEMarks counts the packets the peer reported marked
+	// Congestion Experienced; ECNCongestionEvents, the congestion window
+	// reductions they caused.
+	ECN                             ECNState
+	ECNCEMarks, ECNCongestionEvents uint64
+}
+
+// ECNState is where a path's ECN validation stands (RFC 9000 §13.4.2).
+type ECNState uint8
+
+const (
+	ECNTesting ECNState = iota // marking, the first packets not yet acknowledged
+	ECNUnknown                 // testing ended; no longer marking until the marks are confirmed
+	ECNCapable                 // the peer's counts confirm the marks arrive intact
+	ECNFailed                  // off: marks bleached, mangled, all CE, or disabled
+)
+
+// String returns the state's name.
+func (s ECNState) String() string {
+	switch s {
+	case ECNTesting:
+		return "testing"
+	case ECNUnknown:
+		return "unknown"
+	case ECNCapable:
+		return "capable"
+	}
+	return "failed"
 }
 
 // LimitDurations is the connection's time, split by what limited its
@@ -117,28 +160,35 @@ func (c *Conn) Stats() ConnStats {
 		limited[s.limitState.Load()] += time.Duration(max(now-since, 0))
 	}
 	return ConnStats{
-		SmoothedRTT:        time.Duration(s.smoothedRTT.Load()),
-		MinRTT:             time.Duration(s.minRTT.Load()),
-		CongestionWindow:   int(s.cwnd.Load()),
-		BytesSent:          s.bytesSent.Load(),
-		BytesReceived:      s.bytesReceived.Load(),
-		PacketsSent:        s.packetsSent.Load(),
-		PacketsReceived:    s.packetsReceived.Load(),
-		PacketsLost:        s.packetsLost.Load(),
-		SpuriousLosses:     s.spuriousLosses.Load(),
-		BytesRetransmitted: s.bytesRetransmitted.Load(),
-		ProbeTimeouts:      s.ptoCount.Load(),
-		Migrations:         s.migrations.Load(),
-		Retries:            s.retries.Load(),
-		FECRepairSent:      s.fecRepairSent.Load(),
-		FECRecovered:       s.fecRecovered.Load(),
-		FECPeerRecovered:   s.fecPeerRecovered.Load(),
-		Malformed:          s.malformed.Load(),
-		AuthFailed:         s.authFailed.Load(),
-		Duplicates:         s.duplicates.Load(),
-		QueueDrops:         c.rx.dropped.Load(),
-		StreamBytesSent:    s.streamBytesSent.Load(),
-		StreamBytesRead:    s.streamBytesRead.Load(),
+		MaxDatagramSize:     int(s.datagramSize.Load()),
+		MTUProbesSent:       s.mtuProbesSent.Load(),
+		MTUProbesLost:       s.mtuProbesLost.Load(),
+		MTUBlackHoles:       s.mtuBlackHoles.Load(),
+		ECN:                 ECNState(s.ecnState.Load()),
+		ECNCEMarks:          s.ecnCE.Load(),
+		ECNCongestionEvents: s.ecnCongestionEvents.Load(),
+		SmoothedRTT:         time.Duration(s.smoothedRTT.Load()),
+		MinRTT:              time.Duration(s.minRTT.Load()),
+		CongestionWindow:    int(s.cwnd.Load()),
+		BytesSent:           s.bytesSent.Load(),
+		BytesReceived:       s.bytesReceived.Load(),
+		PacketsSent:         s.packetsSent.Load(),
+		PacketsReceived:     s.packetsReceived.Load(),
+		PacketsLost:         s.packetsLost.Load(),
+		SpuriousLosses:      s.spuriousLosses.Load(),
+		BytesRetransmitted:  s.bytesRetransmitted.Load(),
+		ProbeTimeouts:       s.ptoCount.Load(),
+		Migrations:          s.migrations.Load(),
+		Retries:             s.retries.Load(),
+		FECRepairSent:       s.fecRepairSent.Load(),
+		FECRecovered:        s.fecRecovered.Load(),
+		FECPeerRecovered:    s.fecPeerRecovered.Load(),
+		Malformed:           s.malformed.Load(),
+		AuthFailed:          s.authFailed.Load(),
+		Duplicates:          s.duplicates.Load(),
+		QueueDrops:          c.rx.dropped.Load(),
+		StreamBytesSent:     s.streamBytesSent.Load(),
+		StreamBytesRead:     s.streamBytesRead.Load(),
 		Limited: LimitDurations{
 			Application:      limited[limitApplication],
 			CongestionWindow: limited[limitCwnd],
