@@ -53,8 +53,9 @@
 //
 // # Limitations
 //
-// ECN counts are not tracked: BuildAck always produces an ACK frame of type
-// 0x02. Packets that are neither ack-eliciting nor in flight (ACK-only
+// BuildAck produces an ACK frame of type 0x02; the transport adds the ECN
+// counts of the packets it received. ECNValidator validates the counts the
+// peer reports for our packets (RFC 9000 §13.4.2). Packets that are neither ack-eliciting nor in flight (ACK-only
 // packets) are not stored in a SentHistory, since the peer never has to
 // acknowledge them and they would otherwise pile up.
 package ackframes

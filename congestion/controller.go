@@ -54,6 +54,15 @@ type Controller interface {
 	// (RFC 9002 §7.3.2).
 	OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time)
 
+	// OnCongestionExperienced reports that the peer counted more packets
+	// marked ECN Congestion Experienced (RFC 9002 §7.1), the most
+	// recently sent packet the ACK acknowledged having been sent at
+	// largestAckedSentTime. Like OnLoss it starts a recovery period and
+	// reduces the window unless that packet was sent before the current
+	// period began, but nothing was lost, so there is nothing to undo. It
+	// reports whether the window was reduced.
+	OnCongestionExperienced(now, largestAckedSentTime time.Time) bool
+
 	// OnSpuriousLoss reports bytes that an earlier OnLoss counted as lost
 	// but that the peer acknowledged after all, because they were
 	// reordered or delayed rather than lost. lostAt is the now of that

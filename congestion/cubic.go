@@ -368,6 +368,24 @@ func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Ti
 		return
 	}
 	c.saveUndo(now, lostBytes)
+	c.reduce(now)
+}
+
+// OnCongestionExperienced implements Controller: the same reduction as a
+// loss, once per recovery period, but one no later acknowledgement can
+// undo (RFC 9002 §7.1, RFC 3168 §6.1.2).
+func (c *Cubic) OnCongestionExperienced(now, largestAckedSentTime time.Time) bool {
+	if c.haveRecovery && !largestAckedSentTime.After(c.recoveryStart) {
+		return false
+	}
+	c.undo.valid = false
+	c.undo.reductions++
+	c.reduce(now)
+	return true
+}
+
+// reduce starts a recovery period at now and cuts the window by β_cubic.
+func (c *Cubic) reduce(now time.Time) {
 	c.recoveryStart = now
 	c.haveRecovery = true
 	c.inRecovery = true

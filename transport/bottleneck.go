@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/limpetnet/limpet/packet"
 )
 
 // Limit names what held a connection's sender back, in a
@@ -92,8 +94,9 @@ type LimitShare struct {
 	Share    float64 // of BottleneckReport.Elapsed
 }
 
-// reportDatagramSize is the packet size the loss bound assumes.
-const reportDatagramSize = maxDatagramSize
+// reportDatagramSize is the packet size the loss bound assumes when the
+// snapshot has none.
+const reportDatagramSize = packet.DefaultMaxUDPPayload
 
 // NewBottleneckReport builds the report for the interval between two
 // Stats snapshots of one connection; pass the zero ConnStats as before for
@@ -134,7 +137,12 @@ func NewBottleneckReport(before, after ConnStats) BottleneckReport {
 		r.GoodputSent = float64(after.StreamBytesSent-before.StreamBytesSent) / secs
 		r.GoodputRead = float64(after.StreamBytesRead-before.StreamBytesRead) / secs
 	}
-	r.LossBound = LossBound(r.LossRate, r.SmoothedRTT, reportDatagramSize)
+	// The bound scales with the datagram: loss strikes per packet.
+	size := after.MaxDatagramSize
+	if size <= 0 {
+		size = reportDatagramSize
+	}
+	r.LossBound = LossBound(r.LossRate, r.SmoothedRTT, size)
 	r.SocketReceiveDrops = after.SocketReceiveDrops - min(before.SocketReceiveDrops, after.SocketReceiveDrops)
 	r.QueueDrops = after.QueueDrops - min(before.QueueDrops, after.QueueDrops)
 	r.packetsReceived = after.PacketsReceived - min(before.PacketsReceived, after.PacketsReceived)

@@ -101,6 +101,24 @@ type Config struct {
 	// FEC turns on forward error correction (docs/PROTOCOL.md section 10);
 	// the zero value leaves it off.
 	FEC FECConfig
+
+	// MaxDatagramSize caps the UDP payload of the datagrams this end sends
+	// (default 65527, the IPv4 limit; 1200 to 65527). Every path starts at
+	// 1200 bytes and path MTU discovery probes upward to the largest size
+	// that gets through, up to this cap, the peer's max_udp_payload_size
+	// and what the local interface accepts (docs/PROTOCOL.md section 11).
+	// With FEC sending, datagrams stay at most 1500 bytes.
+	MaxDatagramSize int
+	// DisablePathMTUDiscovery sends every datagram at a fixed size:
+	// MaxDatagramSize if set (for a path known to carry it), else 1200,
+	// which every path must carry.
+	DisablePathMTUDiscovery bool
+	// DisableECN sends every packet Not-ECT. By default packets are marked
+	// ECT(0) while the path is seen to carry the marks, and the peer's
+	// reports of Congestion Experienced marks slow the sender down as a
+	// loss would, without the loss (docs/PROTOCOL.md section 12).
+	// Received marks are counted and reported either way.
+	DisableECN bool
 }
 
 // FECConfig configures Reed-Solomon forward error correction
@@ -136,6 +154,9 @@ func (c *Config) validate() error {
 		if len(p) == 0 || len(p) > packet.MaxApplicationProtocolLen {
 			return fmt.Errorf("%w: Config.ApplicationProtocols: %q: want 1 to %d bytes", ErrInvalidConfig, p, packet.MaxApplicationProtocolLen)
 		}
+	}
+	if c.MaxDatagramSize != 0 && (c.MaxDatagramSize < packet.MinUDPPayloadSize || c.MaxDatagramSize > maxRxDatagram) {
+		return fmt.Errorf("%w: Config.MaxDatagramSize %d: want 0 or %d to %d", ErrInvalidConfig, c.MaxDatagramSize, packet.MinUDPPayloadSize, maxRxDatagram)
 	}
 	return c.FEC.validate()
 }

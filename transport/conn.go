@@ -64,6 +64,8 @@ type Conn struct {
 	tx         txState    // conn_send.go
 	qlog       qlogState  // conn_qlog.go
 	limit      limitState // conn_limits.go
+	mtu        mtuState   // conn_mtu.go
+	ecn        ecnState   // conn_ecn.go
 
 	// Statistics, written by the loop, read atomically by Stats.
 	stats connStats
@@ -91,7 +93,10 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 	c.ctx, c.cancelCtx = context.WithCancelCause(context.Background())
 	c.rx.init()
 	c.setPeerAddr(peer)
-	c.path.maxPacket = maxDatagramSize
+	c.path.maxPacket = baseDatagramSize
+	c.stats.datagramSize.Store(baseDatagramSize)
+	c.ecn.init(cfg.DisableECN)
+	c.stats.ecnState.Store(uint32(c.ecn.v.State()))
 	c.ids.localCID = newConnID()
 	c.ids.resetKey = ep.resetKey
 	c.hs.largestRx = packet.InvalidPacketNumber
@@ -143,7 +148,7 @@ func (c *Conn) localParams() packet.TransportParameters {
 
 // applyPeerParams sets up flow control and stream limits from the peer's
 // transport parameters once the handshake has authenticated them.
-func (c *Conn) applyPeerParams(p packet.TransportParameters) {
+func (c *Conn) applyPeerParams(p packet.TransportParameters, now time.Time) {
 	c.peerParams = p
 	c.streams.connSend = streams.NewSendWindow(p.InitialMaxData)
 	c.streams.localBidi = streams.NewLocalStreamIDs(c.isServer, true, p.InitialMaxStreamsBidi)
@@ -151,15 +156,11 @@ func (c *Conn) applyPeerParams(p packet.TransportParameters) {
 	c.qlogParameters("local", c.localParams())
 	c.qlogParameters("remote", p)
 	c.loss.SetPeerMaxAckDelay(p.MaxAckDelay)
-	if p.MaxUDPPayloadSize < int64(c.path.maxPacket) {
-		c.path.maxPacket = int(p.MaxUDPPayloadSize)
-		c.loss.cc.SetMaxDatagramSize(c.path.maxPacket)
-		c.loss.pacer.SetMaxDatagramSize(c.path.maxPacket)
-	}
 	if p.MaxIdleTimeout > 0 && p.MaxIdleTimeout < c.idle.timeout {
 		c.idle.timeout = p.MaxIdleTimeout
 	}
 	c.fec.startSending(c.cfg.FEC, p.FECMaxRepairSymbols)
+	c.startMTUDiscovery(now)
 }
 
 // loop is the connection's goroutine: the only one that touches its

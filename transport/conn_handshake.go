@@ -170,6 +170,7 @@ type firstInitial struct {
 	message     []byte                       // message 1
 	refusal     *packet.ConnectionCloseFrame // why the packet cannot start a handshake
 	from        netip.AddrPort
+	local       netip.Addr // the address the Initial came to
 	now         time.Time
 	datagramLen int
 	// origDCID is the DCID of the client's very first Initial: this one's,
@@ -221,6 +222,7 @@ func openFirstInitial(pub crypto.PublicKey, pkt []byte, h packet.LongHeader) (*f
 // to be told (a replayed or forged message 1 is not).
 func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFrame) {
 	c := newConn(e, true, *e.lcfg, in.from, in.now)
+	c.path.local = in.local
 	c.ids.remoteCID = in.hdr.SrcConnID
 	c.hs.origDCID = in.origDCID
 	if in.retried {
@@ -255,7 +257,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 	// refused open no file.
 	c.startQlog(e.lcfg.QLogLogger)
 	c.qlogInitial(qlog.PacketReceived, in.pn, in.datagramLen)
-	c.applyPeerParams(clientParams)
+	c.applyPeerParams(clientParams, in.now)
 	c.initConnIDs(nil)
 	c.state = stateActive
 	c.diag(slog.LevelDebug, "handshake complete", slog.String("suite", res.Suite.String()))
@@ -458,7 +460,7 @@ func (c *Conn) onServerHello(msg2 []byte, now time.Time) {
 	}
 	c.keys = res.Keys
 	c.hs.peerKey, c.hs.suite = res.PeerStatic, res.Suite
-	c.applyPeerParams(params)
+	c.applyPeerParams(params, now)
 	var peerToken *[packet.StatelessResetTokenLen]byte
 	if params.HasStatelessResetToken {
 		peerToken = &params.StatelessResetToken

@@ -49,8 +49,8 @@ type lossState struct {
 func (l *lossState) init(now time.Time) {
 	l.LossDetector = ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval})
 	l.pnGen = ackframes.NewPacketNumberGenerator(rand.NewPCG(rand.Uint64(), rand.Uint64()), ackframes.DefaultSkipPeriod)
-	l.cc = congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: maxDatagramSize})
-	l.pacer = congestion.NewPacer(maxDatagramSize)
+	l.cc = congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: baseDatagramSize})
+	l.pacer = congestion.NewPacer(baseDatagramSize)
 	l.lastAckProgress = now
 }
 
@@ -86,16 +86,19 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	var persistent bool
 	c.loss.lostBuf, persistent = c.loss.DetectLost(now, &c.loss.rtt, c.loss.lostBuf[:0])
 	c.onLost(c.loss.lostBuf, persistent, "", now)
+	c.ecnOnAck(&f, c.loss.ackedBuf, now)
 	for i := range c.loss.ackedBuf {
 		p := &c.loss.ackedBuf[i]
 		if p.InFlight {
 			c.loss.cc.OnPacketAcked(now, int64(p.Number), p.Size, p.TimeSent)
 		}
+		c.mtuOnAcked(p, now)
 		c.keys.OnAcked(uint64(p.Number))
 		c.onFramesAcked(&p.Frames)
 		p.Frames.reset()
 	}
 	c.fecResolveHeld(f, now)
+	c.mtuCheckBlackHole(now)
 	c.loss.cc.OnAckProcessed(now, priorInFlight, &c.loss.rtt)
 	c.loss.pacer.SetRate(now, c.loss.cc.Window(), c.loss.rtt.Smoothed(), c.loss.cc.InSlowStart())
 	return nil
@@ -115,8 +118,9 @@ func (c *Conn) onSpurious(spurious []ackframes.SpuriousLoss, now time.Time) {
 		}
 		c.stats.spuriousLosses.Add(1)
 		c.qlogEvent(qlog.SpuriousLoss, slog.Int64("packet_number", int64(p.Number)))
-		// Congestion control never heard of a lost repair packet (onLost).
-		if p.InFlight && !c.fec.wasLostRepair(p.Number) {
+		// Congestion control never heard of a lost repair packet or MTU
+		// probe (onLost).
+		if p.InFlight && !c.fec.wasLostRepair(p.Number) && !c.mtu.wasLostProbe(p.Number) {
 			c.loss.cc.OnSpuriousLoss(now, p.Size, p.LostAt)
 		}
 	}
@@ -144,6 +148,13 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 	var largestLostSent time.Time
 	for i := range lost {
 		p := &lost[i]
+		c.ecnOnLost(p)
+		if c.mtuOnLost(p, now) {
+			// A probe too big for the path, most likely: no congestion
+			// signal (RFC 9000 §14.4), and nothing to send again.
+			p.Frames.reset()
+			continue
+		}
 		if c.fecHold(p) {
 			continue // its group's repair packets may still rebuild it
 		}

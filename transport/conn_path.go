@@ -25,6 +25,10 @@ type pathState struct {
 	bytesRecv int64
 	bytesSent int64
 	rxFrom    netip.AddrPort // source of the packet being processed
+	// local is the address a server sends from: the one the client's
+	// latest packet came to, so a server on a wildcard address answers
+	// from the address the client chose (zero: the system chooses).
+	local netip.Addr
 	// maxPacket is the largest UDP payload we send: ours, or less if the
 	// peer's max_udp_payload_size says so (docs/PROTOCOL.md section 6).
 	maxPacket int
@@ -79,6 +83,8 @@ func (c *Conn) onPeerAddressChange(from netip.AddrPort, datagramLen int, now tim
 		// A different network: what we learnt about the old one says
 		// nothing about it (a port change alone keeps it: NAT rebinding).
 		c.loss.resetCongestion(now)
+		c.restartMTUDiscovery(now)
+		c.ecnRestart()
 	}
 	c.path.migrations++
 	c.stats.migrations.Add(1)
@@ -199,7 +205,7 @@ func (c *Conn) sendFramesTo(addr netip.AddrPort, frames []byte) {
 	c.qlogPacket(qlog.PacketSent, pn, len(b), qframes)
 	c.stats.packetsSent.Add(1)
 	c.stats.bytesSent.Add(uint64(len(b)))
-	c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: addr}})
+	c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: addr, Local: c.path.local}})
 }
 
 // Migrate moves the connection to a new local UDP socket (a new port, and
@@ -240,6 +246,8 @@ func (c *Conn) migrateSocket(now time.Time) error {
 	c.stats.migrations.Add(1)
 	if nb.LocalAddr().Addr() != old.Addr() {
 		c.loss.resetCongestion(now)
+		c.restartMTUDiscovery(now)
+		c.ecnRestart()
 	}
 	// Probe the new path at once, and resend what may have been lost on
 	// the old one.

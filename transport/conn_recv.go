@@ -2,7 +2,6 @@ package transport
 
 import (
 	"errors"
-	"net/netip"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
@@ -11,7 +10,7 @@ import (
 )
 
 func (c *Conn) handleDatagram(rx *rxDatagram) {
-	defer rxPool.Put(rx)
+	defer rx.release()
 	b := rx.buf[:rx.n]
 	now := rx.at
 	if c.state == stateClosed {
@@ -49,13 +48,14 @@ func (c *Conn) handleDatagram(rx *rxDatagram) {
 			}
 			continue
 		}
-		c.handleShort(b, rx.from, rx.n, now)
+		c.handleShort(b, rx, now)
 		return
 	}
 }
 
 // handleShort processes a 1-RTT packet.
-func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now time.Time) {
+func (c *Conn) handleShort(pkt []byte, rx *rxDatagram, now time.Time) {
+	from := rx.from
 	if c.keys == nil {
 		return
 	}
@@ -118,7 +118,10 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		// Only an authenticated packet newer than any seen may move the
 		// path, so a replayed or reordered old packet cannot
 		// (docs/PROTOCOL.md section 9).
-		c.onPeerAddressChange(from, datagramLen, now)
+		c.onPeerAddressChange(from, rx.n, now)
+	}
+	if c.isServer && from == c.path.peer && pn > c.acks.LargestReceived() {
+		c.path.local = rx.local
 	}
 	c.path.rxFrom = from
 	c.fec.rxPN = pn
@@ -131,6 +134,7 @@ func (c *Conn) handleShort(pkt []byte, from netip.AddrPort, datagramLen int, now
 		return
 	}
 	c.acks.OnPacketReceived(pn, ackEliciting, now)
+	c.ecnOnReceived(rx.ecn)
 	c.fecAfterPacket(pn, payload, now)
 }
 

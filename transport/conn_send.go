@@ -20,6 +20,9 @@ type txState struct {
 	// one call of send: an idle connection holds no send buffers.
 	bufs []Datagram
 	rec  sentFrames // record of the packet being built
+	// mark is the ECN codepoint of the packet just built, for its
+	// datagram.
+	mark ECN
 
 	// testDrop, set only by tests, drops a built packet as if the network
 	// lost it (it still counts as sent and is recovered).
@@ -61,17 +64,22 @@ func (c *Conn) send(now time.Time) {
 		n++
 	}
 	if c.keys != nil {
+		if size, ok := c.mtuProbeDue(now); ok {
+			c.sendMTUProbe(size, now)
+		}
 		for n < len(c.tx.bufs) {
 			ackOnly := !c.canSendAckEliciting(now)
 			var b []byte
+			buf := c.txBuffer(n)
+			c.tx.mark = packet.ECNNotECT
 			if !ackOnly && c.fecRepairDue() {
 				// Repair packets go before new data, so the peer gets them
 				// while the group's packets are fresh (docs/PROTOCOL.md
 				// section 10).
-				b = c.buildRepairPacket(c.tx.bufs[n].Buf[:0], now)
+				b = c.buildRepairPacket(buf, now)
 			}
 			if len(b) == 0 {
-				b = c.buildAppPacket(c.tx.bufs[n].Buf[:0], now, ackOnly)
+				b = c.buildAppPacket(buf, now, ackOnly)
 			}
 			if len(b) == 0 {
 				if !ackOnly && c.fecFlushIdle() {
@@ -80,6 +88,7 @@ func (c *Conn) send(now time.Time) {
 				break
 			}
 			c.tx.bufs[n].Buf = b
+			c.tx.bufs[n].ECN = c.tx.mark
 			if c.tx.dropBuilt {
 				c.tx.dropBuilt = false // test hook: lose it on the wire
 			} else {
@@ -108,14 +117,25 @@ func (c *Conn) send(now time.Time) {
 type txBatch [maxSendBatch]Datagram
 
 // txBatchPool shares send buffers among an endpoint's connections: a
-// connection needs them only while it builds packets.
+// connection needs them only while it builds packets. Buffers start at an
+// Ethernet datagram and grow to the largest datagram size in use.
 var txBatchPool = sync.Pool{New: func() any {
 	b := new(txBatch)
 	for i := range b {
-		b[i].Buf = make([]byte, 0, maxDatagramSize+crypto.TagLen)
+		b[i].Buf = make([]byte, 0, packet.DefaultMaxUDPPayload+crypto.TagLen)
 	}
 	return b
 }}
+
+// txBuffer returns the i-th datagram buffer of the batch, empty and with
+// room for a datagram of the path's current size.
+func (c *Conn) txBuffer(i int) []byte {
+	d := &c.tx.bufs[i]
+	if cap(d.Buf) < c.path.maxPacket+crypto.TagLen {
+		d.Buf = make([]byte, 0, c.path.maxPacket+crypto.TagLen)
+	}
+	return d.Buf[:0]
+}
 
 // flush hands the first n built datagrams to the socket.
 //
@@ -131,6 +151,7 @@ func (c *Conn) flush(n int, now time.Time, accounting bool) (failed bool) {
 	for i := range out {
 		out[i].N = len(out[i].Buf)
 		out[i].Addr = c.path.peer
+		out[i].Local = c.path.local
 		out[i].SegmentSize = 0
 		c.path.bytesSent += int64(out[i].N)
 		c.stats.bytesSent.Add(uint64(out[i].N))
@@ -195,7 +216,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	payloadStart := len(b)
-	budget := c.sendBudget()
+	budget := c.probeBudget(c.sendBudget())
 	if budget < minAppPacket {
 		return nil
 	}
@@ -245,8 +266,9 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		if sentData {
 			ackLimit -= c.fec.reserve()
 		}
-		f, ok := c.acks.BuildAck(now, 3, ackLimit-len(b), c.acks.buf[:0])
+		f, ok := c.acks.BuildAck(now, 3, ackLimit-len(b)-c.ecnAckReserve(), c.acks.buf[:0])
 		if ok {
+			c.ecnAckFields(&f)
 			b = f.Append(b)
 			c.acks.OnAckSent()
 			rec.add(sentFrame{kind: sentAck, offset: int64(f.LargestAcked())})
@@ -298,6 +320,8 @@ func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen
 			c.idle.base = now
 		}
 		c.idle.lastAckElicit = now
+		c.tx.mark = c.ecnOnSent(pn)
+		rec.ecnMarked = c.tx.mark == packet.ECNECT0
 		sp := ackframes.SentPacket[sentFrames]{
 			Number: pn, TimeSent: now, Size: size,
 			AckEliciting: true, InFlight: true, Frames: rec.clone(),

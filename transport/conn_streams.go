@@ -43,7 +43,7 @@ func (st *streamsState) init(isServer bool, cfg Config) {
 	st.remoteBidi = streams.NewRemoteStreamIDs(isServer, true, uint64(cfg.MaxIncomingStreams))
 	st.remoteUni = streams.NewRemoteStreamIDs(isServer, false, uint64(cfg.MaxIncomingUniStreams))
 	st.openWaiters = make(chan struct{})
-	st.sched = streams.NewScheduler(maxDatagramSize) // round robin per packet
+	st.sched = streams.NewScheduler(packet.DefaultMaxUDPPayload) // round robin per packet
 	st.connRecv = streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow))
 	st.acceptReady = make(chan struct{})
 }

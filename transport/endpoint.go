@@ -16,32 +16,65 @@ import (
 	"github.com/limpetnet/limpet/packet"
 )
 
-// maxRxDatagram is the largest datagram accepted; limpet sends at most
-// maxDatagramSize, so anything bigger is not ours.
-const maxRxDatagram = 1500
-
-// maxDatagramSize is the UDP payload limpet sends (docs/PROTOCOL.md section 2).
-const maxDatagramSize = packet.DefaultMaxUDPPayload
+// maxRxDatagram is the largest datagram accepted, and the
+// max_udp_payload_size announced: the largest UDP payload IPv4 carries.
+// Path MTU discovery decides what is sent (docs/PROTOCOL.md section 11).
+const maxRxDatagram = 65527
 
 // rxDatagram is one received datagram handed from the endpoint's reader
 // goroutine to a connection's loop or a handshake worker. Buffers come from
-// rxPool and go back once they have been processed.
+// rxPools and go back once they have been processed.
 type rxDatagram struct {
-	buf  [maxRxDatagram]byte
-	n    int
-	from netip.AddrPort
-	at   time.Time
+	buf   []byte
+	n     int
+	from  netip.AddrPort
+	at    time.Time
+	ecn   ECN        // the IP header's ECN codepoint
+	local netip.Addr // the address it was sent to, if the Bind knows
 }
 
-var rxPool = sync.Pool{New: func() any { return new(rxDatagram) }}
+// rxSizeClasses are the buffer sizes rxDatagrams come in, so that most
+// datagrams (at most an Ethernet MTU) do not pin a 64 KiB buffer while
+// they wait in a queue.
+var rxSizeClasses = [...]int{1500, 9216, maxRxDatagram}
 
-// newRxDatagram copies b into a pooled rxDatagram.
-func newRxDatagram(b []byte, from netip.AddrPort, at time.Time) *rxDatagram {
-	rx := rxPool.Get().(*rxDatagram)
-	rx.n = copy(rx.buf[:], b)
+var rxPools [len(rxSizeClasses)]sync.Pool
+
+func init() {
+	for i, size := range rxSizeClasses {
+		rxPools[i].New = func() any { return &rxDatagram{buf: make([]byte, size)} }
+	}
+}
+
+// rxMeta is what the Bind told about a datagram besides its bytes.
+type rxMeta struct {
+	ecn   ECN
+	local netip.Addr
+}
+
+// newRxDatagram copies b into a pooled rxDatagram of the smallest class
+// that holds it; b must be at most maxRxDatagram bytes.
+func newRxDatagram(b []byte, from netip.AddrPort, meta rxMeta, at time.Time) *rxDatagram {
+	i := 0
+	for len(b) > rxSizeClasses[i] {
+		i++
+	}
+	rx := rxPools[i].Get().(*rxDatagram)
+	rx.n = copy(rx.buf, b)
 	rx.from = from
 	rx.at = at
+	rx.ecn, rx.local = meta.ecn, meta.local
 	return rx
+}
+
+// release returns rx to its pool.
+func (rx *rxDatagram) release() {
+	for i, size := range rxSizeClasses {
+		if cap(rx.buf) == size {
+			rxPools[i].Put(rx)
+			return
+		}
+	}
 }
 
 // An Endpoint is one UDP socket carrying any number of limpet connections:
@@ -228,12 +261,8 @@ func (e *Endpoint) readLoop(bind Bind) {
 		}
 	}
 	dgrams := make([]Datagram, batch)
-	bufSize := maxRxDatagram
-	if bind.MaxSegments() > 1 {
-		bufSize = BindReadBufferSize
-	}
 	for i := range dgrams {
-		dgrams[i].Buf = make([]byte, bufSize)
+		dgrams[i].Buf = make([]byte, BindReadBufferSize)
 	}
 	for {
 		n, err := bind.ReadBatch(dgrams)
@@ -255,7 +284,7 @@ func (e *Endpoint) readLoop(bind Bind) {
 		for i := range dgrams[:n] {
 			d := &dgrams[i]
 			for s := 0; s < d.NumSegments(); s++ {
-				e.route(d.Segment(s), d.Addr, now)
+				e.route(d.Segment(s), d.Addr, rxMeta{d.ECN, d.Local}, now)
 			}
 		}
 	}
@@ -287,7 +316,7 @@ func (e *Endpoint) isClosed() bool {
 // route hands one datagram to the connection its destination connection ID
 // names, or to the handshake workers. It runs on the reader goroutine and
 // does no cryptography.
-func (e *Endpoint) route(b []byte, from netip.AddrPort, now time.Time) {
+func (e *Endpoint) route(b []byte, from netip.AddrPort, meta rxMeta, now time.Time) {
 	if len(b) == 0 || len(b) > maxRxDatagram {
 		e.drop(&e.stats.malformed, len(b), dropInvalid)
 		return
@@ -319,21 +348,21 @@ func (e *Endpoint) route(b []byte, from netip.AddrPort, now time.Time) {
 	}
 	e.mu.Unlock()
 	if c != nil {
-		c.deliver(newRxDatagram(b, from, now))
+		c.deliver(newRxDatagram(b, from, meta, now))
 		return
 	}
 	if closing {
 		if answer != nil {
-			e.send(answer, answerTo)
+			e.send(answer, answerTo, meta.local)
 		}
 		return
 	}
 	switch {
 	case e.accepting() && packet.IsLongHeader(b):
-		e.routeInitial(b, dcid, from, now)
+		e.routeInitial(b, dcid, from, meta, now)
 		return
 	case e.accepting():
-		e.sendStatelessReset(dcid, len(b), from, now)
+		e.sendStatelessReset(dcid, len(b), from, meta.local, now)
 	}
 	e.drop(&e.stats.unroutable, len(b), dropConnectionUnknown)
 }

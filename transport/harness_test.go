@@ -95,9 +95,11 @@ type fakeBind struct {
 
 // fakeSent is one datagram the Conn sent.
 type fakeSent struct {
-	at   time.Time
-	to   netip.AddrPort
-	data []byte
+	at    time.Time
+	to    netip.AddrPort
+	data  []byte
+	ecn   ECN
+	local netip.Addr
 }
 
 func newFakeBind(local netip.AddrPort) *fakeBind {
@@ -151,7 +153,7 @@ func (b *fakeBind) WriteBatch(dgrams []Datagram) error {
 		}
 		for s := 0; s < d.NumSegments(); s++ {
 			data := bytes.Clone(d.Segment(s))
-			rec := fakeSent{at: now, to: d.Addr, data: data}
+			rec := fakeSent{at: now, to: d.Addr, data: data, ecn: d.ECN, local: d.Local}
 			b.queue = append(b.queue, rec)
 			b.all = append(b.all, rec)
 			b.sentTo[d.Addr] += int64(len(data))
@@ -283,7 +285,15 @@ type testDatagram struct {
 	at      time.Time
 	to      netip.AddrPort
 	size    int
+	ecn     ECN
+	local   netip.Addr
 	packets []*testPacket
+}
+
+// sentProbe is an MTU probe the Conn sent during the handshake helper.
+type sentProbe struct {
+	pn   packet.PacketNumber
+	size int
 }
 
 // testConn is a Conn under test and the peer the test plays.
@@ -352,7 +362,9 @@ type testConn struct {
 	curFrame  int // index into cur.packets[curPacket].frames
 	lastPkt   *testPacket
 	lastDgram *testDatagram
-	ignore    map[packet.FrameType]bool
+	// probes are the MTU probes the Conn sent while handshake() ran.
+	probes []sentProbe
+	ignore map[packet.FrameType]bool
 
 	// Client side: Dial runs in a goroutine until the handshake completes.
 	dialCh     chan dialOutcome
@@ -419,6 +431,10 @@ func startTestConn(t *testing.T, side connSide, opts ...any) *testConn {
 	// Extra connection IDs are the migration tests' business; other tests
 	// need not list them.
 	tc.ignoreFrame(packet.FrameNewConnectionID)
+	// Packets of a fixed, Ethernet size, and no MTU probes among them:
+	// path MTU discovery's tests turn it on.
+	tc.cfg.DisablePathMTUDiscovery = true
+	tc.cfg.MaxDatagramSize = packet.DefaultMaxUDPPayload
 	for _, o := range opts {
 		switch o := o.(type) {
 		case func(*Config):
@@ -635,8 +651,8 @@ func (tc *testConn) seal1RTT(frames []packet.Frame) []byte {
 	if err != nil {
 		tc.t.Fatalf("seal 1-RTT packet: %v", err)
 	}
-	if len(b) > maxDatagramSize {
-		tc.t.Fatalf("writeFrames: a %d-byte packet exceeds the %d-byte datagrams limpet sends; split the frames", len(b), maxDatagramSize)
+	if len(b) > packet.DefaultMaxUDPPayload {
+		tc.t.Fatalf("writeFrames: a %d-byte packet exceeds %d-byte datagrams; split the frames", len(b), packet.DefaultMaxUDPPayload)
 	}
 	tc.logf("peer → conn: 1-RTT pn=%d (%d bytes) %s", pn, len(b), formatFrames(frames))
 	return b
@@ -725,6 +741,9 @@ func (tc *testConn) handshake() {
 		tc.writeFrames(packet.PingFrame{})
 		p := tc.readPacket()
 		for p != nil && !slices.ContainsFunc(p.frames, func(f packet.Frame) bool { return f.Type() == packet.FrameHandshakeDone }) {
+			if isProbe(p) {
+				tc.probes = append(tc.probes, sentProbe{p.pn, tc.cur.size})
+			}
 			p = tc.readPacket()
 		}
 		if p == nil {
@@ -751,6 +770,12 @@ func (tc *testConn) handshake() {
 			for _, f := range p.frames {
 				switch f.Type() {
 				case packet.FrameAck, packet.FrameAckECN, packet.FramePadding:
+				case packet.FramePing:
+					if tc.cfg.DisablePathMTUDiscovery {
+						tc.t.Fatalf("after the handshake: the %v sent a PING", tc.side)
+					}
+					// An MTU probe: the test answers it, or not.
+					tc.probes = append(tc.probes, sentProbe{p.pn, tc.cur.size})
 				case packet.FrameNewConnectionID:
 					needAck = true
 				default:
@@ -1140,7 +1165,7 @@ func (tc *testConn) wantIdle(reason string) {
 // parseDatagram opens every packet of a sent datagram with the peer's keys.
 func (tc *testConn) parseDatagram(d fakeSent) *testDatagram {
 	tc.t.Helper()
-	td := &testDatagram{at: d.at, to: d.to, size: len(d.data)}
+	td := &testDatagram{at: d.at, to: d.to, size: len(d.data), ecn: d.ecn, local: d.local}
 	b := bytes.Clone(d.data)
 	for len(b) > 0 {
 		if packet.IsLongHeader(b) {

@@ -151,7 +151,7 @@ func (e *Endpoint) enqueue(c *Conn) {
 // the handshake workers, after the checks that cost nothing: its size, its
 // header, and room for another handshake. Copies of an Initial already on
 // its way join it (docs/PROTOCOL.md section 4.5).
-func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.AddrPort, now time.Time) {
+func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.AddrPort, meta rxMeta, now time.Time) {
 	if len(b) < packet.MinInitialDatagramSize {
 		e.drop(&e.stats.badInitials, len(b), dropInvalid)
 		return
@@ -164,7 +164,7 @@ func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.A
 	e.mu.Lock()
 	if p := e.pending[dcid]; p != nil {
 		if len(p.dups) < maxDuplicateInitials {
-			p.dups = append(p.dups, newRxDatagram(b, from, now))
+			p.dups = append(p.dups, newRxDatagram(b, from, meta, now))
 		}
 		e.mu.Unlock()
 		return
@@ -179,7 +179,7 @@ func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.A
 	e.accept.handshakes++
 	e.mu.Unlock()
 	select {
-	case e.hsJobs <- newRxDatagram(b, from, now):
+	case e.hsJobs <- newRxDatagram(b, from, meta, now):
 	default:
 		e.finishPending(dcid, nil, nil)
 		e.drop(&e.stats.handshakesShed, len(b), dropRejected)
@@ -208,7 +208,7 @@ func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byt
 		case answer != nil:
 			e.bind().WriteBatch([]Datagram{{Buf: answer, N: len(answer), Addr: rx.from}})
 		}
-		rxPool.Put(rx)
+		rx.release()
 	}
 }
 
@@ -216,7 +216,7 @@ func (e *Endpoint) handshakeWorker() {
 	defer e.workers.Done()
 	for rx := range e.hsJobs {
 		e.handshakeInitial(rx)
-		rxPool.Put(rx)
+		rx.release()
 	}
 }
 
@@ -237,6 +237,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 		return
 	}
 	in.from, in.now, in.datagramLen = rx.from, rx.at, rx.n
+	in.local = rx.local
 	if in.refusal != nil {
 		// The Initial opened, so its sender knows our key; it is told why
 		// it failed, in a datagram far smaller than its own.
@@ -260,7 +261,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 		// Retry, so the server stays silent towards anyone who does not
 		// know its key.
 		retry := e.retryPacket(h, rx.from, rx.at)
-		e.send(retry, rx.from)
+		e.send(retry, rx.from, rx.local)
 		e.stats.retriesSent.Add(1)
 		e.finishPending(dcid, nil, retry)
 		return
@@ -310,11 +311,12 @@ func (e *Endpoint) answerInitial(in *firstInitial, dcid packet.ConnectionID, f *
 		Type: packet.LongTypeInitial, Version: packet.Version,
 		DstConnID: in.hdr.SrcConnID, SrcConnID: newConnID(),
 	}, in.seal, 0, *f)
-	e.send(b, in.from)
+	e.send(b, in.from, in.local)
 	e.finishPending(dcid, nil, b)
 }
 
-// send writes one datagram outside any connection.
-func (e *Endpoint) send(b []byte, to netip.AddrPort) {
-	e.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: to}})
+// send writes one datagram outside any connection, from local (the
+// address the datagram it answers came to; zero lets the system choose).
+func (e *Endpoint) send(b []byte, to netip.AddrPort, local netip.Addr) {
+	e.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: to, Local: local}})
 }

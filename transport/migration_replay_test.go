@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +67,8 @@ func TestReplayedOldPacketMovesNothing(t *testing.T) {
 	if len(all) < 256 {
 		t.Fatalf("recorded %d 1-RTT datagrams, want at least 256", len(all))
 	}
+	// Not the MTU probes the network refused as too big to send.
+	all = slices.DeleteFunc(all, func(d []byte) bool { return len(d) > 65507 })
 	old := append(all[:64:64], all[len(all)-64:]...)
 
 	// The old address is free again after the rebinding: the attacker

@@ -119,8 +119,8 @@ func TestPeerFECSendsRepairs(t *testing.T) {
 		g := tc.readGroup("5000 bytes: four packets of data")
 		g.check(t, "a full group", 4, 2)
 		for i, size := range g.sizes {
-			if size > maxDatagramSize {
-				t.Errorf("datagram %d of the group is %d bytes, over the %d-byte limit", i, size, maxDatagramSize)
+			if size > packet.DefaultMaxUDPPayload {
+				t.Errorf("datagram %d of the group is %d bytes, over the %d-byte limit", i, size, packet.DefaultMaxUDPPayload)
 			}
 		}
 		for lost := range g.sources {

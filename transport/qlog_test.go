@@ -269,6 +269,14 @@ func validateQlogEvent(e qlogRecord) error {
 		return need("local", "remote")
 	case qlog.ConnectionStateUpdated, qlog.CongestionStateUpdated, qlog.MigrationStateUpdated:
 		return need("new")
+	case qlog.ECNStateUpdated:
+		if s, _ := d["new"].(string); !slices.Contains([]string{"testing", "unknown", "capable", "failed"}, s) {
+			return fmt.Errorf("new %v", d["new"])
+		}
+	case qlog.MTUUpdated:
+		if n, _ := d["new"].(float64); n < 1200 {
+			return fmt.Errorf("new %v", d["new"])
+		}
 	case qlog.KeyUpdated:
 		return need("key_type")
 	case qlog.PathAssigned:

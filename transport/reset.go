@@ -41,7 +41,7 @@ func (l *resetLimiter) allow(now time.Time) bool {
 // sendStatelessReset answers a short-header packet for a connection this
 // server does not know (it restarted, or forgot it) so the client fails
 // fast (docs/PROTOCOL.md section 2.4). Runs on the reader goroutine.
-func (e *Endpoint) sendStatelessReset(dcid packet.ConnectionID, triggerLen int, to netip.AddrPort, now time.Time) {
+func (e *Endpoint) sendStatelessReset(dcid packet.ConnectionID, triggerLen int, to netip.AddrPort, local netip.Addr, now time.Time) {
 	if triggerLen <= crypto.MinStatelessResetLen || !e.resets.allow(now) {
 		return
 	}
@@ -50,6 +50,6 @@ func (e *Endpoint) sendStatelessReset(dcid packet.ConnectionID, triggerLen int, 
 	if err != nil {
 		return
 	}
-	e.send(b, to)
+	e.send(b, to, local)
 	e.stats.resetsSent.Add(1)
 }

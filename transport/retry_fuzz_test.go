@@ -69,10 +69,7 @@ func FuzzClientRetry(f *testing.F) {
 		}
 		c := fuzzRetryClient(t)
 		firstHello := c.hs.out
-		rx := rxPool.Get().(*rxDatagram)
-		rx.n = copy(rx.buf[:], b)
-		rx.from, rx.at = testPeerAddr, time.Unix(1_700_000_001, 0)
-		c.handleDatagram(rx)
+		c.handleDatagram(newRxDatagram(b, testPeerAddr, rxMeta{}, time.Unix(1_700_000_001, 0)))
 
 		if c.state != stateHandshake {
 			t.Fatalf("state %v after one datagram from the server, want still waiting for message 2", c.state)

@@ -38,7 +38,7 @@ func (q *rxQueue) push(rx *rxDatagram) {
 	q.mu.Lock()
 	if len(q.items) >= rxQueueLimit {
 		q.mu.Unlock()
-		rxPool.Put(rx)
+		rx.release()
 		q.dropped.Add(1)
 		return
 	}
@@ -89,6 +89,6 @@ func (q *rxQueue) pending() bool {
 // drain drops everything queued, once the loop has ended.
 func (q *rxQueue) drain() {
 	for rx := q.pop(); rx != nil; rx = q.pop() {
-		rxPool.Put(rx)
+		rx.release()
 	}
 }

@@ -50,6 +50,9 @@ type sentFrames struct {
 	// fecRepair marks a repair packet, whose loss alone is no congestion
 	// signal (conn_recv.go, onLost).
 	fecRepair bool
+	// mtuProbe marks a path MTU probe (conn_mtu.go); ecnMarked, a packet
+	// sent ECT(0) (conn_ecn.go).
+	mtuProbe, ecnMarked bool
 }
 
 func (s *sentFrames) add(f sentFrame) {
@@ -97,4 +100,5 @@ func (s *sentFrames) reset() {
 	s.more = s.more[:0]
 	s.fecGroup = 0
 	s.fecRepair = false
+	s.mtuProbe, s.ecnMarked = false, false
 }

@@ -48,6 +48,13 @@ const (
 	MetricsUpdated         = "recovery:metrics_updated"
 	CongestionStateUpdated = "recovery:congestion_state_updated"
 	KeyUpdated             = "security:key_updated"
+	// MTUUpdated: the path's datagram size changed (path MTU discovery
+	// confirmed a larger one, or a black hole sent it back to 1200); done
+	// says the search has ended.
+	MTUUpdated = "connectivity:mtu_updated"
+	// ECNStateUpdated: the path's ECN validation changed state (testing,
+	// unknown, capable, failed).
+	ECNStateUpdated = "recovery:ecn_state_updated"
 
 	// FECRecovered: the receiver rebuilt a packet from repair symbols
 	// (docs/PROTOCOL.md section 10).

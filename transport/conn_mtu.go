@@ -1,0 +1,246 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+	"syscall"
+	"time"
+
+	"github.com/limpetnet/limpet/ackframes"
+	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/internal/fec"
+	"github.com/limpetnet/limpet/transport/internal/pmtud"
+	"github.com/limpetnet/limpet/transport/qlog"
+)
+
+// baseDatagramSize is what every path starts at and falls back to.
+const baseDatagramSize = pmtud.BaseSize
+
+// defaultMaxDatagramSize is the ceiling of the search when
+// Config.MaxDatagramSize is unset: the IPv4 limit, so loopback and jumbo
+// paths get large datagrams; the local interface refuses what it cannot
+// carry at once, so the search costs nothing there.
+const defaultMaxDatagramSize = maxRxDatagram
+
+// mtuState is path MTU discovery for the current path (docs/PROTOCOL.md
+// section 11). Owned by the loop.
+type mtuState struct {
+	// search is nil until the handshake has the peer's limits, and when
+	// discovery is off.
+	search *pmtud.Searcher
+	// lostProbes are the latest probes declared lost, so that one
+	// acknowledged late is not taken for a spurious loss of data.
+	lostProbes [4]packet.PacketNumber
+	nextLost   int
+}
+
+func (m *mtuState) noteLostProbe(pn packet.PacketNumber) {
+	m.lostProbes[m.nextLost] = pn
+	m.nextLost = (m.nextLost + 1) % len(m.lostProbes)
+}
+
+func (m *mtuState) wasLostProbe(pn packet.PacketNumber) bool {
+	for _, p := range m.lostProbes {
+		if p == pn && pn != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// mtuCeiling is the largest datagram this connection may send at all: our
+// configuration, the peer's max_udp_payload_size, and FEC's symbol limit.
+func (c *Conn) mtuCeiling() int {
+	n := c.cfg.MaxDatagramSize
+	if n == 0 {
+		n = defaultMaxDatagramSize
+		if c.cfg.DisablePathMTUDiscovery {
+			n = baseDatagramSize
+		}
+	}
+	if p := c.peerParams.MaxUDPPayloadSize; p > 0 && p < int64(n) {
+		n = int(p)
+	}
+	if c.fec.enc != nil {
+		// A source packet's payload must fit one symbol.
+		n = min(n, fec.MaxPayload)
+	}
+	return max(n, baseDatagramSize)
+}
+
+// ipOverhead is the IP and UDP header bytes on the way to the peer.
+func (c *Conn) ipOverhead() int {
+	if c.path.peer.Addr().Unmap().Is4() {
+		return 20 + 8
+	}
+	return 40 + 8
+}
+
+// startMTUDiscovery begins the search once the peer's transport parameters
+// are known, or fixes the size when discovery is off.
+func (c *Conn) startMTUDiscovery(now time.Time) {
+	if c.cfg.DisablePathMTUDiscovery {
+		c.setMaxPacket(c.mtuCeiling(), now)
+		return
+	}
+	c.mtu.search = pmtud.New(c.mtuCeiling(), c.ipOverhead(), now)
+	c.setMaxPacket(c.mtu.search.Current(), now)
+}
+
+// restartMTUDiscovery searches again from 1200 bytes: the path changed, and
+// what the old one carried says nothing about the new one.
+func (c *Conn) restartMTUDiscovery(now time.Time) {
+	if c.mtu.search == nil {
+		return
+	}
+	c.mtu.search = pmtud.New(c.mtuCeiling(), c.ipOverhead(), now)
+	c.setMaxPacket(c.mtu.search.Current(), now)
+}
+
+// setMaxPacket makes n the largest datagram sent, for packet building, the
+// congestion controller's and the pacer's units, and Stats.
+func (c *Conn) setMaxPacket(n int, now time.Time) {
+	old := c.path.maxPacket
+	if n == old {
+		return
+	}
+	c.path.maxPacket = n
+	c.loss.cc.SetMaxDatagramSize(n)
+	c.loss.pacer.SetMaxDatagramSize(n)
+	c.stats.datagramSize.Store(int64(n))
+	if c.qlog.enabled(qlog.LevelConn) {
+		done := c.mtu.search == nil || !c.mtu.search.Searching()
+		c.qlogEvent(qlog.MTUUpdated, slog.Int("old", old), slog.Int("new", n), slog.Bool("done", done))
+	}
+}
+
+// mtuProbeDue returns the size of the probe to send now, if the search
+// wants one and the path may carry it: the handshake confirmed (a probe's
+// loss must not be taken for the handshake's), the path validated, no
+// challenge outstanding, and room in the congestion window.
+func (c *Conn) mtuProbeDue(now time.Time) (int, bool) {
+	s := c.mtu.search
+	if s == nil || !c.hs.confirmed || !c.path.validated || c.path.challengePending || c.state != stateActive {
+		return 0, false
+	}
+	size, ok := s.ProbeDue(now)
+	if !ok || !c.loss.cc.CanSend(c.loss.BytesInFlight()) || c.loss.pacer.TimeUntilSend(now) > 0 {
+		return 0, false
+	}
+	return size, true
+}
+
+// sendMTUProbe sends one probe of size bytes: a PING padded to the size
+// (RFC 9000 §14.4), alone in a system call so that the local interface's
+// refusal (EMSGSIZE) is the probe's answer. It is recorded for loss
+// recovery only once it has left, marked so that its loss is not taken
+// for congestion and carries nothing to resend.
+func (c *Conn) sendMTUProbe(size int, now time.Time) {
+	pn := c.loss.pnGen.Peek()
+	pnLen := packet.PacketNumberLen(pn, c.loss.History().LargestAcked())
+	b := make([]byte, 0, size)
+	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
+	b = packet.AppendPacketNumber(b, pn, pnLen)
+	payloadStart := len(b)
+	b = append(b, byte(packet.FramePing))
+	for len(b) < size-crypto.TagLen {
+		b = append(b, 0) // PADDING
+	}
+	if popped, err := c.loss.pnGen.Pop(); err != nil || popped != pn {
+		c.abort(err)
+		return
+	}
+	var qframes []map[string]any
+	if c.qlog.enabled(qlog.LevelFrame) {
+		qframes = c.qlogFramesOf(b[payloadStart:])
+	}
+	b, err := c.keys.Seal(b, pnOffset, pnLen, uint64(pn))
+	if err != nil {
+		c.closeTransport(packet.AEADLimitReached, 0, err.Error(), now)
+		return
+	}
+	err = c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: c.path.peer, Local: c.path.local, ECN: c.ecnMark()}})
+	if errors.Is(err, syscall.EMSGSIZE) {
+		c.mtu.search.OnProbeTooBig(size)
+		return
+	}
+	if err != nil {
+		c.stats.sendErrors.Add(1)
+		return
+	}
+	c.qlogPacket(qlog.PacketSent, pn, len(b), qframes)
+	c.stats.packetsSent.Add(1)
+	c.stats.bytesSent.Add(uint64(len(b)))
+	c.stats.mtuProbesSent.Add(1)
+	c.path.bytesSent += int64(len(b))
+	c.mtu.search.OnProbeSent(int64(pn), size)
+	var rec sentFrames
+	rec.mtuProbe = true
+	rec.ecnMarked = c.ecnOnSent(pn) == packet.ECNECT0
+	sp := ackframes.SentPacket[sentFrames]{Number: pn, TimeSent: now, Size: len(b), AckEliciting: true, InFlight: true, Frames: rec}
+	if err := c.loss.OnPacketSent(sp); err != nil {
+		c.abort(err)
+		return
+	}
+	c.loss.cc.OnPacketSent(now, int64(pn), len(b))
+	c.loss.pacer.OnSent(now, len(b))
+}
+
+// mtuOnAcked feeds an acknowledged packet to the search: a probe's
+// acknowledgement confirms its size; others inform black-hole detection.
+func (c *Conn) mtuOnAcked(p *ackframes.SentPacket[sentFrames], now time.Time) {
+	s := c.mtu.search
+	if s == nil {
+		return
+	}
+	if p.Frames.mtuProbe {
+		if s.OnProbeAcked(int64(p.Number)) == pmtud.Raised {
+			c.setMaxPacket(s.Current(), now)
+		}
+		return
+	}
+	s.OnPacketAcked(int64(p.Number), p.Size)
+}
+
+// mtuOnLost feeds a lost packet to the search and reports whether it was a
+// probe, whose loss says nothing of congestion.
+func (c *Conn) mtuOnLost(p *ackframes.SentPacket[sentFrames], now time.Time) bool {
+	s := c.mtu.search
+	if p.Frames.mtuProbe {
+		c.stats.mtuProbesLost.Add(1)
+		c.mtu.noteLostProbe(p.Number)
+		if s != nil && s.OnProbeLost(int64(p.Number), now) == pmtud.BlackHole {
+			c.stats.mtuBlackHoles.Add(1)
+			c.diag(slog.LevelInfo, "large datagrams stopped getting through: searching again from 1200 bytes")
+			c.setMaxPacket(s.Current(), now)
+		}
+		return true
+	}
+	if s != nil {
+		s.OnPacketLost(int64(p.Number), p.Size)
+	}
+	return false
+}
+
+// mtuCheckBlackHole falls back to 1200 bytes when large packets stopped
+// getting through while small ones still do, until a probe of the old
+// size says whether they really cannot (mtuOnLost, mtuOnAcked).
+func (c *Conn) mtuCheckBlackHole(now time.Time) {
+	s := c.mtu.search
+	if s == nil || s.CheckBlackHole(now) != pmtud.Suspected {
+		return
+	}
+	c.setMaxPacket(s.Current(), now)
+}
+
+// probeBudget caps a probe-timeout packet at 1200 bytes while a larger size
+// is in use: if large packets are being swallowed, a small probe still
+// gets through, and its acknowledgement is what tells a black hole from
+// an outage (mtuCheckBlackHole).
+func (c *Conn) probeBudget(budget int) int {
+	if c.loss.probes > 0 && c.mtu.search != nil && c.mtu.search.SmallProbesWanted() {
+		return min(budget, baseDatagramSize)
+	}
+	return budget
+}

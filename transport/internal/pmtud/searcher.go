@@ -1,0 +1,302 @@
+package pmtud
+
+import (
+	"slices"
+	"time"
+)
+
+// BaseSize is the datagram size every path starts at and falls back to:
+// QUIC's minimum, which every path must carry (RFC 9000 §14), and
+// RFC 8899's BASE_PLPMTU for it.
+const BaseSize = 1200
+
+// MaxProbes is how many probes of one size must be lost before the size is
+// taken to be too big (RFC 8899 MAX_PROBES).
+const MaxProbes = 3
+
+// Granularity ends the binary search: once the largest size known to work
+// and the smallest known to fail are this close, the search stops. 32
+// bytes is about 2 % of a 1500-byte MTU, and every step below it would
+// cost MaxProbes lost probes.
+const Granularity = 32
+
+// RaiseInterval is how long a search that found a limit below the ceiling
+// waits before it tries larger sizes again. RFC 8899 suggests 600 s; a
+// path's MTU changes when a tunnel comes or goes or a route moves, and a
+// search costs a handful of small losses, so limpet looks again sooner.
+const RaiseInterval = 30 * time.Second
+
+// blackHoleLosses is how many packets larger than BaseSize must be lost,
+// with none of them acknowledged since, before a smaller packet's
+// acknowledgement convicts the path of swallowing large ones.
+const blackHoleLosses = MaxProbes
+
+// commonMTUs are link MTUs users' paths often have: the IPv6 minimum, IPsec
+// and cloud VPNs, WireGuard, IPv6-in-IPv4 and PPPoE, Ethernet, jumbo
+// Ethernet, and the 64 KiB of loopback. The search tries the payloads they
+// allow before it bisects.
+var commonMTUs = [...]int{1280, 1400, 1420, 1480, 1492, 1500, 9000, 16384, 65535}
+
+// Event is something the search did that the transport must act on.
+type Event uint8
+
+const (
+	NoEvent   Event = iota
+	Raised          // a probe was acknowledged: Current grew
+	Suspected       // large packets seem to vanish: Current fell to BaseSize until a probe tells
+	BlackHole       // the probe of the old size was lost too: the search starts again
+)
+
+// Searcher searches one path's datagram size.
+type Searcher struct {
+	max      int // the search's ceiling
+	overhead int // IP and UDP header bytes, to turn MTUs into payloads
+
+	current int // the largest size known to get through
+	tooBig  int // the smallest size known not to (max+1 when none is)
+
+	probing    bool // a probe is in flight
+	probeSize  int
+	probePN    int64
+	probeLosts int // probes of probeSize lost so far
+
+	done bool // the search has nothing left to try
+	// suspect is the size in use when a black hole was suspected; a probe
+	// of it, acknowledged or lost, settles the matter. 0 when none is.
+	suspect int
+	raiseAt time.Time // when a finished search looks again (zero: never)
+
+	// Black-hole detection, over ordinary packets (probes excluded).
+	largeLost      int   // packets > BaseSize lost since one was last acknowledged
+	firstLargeLost int64 // the earliest of those
+	lastLargeAcked int64
+	lastSmallAcked int64
+}
+
+// New returns a search of a path whose datagrams may be at most max bytes
+// (our configuration and the peer's max_udp_payload_size together), whose
+// IP version adds overhead bytes of IP and UDP header (28 for IPv4, 48 for
+// IPv6). A max at or below BaseSize disables the search.
+func New(max, overhead int, now time.Time) *Searcher {
+	s := &Searcher{max: max, overhead: overhead}
+	s.Reset(now)
+	return s
+}
+
+// Reset starts the search again from BaseSize: the path changed.
+func (s *Searcher) Reset(now time.Time) {
+	*s = Searcher{max: s.max, overhead: s.overhead, current: BaseSize, tooBig: s.max + 1,
+		lastLargeAcked: -1, lastSmallAcked: -1, firstLargeLost: -1}
+	s.done = s.max <= BaseSize
+	if s.done {
+		s.current = min(BaseSize, max(s.max, 0))
+	}
+}
+
+// Current is the largest datagram to send: the size last confirmed.
+func (s *Searcher) Current() int { return s.current }
+
+// Max is the search's ceiling.
+func (s *Searcher) Max() int { return s.max }
+
+// Searching reports whether the search is still looking for a larger size.
+func (s *Searcher) Searching() bool { return !s.done }
+
+// ProbeDue returns the size of the probe to send now, if one is due: the
+// search is on and no probe is in flight.
+func (s *Searcher) ProbeDue(now time.Time) (size int, ok bool) {
+	if s.done && !s.raiseAt.IsZero() && !now.Before(s.raiseAt) {
+		// Look again for a larger size: the limit found may have gone.
+		s.done, s.raiseAt, s.tooBig = false, time.Time{}, s.max+1
+	}
+	if s.probing {
+		return 0, false
+	}
+	if s.suspect > 0 {
+		return s.suspect, true
+	}
+	if s.done {
+		return 0, false
+	}
+	size = s.nextSize()
+	if size == 0 {
+		s.finish(now)
+		return 0, false
+	}
+	return size, true
+}
+
+// nextSize picks the next size to try: the smallest common payload between
+// what works and what does not, else the midpoint; 0 when the gap is below
+// Granularity.
+func (s *Searcher) nextSize() int {
+	if s.probeSize > s.current && s.probeSize < s.tooBig && s.probeLosts > 0 {
+		return s.probeSize // this size is still being tried
+	}
+	for _, mtu := range commonMTUs {
+		if p := mtu - s.overhead; p > s.current && p < s.tooBig {
+			return p
+		}
+	}
+	if p := s.max; p > s.current && p < s.tooBig {
+		return p
+	}
+	if s.tooBig-s.current <= Granularity {
+		return 0
+	}
+	return (s.current + s.tooBig) / 2
+}
+
+// finish ends a search; one that stopped below the ceiling looks again
+// after RaiseInterval.
+func (s *Searcher) finish(now time.Time) {
+	s.done = true
+	s.probeSize, s.probeLosts = 0, 0
+	if s.current < s.max {
+		s.raiseAt = now.Add(RaiseInterval)
+	}
+}
+
+// OnProbeSent records that a probe of size bytes went out as packet pn.
+func (s *Searcher) OnProbeSent(pn int64, size int) {
+	if size != s.probeSize {
+		s.probeSize, s.probeLosts = size, 0
+	}
+	s.probing, s.probePN = true, pn
+}
+
+// IsProbe reports whether pn is the probe in flight.
+func (s *Searcher) IsProbe(pn int64) bool { return s.probing && pn == s.probePN }
+
+// OnProbeAcked records the probe's acknowledgement: its size gets through.
+// It returns Raised when Current grew.
+func (s *Searcher) OnProbeAcked(pn int64) Event {
+	if !s.IsProbe(pn) {
+		return NoEvent
+	}
+	s.probing = false
+	s.probeLosts = 0
+	if s.suspect > 0 {
+		// The old size still gets through: the losses were something
+		// else (an outage, a burst).
+		s.current, s.suspect = s.probeSize, 0
+		s.largeLost, s.firstLargeLost = 0, -1
+		return Raised
+	}
+	if s.probeSize <= s.current {
+		return NoEvent
+	}
+	s.current = s.probeSize
+	// Sizes up to this one work: losses of smaller packets before now say
+	// nothing about it.
+	s.largeLost, s.firstLargeLost = 0, -1
+	return Raised
+}
+
+// OnProbeLost records the probe's loss. MaxProbes losses in a row make its
+// size too big. The loss of the probe that checks a suspected black hole
+// confirms it and returns BlackHole: the search starts again from
+// BaseSize, below the size that failed.
+func (s *Searcher) OnProbeLost(pn int64, now time.Time) Event {
+	if !s.IsProbe(pn) {
+		return NoEvent
+	}
+	s.probing = false
+	if s.suspect > 0 {
+		failed := s.suspect
+		s.Reset(now)
+		s.tooBig = failed
+		return BlackHole
+	}
+	s.probeLosts++
+	if s.probeLosts >= MaxProbes {
+		s.tooBig = s.probeSize
+		s.probeLosts = 0
+	}
+	return NoEvent
+}
+
+// OnProbeTooBig records that the local system refused to send a probe of
+// size bytes (EMSGSIZE: larger than the interface's MTU), which settles
+// that size at once.
+func (s *Searcher) OnProbeTooBig(size int) {
+	s.probing = false
+	s.probeLosts = 0
+	if size > s.current {
+		s.tooBig = min(s.tooBig, size)
+	}
+}
+
+// OnPacketAcked records the acknowledgement of an ordinary packet (not a
+// probe) of size bytes sent as pn.
+func (s *Searcher) OnPacketAcked(pn int64, size int) {
+	if size > BaseSize {
+		if pn > s.lastLargeAcked {
+			s.lastLargeAcked = pn
+		}
+		s.largeLost, s.firstLargeLost = 0, -1
+	} else if pn > s.lastSmallAcked {
+		s.lastSmallAcked = pn
+	}
+}
+
+// OnPacketLost records the loss of an ordinary packet.
+func (s *Searcher) OnPacketLost(pn int64, size int) {
+	if size <= BaseSize {
+		if s.largeLost > 0 && pn > s.firstLargeLost {
+			// Small packets are lost too: an outage or congestion, not
+			// a black hole. Count afresh.
+			s.largeLost, s.firstLargeLost = 0, -1
+		}
+		return
+	}
+	if pn < s.lastLargeAcked {
+		return
+	}
+	if s.largeLost == 0 || pn < s.firstLargeLost {
+		s.firstLargeLost = pn
+	}
+	s.largeLost++
+}
+
+// CheckBlackHole decides, after an ACK has been processed, whether the
+// path may have become a black hole for the current size: at least
+// blackHoleLosses large packets lost and none acknowledged since, while a
+// small packet sent after the first of them was acknowledged and none was
+// lost. Congestion loses large and small packets alike and lets later
+// large ones through; an outage lets nothing through. A path that comes
+// back from a short outage looks the same, though, so the verdict waits
+// for one probe of the current size: meanwhile Current is BaseSize, so
+// data keeps getting through, and the probe's fate (OnProbeAcked,
+// OnProbeLost) ends the suspicion. It returns Suspected.
+func (s *Searcher) CheckBlackHole(now time.Time) Event {
+	if s.current <= BaseSize || s.suspect > 0 || s.largeLost < blackHoleLosses || s.lastSmallAcked <= s.firstLargeLost {
+		return NoEvent
+	}
+	s.suspect, s.current = s.current, BaseSize
+	s.probing, s.probeLosts = false, 0
+	return Suspected
+}
+
+// SmallProbesWanted reports whether probe-timeout packets should be no
+// larger than BaseSize: large packets are being lost with nothing
+// acknowledged, so a small probe both gets data through a black hole and
+// lets CheckBlackHole tell a black hole from an outage.
+func (s *Searcher) SmallProbesWanted() bool { return s.current > BaseSize }
+
+// Suspecting reports whether a suspected black hole awaits its probe.
+func (s *Searcher) Suspecting() bool { return s.suspect > 0 }
+
+// candidates lists the sizes a fresh search would try, for tests and docs.
+func (s *Searcher) candidates() []int {
+	var out []int
+	for _, mtu := range commonMTUs {
+		if p := mtu - s.overhead; p > BaseSize && p <= s.max {
+			out = append(out, p)
+		}
+	}
+	if !slices.Contains(out, s.max) && s.max > BaseSize {
+		out = append(out, s.max)
+	}
+	return out
+}
