@@ -76,6 +76,12 @@ type BottleneckReport struct {
 	// formula (TCP Reno) and CUBIC's response function (RFC 9438 §5.1);
 	// zero without loss. A model, not a limit: random loss, one flow.
 	LossBound float64
+	// DatagramSize is the datagram size path MTU discovery had reached at
+	// the end; ECN is the path's ECN validation state and CEMarks the
+	// packets the peer reported marked Congestion Experienced.
+	DatagramSize int
+	ECN          ECNState
+	CEMarks      uint64
 	// SocketReceiveDrops is how many datagrams the kernel dropped for a
 	// full receive buffer on this side's socket (Linux only), and
 	// QueueDrops how many the connection dropped because its loop was
@@ -143,6 +149,8 @@ func NewBottleneckReport(before, after ConnStats) BottleneckReport {
 		size = reportDatagramSize
 	}
 	r.LossBound = LossBound(r.LossRate, r.SmoothedRTT, size)
+	r.DatagramSize, r.ECN = after.MaxDatagramSize, after.ECN
+	r.CEMarks = after.ECNCEMarks - min(before.ECNCEMarks, after.ECNCEMarks)
 	r.SocketReceiveDrops = after.SocketReceiveDrops - min(before.SocketReceiveDrops, after.SocketReceiveDrops)
 	r.QueueDrops = after.QueueDrops - min(before.QueueDrops, after.QueueDrops)
 	r.packetsReceived = after.PacketsReceived - min(before.PacketsReceived, after.PacketsReceived)
@@ -273,6 +281,12 @@ func (r BottleneckReport) String() string {
 	}
 	if r.LossBound > 0 {
 		fmt.Fprintf(&b, "; a loss-based controller gets about %s at this loss and RTT", rateString(r.LossBound))
+	}
+	if r.DatagramSize > 0 {
+		fmt.Fprintf(&b, "\ndatagrams of %d bytes; ECN %v", r.DatagramSize, r.ECN)
+		if r.CEMarks > 0 {
+			fmt.Fprintf(&b, ", %d CE marks", r.CEMarks)
+		}
 	}
 	if r.SocketReceiveDrops > 0 {
 		fmt.Fprintf(&b, "; %d datagrams dropped by a full receive buffer", r.SocketReceiveDrops)

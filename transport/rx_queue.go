@@ -10,6 +10,10 @@ import (
 // of GRO trains carries a few thousand.
 const rxQueueLimit = 4096
 
+// rxQueueBytes bounds the buffer memory the waiting datagrams pin, which
+// with jumbo datagrams the count alone would not.
+const rxQueueBytes = 16 << 20
+
 // rxBurst is how many queued datagrams the loop handles before it sends:
 // enough for one ACK to cover a burst, few enough that ACKs and data keep
 // flowing while a backlog drains.
@@ -22,6 +26,7 @@ const rxBurst = 64
 type rxQueue struct {
 	mu      sync.Mutex
 	items   []*rxDatagram
+	bytes   int // buffer capacity of items
 	ready   chan struct{} // one-slot signal: items became non-empty
 	dropped atomic.Uint64
 
@@ -36,13 +41,14 @@ func (q *rxQueue) init() { q.ready = make(chan struct{}, 1) }
 // push queues rx, or drops it when the queue is full.
 func (q *rxQueue) push(rx *rxDatagram) {
 	q.mu.Lock()
-	if len(q.items) >= rxQueueLimit {
+	if len(q.items) >= rxQueueLimit || q.bytes+cap(rx.buf) > rxQueueBytes {
 		q.mu.Unlock()
 		rx.release()
 		q.dropped.Add(1)
 		return
 	}
 	q.items = append(q.items, rx)
+	q.bytes += cap(rx.buf)
 	first := len(q.items) == 1
 	q.mu.Unlock()
 	if first {
@@ -72,6 +78,7 @@ func (q *rxQueue) refill() {
 	}
 	q.mu.Lock()
 	q.batch, q.items = q.items, old
+	q.bytes = 0
 	q.mu.Unlock()
 	q.next = 0
 }

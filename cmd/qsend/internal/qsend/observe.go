@@ -39,7 +39,13 @@ type BottleneckSummary struct {
 	// SocketReceiveDrops counts datagrams the kernel dropped for a full
 	// receive buffer on this side (Linux).
 	SocketReceiveDrops uint64 `json:"socket_receive_drops"`
-	Advice             string `json:"advice,omitempty"`
+	// DatagramSize is the datagram size path MTU discovery settled on;
+	// ECN the path's ECN validation state and CEMarks the CE marks the
+	// peer reported.
+	DatagramSize int    `json:"datagram_size"`
+	ECN          string `json:"ecn"`
+	CEMarks      uint64 `json:"ce_marks"`
+	Advice       string `json:"advice,omitempty"`
 }
 
 func bottleneckSummary(r transport.BottleneckReport) *BottleneckSummary {
@@ -52,6 +58,9 @@ func bottleneckSummary(r transport.BottleneckReport) *BottleneckSummary {
 		Advice:        r.Advice,
 
 		SocketReceiveDrops: r.SocketReceiveDrops,
+		DatagramSize:       r.DatagramSize,
+		ECN:                r.ECN.String(),
+		CEMarks:            r.CEMarks,
 	}
 	for _, s := range r.Shares {
 		b.Limited[string(s.Limit)] = round3(s.Share)
