@@ -29,6 +29,9 @@ func impairedPairWith(t *testing.T, cfg netsim.Config, cliCfg, srvCfg *Config) (
 	return impairedPairWrapped(t, cfg, cliCfg, srvCfg, nil)
 }
 
+// ethernetPayload is the UDP payload a 1500-byte MTU carries over IPv4.
+const ethernetPayload = 1500 - 20 - 8
+
 // impairedPairWrapped is impairedPairWith with the client's socket
 // wrapped by wrap, if set.
 func impairedPairWrapped(t *testing.T, cfg netsim.Config, cliCfg, srvCfg *Config, wrap func(Bind) Bind) (cli, srv *Conn, cliNet, srvNet *netsim.Conn) {
@@ -43,6 +46,10 @@ func impairedPairWrapped(t *testing.T, cfg netsim.Config, cliCfg, srvCfg *Config
 	cpc, err := n.Listen(cliAddr)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.MTU == 0 {
+		// An Ethernet path (IPv4): what path MTU discovery finds on most.
+		cfg.MTU = ethernetPayload
 	}
 	scfg := cfg
 	scfg.Seed = cfg.Seed + 1000

@@ -20,6 +20,13 @@ const MaxProbes = 3
 // cost MaxProbes lost probes.
 const Granularity = 32
 
+// maxBisectGap bounds the gaps the search bisects. Between the common MTUs
+// up to Ethernet's, tunnels leave odd limits that bisection finds; above
+// it a path is jumbo or it is not, and bisecting 1500 to 9000 would cost a
+// dozen lost probes on every path that crosses a jumbo LAN to the
+// Internet.
+const maxBisectGap = 256
+
 // RaiseInterval is how long a search that found a limit below the ceiling
 // waits before it tries larger sizes again. RFC 8899 suggests 600 s; a
 // path's MTU changes when a tunnel comes or goes or a route moves, and a
@@ -99,6 +106,15 @@ func (s *Searcher) Current() int { return s.current }
 // Max is the search's ceiling.
 func (s *Searcher) Max() int { return s.max }
 
+// RaiseAt is when a finished search will look for a larger size again;
+// zero when it will not, or is still searching.
+func (s *Searcher) RaiseAt() time.Time {
+	if !s.done || s.suspect > 0 {
+		return time.Time{}
+	}
+	return s.raiseAt
+}
+
 // Searching reports whether the search is still looking for a larger size.
 func (s *Searcher) Searching() bool { return !s.done }
 
@@ -141,7 +157,7 @@ func (s *Searcher) nextSize() int {
 	if p := s.max; p > s.current && p < s.tooBig {
 		return p
 	}
-	if s.tooBig-s.current <= Granularity {
+	if gap := s.tooBig - s.current; gap <= Granularity || gap > maxBisectGap {
 		return 0
 	}
 	return (s.current + s.tooBig) / 2

@@ -1,0 +1,46 @@
+package transport
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/limpetnet/limpet/transport/internal/pmtud"
+	"github.com/limpetnet/limpet/transport/netsim"
+)
+
+// TestMTUDropsAndRisesMidTransfer: a path of Ethernet MTU turns into a
+// 1280-byte tunnel in the middle of a transfer, silently dropping larger
+// datagrams both ways. The transfer completes byte for byte, each side
+// having found the black hole once and settled at 1252 bytes; when the
+// path is Ethernet again, the next search after pmtud.RaiseInterval uses
+// it.
+func TestMTUDropsAndRisesMidTransfer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cli, srv, cliNet, srvNet := impairedPairWith(t, netsim.Config{Seed: 7, Delay: 10 * time.Millisecond}, nil, nil)
+		t.Cleanup(func() { srv.Close(); cliNet.Close(); srvNet.Close() })
+		roundTrip(t, cli, srv)
+		time.Sleep(time.Second) // the searches settle
+		for _, c := range []*Conn{cli, srv} {
+			if got := c.Stats().MaxDatagramSize; got != ethernetPayload {
+				t.Fatalf("before the drop: datagrams of %d bytes, want %d", got, ethernetPayload)
+			}
+		}
+		transferDuring(t, cli, srv, 4<<20, func() {
+			cliNet.SetMTU(1252)
+			srvNet.SetMTU(1252)
+		})
+		st := cli.Stats()
+		if st.MTUBlackHoles != 1 || st.MaxDatagramSize != 1252 {
+			t.Fatalf("sender after the drop: black holes %d, datagrams of %d bytes; want 1, 1252", st.MTUBlackHoles, st.MaxDatagramSize)
+		}
+		cliNet.SetMTU(ethernetPayload)
+		srvNet.SetMTU(ethernetPayload)
+		time.Sleep(pmtud.RaiseInterval + time.Second)
+		for _, c := range []*Conn{cli, srv} {
+			if got := c.Stats().MaxDatagramSize; got != ethernetPayload {
+				t.Errorf("after the path recovered: datagrams of %d bytes, want %d", got, ethernetPayload)
+			}
+		}
+	})
+}
