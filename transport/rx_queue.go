@@ -26,7 +26,7 @@ const rxBurst = 64
 type rxQueue struct {
 	mu      sync.Mutex
 	items   []*rxDatagram
-	bytes   int // buffer capacity of items
+	bytes   int           // buffer capacity of items
 	ready   chan struct{} // one-slot signal: items became non-empty
 	dropped atomic.Uint64
 
