@@ -141,6 +141,7 @@ func (b *fakeBind) deliver(dst *Datagram, d Datagram) {
 	dst.N = copy(dst.Buf, d.Buf)
 	dst.Addr = d.Addr
 	dst.SegmentSize = 0
+	dst.ECN, dst.Local = d.ECN, d.Local
 }
 
 func (b *fakeBind) WriteBatch(dgrams []Datagram) error {
@@ -177,11 +178,11 @@ func (b *fakeBind) Close() error {
 }
 
 // inject queues a datagram from `from` for the Conn's endpoint to read.
-func (b *fakeBind) inject(from netip.AddrPort, data []byte) {
+func (b *fakeBind) inject(from netip.AddrPort, data []byte, mark ECN) {
 	b.mu.Lock()
 	b.recvFrom[from] += int64(len(data))
 	b.mu.Unlock()
-	b.in <- Datagram{Buf: bytes.Clone(data), N: len(data), Addr: from}
+	b.in <- Datagram{Buf: bytes.Clone(data), N: len(data), Addr: from, ECN: mark}
 }
 
 // next pops the oldest sent datagram the test has not read.
@@ -364,6 +365,13 @@ type testConn struct {
 	lastDgram *testDatagram
 	// probes are the MTU probes the Conn sent while handshake() ran.
 	probes []sentProbe
+	// peerECN is the ECN codepoint the peer's datagrams arrive with.
+	peerECN ECN
+	// reportECN makes ackAll carry ecnCounts, the codepoints of the
+	// Conn's 1-RTT datagrams read so far, as an ECN-capable peer's ACKs
+	// do; by default the peer is ECN-blind.
+	reportECN bool
+	ecnCounts packet.ECNCounts
 	ignore map[packet.FrameType]bool
 
 	// Client side: Dial runs in a goroutine until the handshake completes.
@@ -441,6 +449,8 @@ func startTestConn(t *testing.T, side connSide, opts ...any) *testConn {
 			o(&tc.cfg)
 		case func(*packet.TransportParameters):
 			o(&tc.peerParams)
+		case func(*testConn):
+			o(tc)
 		default:
 			t.Fatalf("startTestConn: unknown option type %T", o)
 		}
@@ -608,7 +618,7 @@ func (tc *testConn) writeDatagram(b []byte) {
 func (tc *testConn) writeDatagramFrom(from netip.AddrPort, b []byte) {
 	tc.t.Helper()
 	tc.lastWrite = time.Now()
-	tc.bind.inject(from, b)
+	tc.bind.inject(from, b, tc.peerECN)
 	tc.wait()
 }
 
@@ -984,6 +994,16 @@ func (tc *testConn) readDatagram() *testDatagram {
 		return nil
 	}
 	td := tc.parseDatagram(d)
+	if len(td.packets) > 0 && td.packets[len(td.packets)-1].kind == kind1RTT {
+		switch td.ecn {
+		case packet.ECNECT0:
+			tc.ecnCounts.ECT0++
+		case packet.ECNECT1:
+			tc.ecnCounts.ECT1++
+		case packet.ECNCE:
+			tc.ecnCounts.CE++
+		}
+	}
 	if harnessLogging() {
 		tc.t.Logf("[%v] conn → %v: %s", d.at.Sub(tc.start), d.to, describeDatagram(td))
 	}
@@ -1297,7 +1317,11 @@ func (tc *testConn) ackAll() packet.AckFrame {
 	if len(tc.connPNs) == 0 {
 		tc.t.Fatalf("ackAll: no 1-RTT packet received from the %v", tc.side)
 	}
-	return ackFor(tc.connPNs...)
+	f := ackFor(tc.connPNs...)
+	if tc.reportECN {
+		f.HasECN, f.ECN = true, tc.ecnCounts
+	}
+	return f
 }
 
 // ackFor builds an ACK frame for the given packet numbers (any order).

@@ -180,8 +180,8 @@ func TestPeerServerDuplicatedFirstInitial(t *testing.T) {
 		// Both copies are queued before the endpoint's reader runs, so it
 		// reads them in one batch while the first is still with the
 		// handshake workers.
-		tc.bind.inject(tc.peerAddr, d)
-		tc.bind.inject(tc.peerAddr, d)
+		tc.bind.inject(tc.peerAddr, d, 0)
+		tc.bind.inject(tc.peerAddr, d, 0)
 		tc.wantServerHello("the first copy is answered with message 2")
 		tc.wantServerHello("so is the second")
 		tc.wantIdle("two answers to two copies")
