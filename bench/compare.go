@@ -19,6 +19,15 @@ func Protocols() []string {
 	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet, ProtocolLimpetFEC}
 }
 
+// protocolOrder is every protocol NewRunner knows, in alternation order:
+// Protocols, with tcp-cubic-ecn, which runs only where asked for, after
+// tcp-cubic.
+func protocolOrder() []string {
+	order := Protocols()
+	i := slices.Index(order, ProtocolTCPCubic) + 1
+	return slices.Insert(order, i, ProtocolTCPCubicECN)
+}
+
 // Runner measures one transfer of size bytes with one protocol over a
 // Network.
 type Runner struct {
@@ -35,6 +44,8 @@ func NewRunner(protocol string) (Runner, error) {
 		run = func(ctx context.Context, nw Network, size int64) Result { return RunTCP(ctx, nw, size, "cubic") }
 	case ProtocolTCPBBR:
 		run = func(ctx context.Context, nw Network, size int64) Result { return RunTCP(ctx, nw, size, "bbr") }
+	case ProtocolTCPCubicECN:
+		run = func(ctx context.Context, nw Network, size int64) Result { return RunTCPECN(ctx, nw, size, "cubic") }
 	case ProtocolTLS:
 		run = RunTLS
 	case ProtocolQuicGo:
@@ -44,7 +55,7 @@ func NewRunner(protocol string) (Runner, error) {
 	case ProtocolLimpetFEC:
 		run = RunLimpetFEC
 	default:
-		return Runner{}, fmt.Errorf("%w %q (want one of %s)", ErrUnknownProtocol, protocol, strings.Join(Protocols(), ", "))
+		return Runner{}, fmt.Errorf("%w %q (want one of %s)", ErrUnknownProtocol, protocol, strings.Join(protocolOrder(), ", "))
 	}
 	return Runner{Protocol: protocol, Run: run}, nil
 }
@@ -65,7 +76,7 @@ func ParseProtocols(list string) ([]Runner, error) {
 		}
 		names = append(names, name)
 	}
-	order := Protocols()
+	order := protocolOrder()
 	var runners []Runner
 	for _, name := range names {
 		r, err := NewRunner(name)

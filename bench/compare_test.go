@@ -27,6 +27,7 @@ func TestParseProtocols(t *testing.T) {
 		{desc: "any order becomes the alternation order", in: "limpet,tls,tcp-cubic", want: []string{"tcp-cubic", "tls", "limpet"}},
 		{desc: "spaces around names", in: " tls , tcp-bbr", want: []string{"tcp-bbr", "tls"}},
 		{desc: "one protocol", in: "limpet", want: []string{"limpet"}},
+		{desc: "TCP CUBIC with ECN comes after CUBIC", in: "limpet,tcp-cubic-ecn,tcp-bbr,tcp-cubic", want: []string{"tcp-cubic", "tcp-cubic-ecn", "tcp-bbr", "limpet"}},
 	}
 	for _, tt := range tests {
 		got, err := ParseProtocols(tt.in)
@@ -42,6 +43,21 @@ func TestParseProtocols(t *testing.T) {
 				t.Errorf("%s: runner %s has no Run function", tt.desc, r.Protocol)
 			}
 		}
+	}
+}
+
+// TestTCPECNNeedsTheLab: tcp-cubic-ecn is not a default protocol, and on a
+// network that cannot turn TCP's ECN on (loopback) it is an error row
+// rather than a silent run without ECN.
+func TestTCPECNNeedsTheLab(t *testing.T) {
+	for _, p := range Protocols() {
+		if p == ProtocolTCPCubicECN {
+			t.Errorf("Protocols() lists %s: it would run on every row", p)
+		}
+	}
+	r := RunTCPECN(context.Background(), Loopback, 1<<20, "cubic")
+	if r.OK() || !errors.Is(r.cause, errNoTCPECN) || r.Protocol != ProtocolTCPCubicECN {
+		t.Errorf("tcp-cubic-ecn on loopback: %+v, want a %s error row", r, ProtocolTCPCubicECN)
 	}
 }
 

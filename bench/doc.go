@@ -20,7 +20,13 @@
 // RTT 10, 50 and 200 ms with 0–3 % loss; bursty loss; reordering; one
 // limpet and one TCP flow sharing the link; NAT rebinding, a client address
 // change and a blackout, which RunDisruption drives with the same code for
-// TCP and limpet), and FormatMatrixMarkdown renders the result.
+// TCP and limpet; 1280- and 1420-byte path MTUs and jumbo frames; a path
+// MTU that drops mid-transfer and rises again, with ICMP or as a black
+// hole, also through RunDisruption; and a CoDel bottleneck that marks ECN,
+// where TCP CUBIC runs with and without ECN), and FormatMatrixMarkdown
+// renders the result. Each result carries what the sender knew about the
+// path at the end (PathStats): limpet's datagram size and ECN state, TCP's
+// segment size and ECN, and the queueing delay.
 //
 // # Usage
 //

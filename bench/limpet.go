@@ -87,7 +87,22 @@ func runLimpet(ctx context.Context, nw Network, size int64, protocol string, fec
 		bottleneck: func() *Bottleneck {
 			return newBottleneck(transport.NewBottleneckReport(transport.ConnStats{}, client.Stats()))
 		},
+		path: func() *PathStats { return limpetPathStats(client.Stats()) },
 	})
+}
+
+// limpetPathStats is the PathStats of a limpet sender.
+func limpetPathStats(st transport.ConnStats) *PathStats {
+	return &PathStats{
+		MaxDatagramSize:     st.MaxDatagramSize,
+		MTUProbesSent:       st.MTUProbesSent,
+		MTUProbesLost:       st.MTUProbesLost,
+		MTUBlackHoles:       st.MTUBlackHoles,
+		ECN:                 st.ECN.String(),
+		CEMarks:             st.ECNCEMarks,
+		ECNCongestionEvents: st.ECNCongestionEvents,
+		QueueDelay:          queueDelay(st.SmoothedRTT, st.MinRTT),
+	}
 }
 
 // listenLimpet starts a limpet listener on nw's server side.

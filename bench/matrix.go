@@ -30,13 +30,30 @@ type PathSpec struct {
 	// Fairness, if set, makes this a row where one limpet flow and one TCP
 	// flow with this congestion controller ("cubic", "bbr") share the link.
 	Fairness string `json:"fairness,omitempty"`
+	// MTU is the MTU of every link of the lab for the row
+	// (netlab.Options.MTU); zero means 1500. The matrix builds a new lab
+	// when a row needs another MTU than the last.
+	MTU int `json:"mtu,omitempty"`
+	// PathMTU, if set, narrows the path between the router and the server
+	// to this many bytes for the row, as a tunnel hop does: longer packets
+	// are dropped and answered with ICMP "fragmentation needed" or "packet
+	// too big" (netlab.Lab.SetPathMTU).
+	PathMTU int `json:"path_mtu,omitempty"`
+	// CoDelECN manages each direction's bottleneck queue with CoDel, which
+	// marks ECN-capable packets Congestion Experienced and drops the others
+	// (linkem.CoDelConfig{ECN: true}), and runs tcp-cubic-ecn beside the
+	// row's protocols.
+	CoDelECN bool `json:"codel_ecn,omitempty"`
 }
 
 // LinkConfig is one direction of the path for the emulator: half the RTT
 // of delay, and a drop-tail queue of one bandwidth-delay product (at least
-// 5 ms), the usual buffer sizing for a bottleneck.
+// 5 ms), the usual buffer sizing for a bottleneck. With CoDelECN, CoDel
+// keeps the queue short and the drop-tail limit is only a backstop of four
+// round trips (at least 100 ms), as deep as the buffers CoDel is deployed
+// to tame.
 func (p PathSpec) LinkConfig(seed uint64) linkem.Config {
-	return linkem.Config{
+	c := linkem.Config{
 		Delay:             p.RTT / 2,
 		RateBitsPerSecond: p.RateBitsPerSecond,
 		QueueLimitTime:    max(p.RTT, 5*time.Millisecond),
@@ -45,7 +62,23 @@ func (p PathSpec) LinkConfig(seed uint64) linkem.Config {
 		Reorder:           p.Reorder,
 		Seed:              seed,
 	}
+	if p.CoDelECN {
+		c.CoDel = linkem.CoDelConfig{ECN: true}
+		c.QueueLimitTime = max(4*p.RTT, 100*time.Millisecond)
+	}
+	return c
 }
+
+// LabMTU is the MTU the row's lab needs: MTU, or 1500.
+func (p PathSpec) LabMTU() int {
+	if p.MTU == 0 {
+		return defaultMTU
+	}
+	return p.MTU
+}
+
+// defaultMTU is the lab's MTU when a row names none, Ethernet's.
+const defaultMTU = 1500
 
 // Matrix rates and delays.
 const (
@@ -73,11 +106,14 @@ var (
 	MatrixLosses = []float64{0, 0.001, 0.01, 0.03}
 )
 
-// FullMatrix is qbench's default scenario list: loopback; 100 Mbit/s at
+// FullMatrix is every row qbench knows (-full): loopback; 100 Mbit/s at
 // RTT 10, 50 and 200 ms with 0, 0.1, 1 and 3 % random loss; bursty loss;
-// reordering; one limpet and one TCP flow sharing the link; and the
-// migration rows (NAT rebinding every 5 s, a client
-// address change, a 10 s blackout).
+// reordering; one limpet and one TCP flow sharing the link; the migration
+// rows (NAT rebinding every 5 s, a client address change, a 10 s
+// blackout); the path MTU rows (1280- and 1420-byte tunnels, a jumbo-frame
+// link with its 1500-byte baseline, the path MTU dropping mid-transfer and
+// rising again, with and without ICMP); and a CoDel bottleneck that marks
+// ECN.
 func FullMatrix() []PathSpec {
 	paths := []PathSpec{{Name: "loopback", Loopback: true}}
 	for _, rtt := range MatrixRTTs {
@@ -87,7 +123,90 @@ func FullMatrix() []PathSpec {
 	}
 	paths = append(paths, burstyPath(), reorderPath())
 	paths = append(paths, fairnessPaths()...)
-	return append(paths, migrationPaths()...)
+	paths = append(paths, migrationPaths()...)
+	paths = append(paths, mtuPaths()...)
+	paths = append(paths, mtuChangePaths()...)
+	return append(paths, codelECNPath())
+}
+
+// Path MTU rows' parameters. The jumbo rows run at 1 Gbit/s, where the
+// per-packet cost that jumbo frames save shows in CPU time, and at RTT
+// 10 ms, whose bandwidth-delay product the kernel's default TCP buffers
+// can fill.
+const (
+	jumboRate = 1_000_000_000
+	jumboRTT  = 10 * time.Millisecond
+	jumboMTU  = 9000
+)
+
+// mtuPaths are the rows where the path's MTU differs from Ethernet's: a
+// 1280-byte tunnel (IPv6's minimum, the worst a path may do) and a
+// 1420-byte one (WireGuard's default) between the router and the server,
+// and a link of jumbo frames with its 1500-byte baseline at the same rate.
+func mtuPaths() []PathSpec {
+	tunnel := func(mtu int) PathSpec {
+		p := emulatedPath(50*time.Millisecond, 0)
+		p.Name = fmt.Sprintf("%d-MTU tunnel, 100 Mbit/s, RTT 50 ms", mtu)
+		p.PathMTU = mtu
+		return p
+	}
+	link := func(mtu int, name string) PathSpec {
+		return PathSpec{
+			Name:              fmt.Sprintf("%s, %s, RTT %d ms", name, formatRate(jumboRate), jumboRTT.Milliseconds()),
+			RateBitsPerSecond: jumboRate,
+			RTT:               jumboRTT,
+			MTU:               mtu,
+		}
+	}
+	return []PathSpec{
+		tunnel(1280),
+		tunnel(1420),
+		link(defaultMTU, "1500-MTU link (jumbo baseline)"),
+		link(jumboMTU, "9000-MTU jumbo link"),
+	}
+}
+
+// formatRate writes a link rate in Mbit/s or Gbit/s.
+func formatRate(bps uint64) string {
+	if bps >= 1e9 && bps%1e8 == 0 {
+		return fmt.Sprintf("%g Gbit/s", float64(bps)/1e9)
+	}
+	return fmt.Sprintf("%g Mbit/s", float64(bps)/1e6)
+}
+
+// mtuChangePaths are the rows where the path MTU drops to 1280 bytes at
+// 3 s into the transfer and rises back to 1500 at 10 s, on the 100 Mbit/s,
+// 50 ms link: once with ICMP from the router, as a route change onto a
+// tunnel does, and once without, a black hole that only a sender probing
+// for itself (RFC 8899) gets out of. 160 MiB take about 14 s, so the
+// transfer goes on for a few seconds after the rise, long enough to see a
+// sender find the larger size again.
+func mtuChangePaths() []PathSpec {
+	row := func(name string, change PathChange, stallLimit time.Duration) PathSpec {
+		p := emulatedPath(50*time.Millisecond, 0)
+		p.Name = name + ", 100 Mbit/s, RTT 50 ms"
+		p.Disruption = &DisruptionScenario{
+			Name: p.Name, Change: change, Count: 1, Every: 3 * time.Second,
+			PathMTU: 1280, MTURestore: 7 * time.Second, Size: 160 << 20, StallLimit: stallLimit,
+		}
+		return p
+	}
+	return []PathSpec{
+		row("path MTU 1280 from 3 s to 10 s", ChangePathMTU, 0),
+		// A TCP without MTU probing (tcp_mtu_probing=0, the default) waits
+		// out the black hole; the stall limit lets it resume at 10 s.
+		row("MTU black hole 1280 from 3 s to 10 s", ChangePathMTUBlackHole, 30*time.Second),
+	}
+}
+
+// codelECNPath is the 100 Mbit/s, 50 ms link with a CoDel bottleneck that
+// marks ECN-capable packets: TCP CUBIC with and without ECN, and limpet,
+// which marks its packets ECT(0).
+func codelECNPath() PathSpec {
+	p := emulatedPath(50*time.Millisecond, 0)
+	p.Name = "CoDel ECN-marking bottleneck, 100 Mbit/s, RTT 50 ms"
+	p.CoDelECN = true
+	return p
 }
 
 // fairnessPaths share the 100 Mbit/s, 50 ms link between one limpet flow

@@ -4,19 +4,23 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/limpetnet/limpet/bench/netlab"
 )
 
 // RunMatrix runs every row of the plan in order. Emulated and migration
-// rows share one netlab whose link is reconfigured per row; if the lab
-// cannot be built (no root), those rows are skipped with the reason and
-// the loopback rows still run.
+// rows share one netlab whose link is reconfigured per row, rebuilt when a
+// row needs another link MTU (PathSpec.MTU); if the lab cannot be built
+// (no root), those rows are skipped with the reason and the loopback rows
+// still run. A row with a PathMTU narrows the path for its runs only, and
+// the kernels forget the path MTU they learned before the next row.
 func RunMatrix(ctx context.Context, p MatrixPlan) []PathResult {
 	var (
 		lab    *netlab.Lab
-		labErr error
+		labErr error // why no lab can be built at all
+		built  bool  // whether a lab was ever built
 	)
 	defer func() {
 		if lab != nil {
@@ -24,15 +28,32 @@ func RunMatrix(ctx context.Context, p MatrixPlan) []PathResult {
 		}
 	}()
 	openLab := func(path PathSpec) error {
-		if lab != nil || labErr != nil {
+		if labErr != nil {
 			return labErr
 		}
-		link := netlab.SymmetricLink(path.LinkConfig(p.Seed))
-		lab, labErr = netlab.New(netlab.Options{Link: &link})
-		if labErr != nil {
-			labErr = fmt.Errorf("network lab unavailable (it needs Linux, root and nft, ip, tc, conntrack, ethtool): %w", labErr)
+		if lab != nil && lab.MTU() == path.LabMTU() {
+			return nil
 		}
-		return labErr
+		if lab != nil {
+			if err := lab.Close(); err != nil {
+				p.progress("closing the %d-byte MTU lab: %v", lab.MTU(), err)
+			}
+			lab = nil
+		}
+		link := netlab.SymmetricLink(path.LinkConfig(p.Seed))
+		var err error
+		lab, err = netlab.New(netlab.Options{Link: &link, MTU: path.MTU})
+		switch {
+		case err == nil:
+			built = true
+		case !built:
+			// Without root, every later row would fail the same way.
+			labErr = fmt.Errorf("network lab unavailable (it needs Linux, root and nft, ip, tc, conntrack, ethtool): %w", err)
+			return labErr
+		default:
+			return fmt.Errorf("building a lab with a %d-byte MTU: %w", path.LabMTU(), err)
+		}
+		return nil
 	}
 
 	var results []PathResult
@@ -53,21 +74,35 @@ func RunMatrix(ctx context.Context, p MatrixPlan) []PathResult {
 			results = append(results, PathResult{Path: path, Skipped: "setting the link: " + err.Error()})
 			continue
 		}
-		if path.Fairness != "" {
-			res := PathResult{Path: path}
-			for rep := range p.Reps {
-				r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, FairnessWarmup, FairnessWindow)
-				p.progress("%s: [%d/%d] limpet %.1f Mbit/s, TCP %.1f Mbit/s, limpet's share %.2f %s", path.Name, rep+1, p.Reps, r.LimpetMbit, r.TCPMbit, r.LimpetShare, r.Err)
-				res.Fairness = append(res.Fairness, r)
+		if path.PathMTU != 0 {
+			if err := lab.SetPathMTU(path.PathMTU); err != nil {
+				results = append(results, PathResult{Path: path, Skipped: "setting the path MTU: " + err.Error()})
+				continue
 			}
-			results = append(results, res)
-			continue
 		}
-		if path.Disruption == nil {
-			results = append(results, measurePath(ctx, &p, path, LabNetwork(lab, path.Name)))
-			continue
+		results = append(results, runLabRow(ctx, &p, lab, path))
+		if path.PathMTU != 0 {
+			if err := errors.Join(lab.SetPathMTU(0), lab.FlushPathMTUCache()); err != nil {
+				p.progress("%s: restoring the path MTU: %v", path.Name, err)
+			}
 		}
-		res := PathResult{Path: path}
+	}
+	return results
+}
+
+// runLabRow runs one row on the lab, whose link is set for it.
+func runLabRow(ctx context.Context, p *MatrixPlan, lab *netlab.Lab, path PathSpec) PathResult {
+	res := PathResult{Path: path}
+	switch {
+	case path.Fairness != "":
+		for rep := range p.Reps {
+			r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, FairnessWarmup, FairnessWindow)
+			p.progress("%s: [%d/%d] limpet %.1f Mbit/s, TCP %.1f Mbit/s, limpet's share %.2f %s", path.Name, rep+1, p.Reps, r.LimpetMbit, r.TCPMbit, r.LimpetShare, r.Err)
+			res.Fairness = append(res.Fairness, r)
+		}
+	case path.Disruption == nil:
+		res = measurePath(ctx, p, path, LabNetwork(lab, path.Name))
+	default:
 		for rep := range p.Reps {
 			for _, proto := range []string{DisruptTCP, DisruptLimpet} {
 				r := RunDisruption(ctx, lab, proto, *path.Disruption)
@@ -75,7 +110,6 @@ func RunMatrix(ctx context.Context, p MatrixPlan) []PathResult {
 				res.Disruptions = append(res.Disruptions, r)
 			}
 		}
-		results = append(results, res)
 	}
-	return results
+	return res
 }

@@ -8,16 +8,19 @@ import (
 
 // FormatMatrixMarkdown renders a matrix run as markdown tables, one per
 // metric, a row per path and a column per protocol (in the order given),
-// then the migration rows and the rows skipped with their reasons.
+// then the path MTU and ECN figures, the migration rows, the path MTU
+// changes, and the rows skipped with their reasons.
 func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 	var b strings.Builder
-	var measured, fairness, migration, skipped []PathResult
+	var measured, fairness, migration, mtuChange, skipped []PathResult
 	for _, r := range results {
 		switch {
 		case r.Skipped != "":
 			skipped = append(skipped, r)
 		case r.Path.Fairness != "":
 			fairness = append(fairness, r)
+		case r.Path.Disruption != nil && r.Path.Disruption.Change.narrowsMTU():
+			mtuChange = append(mtuChange, r)
 		case r.Path.Disruption != nil:
 			migration = append(migration, r)
 		default:
@@ -60,13 +63,11 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 			if s == nil || !s.OK() {
 				return failedCell(s)
 			}
-			retrans := 0.0
-			if s.Bytes > 0 {
-				retrans = 100 * float64(s.Retransmitted) / float64(s.Bytes)
-			}
-			return fmt.Sprintf("%.2f / %.2f", s.CPUSecondsPerGiB.Median, retrans)
+			return fmt.Sprintf("%.2f / %.2f", s.CPUSecondsPerGiB.Median, retransmittedPercent(s))
 		})
 		writeBottlenecks(&b, measured)
+		writePathRows(&b, measured)
+		writeLimpetPaths(&b, measured)
 	}
 	if len(fairness) > 0 {
 		b.WriteString("\n### Sharing a bottleneck: one limpet flow and one TCP flow, started together\n\n")
@@ -83,6 +84,16 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 		for _, r := range migration {
 			for _, proto := range []string{DisruptTCP, DisruptLimpet} {
 				b.WriteString(migrationRow(r, proto))
+			}
+		}
+	}
+	if len(mtuChange) > 0 {
+		fmt.Fprintf(&b, "\n### Path MTU changes mid-transfer (TCP and limpet, same code)\n\n")
+		fmt.Fprintf(&b, "| path | protocol | survived | longest stall after the drop | longest stall after the rise | datagrams above %d B again after the rise | limpet's datagram size at the end | time |\n", mtuRecoveredSize)
+		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|\n")
+		for _, r := range mtuChange {
+			for _, proto := range []string{DisruptTCP, DisruptLimpet} {
+				b.WriteString(mtuChangeRow(r, proto))
 			}
 		}
 	}
@@ -248,4 +259,175 @@ func writeBottlenecks(b *strings.Builder, rows []PathResult) {
 	for _, l := range lines {
 		b.WriteString(l)
 	}
+}
+
+// pathRow reports whether a row is about the path's MTU or ECN: those get
+// a table of every protocol's path figures.
+func pathRow(p PathSpec) bool {
+	return p.MTU != 0 || p.PathMTU != 0 || p.CoDelECN
+}
+
+// writePathRows lists, for the rows about the path's MTU or ECN, every
+// protocol that ran, in the order they alternated (tcp-cubic-ecn too, which
+// the other tables leave out): goodput, retransmissions, the queueing delay
+// it kept, and the packet size and ECN it ended with.
+func writePathRows(b *strings.Builder, rows []PathResult) {
+	var lines []string
+	for _, r := range rows {
+		if !pathRow(r.Path) {
+			continue
+		}
+		for i := range r.BulkSummary {
+			s := &r.BulkSummary[i]
+			proto := s.Protocol
+			cells := []string{markdownEscape(r.Path.Name), proto, failedCell(s), "–", "–", "–", "–"}
+			if s.OK() {
+				cells[2] = formatMbit(s.MBps.Median)
+				cells[3] = fmt.Sprintf("%.2f", retransmittedPercent(s))
+				if s.Path != nil {
+					cells[4] = formatDelay(s.QueueDelay)
+					cells[5] = packetSize(s.Path)
+					cells[6] = markdownEscape(ecnCell(s.Path))
+				}
+			}
+			lines = append(lines, "| "+strings.Join(cells, " | ")+" |\n")
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("\n### Path MTU and ECN rows: every protocol (bulk transfer; medians, and the first run's packet size and ECN)\n\n")
+	b.WriteString("| path | protocol | goodput, Mbit/s | retransmitted, % of bytes | queueing delay at the end | packet size at the end | ECN |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|---|\n")
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+}
+
+// retransmittedPercent is a summary's median retransmitted bytes as a
+// share of the bytes moved.
+func retransmittedPercent(s *Summary) float64 {
+	if s.Bytes == 0 {
+		return 0
+	}
+	return 100 * float64(s.Retransmitted) / float64(s.Bytes)
+}
+
+// packetSize is the largest packet a sender ended with: limpet's UDP
+// payload, or TCP's segment size.
+func packetSize(p *PathStats) string {
+	switch {
+	case p.MaxDatagramSize > 0:
+		return fmt.Sprintf("%d B datagrams", p.MaxDatagramSize)
+	case p.MSS > 0:
+		return fmt.Sprintf("MSS %d B", p.MSS)
+	}
+	return "–"
+}
+
+// ecnCell is what ECN did for a sender: limpet's validation state with the
+// CE marks reported and the window reductions they caused, or whether TCP
+// negotiated ECN and how many packets came back with ECE.
+func ecnCell(p *PathStats) string {
+	switch {
+	case p.ECN == "":
+		return "–"
+	case p.MaxDatagramSize > 0:
+		return fmt.Sprintf("%s, %d CE, %d reductions", p.ECN, p.CEMarks, p.ECNCongestionEvents)
+	case p.ECN == "on":
+		return fmt.Sprintf("on, %d packets ECE-acked", p.CEMarks)
+	}
+	return p.ECN
+}
+
+// writeLimpetPaths lists limpet's packet size, path MTU discovery and ECN
+// at the end of its first bulk run on every row.
+func writeLimpetPaths(b *strings.Builder, rows []PathResult) {
+	var lines []string
+	for _, r := range rows {
+		for _, s := range r.BulkSummary {
+			if s.Path == nil || s.Path.MaxDatagramSize == 0 {
+				continue
+			}
+			p := s.Path
+			lines = append(lines, fmt.Sprintf("| %s | %s | %d B | %d / %d | %d | %s |\n", markdownEscape(r.Path.Name), s.Protocol,
+				p.MaxDatagramSize, p.MTUProbesSent, p.MTUProbesLost, p.MTUBlackHoles, markdownEscape(ecnCell(p))))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("\n### limpet's path MTU discovery and ECN (bulk transfer, first run, at the end)\n\n")
+	b.WriteString("| path | protocol | datagram size | MTU probes sent / lost | black holes | ECN |\n|---|---|--:|--:|--:|---|\n")
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+}
+
+// mtuRecoveredSize is the datagram size the path MTU change rows wait for
+// after the path MTU rises back to 1500: above it, the sender has found
+// the larger path again (a 1500-byte path carries 1472-byte UDP payloads
+// over IPv4; 1280, 1252).
+const mtuRecoveredSize = 1400
+
+// mtuChangeRow summarizes one protocol's runs of a path MTU change row:
+// the worst stall after the drop and after the rise, and for limpet the
+// slowest return to datagrams above mtuRecoveredSize.
+func mtuChangeRow(r PathResult, proto string) string {
+	var runs, survived int
+	var dropStall, riseStall, recovery time.Duration
+	var seconds float64
+	dropOK, riseOK, recoveryOK, sampled := true, true, true, false
+	endSize := "–"
+	for _, d := range r.Disruptions {
+		if d.Protocol != proto {
+			continue
+		}
+		runs++
+		if d.Survived {
+			survived++
+		}
+		seconds = max(seconds, d.Seconds)
+		if endSize == "–" && d.Path != nil && d.Path.MaxDatagramSize > 0 {
+			endSize = fmt.Sprintf("%d B", d.Path.MaxDatagramSize)
+		}
+		stall := func(i int, worst *time.Duration, ok *bool) {
+			if i >= len(d.Changes) || !d.Changes[i].Resumed {
+				*ok = false
+				return
+			}
+			*worst = max(*worst, d.Changes[i].Stall)
+		}
+		stall(0, &dropStall, &dropOK)
+		stall(1, &riseStall, &riseOK)
+		if len(d.DatagramSizes) == 0 {
+			continue
+		}
+		sampled = true
+		if len(d.Changes) < 2 {
+			recoveryOK = false
+			continue
+		}
+		t, ok := d.DatagramSizeAbove(mtuRecoveredSize, d.Changes[1].At)
+		if !ok {
+			recoveryOK = false
+		}
+		recovery = max(recovery, t)
+	}
+	if runs == 0 {
+		return ""
+	}
+	cell := func(d time.Duration, ok bool, never string) string {
+		if !ok {
+			return never
+		}
+		return formatStall(d)
+	}
+	rec := "–"
+	if sampled {
+		rec = cell(recovery, recoveryOK, "never")
+	}
+	return fmt.Sprintf("| %s | %s | %d/%d | %s | %s | %s | %s | %.1f s |\n",
+		markdownEscape(r.Path.Name), proto, survived, runs,
+		cell(dropStall, dropOK, "never resumed"), cell(riseStall, riseOK, "–"), rec, endSize, seconds)
 }

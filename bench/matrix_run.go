@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -59,6 +60,25 @@ func (p *MatrixPlan) runTimeout() time.Duration {
 	return p.BulkCap + time.Minute
 }
 
+// rowRunners returns the runners of a row: the plan's, and on a row whose
+// bottleneck marks ECN, tcp-cubic-ecn right after tcp-cubic (when the plan
+// has tcp-cubic and not already tcp-cubic-ecn), so that the row compares
+// CUBIC with and without ECN.
+func rowRunners(runners []Runner, path PathSpec) []Runner {
+	if !path.CoDelECN {
+		return runners
+	}
+	cubic := slices.IndexFunc(runners, func(r Runner) bool { return r.Protocol == ProtocolTCPCubic })
+	if cubic < 0 || slices.ContainsFunc(runners, func(r Runner) bool { return r.Protocol == ProtocolTCPCubicECN }) {
+		return runners
+	}
+	ecn, err := NewRunner(ProtocolTCPCubicECN)
+	if err != nil {
+		panic(err) // a protocol of our own
+	}
+	return slices.Insert(slices.Clone(runners), cubic+1, ecn)
+}
+
 // measurePath runs the small and the bulk transfer of one row on nw.
 func measurePath(ctx context.Context, p *MatrixPlan, path PathSpec, nw Network) PathResult {
 	res := PathResult{Path: path}
@@ -66,9 +86,10 @@ func measurePath(ctx context.Context, p *MatrixPlan, path PathSpec, nw Network) 
 	if path.Loopback {
 		bulk, timeCap = p.LoopbackBulkSize, 0
 	}
+	runners := rowRunners(p.Runners, path)
 	report := func(kind string) Plan {
 		return Plan{
-			Runners: p.Runners, Network: nw, Reps: p.Reps, RunTimeout: p.runTimeout(),
+			Runners: runners, Network: nw, Reps: p.Reps, RunTimeout: p.runTimeout(),
 			OnResult: func(rep int, r Result) { p.progress("%s: %s [%d/%d] %v", path.Name, kind, rep+1, p.Reps, r) },
 		}
 	}

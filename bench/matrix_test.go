@@ -1,31 +1,41 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/limpetnet/limpet/bench/netlab/linkem"
 )
 
 func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	paths := FullMatrix()
 	names := map[string]bool{}
-	var loopback, grid, migration int
+	var loopback, grid, migration, mtuChange int
 	fairness := map[string]bool{}
+	byName := map[string]PathSpec{}
 	for _, p := range paths {
 		if names[p.Name] {
 			t.Errorf("row %q appears twice", p.Name)
 		}
 		names[p.Name] = true
+		byName[p.Name] = p
 		switch {
 		case p.Loopback:
 			loopback++
 		case p.Fairness != "":
 			fairness[p.Fairness] = true
 		case p.Disruption != nil:
-			migration++
 			if p.Disruption.Name != p.Name {
-				t.Errorf("migration row %q names its scenario %q", p.Name, p.Disruption.Name)
+				t.Errorf("disruption row %q names its scenario %q", p.Name, p.Disruption.Name)
 			}
+			if p.Disruption.Change.narrowsMTU() {
+				mtuChange++
+			} else {
+				migration++
+			}
+		case pathRow(p):
 		case p.Burst == (PathSpec{}).Burst && p.Reorder == (PathSpec{}).Reorder:
 			grid++
 		}
@@ -38,8 +48,8 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	if want := len(MatrixRTTs) * len(MatrixLosses); grid != want {
 		t.Errorf("%d grid rows, want %d (every RTT × every loss)", grid, want)
 	}
-	if loopback != 1 || migration != 3 {
-		t.Errorf("%d loopback and %d migration rows, want 1 and 3", loopback, migration)
+	if loopback != 1 || migration != 3 || mtuChange != 2 {
+		t.Errorf("%d loopback, %d migration and %d path MTU change rows, want 1, 3 and 2", loopback, migration, mtuChange)
 	}
 	if !fairness["cubic"] || !fairness["bbr"] || len(fairness) != 2 {
 		t.Errorf("fairness rows against %v, want cubic and bbr", fairness)
@@ -51,6 +61,98 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no row mentions %q", want)
+		}
+	}
+
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name string
+		want func(PathSpec) bool
+		desc string
+	}{
+		{"1280-MTU tunnel, 100 Mbit/s, RTT 50 ms", func(p PathSpec) bool {
+			return p.PathMTU == 1280 && p.MTU == 0 && p.RateBitsPerSecond == 100e6 && p.RTT == 50*ms
+		}, "a 1280-byte path MTU on the 100 Mbit/s, 50 ms link"},
+		{"1420-MTU tunnel, 100 Mbit/s, RTT 50 ms", func(p PathSpec) bool {
+			return p.PathMTU == 1420 && p.RateBitsPerSecond == 100e6 && p.RTT == 50*ms
+		}, "a 1420-byte path MTU on the 100 Mbit/s, 50 ms link"},
+		{"9000-MTU jumbo link, 1 Gbit/s, RTT 10 ms", func(p PathSpec) bool {
+			return p.MTU == 9000 && p.PathMTU == 0 && p.RateBitsPerSecond == 1e9
+		}, "every link at 9000 bytes, 1 Gbit/s"},
+		{"1500-MTU link (jumbo baseline), 1 Gbit/s, RTT 10 ms", func(p PathSpec) bool {
+			return p.LabMTU() == 1500 && p.RateBitsPerSecond == byName["9000-MTU jumbo link, 1 Gbit/s, RTT 10 ms"].RateBitsPerSecond &&
+				p.RTT == byName["9000-MTU jumbo link, 1 Gbit/s, RTT 10 ms"].RTT
+		}, "the jumbo row's link at 1500 bytes"},
+		{"path MTU 1280 from 3 s to 10 s, 100 Mbit/s, RTT 50 ms", func(p PathSpec) bool {
+			d := p.Disruption
+			return d != nil && d.Change == ChangePathMTU && d.PathMTU == 1280 && d.Count == 1 && d.Every == 3*time.Second &&
+				d.Every+d.MTURestore == 10*time.Second && p.RateBitsPerSecond == 100e6 && p.RTT == 50*ms
+		}, "the path MTU narrowed to 1280 with ICMP at 3 s and widened at 10 s"},
+		{"MTU black hole 1280 from 3 s to 10 s, 100 Mbit/s, RTT 50 ms", func(p PathSpec) bool {
+			d := p.Disruption
+			return d != nil && d.Change == ChangePathMTUBlackHole && d.PathMTU == 1280 && d.Every == 3*time.Second &&
+				d.Every+d.MTURestore == 10*time.Second && d.StallLimit > d.MTURestore
+		}, "a 1280 black hole from 3 s to 10 s, with a stall limit TCP can wait out"},
+		{"CoDel ECN-marking bottleneck, 100 Mbit/s, RTT 50 ms", func(p PathSpec) bool {
+			return p.CoDelECN && p.LinkConfig(1).CoDel == (linkem.CoDelConfig{ECN: true}) && p.RateBitsPerSecond == 100e6 && p.RTT == 50*ms
+		}, "CoDel with ECN marking on the 100 Mbit/s, 50 ms link"},
+	} {
+		p, ok := byName[tc.name]
+		if !ok {
+			t.Errorf("no row %q", tc.name)
+			continue
+		}
+		if !tc.want(p) {
+			t.Errorf("row %q is %+v, want %s", tc.name, p, tc.desc)
+		}
+	}
+	// 160 MiB at 100 Mbit/s take longer than the 10 s until the rise.
+	for _, p := range mtuChangePaths() {
+		if secs := float64(p.Disruption.Size) * 8 / float64(p.RateBitsPerSecond); secs < 12 {
+			t.Errorf("row %q: %s take %.1f s at the link's rate, ending before the MTU rises at 10 s", p.Name, FormatSize(p.Disruption.Size), secs)
+		}
+	}
+}
+
+// TestDefaultMatricesLeaveOutPathRows: the MTU and ECN rows take minutes
+// and a second lab; only -full runs them.
+func TestDefaultMatricesLeaveOutPathRows(t *testing.T) {
+	for name, paths := range map[string][]PathSpec{"standard": StandardMatrix(), "quick": QuickMatrix()} {
+		for _, p := range paths {
+			if pathRow(p) || (p.Disruption != nil && p.Disruption.Change.narrowsMTU()) {
+				t.Errorf("%s matrix has the path MTU or ECN row %q", name, p.Name)
+			}
+		}
+	}
+}
+
+func TestRowRunners(t *testing.T) {
+	names := func(list string) []Runner {
+		r, err := ParseProtocols(list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	codel := codelECNPath()
+	for _, tc := range []struct {
+		desc      string
+		runners   string
+		path      PathSpec
+		wantNames []string
+	}{
+		{"a CoDel row adds CUBIC with ECN after CUBIC", "tcp-cubic,tcp-bbr,limpet", codel, []string{"tcp-cubic", "tcp-cubic-ecn", "tcp-bbr", "limpet"}},
+		{"other rows keep the plan's runners", "tcp-cubic,tcp-bbr,limpet", emulatedPath(50*time.Millisecond, 0), []string{"tcp-cubic", "tcp-bbr", "limpet"}},
+		{"no CUBIC to compare with, no CUBIC with ECN", "tcp-bbr,limpet", codel, []string{"tcp-bbr", "limpet"}},
+		{"named already: not twice", "tcp-cubic,tcp-cubic-ecn,limpet", codel, []string{"tcp-cubic", "tcp-cubic-ecn", "limpet"}},
+	} {
+		plan := names(tc.runners)
+		got := runnerNames(rowRunners(plan, tc.path))
+		if !slices.Equal(got, tc.wantNames) {
+			t.Errorf("%s: runners %v, want %v", tc.desc, got, tc.wantNames)
+		}
+		if gotPlan := runnerNames(plan); len(gotPlan) != len(names(tc.runners)) {
+			t.Errorf("%s: the plan's runners changed to %v", tc.desc, gotPlan)
 		}
 	}
 }
@@ -66,6 +168,24 @@ func TestPathSpecLinkConfig(t *testing.T) {
 	}
 	if got, want := p.Name, "100 Mbit/s, RTT 50 ms, 1% loss"; got != want {
 		t.Errorf("name %q, want %q", got, want)
+	}
+	if c.CoDel.Enabled() {
+		t.Errorf("a plain row has CoDel: %+v", c.CoDel)
+	}
+	codel := codelECNPath().LinkConfig(7)
+	if !codel.CoDel.ECN || codel.CoDel.Target != 0 || codel.QueueLimitTime != 200*time.Millisecond {
+		t.Errorf("CoDel row: CoDel %+v, queue limit %v; want ECN marking with RFC 8289's defaults and a 200 ms backstop", codel.CoDel, codel.QueueLimitTime)
+	}
+	if got := (PathSpec{}).LabMTU(); got != 1500 {
+		t.Errorf("LabMTU of a row without MTU: %d, want 1500", got)
+	}
+	if got := (PathSpec{MTU: 9000}).LabMTU(); got != 9000 {
+		t.Errorf("LabMTU of a 9000-byte row: %d", got)
+	}
+	for bps, want := range map[uint64]string{100e6: "100 Mbit/s", 1e9: "1 Gbit/s", 2.5e9: "2.5 Gbit/s", 1_234_567: "1.234567 Mbit/s"} {
+		if got := formatRate(bps); got != want {
+			t.Errorf("formatRate(%d) = %q, want %q", bps, got, want)
+		}
 	}
 }
 
@@ -114,5 +234,72 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 		if !strings.Contains(md, want+"\n") {
 			t.Errorf("markdown lacks the line\n%s\nin\n%s", want, md)
 		}
+	}
+}
+
+func TestFormatMatrixMarkdownPathRows(t *testing.T) {
+	ms := time.Millisecond
+	protocols := []string{ProtocolTCPCubic, ProtocolLimpet}
+	bulk := func(proto string, mbps float64, path *PathStats) Result {
+		return Result{Protocol: proto, Bytes: 100 << 20, MBps: mbps, Seconds: 9, CPUSecondsPerGiB: 1, Retransmitted: 1 << 20, Path: path}
+	}
+	codel := PathResult{Path: codelECNPath()}
+	codel.Bulk = []Result{
+		bulk(ProtocolTCPCubic, 11, &PathStats{MSS: 1448, ECN: "off", QueueDelay: 4 * ms}),
+		bulk(ProtocolTCPCubicECN, 11.5, &PathStats{MSS: 1448, ECN: "on", CEMarks: 310, QueueDelay: 3 * ms}),
+		bulk(ProtocolLimpet, 11.8, &PathStats{MaxDatagramSize: 1452, MTUProbesSent: 3, ECN: "capable", CEMarks: 40, ECNCongestionEvents: 12, QueueDelay: 2500 * time.Microsecond}),
+	}
+	codel.BulkSummary = Summarize(codel.Bulk)
+	tunnel := PathResult{Path: mtuPaths()[0]}
+	tunnel.Bulk = []Result{
+		bulk(ProtocolTCPCubic, 11, &PathStats{MSS: 1228, ECN: "off"}),
+		{Protocol: ProtocolLimpet, Err: "hung"},
+	}
+	tunnel.BulkSummary = Summarize(tunnel.Bulk)
+	plain := PathResult{Path: emulatedPath(50*time.Millisecond, 0)}
+	plain.Bulk = []Result{bulk(ProtocolLimpet, 11.8, &PathStats{MaxDatagramSize: 1200, ECN: "failed"})}
+	plain.BulkSummary = Summarize(plain.Bulk)
+
+	rise := 10 * time.Second
+	change := PathResult{Path: mtuChangePaths()[0], Disruptions: []DisruptionResult{
+		{Protocol: DisruptTCP, Survived: true, Bytes: 160 << 20, Seconds: 15.2, Changes: []ChangeOutcome{
+			{At: 3 * time.Second, Stall: 210 * ms, Resumed: true}, {At: rise, Stall: 2 * ms, Resumed: true}}},
+		{Protocol: DisruptLimpet, Survived: true, Bytes: 160 << 20, Seconds: 14.1, Changes: []ChangeOutcome{
+			{At: 3 * time.Second, Stall: 120 * ms, Resumed: true}, {At: rise, Stall: 3 * ms, Resumed: true}},
+			DatagramSizes: []DatagramSizeSample{{At: 0, Size: 1200}, {At: time.Second, Size: 1452}, {At: 3200 * ms, Size: 1232}, {At: rise + 2500*ms, Size: 1452}},
+			Path:          &PathStats{MaxDatagramSize: 1452}},
+		{Protocol: DisruptLimpet, Survived: true, Bytes: 160 << 20, Seconds: 14.3, Changes: []ChangeOutcome{
+			{At: 3 * time.Second, Stall: 90 * ms, Resumed: true}, {At: rise, Stall: 3 * ms, Resumed: true}},
+			DatagramSizes: []DatagramSizeSample{{At: 0, Size: 1200}, {At: rise + 3*time.Second, Size: 1452}}},
+	}}
+	blackHole := PathResult{Path: mtuChangePaths()[1], Disruptions: []DisruptionResult{
+		{Protocol: DisruptTCP, Bytes: 30 << 20, Seconds: 33, Err: "hung: no data for 30s", Changes: []ChangeOutcome{{At: 3 * time.Second}}},
+	}}
+
+	md := FormatMatrixMarkdown([]PathResult{tunnel, codel, plain, change, blackHole}, protocols)
+	for _, want := range []string{
+		"| path | protocol | goodput, Mbit/s | retransmitted, % of bytes | queueing delay at the end | packet size at the end | ECN |",
+		"| 1280-MTU tunnel, 100 Mbit/s, RTT 50 ms | tcp-cubic | 88.0 | 1.00 | 0.0 ms | MSS 1228 B | off |",
+		"| 1280-MTU tunnel, 100 Mbit/s, RTT 50 ms | limpet | failed | – | – | – | – |",
+		"| CoDel ECN-marking bottleneck, 100 Mbit/s, RTT 50 ms | tcp-cubic-ecn | 92.0 | 1.00 | 3.0 ms | MSS 1448 B | on, 310 packets ECE-acked |",
+		"| CoDel ECN-marking bottleneck, 100 Mbit/s, RTT 50 ms | limpet | 94.4 | 1.00 | 2.5 ms | 1452 B datagrams | capable, 40 CE, 12 reductions |",
+		"| CoDel ECN-marking bottleneck, 100 Mbit/s, RTT 50 ms | limpet | 1452 B | 3 / 0 | 0 | capable, 40 CE, 12 reductions |",
+		"| 100 Mbit/s, RTT 50 ms, 0% loss | limpet | 1200 B | 0 / 0 | 0 | failed, 0 CE, 0 reductions |",
+		"| path MTU 1280 from 3 s to 10 s, 100 Mbit/s, RTT 50 ms | tcp | 1/1 | 210 ms | 2.0 ms | – | – | 15.2 s |",
+		"| path MTU 1280 from 3 s to 10 s, 100 Mbit/s, RTT 50 ms | limpet | 2/2 | 120 ms | 3.0 ms | 3.00 s | 1452 B | 14.3 s |",
+		"| MTU black hole 1280 from 3 s to 10 s, 100 Mbit/s, RTT 50 ms | tcp | 0/1 | never resumed | – | – | – | 33.0 s |",
+	} {
+		if !strings.Contains(md, want+"\n") {
+			t.Errorf("markdown lacks the line\n%s\nin\n%s", want, md)
+		}
+	}
+	// tcp-cubic-ecn is not a column of the main tables, and the path
+	// MTU changes are not repeated among the migration rows.
+	if strings.Contains(md, "| tcp-cubic-ecn |\n") || strings.Contains(md, "### Path changes") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	// Only the MTU and ECN rows get the every-protocol table.
+	if strings.Contains(md, "| 100 Mbit/s, RTT 50 ms, 0% loss | limpet | 94.4 |") {
+		t.Errorf("the plain row is in the path MTU and ECN table:\n%s", md)
 	}
 }

@@ -36,6 +36,13 @@ type Network interface {
 	Command(ctx context.Context, server bool, name string, args ...string) *exec.Cmd
 }
 
+// TCPECNSetter is a Network whose TCP can be told to negotiate ECN at both
+// ends: the lab's namespaces (netlab.Lab.SetTCPECN). Loopback is not one,
+// since the benchmark never changes the host's own settings.
+type TCPECNSetter interface {
+	SetTCPECN(on bool) error
+}
+
 // Loopback is the network of the machine's loopback interface, in the
 // calling process's namespace.
 var Loopback Network = loopback{}

@@ -52,6 +52,10 @@ func (n labNetwork) ClientUDP() (*net.UDPConn, error) {
 	return n.lab.ListenUDP(netlab.Client, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
 }
 
+// SetTCPECN turns ECN for TCP on or off in the client and server
+// namespaces.
+func (n labNetwork) SetTCPECN(on bool) error { return n.lab.SetTCPECN(on) }
+
 // Command runs the program inside the side's namespace with ip netns exec.
 func (n labNetwork) Command(ctx context.Context, server bool, name string, args ...string) *exec.Cmd {
 	side := netlab.Client

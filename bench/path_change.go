@@ -26,7 +26,20 @@ const (
 	ChangeClientIP PathChange = "client-ip"
 	// ChangeBlackout drops every packet for a while, then restores the path.
 	ChangeBlackout PathChange = "blackout"
+	// ChangePathMTU narrows the path to DisruptionScenario.PathMTU bytes,
+	// with ICMP "fragmentation needed" or "packet too big" for longer
+	// packets (netlab.Lab.SetPathMTU), and widens it again after
+	// MTURestore.
+	ChangePathMTU PathChange = "path-mtu"
+	// ChangePathMTUBlackHole is ChangePathMTU without the ICMP: longer
+	// packets vanish (netlab.Lab.SetPathMTUBlackHole).
+	ChangePathMTUBlackHole PathChange = "path-mtu-black-hole"
 )
+
+// narrowsMTU reports whether the change narrows the path MTU.
+func (c PathChange) narrowsMTU() bool {
+	return c == ChangePathMTU || c == ChangePathMTUBlackHole
+}
 
 // DisruptionScenario is one transfer and the path changes made during it.
 // By default changes are triggered by progress, not by the clock, so every
@@ -47,6 +60,13 @@ type DisruptionScenario struct {
 	StallLimit time.Duration
 	// IPv6 runs the transfer between the lab's IPv6 addresses.
 	IPv6 bool
+	// PathMTU is the MTU ChangePathMTU and ChangePathMTUBlackHole narrow
+	// the path to. With MTURestore set, the path's own MTU comes back that
+	// long after each narrowing, and the restore counts as a change of its
+	// own (so Count narrowings make 2·Count changes); zero leaves the path
+	// narrow to the end.
+	PathMTU    int
+	MTURestore time.Duration
 }
 
 // ChangeOutcome is what one path change did to the transfer.
@@ -89,7 +109,42 @@ type DisruptionResult struct {
 	// Detail is the sender's view at the end: limpet's migration and loss
 	// counters, or TCP's error.
 	Detail string `json:"detail,omitempty"`
-	Err    string `json:"error,omitempty"`
+	// Path is limpet's view of the path at the end (datagram size, path
+	// MTU discovery and ECN counters); nil for TCP.
+	Path *PathStats `json:"path_stats,omitempty"`
+	// DatagramSizes is limpet's ConnStats.MaxDatagramSize over the
+	// transfer: its value when sampling began and every change after,
+	// sampled every 10 ms.
+	DatagramSizes []DatagramSizeSample `json:"datagram_sizes,omitempty"`
+	Err           string               `json:"error,omitempty"`
+}
+
+// DatagramSizeSample is limpet's largest datagram from a moment of the
+// transfer on.
+type DatagramSizeSample struct {
+	At   time.Duration `json:"at_ns"`
+	Size int           `json:"size"`
+}
+
+// DatagramSizeAbove is how long after after the sender's datagram size
+// first exceeded size: zero if it already did at that moment, and ok false
+// if it never did afterwards (or limpet's sizes were not sampled). The MTU
+// rows ask it about the moment the path MTU rose back.
+func (r DisruptionResult) DatagramSizeAbove(size int, after time.Duration) (d time.Duration, ok bool) {
+	samples := r.DatagramSizes
+	current := 0
+	for len(samples) > 0 && samples[0].At <= after {
+		current, samples = samples[0].Size, samples[1:]
+	}
+	if current > size {
+		return 0, true
+	}
+	for _, s := range samples {
+		if s.Size > size {
+			return s.At - after, true
+		}
+	}
+	return 0, false
 }
 
 // LongestStall is the worst outage after any change; ok is false if data

@@ -24,11 +24,25 @@ import (
 // protocol (DisruptTCP or DisruptLimpet), making sc's path changes as the
 // server's progress crosses each trigger, and reports what each change did.
 // The same code drives both protocols: only the connection set-up differs.
-// The lab is left as it was found (no blackout), whatever happens.
+// The lab is left as it was found (no blackout, the path's own MTU),
+// whatever happens; after a path MTU change the client's and server's
+// kernels forget the path MTU they learned, so that the next run starts
+// from the same place.
 func RunDisruption(ctx context.Context, lab *netlab.Lab, protocol string, sc DisruptionScenario) DisruptionResult {
 	res := DisruptionResult{Scenario: sc.Name, Protocol: protocol}
 	if sc.StallLimit <= 0 {
 		sc.StallLimit = 10 * time.Second
+	}
+	if sc.Change.narrowsMTU() {
+		if sc.PathMTU <= 0 {
+			res.Err = fmt.Sprintf("bench: %s change without a PathMTU", sc.Change)
+			return res
+		}
+		if err := lab.FlushPathMTUCache(); err != nil {
+			res.Err = err.Error()
+			return res
+		}
+		defer lab.FlushPathMTUCache()
 	}
 	server := lab.ServerAddr()
 	if sc.IPv6 {
@@ -92,6 +106,10 @@ func RunDisruption(ctx context.Context, lab *netlab.Lab, protocol string, sc Dis
 	// The changes, triggered by progress; and a watchdog for hangs.
 	changes := newChangeDriver(lab, sc, progress, start)
 	wg.Go(func() { changes.run(ctx) })
+	var sizes []DatagramSizeSample
+	if ends.datagramSize != nil {
+		wg.Go(func() { sizes = sampleDatagramSize(ctx, start, ends.datagramSize) })
+	}
 	wg.Go(func() {
 		if err := watchStall(ctx, progress, sc.StallLimit); err != nil {
 			fail(err)
@@ -113,6 +131,10 @@ func RunDisruption(ctx context.Context, lab *netlab.Lab, protocol string, sc Dis
 	res.Timeline = progress.samples()
 	res.Changes = changeOutcomes(res.Timeline, changes.times(), end)
 	res.Detail = ends.detail()
+	res.DatagramSizes = sizes
+	if ends.path != nil {
+		res.Path = ends.path()
+	}
 	switch {
 	case firstErr != nil && !(got.err == nil && got.n == sc.Size):
 		res.Err = firstErr.Error()
@@ -140,6 +162,32 @@ type disruptionEnds struct {
 	receive func(ctx context.Context, size int64, p *progressLog) (int64, [sha256.Size]byte, error)
 	// detail describes the sender's connection after the run.
 	detail func() string
+	// datagramSize, if set, reports the sender's largest datagram now,
+	// or 0 before it exists; path, if set, what it knows about the path.
+	datagramSize func() int
+	path         func() *PathStats
+}
+
+// datagramSizeInterval is how often RunDisruption samples limpet's datagram
+// size: far below the round trip, and cheap (a Stats call).
+const datagramSizeInterval = 10 * time.Millisecond
+
+// sampleDatagramSize records size's value, and every change of it, until
+// ctx is done.
+func sampleDatagramSize(ctx context.Context, start time.Time, size func() int) []DatagramSizeSample {
+	t := time.NewTicker(datagramSizeInterval)
+	defer t.Stop()
+	var out []DatagramSizeSample
+	for {
+		if n := size(); n > 0 && (len(out) == 0 || out[len(out)-1].Size != n) {
+			out = append(out, DatagramSizeSample{At: time.Since(start), Size: n})
+		}
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+		}
+	}
 }
 
 func tcpDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet) (disruptionEnds, error) {
@@ -260,6 +308,18 @@ func limpetDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet
 			st := c.Stats()
 			return fmt.Sprintf("%d packets lost, %s retransmitted, %d probe timeouts", st.PacketsLost, formatMiB(int64(st.BytesRetransmitted)), st.ProbeTimeouts)
 		},
+		datagramSize: func() int {
+			if c := client.Load(); c != nil {
+				return c.Stats().MaxDatagramSize
+			}
+			return 0
+		},
+		path: func() *PathStats {
+			if c := client.Load(); c != nil {
+				return limpetPathStats(c.Stats())
+			}
+			return nil
+		},
 	}, nil
 }
 
@@ -363,6 +423,7 @@ type changeDriver struct {
 	mu        sync.Mutex
 	at        []time.Duration
 	blackedOn bool
+	narrowed  bool // the path MTU is narrowed
 }
 
 func newChangeDriver(lab *netlab.Lab, sc DisruptionScenario, p *progressLog, start time.Time) *changeDriver {
@@ -419,27 +480,75 @@ func (d *changeDriver) apply(ctx context.Context) error {
 			d.blackedOn = false
 			d.mu.Unlock()
 		}
+	case ChangePathMTU, ChangePathMTUBlackHole:
+		return d.narrowMTU(ctx)
 	default:
 		err = fmt.Errorf("unknown path change %q", d.sc.Change)
 	}
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	d.at = append(d.at, time.Since(d.start))
-	d.mu.Unlock()
+	d.record()
 	return nil
 }
 
-// restore ends a blackout the run was cancelled in.
+// record notes that a change took effect now.
+func (d *changeDriver) record() {
+	d.mu.Lock()
+	d.at = append(d.at, time.Since(d.start))
+	d.mu.Unlock()
+}
+
+// setMTU narrows the path to mtu bytes, or widens it back for 0, with or
+// without ICMP as the scenario says.
+func (d *changeDriver) setMTU(mtu int) error {
+	if d.sc.Change == ChangePathMTUBlackHole {
+		return d.lab.SetPathMTUBlackHole(mtu)
+	}
+	return d.lab.SetPathMTU(mtu)
+}
+
+// narrowMTU narrows the path MTU and, with MTURestore set, widens it again
+// after that long: two changes.
+func (d *changeDriver) narrowMTU(ctx context.Context) error {
+	d.mu.Lock()
+	d.narrowed = true
+	d.mu.Unlock()
+	if err := d.setMTU(d.sc.PathMTU); err != nil {
+		return err
+	}
+	d.record()
+	if d.sc.MTURestore <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d.sc.MTURestore):
+	}
+	if err := d.setMTU(0); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.narrowed = false
+	d.mu.Unlock()
+	d.record()
+	return nil
+}
+
+// restore ends a blackout or a narrowed path MTU the run was cancelled in.
 func (d *changeDriver) restore() error {
 	d.mu.Lock()
-	on := d.blackedOn
+	on, narrowed := d.blackedOn, d.narrowed
 	d.mu.Unlock()
+	var err error
 	if on {
-		return d.lab.Blackout(false)
+		err = d.lab.Blackout(false)
 	}
-	return nil
+	if narrowed {
+		err = errors.Join(err, d.setMTU(0))
+	}
+	return err
 }
 
 func (d *changeDriver) times() []time.Duration {

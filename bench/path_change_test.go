@@ -140,3 +140,29 @@ func TestThinTimeline(t *testing.T) {
 		t.Errorf("thinning again changed %d samples to %d", thinned, len(d.Timeline))
 	}
 }
+
+func TestDatagramSizeAbove(t *testing.T) {
+	s := time.Second
+	rise := 10 * s
+	samples := []DatagramSizeSample{{At: s, Size: 1200}, {At: 2 * s, Size: 1452}, {At: 3 * s, Size: 1232}, {At: 12 * s, Size: 1350}, {At: 14 * s, Size: 1452}}
+	for _, tc := range []struct {
+		desc    string
+		samples []DatagramSizeSample
+		after   time.Duration
+		want    time.Duration
+		wantOK  bool
+	}{
+		{"back above 1400 4 s after the rise", samples, rise, 4 * s, true},
+		{"a size above 1400 before the rise does not count", samples[:4], rise, 0, false},
+		{"already above at the moment", samples, 2*s + s/2, 0, true},
+		{"a sample at the moment itself counts as the size then", samples, 2 * s, 0, true},
+		{"never sampled", nil, rise, 0, false},
+		{"the only sample comes later", []DatagramSizeSample{{At: 11 * s, Size: 1452}}, rise, s, true},
+	} {
+		r := DisruptionResult{DatagramSizes: tc.samples}
+		got, ok := r.DatagramSizeAbove(1400, tc.after)
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("%s: DatagramSizeAbove = %v, %v; want %v, %v", tc.desc, got, ok, tc.want, tc.wantOK)
+		}
+	}
+}

@@ -10,9 +10,14 @@ import (
 const (
 	ProtocolTCPCubic = "tcp-cubic" // TCP with TCP_CONGESTION=cubic
 	ProtocolTCPBBR   = "tcp-bbr"   // TCP with TCP_CONGESTION=bbr
-	ProtocolTLS      = "tls"       // TLS 1.3 (AES-128-GCM) over TCP with the kernel's default congestion control
-	ProtocolQuicGo   = "quic-go"   // one quic-go stream, client and server in child processes
-	ProtocolLimpet   = "limpet"    // one limpet stream
+	// ProtocolTCPCubicECN is tcp-cubic with ECN negotiated
+	// (net.ipv4.tcp_ecn=1 at both ends), for the rows whose bottleneck
+	// marks ECN. It needs the network lab, and runs only where a row asks
+	// for it (PathSpec.CoDelECN) or -protocols names it.
+	ProtocolTCPCubicECN = "tcp-cubic-ecn"
+	ProtocolTLS         = "tls"     // TLS 1.3 (AES-128-GCM) over TCP with the kernel's default congestion control
+	ProtocolQuicGo      = "quic-go" // one quic-go stream, client and server in child processes
+	ProtocolLimpet      = "limpet"  // one limpet stream
 	// ProtocolLimpetFEC is one limpet stream with forward error correction:
 	// 2 Reed-Solomon repair packets with every 8 (LimpetFEC).
 	ProtocolLimpetFEC = "limpet-fec"
@@ -54,6 +59,10 @@ type Result struct {
 	// Bottleneck is what held limpet's sender back over the connection's
 	// life (transport.BottleneckReport); nil for the other protocols.
 	Bottleneck *Bottleneck `json:"bottleneck,omitempty"`
+	// Path is what the sender knew about the path at the end: limpet's
+	// datagram size and ECN state, TCP's segment size and ECN, and the
+	// queueing delay; nil for quic-go.
+	Path *PathStats `json:"path_stats,omitempty"`
 	// Err is the reason the transfer failed; empty on success.
 	Err string `json:"error,omitempty"`
 
@@ -99,6 +108,9 @@ func (r Result) String() string {
 		r.TTFB.Round(time.Microsecond), r.Retransmitted)
 	if r.Detail != "" {
 		s += " (" + r.Detail + ")"
+	}
+	if r.Path != nil {
+		s += "; path: " + r.Path.String()
 	}
 	if r.Bottleneck != nil {
 		s += "; limited by " + r.Bottleneck.String()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,26 +26,46 @@ func setCongestion(c syscall.RawConn, name string) error {
 	return nil
 }
 
-// tcpSenderStats reads the sending socket's retransmitted bytes and the
-// congestion controller the kernel is actually running for it.
-func tcpSenderStats(c *net.TCPConn) (retransmitted uint64, congestion string, err error) {
+// tcpiOptECN is TCPI_OPT_ECN of include/uapi/linux/tcp.h: the connection
+// negotiated ECN.
+const tcpiOptECN = 8
+
+// tcpSenderStats reads the sending socket's retransmitted bytes, the
+// congestion controller the kernel is actually running for it, and what it
+// knows about the path.
+func tcpSenderStats(c *net.TCPConn) (tcpSenderInfo, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return 0, "", err
+		return tcpSenderInfo{}, err
 	}
+	var congestion string
 	var infoErr, ccErr error
 	var info *unix.TCPInfo
 	if err := raw.Control(func(fd uintptr) {
 		info, infoErr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 		congestion, ccErr = unix.GetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION)
 	}); err != nil {
-		return 0, "", err
+		return tcpSenderInfo{}, err
 	}
 	if infoErr != nil {
-		return 0, "", fmt.Errorf("reading TCP_INFO: %w", infoErr)
+		return tcpSenderInfo{}, fmt.Errorf("reading TCP_INFO: %w", infoErr)
 	}
 	if ccErr != nil {
-		return 0, "", fmt.Errorf("reading TCP_CONGESTION: %w", ccErr)
+		return tcpSenderInfo{}, fmt.Errorf("reading TCP_CONGESTION: %w", ccErr)
 	}
-	return info.Bytes_retrans, congestion, nil
+	ecn := "off"
+	if info.Options&tcpiOptECN != 0 {
+		ecn = "on"
+	}
+	return tcpSenderInfo{
+		retransmitted: info.Bytes_retrans,
+		congestion:    congestion,
+		path: PathStats{
+			MSS:     int(info.Snd_mss),
+			ECN:     ecn,
+			CEMarks: uint64(info.Delivered_ce),
+			// tcpi_rtt and tcpi_min_rtt are in microseconds.
+			QueueDelay: queueDelay(time.Duration(info.Rtt)*time.Microsecond, time.Duration(info.Min_rtt)*time.Microsecond),
+		},
+	}, nil
 }

@@ -14,4 +14,4 @@ var errNeedsLinux = errors.New("bench: TCP_CONGESTION and TCP_INFO need Linux")
 
 func setCongestion(syscall.RawConn, string) error { return errNeedsLinux }
 
-func tcpSenderStats(*net.TCPConn) (uint64, string, error) { return 0, "", errNeedsLinux }
+func tcpSenderStats(*net.TCPConn) (tcpSenderInfo, error) { return tcpSenderInfo{}, errNeedsLinux }

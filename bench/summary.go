@@ -56,9 +56,13 @@ type Summary struct {
 	MBpsVsTLS      float64 `json:"mb_per_s_vs_tls,omitempty"`
 	CPUVsTCPCubic  float64 `json:"cpu_vs_tcp_cubic,omitempty"`
 	CPUVsTLS       float64 `json:"cpu_vs_tls,omitempty"`
-	// Detail and Bottleneck are the first successful run's.
+	// Detail, Bottleneck and Path are the first successful run's.
 	Detail     string      `json:"detail,omitempty"`
 	Bottleneck *Bottleneck `json:"bottleneck,omitempty"`
+	Path       *PathStats  `json:"path_stats,omitempty"`
+	// QueueDelay is the median of the successful runs' PathStats
+	// QueueDelay, zero where the protocol reports none.
+	QueueDelay time.Duration `json:"queue_delay_ns,omitempty"`
 	// Err is the first failed run's Err.
 	Err string `json:"error,omitempty"`
 }
@@ -104,7 +108,7 @@ func Summarize(results []Result) []Summary {
 
 func summarizeProtocol(protocol string, runs []Result) Summary {
 	s := Summary{Protocol: protocol, Runs: len(runs)}
-	var mbps, cpu, ttfb, retrans, seconds []float64
+	var mbps, cpu, ttfb, retrans, seconds, queue []float64
 	for _, r := range runs {
 		if !r.OK() {
 			s.Failed++
@@ -114,7 +118,10 @@ func summarizeProtocol(protocol string, runs []Result) Summary {
 			continue
 		}
 		if s.Bytes == 0 {
-			s.Bytes, s.Detail, s.Bottleneck = r.Bytes, r.Detail, r.Bottleneck
+			s.Bytes, s.Detail, s.Bottleneck, s.Path = r.Bytes, r.Detail, r.Bottleneck, r.Path
+		}
+		if r.Path != nil {
+			queue = append(queue, float64(r.Path.QueueDelay))
 		}
 		if r.Capped {
 			s.Capped++
@@ -131,6 +138,7 @@ func summarizeProtocol(protocol string, runs []Result) Summary {
 	s.CPUSecondsPerGiB = spreadOf(cpu)
 	s.TTFB = time.Duration(spreadOf(ttfb).Median)
 	s.Retransmitted = uint64(spreadOf(retrans).Median)
+	s.QueueDelay = time.Duration(spreadOf(queue).Median)
 	return s
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +15,34 @@ import (
 // Protocol is "tcp-" + congestion. If the kernel refuses the controller the
 // result is an error row, not a silent run with the default.
 func RunTCP(ctx context.Context, nw Network, size int64, congestion string) Result {
+	return runTCP(ctx, nw, size, congestion, false)
+}
+
+// errNoTCPECN is the error of an ECN run on a network whose TCP settings
+// the benchmark may not change, such as the host's own loopback.
+var errNoTCPECN = errors.New("bench: TCP with ECN needs the network lab (the host's tcp_ecn is left alone)")
+
+// RunTCPECN is RunTCP with ECN negotiated at both ends
+// (net.ipv4.tcp_ecn=1, through TCPECNSetter), restored to the kernel's
+// default afterwards; the Protocol is "tcp-" + congestion + "-ecn". A
+// connection that did not negotiate ECN is an error row.
+func RunTCPECN(ctx context.Context, nw Network, size int64, congestion string) Result {
+	return runTCP(ctx, nw, size, congestion, true)
+}
+
+func runTCP(ctx context.Context, nw Network, size int64, congestion string, ecn bool) Result {
 	protocol := "tcp-" + congestion
+	if ecn {
+		protocol += "-ecn"
+		setter, ok := nw.(TCPECNSetter)
+		if !ok {
+			return failedResult(protocol, errNoTCPECN)
+		}
+		if err := setter.SetTCPECN(true); err != nil {
+			return failedResult(protocol, err)
+		}
+		defer setter.SetTCPECN(false)
+	}
 	control := func(_, _ string, c syscall.RawConn) error { return setCongestion(c, congestion) }
 	closers := new(closerSet)
 
@@ -26,7 +54,10 @@ func RunTCP(ctx context.Context, nw Network, size int64, congestion string) Resu
 	}
 	closers.add(ln)
 
-	var client *net.TCPConn
+	var (
+		client *net.TCPConn
+		path   PathStats
+	)
 	return transfer(ctx, size, session{
 		protocol: protocol,
 		closers:  closers,
@@ -49,14 +80,27 @@ func RunTCP(ctx context.Context, nw Network, size int64, congestion string) Resu
 		},
 		finish: func(context.Context) error { return client.CloseWrite() },
 		stats: func() (uint64, string, error) {
-			retrans, got, err := tcpSenderStats(client)
+			info, err := tcpSenderStats(client)
 			if err != nil {
 				return 0, "", err
 			}
-			if got != congestion {
-				return 0, "", fmt.Errorf("sender runs TCP_CONGESTION=%s, want %s", got, congestion)
+			if info.congestion != congestion {
+				return 0, "", fmt.Errorf("sender runs TCP_CONGESTION=%s, want %s", info.congestion, congestion)
 			}
-			return retrans, "cc " + got, nil
+			if ecn && info.path.ECN != "on" {
+				return 0, "", errors.New("the connection did not negotiate ECN")
+			}
+			path = info.path
+			return info.retransmitted, "cc " + info.congestion, nil
 		},
+		path: func() *PathStats { return &path },
 	})
+}
+
+// tcpSenderInfo is what tcpSenderStats reads from a sending socket.
+type tcpSenderInfo struct {
+	retransmitted uint64
+	// congestion is the controller the kernel runs for the socket.
+	congestion string
+	path       PathStats
 }

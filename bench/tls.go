@@ -38,7 +38,10 @@ func RunTLS(ctx context.Context, nw Network, size int64) Result {
 
 	serverConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	clientConfig := &tls.Config{RootCAs: roots, ServerName: "localhost", MinVersion: tls.VersionTLS13}
-	var client *tls.Conn
+	var (
+		client *tls.Conn
+		path   PathStats
+	)
 	return transfer(ctx, size, session{
 		protocol: ProtocolTLS,
 		closers:  closers,
@@ -73,12 +76,14 @@ func RunTLS(ctx context.Context, nw Network, size int64) Result {
 			if state.Version != tls.VersionTLS13 {
 				return 0, "", fmt.Errorf("negotiated %s, want TLS 1.3", tls.VersionName(state.Version))
 			}
-			retrans, cc, err := tcpSenderStats(client.NetConn().(*net.TCPConn))
+			info, err := tcpSenderStats(client.NetConn().(*net.TCPConn))
 			if err != nil {
 				return 0, "", err
 			}
-			return retrans, tls.CipherSuiteName(state.CipherSuite) + ", cc " + cc, nil
+			path = info.path
+			return info.retransmitted, tls.CipherSuiteName(state.CipherSuite) + ", cc " + info.congestion, nil
 		},
+		path: func() *PathStats { return &path },
 	})
 }
 

@@ -39,6 +39,9 @@ type session struct {
 	// bottleneck, if set, runs with stats and reports what held the
 	// sender back (limpet only).
 	bottleneck func() *Bottleneck
+	// path, if set, runs after stats and reports what the sender knew
+	// about the path.
+	path func() *PathStats
 	// closers holds the listener and connections; closing them unblocks
 	// any call still in progress.
 	closers *closerSet
@@ -64,6 +67,7 @@ func transfer(parent context.Context, size int64, s session) Result {
 		detail    string
 		statsErr  error
 		limits    *Bottleneck
+		pathStats *PathStats
 	)
 	takeStats := func() {
 		statsOnce.Do(func() {
@@ -72,6 +76,9 @@ func transfer(parent context.Context, size int64, s session) Result {
 			}
 			if s.bottleneck != nil && dialed.Load() {
 				limits = s.bottleneck()
+			}
+			if s.path != nil && dialed.Load() {
+				pathStats = s.path()
 			}
 		})
 	}
@@ -136,7 +143,7 @@ func transfer(parent context.Context, size int64, s session) Result {
 	if firstErr == nil && statsErr != nil {
 		fail(statsErr)
 	}
-	res.Retransmitted, res.Detail, res.Bottleneck = retrans, detail, limits
+	res.Retransmitted, res.Detail, res.Bottleneck, res.Path = retrans, detail, limits, pathStats
 	if firstErr == nil && cpuErr != nil {
 		fail(cpuErr)
 	}

@@ -31,10 +31,18 @@
 // While traffic flows, the test may change the path under it:
 // [Lab.RebindNAT] moves the client's flows to new external ports (the NAT
 // rebinding of RFC 9000 Section 9), [Lab.ChangeClientIP] renumbers the
-// client under its sockets, as a new DHCP lease does, [Lab.Blackout] cuts the path, [Lab.SetLoss] drops a share of
-// packets and [Lab.SetRate] limits the bottleneck rate. Each is one or two
-// short commands in the router or client namespace, and each nftables
-// change is a single atomic transaction.
+// client under its sockets, as a new DHCP lease does, [Lab.Blackout] cuts
+// the path, [Lab.SetLoss] drops a share of packets, [Lab.SetRate] limits
+// the bottleneck rate, [Lab.SetPathMTU] narrows the path through the
+// router as a tunnel hop does (with ICMP, for path MTU discovery) and
+// [Lab.SetPathMTUBlackHole] drops long packets without ICMP. Each is one
+// or two short commands in the router or client namespace, and each
+// nftables change is a single atomic transaction. [Lab.SetTCPECN] lets
+// the kernel's TCP negotiate ECN, and [Lab.FlushPathMTUCache] makes the
+// endpoints forget the path MTUs they learned.
+//
+// Every link has the MTU of [Options.MTU], 1500 bytes by default; jumbo
+// frames (9000) cross the lab whole, through the emulated link too.
 //
 // # Emulated link
 //
@@ -42,17 +50,20 @@
 // [Options.Link] set, the client–router veth pair is replaced by an emulated
 // link: a layer-3 TUN device in the client namespace and one in the router
 // namespace, keeping the veth ends' names (c0, rc), addresses, routes and
-// 1500-byte MTU, and a forwarder in the test process between them. The
+// MTU, and a forwarder in the test process between them. The
 // forwarder reads every IP packet from one device, runs it through a
 // [linkem.Link] for that direction and writes it into the other device when
 // the model says it arrives. Each direction has its own one-way delay,
-// bottleneck rate with a drop-tail queue (in packets or in time), random
-// loss, Gilbert–Elliott bursty loss and reordering; see package linkem for
-// the model. It works on IP packets, so TCP and UDP (limpet) meet exactly
-// the same path, and the devices have no segmentation offload, so the model
+// bottleneck rate with a drop-tail queue (in packets or in time) that
+// CoDel may manage, marking ECN-capable packets CE instead of dropping
+// them, random loss, Gilbert–Elliott bursty loss, reordering and an MTU
+// that drops longer packets silently; see package linkem for the model. It
+// works on IP packets, so TCP and UDP (limpet) meet exactly the same path,
+// and the devices have no segmentation offload, so the model
 // only ever sees packets of at most the MTU. NAT, [Lab.RebindNAT],
 // [Lab.ChangeClientIP] (on the client's TUN device), [Lab.Blackout],
-// [Lab.SetLoss] and [Lab.SetRate] work as on the veth pair. [Lab.SetLink]
+// [Lab.SetLoss], [Lab.SetRate] and [Lab.SetPathMTU] work as on the veth
+// pair. [Lab.SetLink]
 // changes the parameters between runs without rebuilding the lab, and
 // [Lab.LinkStats] reports what each direction delivered and dropped.
 //
@@ -93,6 +104,23 @@
 //     survive renumbering sends unconnected or re-creates its socket.
 //   - Setting up a lab takes about 50 ms and closing it a few; each
 //     reconfiguration takes a few milliseconds.
+//   - A veth end drops, silently (as rx_dropped), every arriving packet
+//     longer than its own MTU (plus 4 bytes of VLAN header): lowering the
+//     MTU of only one end of a pair is a black hole for the other end's
+//     long packets. Lowering both ends makes the endpoint's own kernel
+//     refuse long packets locally (EMSGSIZE), with no ICMP and no loss.
+//     So SetPathMTU lowers the MTU of the router's routes instead: a
+//     forwarding router honours a route's MTU, drops a longer packet with
+//     DF (every IPv6 packet) and answers with ICMP "fragmentation needed"
+//     or ICMPv6 "packet too big", which the kernel does not rate-limit.
+//     Through the NAT too: the ICMP for the server's packets reaches the
+//     server, about its packet to the NAT address.
+//   - The sender's kernel keeps a path MTU it learned from ICMP for 10
+//     minutes (net.ipv4.route.mtu_expires, 600 s), whatever the path does
+//     meanwhile: after SetPathMTU(0) a socket with IP_PMTUDISC_DO (and TCP)
+//     stays at the lower size until then, while one with IP_PMTUDISC_PROBE,
+//     which sets DF but ignores the cache, gets the larger packets through
+//     at once.
 //
 // # Emulated link calibration
 //

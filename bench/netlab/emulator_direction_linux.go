@@ -11,9 +11,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// packetBufferSize is the size of each packet buffer: the MTU with room to
-// spare, since a TUN read into a buffer shorter than the packet fails.
-const packetBufferSize = 2048
+// packetBufferSize returns the size of each packet buffer for a link of
+// the given MTU: the MTU with room to spare, since a TUN read into a buffer
+// shorter than the packet fails, and never below 2 KiB. Jumbo frames get
+// buffers of their own size, which linkem.CapacityBytes keeps to about
+// 64 MiB in all.
+func packetBufferSize(mtu int) int {
+	return max(2048, mtu+256)
+}
 
 // preciseWindow is how close to a delivery time the sender stops trusting
 // Go timers. The runtime waits for timers in epoll with millisecond
@@ -36,6 +41,8 @@ type direction struct {
 	name string
 	in   *os.File
 	out  *os.File
+	// bufSize is the size of the packet buffers the reader fills.
+	bufSize int
 	// wake is a one-slot channel on which the reader tells the sender that
 	// a packet is due before the time the sender is sleeping until.
 	wake chan struct{}
@@ -63,21 +70,21 @@ type directionSnapshot struct {
 	readErr     error
 }
 
-// newDirection builds a direction with an empty link; cfg must be valid.
-// It takes no ownership of in and out.
-func newDirection(name string, in, out *os.File, cfg linkem.Config) (*direction, error) {
+// newDirection builds a direction with an empty link for packets of up to
+// mtu bytes; cfg must be valid. It takes no ownership of in and out.
+func newDirection(name string, in, out *os.File, cfg linkem.Config, mtu int) (*direction, error) {
 	link, err := linkem.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &direction{name: name, in: in, out: out, link: link, wake: make(chan struct{}, 1)}, nil
+	return &direction{name: name, in: in, out: out, bufSize: packetBufferSize(mtu), link: link, wake: make(chan struct{}, 1)}, nil
 }
 
 // readLoop reads packets until the input file is closed. A buffer the link
 // accepts belongs to the link, then to the sender, until the sender
 // returns it to the free list.
 func (d *direction) readLoop() {
-	buf := make([]byte, packetBufferSize)
+	buf := make([]byte, d.bufSize)
 	for {
 		n, err := d.in.Read(buf)
 		if err != nil {
@@ -105,7 +112,7 @@ func (d *direction) readLoop() {
 		}
 		d.mu.Unlock()
 		if buf == nil {
-			buf = make([]byte, packetBufferSize)
+			buf = make([]byte, d.bufSize)
 		}
 		if wake {
 			select {

@@ -19,14 +19,14 @@ type emulator struct {
 	closeOnce      sync.Once
 }
 
-// startEmulator takes ownership of the two TUN files and starts forwarding
-// between them. cfg must be valid.
-func startEmulator(client, router *os.File, cfg LinkConfig) (*emulator, error) {
-	up, err := newDirection("up", client, router, cfg.Up)
+// startEmulator takes ownership of the two TUN files, whose MTU is mtu, and
+// starts forwarding between them. cfg must be valid.
+func startEmulator(client, router *os.File, cfg LinkConfig, mtu int) (*emulator, error) {
+	up, err := newDirection("up", client, router, cfg.Up, mtu)
 	if err != nil {
 		return nil, err
 	}
-	down, err := newDirection("down", router, client, cfg.Down)
+	down, err := newDirection("down", router, client, cfg.Down, mtu)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,15 @@ type Options struct {
 	// Nil keeps the plain veth pair. SetLink changes the parameters later.
 	Link *LinkConfig
 
+	// MTU is the MTU of every link in the lab: both ends of each veth
+	// pair, or the emulated link's TUN devices and the forwarder's
+	// buffers. Zero means 1500; otherwise it must be between 1280 (IPv6's
+	// minimum) and 65535. Offloads are off, so packets of up to MTU bytes
+	// cross the lab whole, jumbo frames (9000) included, and the rate
+	// limits count them as they are. SetPathMTU lowers the MTU of the
+	// path through the router while traffic flows.
+	MTU int
+
 	// failAt makes setup fail at the named step; tests use it to check
 	// that a half-built lab is torn down.
 	failAt string
@@ -71,6 +80,14 @@ type Lab struct {
 	opMu      sync.Mutex
 	natRange  int  // index of the external port range in use
 	rateLimit bool // whether tbf qdiscs are installed
+}
+
+// MTU returns the MTU of the lab's links, Options.MTU or its default.
+func (l *Lab) MTU() int {
+	if l.opts.MTU == 0 {
+		return defaultMTU
+	}
+	return l.opts.MTU
 }
 
 // labCount numbers the labs of this process so that parallel tests get
@@ -108,9 +125,20 @@ const (
 	serverLink       = "s0"
 )
 
+// Link MTU bounds: IPv6 needs at least 1280 bytes on a link, and neither
+// veth nor TUN devices take more than 65535.
+const (
+	defaultMTU = 1500
+	minMTU     = 1280
+	maxMTU     = 65535
+)
+
 // New builds a lab. On failure everything created so far is removed again.
 // It needs root and the programs named by MissingToolError.
 func New(opts Options) (*Lab, error) {
+	if opts.MTU != 0 && (opts.MTU < minMTU || opts.MTU > maxMTU) {
+		return nil, fmt.Errorf("%w: MTU %d not in [%d, %d]", ErrInvalidArgument, opts.MTU, minMTU, maxMTU)
+	}
 	if opts.Link != nil {
 		if err := opts.Link.validate(); err != nil {
 			return nil, err
@@ -247,10 +275,18 @@ func (l *Lab) createLinks() error {
 	return l.run(hostSide, batch, l.tools.ip, "-batch", "-")
 }
 
-// configureAddresses brings the links up and gives every end its addresses
-// and the client and server their default routes through the router.
+// configureAddresses sets every link's MTU, brings the links up and gives
+// every end its addresses and the client and server their default routes
+// through the router.
 func (l *Lab) configureAddresses() error {
 	c4, c6 := l.clientAddrs(firstClientHost)
+	mtu := func(devs ...string) string {
+		var b strings.Builder
+		for _, dev := range devs {
+			fmt.Fprintf(&b, "link set dev %s mtu %d\n", dev, l.MTU())
+		}
+		return b.String()
+	}
 	batches := [sideCount]string{
 		Client: fmt.Sprintf("link set lo up\nlink set %[1]s up\n"+
 			"addr add %[2]s/%[3]d dev %[1]s\naddr add %[4]s/%[5]d dev %[1]s nodad\n"+
@@ -267,6 +303,9 @@ func (l *Lab) configureAddresses() error {
 			"route add default via %[6]s dev %[1]s\nroute add default via %[7]s dev %[1]s\n",
 			serverLink, server4, serverNetBits4, server6, serverNetBits6, routerServer4, routerServer6),
 	}
+	batches[Client] = mtu(clientLink) + batches[Client]
+	batches[Router] = mtu(routerClientLink, routerServerLink) + batches[Router]
+	batches[Server] = mtu(serverLink) + batches[Server]
 	for s, batch := range batches {
 		if err := l.run(Side(s), batch, l.tools.ip, "-batch", "-"); err != nil {
 			return err

@@ -149,8 +149,8 @@ func TestLinkTCPThroughputCalibration(t *testing.T) {
 	if goodput < 0.70*rate || goodput > 1.01*rate {
 		t.Errorf("goodput %.1f Mbit/s, want 70..101", goodput/1e6)
 	}
-	if st.LargestPacket > tunMTU {
-		t.Errorf("largest packet through the link %d bytes, want at most the MTU %d", st.LargestPacket, tunMTU)
+	if st.LargestPacket > l.MTU() {
+		t.Errorf("largest packet through the link %d bytes, want at most the MTU %d", st.LargestPacket, l.MTU())
 	}
 	if st.WriteErrors != 0 {
 		t.Errorf("%d packets refused by the kernel, want 0", st.WriteErrors)

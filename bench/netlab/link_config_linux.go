@@ -56,8 +56,9 @@ type LinkStats struct {
 	Up, Down linkem.Stats
 	// LargestPacket is the longest IP packet read from either TUN device,
 	// in bytes. The devices have no segmentation offload, so it never
-	// exceeds the 1500-byte MTU: the model sees wire-sized packets, as a
-	// real link would, and TCP cannot hide 64 KB aggregates from it.
+	// exceeds the lab's MTU (Options.MTU): the model sees wire-sized
+	// packets, as a real link would, and TCP cannot hide 64 KB aggregates
+	// from it.
 	LargestPacket int
 	// WriteErrors counts packets the kernel refused when the emulator
 	// handed them on; it stays 0 on a working lab.

@@ -28,7 +28,7 @@ func (l *Lab) createEmulatedLink() error {
 		closeFiles(client, router)
 		return err
 	}
-	emu, err := startEmulator(client, router, *l.opts.Link)
+	emu, err := startEmulator(client, router, *l.opts.Link, l.MTU())
 	if err != nil {
 		closeFiles(client, router)
 		return err
@@ -38,7 +38,7 @@ func (l *Lab) createEmulatedLink() error {
 		side Side
 		dev  string
 	}{{Client, clientLink}, {Router, routerClientLink}} {
-		batch := fmt.Sprintf("link set dev %s mtu %d txqueuelen %d\n", side.dev, tunMTU, tunTxQueueLen)
+		batch := fmt.Sprintf("link set dev %s mtu %d txqueuelen %d\n", side.dev, l.MTU(), tunTxQueueLen)
 		if err := l.run(side.side, batch, l.tools.ip, "-batch", "-"); err != nil {
 			return err
 		}

@@ -21,14 +21,18 @@ const (
 // baseRuleset is the router's nftables table. Chains are created empty and
 // filled by the methods that own them, each change in one atomic
 // `nft -f` transaction so that no packet ever sees a half-applied rule set.
-// The blackout chain runs before the loss chain; both only see forwarded
-// traffic, so the router's own ICMP and neighbour discovery are unaffected.
+// The blackout chain runs before the MTU black hole and the loss chain;
+// all three only see forwarded traffic, so the router's own ICMP and
+// neighbour discovery are unaffected.
 const baseRuleset = `table inet lab {
 	chain natpost {
 		type nat hook postrouting priority srcnat; policy accept;
 	}
 	chain blackout {
 		type filter hook forward priority -10; policy accept;
+	}
+	chain mtublackhole {
+		type filter hook forward priority -5; policy accept;
 	}
 	chain loss {
 		type filter hook forward priority 0; policy accept;

@@ -7,14 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// tunMTU is the emulated link's MTU, the same as the veth it replaces.
 // tunTxQueueLen raises the kernel's queue in front of each TUN device from
 // 500 packets, which a TCP burst overflows before the emulator reads it;
-// the emulator applies its own, configured queue behind it.
-const (
-	tunMTU        = 1500
-	tunTxQueueLen = 5000
-)
+// the emulator applies its own, configured queue behind it. The devices'
+// MTU is the lab's, like the veth they replace.
+const tunTxQueueLen = 5000
 
 // openTUN creates the layer-3 TUN device name in the calling thread's
 // network namespace, so it must run inside In. The device lives as long as

@@ -1,14 +1,19 @@
 // Command qbench compares limpet with TCP (CUBIC and BBR), TLS 1.3 over
 // TCP and the other protocols it knows over a matrix of paths: loopback, and
 // a 100 Mbit/s link with RTT 10, 50 and 200 ms and 0–3 % loss, bursty loss,
-// reordering, NAT rebinding, a client address change and a blackout, all
-// emulated in Linux network namespaces (bench/netlab). It prints markdown
-// tables, and with -out writes the JSON results and the SVG plots.
+// reordering, NAT rebinding, a client address change and a blackout, path
+// MTUs of 1280 and 1420 bytes, jumbo frames, a path MTU that drops
+// mid-transfer and rises again (with ICMP, and as a black hole), and a
+// CoDel bottleneck that marks ECN, all emulated in Linux network
+// namespaces (bench/netlab). It prints markdown tables, and with -out
+// writes the JSON results and the SVG plots.
 //
 // By default it runs the standard matrix, a few minutes: loopback, a clean
 // and a 1 %-loss path at RTT 50 ms, and a NAT rebinding. -full runs every
-// row with larger transfers and three repetitions (about an hour); -quick
-// is a smoke run of under a minute.
+// row with larger transfers and three repetitions (about an hour and a
+// quarter); -quick is a smoke run of under a minute. -full -rows TEXT runs
+// the full matrix's rows whose name contains TEXT, such as "MTU" (the path
+// MTU rows) or "CoDel".
 //
 // Usage:
 //
@@ -102,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&bulkSize, "bulk", "bytes per bulk run on emulated paths (stopped at -cap on slow paths)")
 	bulkCap := fs.Duration("cap", defaultBulkCap, "time cap on an emulated bulk run; a capped run reports the goodput so far")
 	reps := fs.Int("reps", defaultReps, "runs per protocol and transfer, alternating protocols; tables show the median")
-	full := fs.Bool("full", false, "every row of the matrix, about an hour: -matrix full -bulk 100MiB -cap 20s -reps 3")
+	full := fs.Bool("full", false, "every row of the matrix, about an hour and a quarter: -matrix full -bulk 100MiB -cap 20s -reps 3")
 	quick := fs.Bool("quick", false, "smoke run of every kind of row, under a minute: -matrix quick -size 128MiB -bulk 16MiB -cap 5s -reps 1")
 	matrix := fs.String("matrix", "standard", "which rows: standard, full, quick or loopback")
 	rows := fs.String("rows", "", "run only the rows whose name contains this text")
@@ -335,7 +340,9 @@ func writeMarkdown(w io.Writer, r bench.Report) {
 	io.WriteString(w, "\nGoodput: bytes the server application read per second of the bulk transfer (Mbit/s = 10^6 bits/s), median and min–max over the runs; "+
 		"a run stopped by the time cap counts the bytes read until then. Times run from the start of the dial (handshake included) to the server's last byte; "+
 		"time to first byte ends at the server's first byte. CPU s/GiB: user+sys time of the whole process per GiB moved (client and server; the emulator's forwarder too on emulated paths). "+
-		"Emulated paths: a userspace link between the client and router namespaces with half the RTT of delay each way, a drop-tail queue of one bandwidth-delay product, and the loss in each direction. "+
+		"Emulated paths: a userspace link between the client and router namespaces with half the RTT of delay each way, a drop-tail queue of one bandwidth-delay product, and the loss in each direction; "+
+		"on the CoDel row the queue is managed by CoDel (RFC 8289: 5 ms target, 100 ms interval), which marks ECN-capable packets CE and drops the others, behind a drop-tail limit of four RTTs. "+
+		"Path MTU rows: an n-MTU tunnel makes the router forward at most n-byte packets and answer longer ones with ICMP; a jumbo link has every link at 9000 bytes; MTU sizes are of IP packets, limpet's datagram size of UDP payloads (28 bytes less over IPv4). "+
 		"Congestion control: tcp-cubic and tcp-bbr set it per socket; tls runs over the kernel's default (BBR on this machine), quic-go over its own CUBIC, limpet over its CUBIC with HyStart++ and pacing.\n")
 }
 

@@ -45,7 +45,7 @@ type plot struct {
 
 // writePlots writes the SVG plots of a report into dir: goodput against
 // loss for each RTT of the random-loss rows, and delivery over time for the
-// NAT rebinding, client IP change and blackout rows. Plots whose rows the
+// NAT rebinding, client IP change, blackout and path MTU change rows. Plots whose rows the
 // report lacks are left out; the only errors are failures to write.
 func writePlots(dir string, r bench.Report) error {
 	for _, p := range reportPlots(r) {
@@ -74,6 +74,8 @@ func reportPlots(r bench.Report) []plot {
 		{bench.ChangeNATRebind, "nat-rebinding-timeline.svg", "NAT rebinding"},
 		{bench.ChangeClientIP, "client-ip-change-timeline.svg", "client IP change"},
 		{bench.ChangeBlackout, "blackout-timeline.svg", "path restored"},
+		{bench.ChangePathMTU, "path-mtu-change-timeline.svg", "path MTU"},
+		{bench.ChangePathMTUBlackHole, "path-mtu-black-hole-timeline.svg", "black hole"},
 	} {
 		for _, row := range r.Paths {
 			if row.Skipped != "" || row.Path.Disruption == nil || row.Path.Disruption.Change != t.change {
@@ -89,12 +91,14 @@ func reportPlots(r bench.Report) []plot {
 }
 
 // randomLossRow reports whether a row measured bulk goodput on an emulated
-// link with independent random loss and nothing else.
+// link with independent random loss and nothing else: no other MTU, no
+// CoDel.
 func randomLossRow(row bench.PathResult) bool {
 	p := row.Path
 	return row.Skipped == "" && len(row.BulkSummary) > 0 && !p.Loopback && p.RateBitsPerSecond > 0 &&
 		p.Disruption == nil && p.Fairness == "" &&
-		p.Burst == (linkem.GilbertElliott{}) && p.Reorder == (linkem.Reorder{})
+		p.Burst == (linkem.GilbertElliott{}) && p.Reorder == (linkem.Reorder{}) &&
+		p.MTU == 0 && p.PathMTU == 0 && !p.CoDelECN
 }
 
 // goodputPlots draws one chart per link (rate and RTT) of the random-loss
@@ -271,7 +275,9 @@ const changeMarkerTolerance = 100 * time.Millisecond
 // them gives the markers; changes triggered by progress come at different
 // times for different protocols, and then each run's changes are marked
 // with the protocol's name, unless they coincide anyway. A blackout is
-// marked where it began and where the path was restored.
+// marked where it began and where the path was restored; a path MTU change
+// where the MTU dropped (label and the MTU) and where it rose back (label
+// "removed" or "restored").
 func changeMarkers(sc *bench.DisruptionScenario, runs []bench.DisruptionResult, label string) []svgplot.Marker {
 	most := 0
 	for i, r := range runs {
@@ -298,12 +304,23 @@ func changeMarkers(sc *bench.DisruptionScenario, runs []bench.DisruptionResult, 
 		}
 	}
 	var markers []svgplot.Marker
+	mtu := sc.Change == bench.ChangePathMTU || sc.Change == bench.ChangePathMTUBlackHole
 	add := func(r bench.DisruptionResult, suffix string) {
-		for _, ch := range r.Changes {
+		for i, ch := range r.Changes {
 			if sc.Change == bench.ChangeBlackout && sc.Blackout > 0 {
 				markers = append(markers, svgplot.Marker{X: (ch.At - sc.Blackout).Seconds(), Label: "blackout" + suffix})
 			}
-			markers = append(markers, svgplot.Marker{X: ch.At.Seconds(), Label: label + suffix})
+			l := label
+			switch {
+			case mtu && sc.MTURestore > 0 && i%2 == 1:
+				l += " restored"
+				if sc.Change == bench.ChangePathMTUBlackHole {
+					l = label + " removed"
+				}
+			case mtu:
+				l += fmt.Sprintf(" %d", sc.PathMTU)
+			}
+			markers = append(markers, svgplot.Marker{X: ch.At.Seconds(), Label: l + suffix})
 		}
 	}
 	if shared {

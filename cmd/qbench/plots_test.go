@@ -69,6 +69,16 @@ func syntheticReport() bench.Report {
 	rebind := &bench.DisruptionScenario{Change: bench.ChangeNATRebind, Count: 3, Every: 5 * time.Second, Size: 200 * mib}
 	blackout := &bench.DisruptionScenario{Change: bench.ChangeBlackout, Count: 1, Size: 64 * mib, Blackout: 10 * time.Second}
 	tcpTimeline := timeline(10*mib, 5*time.Second)
+	// Rows of other MTUs and a CoDel row have no place among the
+	// random-loss plots.
+	jumbo := emulatedRow(ms10, 0, both(100, 100))
+	jumbo.Path.MTU, jumbo.Path.RateBitsPerSecond = 9000, 1e9
+	tunnel := emulatedRow(ms50, 0, both(1, 1))
+	tunnel.Path.PathMTU = 1280
+	codel := emulatedRow(ms50, 0, both(1, 1))
+	codel.Path.CoDelECN = true
+	mtuChange := &bench.DisruptionScenario{Change: bench.ChangePathMTU, Count: 1, Every: 3 * time.Second,
+		PathMTU: 1280, MTURestore: 7 * time.Second, Size: 160 * mib}
 	return bench.Report{
 		Command:   "qbench -out results",
 		Date:      time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
@@ -82,6 +92,18 @@ func syntheticReport() bench.Report {
 			emulatedRow(ms10, 0, both(11.9, 11.9)),
 			bursty,
 			skipped,
+			jumbo,
+			tunnel,
+			codel,
+			{
+				Path: bench.PathSpec{Name: "path MTU 1280 from 3 s to 10 s", RateBitsPerSecond: 100_000_000, RTT: ms50, Disruption: mtuChange},
+				Disruptions: []bench.DisruptionResult{
+					{Protocol: bench.DisruptTCP, Survived: true, Seconds: 15, Changes: []bench.ChangeOutcome{{At: 3 * time.Second, Resumed: true}, {At: 10 * time.Second, Resumed: true}},
+						Timeline: timeline(10*mib, 15*time.Second)},
+					{Protocol: bench.DisruptLimpet, Survived: true, Seconds: 14, Changes: []bench.ChangeOutcome{{At: 3 * time.Second, Resumed: true}, {At: 10 * time.Second, Resumed: true}},
+						Timeline: timeline(11*mib, 14*time.Second)},
+				},
+			},
 			{
 				Path: bench.PathSpec{Name: "NAT rebinding every 5 s, 100 Mbit/s, RTT 50 ms", RateBitsPerSecond: 100_000_000, RTT: ms50, Disruption: rebind},
 				Disruptions: []bench.DisruptionResult{
@@ -114,10 +136,11 @@ func syntheticReport() bench.Report {
 }
 
 var wantPlots = map[string][]string{ // file: the series it names
-	"goodput-vs-loss-rtt10ms.svg": {"tcp-cubic", "limpet", "link limit"},
-	"goodput-vs-loss-rtt50ms.svg": {"tcp-cubic", "limpet", "link limit"},
-	"nat-rebinding-timeline.svg":  {"tcp (connection reset)", "limpet"},
-	"blackout-timeline.svg":       {"tcp", "limpet"},
+	"goodput-vs-loss-rtt10ms.svg":  {"tcp-cubic", "limpet", "link limit"},
+	"goodput-vs-loss-rtt50ms.svg":  {"tcp-cubic", "limpet", "link limit"},
+	"nat-rebinding-timeline.svg":   {"tcp (connection reset)", "limpet"},
+	"blackout-timeline.svg":        {"tcp", "limpet"},
+	"path-mtu-change-timeline.svg": {"tcp", "limpet", "path MTU 1280", "path MTU restored"},
 }
 
 func TestWritePlots(t *testing.T) {
@@ -302,6 +325,12 @@ func TestTimelinePlots(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c.Markers, want) {
 		t.Errorf("blackout markers %v, want %v", c.Markers, want)
+	}
+
+	c = findPlot(t, plots, "path-mtu-change-timeline.svg")
+	want = []svgplot.Marker{{X: 3, Label: "path MTU 1280"}, {X: 10, Label: "path MTU restored"}}
+	if !reflect.DeepEqual(c.Markers, want) {
+		t.Errorf("path MTU markers %v, want %v", c.Markers, want)
 	}
 }
 

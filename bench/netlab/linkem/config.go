@@ -17,11 +17,19 @@ var ErrInvalidConfig = errors.New("linkem: invalid link configuration")
 // hide unbounded bufferbloat in a benchmark.
 const DefaultQueuePackets = 1000
 
-// Capacity is the most packets a Link holds at once, waiting and in flight
-// together; beyond it Enqueue returns Overflow. It bounds the memory a fast
-// sender can pin through a long delay: 32768 full-size packets are 48 MiB,
-// more than 1 Gbit/s needs across 200 ms.
-const Capacity = 1 << 15
+// Capacity and CapacityBytes bound what a Link holds at once, waiting and
+// in flight together: at most Capacity packets of at most CapacityBytes
+// bytes in all; beyond either, Enqueue returns Overflow. They bound the
+// memory a fast sender can pin through a long delay. 32768 packets of 1500
+// bytes are 48 MiB, more than 1 Gbit/s needs across 200 ms, so at that
+// size the packet count binds; with 9000-byte jumbo packets the byte bound
+// does, at about 7400 packets (still 1 Gbit/s across 500 ms). The caller's
+// buffers may be larger than the packets in them: the network lab's
+// emulator sizes each buffer for the lab's MTU.
+const (
+	Capacity      = 1 << 15
+	CapacityBytes = 64 << 20
+)
 
 // MaxDelay bounds Delay and Reorder.ExtraDelay, which keeps time arithmetic
 // far from overflow and rejects values that are certainly typos.
@@ -62,6 +70,19 @@ type Config struct {
 	// Reorder holds back a share of packets so that later ones overtake
 	// them; its zero value reorders nothing.
 	Reorder Reorder
+
+	// MTU, if positive, is the largest packet the link carries: a longer
+	// packet is dropped without a trace (verdict OverMTU), as a link
+	// whose MTU is smaller than its neighbours' does. No ICMP "packet too
+	// big" goes back, so to a sender this is a path MTU black hole
+	// (RFC 2923 section 2.1). Zero means no limit below MaxPacketSize.
+	MTU int
+
+	// CoDel, when enabled, manages the bottleneck queue with CoDel (RFC
+	// 8289) instead of leaving it to the drop-tail limits alone, which
+	// still apply as a backstop. It only acts on a rate-limited link,
+	// where packets queue.
+	CoDel CoDelConfig
 
 	// Seed starts the link's random number generator. The same seed and
 	// the same packet sequence give the same losses and reorderings, so
@@ -118,6 +139,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: queue limit %v not in [0, %v]", ErrInvalidConfig, c.QueueLimitTime, MaxDelay)
 	case c.Reorder.ExtraDelay < 0 || c.Reorder.ExtraDelay > MaxDelay:
 		return fmt.Errorf("%w: reorder extra delay %v not in [0, %v]", ErrInvalidConfig, c.Reorder.ExtraDelay, MaxDelay)
+	case c.MTU < 0 || c.MTU > MaxPacketSize:
+		return fmt.Errorf("%w: MTU %d not in [0, %d]", ErrInvalidConfig, c.MTU, MaxPacketSize)
+	case c.CoDel.Target < 0 || c.CoDel.Target > MaxDelay:
+		return fmt.Errorf("%w: CoDel target %v not in [0, %v]", ErrInvalidConfig, c.CoDel.Target, MaxDelay)
+	case c.CoDel.Interval < 0 || c.CoDel.Interval > MaxDelay:
+		return fmt.Errorf("%w: CoDel interval %v not in [0, %v]", ErrInvalidConfig, c.CoDel.Interval, MaxDelay)
 	case c.Reorder.Probability > 0 && c.Reorder.ExtraDelay == 0:
 		return fmt.Errorf("%w: reorder probability %v without an extra delay reorders nothing", ErrInvalidConfig, c.Reorder.Probability)
 	}

@@ -2,8 +2,10 @@ package linkem
 
 // Stats counts what a Link did since New. Every offered packet is counted
 // once as accepted or under exactly one drop reason, so
-// Offered == Accepted + Lost + BurstLost + QueueFull + Overflow + TooLarge,
-// and every accepted packet is either delivered or still held.
+// Offered == Accepted + Lost + BurstLost + QueueFull + Overflow + TooLarge
+// + OverMTU, and every accepted packet is delivered, still held, or
+// dropped by CoDel when it left the queue:
+// Accepted == Delivered + CoDelDropped + Len().
 type Stats struct {
 	// Offered counts packets given to Enqueue, OfferedBytes their bytes.
 	Offered, OfferedBytes uint64
@@ -19,6 +21,12 @@ type Stats struct {
 	Overflow uint64
 	// TooLarge counts packets longer than MaxPacketSize.
 	TooLarge uint64
+	// OverMTU counts packets longer than Config.MTU, dropped silently.
+	OverMTU uint64
+	// CoDelDropped counts accepted packets CoDel dropped as they left the
+	// queue; CEMarked, the ECN-capable ones it marked Congestion
+	// Experienced instead (Config.CoDel.ECN).
+	CoDelDropped, CEMarked uint64
 	// Reordered counts accepted packets held back by Reorder.ExtraDelay.
 	Reordered uint64
 	// Delivered counts packets returned by Dequeue, DeliveredBytes their
@@ -41,5 +49,7 @@ func (s *Stats) count(v Verdict) {
 		s.Overflow++
 	case TooLarge:
 		s.TooLarge++
+	case OverMTU:
+		s.OverMTU++
 	}
 }

@@ -20,6 +20,8 @@ const (
 	// TooLarge means the packet was longer than MaxPacketSize, which no
 	// IP packet without jumbogram options can be.
 	TooLarge
+	// OverMTU means the packet was longer than Config.MTU.
+	OverMTU
 )
 
 // String names the verdict for logs and test messages.
@@ -37,6 +39,8 @@ func (v Verdict) String() string {
 		return "overflow"
 	case TooLarge:
 		return "too large"
+	case OverMTU:
+		return "over MTU"
 	default:
 		return fmt.Sprintf("Verdict(%d)", int(v))
 	}
