@@ -59,8 +59,9 @@ type Controller interface {
 	// recently sent packet the ACK acknowledged having been sent at
 	// largestAckedSentTime. Like OnLoss it starts a recovery period and
 	// reduces the window unless that packet was sent before the current
-	// period began, but nothing was lost, so there is nothing to undo. It
-	// reports whether the window was reduced.
+	// period began, but nothing was lost, so there is nothing to undo; the
+	// reduction may be smaller than a loss's (RFC 8511). It reports
+	// whether the window was reduced.
 	OnCongestionExperienced(now, largestAckedSentTime time.Time) bool
 
 	// OnSpuriousLoss reports bytes that an earlier OnLoss counted as lost

@@ -15,6 +15,13 @@ const (
 	cubicBeta    = 0.7
 	cubicBetaNum = 7
 	cubicBetaDen = 10
+
+	// ecnBetaNum/ecnBetaDen is the reduction for Congestion Experienced
+	// marks, in the spirit of ABE (RFC 8511): a mark comes from an AQM
+	// that keeps its queue short, where cutting to 0.7 leaves the link
+	// idle for a while; a smaller cut keeps it busy. Loss keeps 0.7.
+	ecnBetaNum = 85
+	ecnBetaDen = 100
 	// cubicRenoAlpha is α_cubic = 3(1−β)/(1+β): the additive increase per
 	// RTT, in segments, that makes the Reno-friendly estimate W_est match
 	// Reno's average window under β_cubic (RFC 9438 §4.3).
@@ -368,7 +375,7 @@ func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Ti
 		return
 	}
 	c.saveUndo(now, lostBytes)
-	c.reduce(now)
+	c.reduce(now, cubicBetaNum, cubicBetaDen)
 }
 
 // OnCongestionExperienced implements Controller: the same reduction as a
@@ -380,12 +387,13 @@ func (c *Cubic) OnCongestionExperienced(now, largestAckedSentTime time.Time) boo
 	}
 	c.undo.valid = false
 	c.undo.reductions++
-	c.reduce(now)
+	c.reduce(now, ecnBetaNum, ecnBetaDen)
 	return true
 }
 
-// reduce starts a recovery period at now and cuts the window by β_cubic.
-func (c *Cubic) reduce(now time.Time) {
+// reduce starts a recovery period at now and cuts the window to
+// betaNum/betaDen of itself.
+func (c *Cubic) reduce(now time.Time, betaNum, betaDen int) {
 	c.recoveryStart = now
 	c.haveRecovery = true
 	c.inRecovery = true
@@ -401,7 +409,7 @@ func (c *Cubic) reduce(now time.Time) {
 		c.wMax = w
 	}
 	c.cwndPrior = c.cwnd
-	c.ssthresh = c.reduced(c.cwnd)
+	c.ssthresh = max(c.cwnd*betaNum/betaDen, MinimumWindow(c.maxDatagramSize))
 	c.cwnd = c.ssthresh
 	c.cwndFraction = 0
 	c.epochStarted = false

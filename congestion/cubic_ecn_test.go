@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// TestCongestionExperienced: a CE report reduces the window as a loss does,
-// once per recovery period, and a later spurious-loss report cannot undo it.
+// TestCongestionExperienced: a CE report reduces the window, to 0.85 of
+// itself rather than a loss's 0.7 (ABE, RFC 8511), once per recovery
+// period, and a later spurious-loss report cannot undo it.
 func TestCongestionExperienced(t *testing.T) {
 	d := inAvoidance(t)
 	before := d.c.Window()
@@ -16,7 +17,7 @@ func TestCongestionExperienced(t *testing.T) {
 	if !d.c.OnCongestionExperienced(d.now, p[2].at) {
 		t.Fatal("first CE report did not reduce the window")
 	}
-	if got, want := d.c.Window(), before*7/10; got != want {
+	if got, want := d.c.Window(), before*85/100; got != want {
 		t.Fatalf("window after CE: got %d, want %d", got, want)
 	}
 	// More CE for packets sent before the reduction: the same event.
@@ -24,7 +25,7 @@ func TestCongestionExperienced(t *testing.T) {
 		t.Fatal("a second CE report in the same recovery period reduced the window again")
 	}
 	d.c.OnSpuriousLoss(d.now, d.mss, d.now)
-	if got, want := d.c.Window(), before*7/10; got != want {
+	if got, want := d.c.Window(), before*85/100; got != want {
 		t.Fatalf("window after a spurious-loss report: got %d, want %d (a CE reduction is not undone)", got, want)
 	}
 	// A packet sent after the reduction starts a new event.
