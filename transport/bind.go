@@ -77,7 +77,8 @@ func (d *Datagram) Segment(i int) []byte {
 // from others; concurrent calls of the same method are safe but serialised.
 type Bind interface {
 	// ReadBatch blocks until at least one datagram arrives and fills up to
-	// min(len(dgrams), BatchSize()) entries: Buf[:N], Addr and SegmentSize.
+	// min(len(dgrams), BatchSize()) entries: Buf[:N], Addr, SegmentSize,
+	// ECN and Local.
 	// Buffers of BindReadBufferSize bytes let the Bind receive GRO trains
 	// where the kernel offers them; with any shorter buffer it asks the
 	// kernel for single datagrams instead (so use one size throughout). A
@@ -86,11 +87,14 @@ type Bind interface {
 	ReadBatch(dgrams []Datagram) (n int, err error)
 
 	// WriteBatch sends every datagram, using GSO for trains and for runs
-	// of consecutive datagrams to the same Addr of the same size (the last
-	// may be shorter). It tries every datagram even when one fails (one
-	// with N outside Buf or an address the socket cannot reach is skipped)
-	// and returns the first error; IsLocalAddressError tells whether that
-	// error means the local address is gone.
+	// of consecutive datagrams to the same Addr, with the same ECN and
+	// Local, of the same size (the last may be shorter). It tries every
+	// datagram even when one fails and returns the first error. It skips
+	// a datagram with N outside Buf or an address the socket cannot
+	// reach, and one the system refuses as too large (on Linux, over the
+	// local interface's MTU), with an error matching syscall.EMSGSIZE.
+	// IsLocalAddressError tells whether an error means the local address
+	// is gone. A Local of the other family than Addr is ignored.
 	WriteBatch(dgrams []Datagram) error
 
 	// LocalAddr is the address the Bind listens on.

@@ -28,11 +28,6 @@ const maxSendIovecs = 1024
 // kernel defaults (about 200 KiB) drop bursts at GSO speeds.
 const socketBufferSize = 8 << 20
 
-// oobWords sizes each message's control buffer in 8-byte words (so that a
-// cmsghdr at its start is aligned): room for a UDP_SEGMENT, or a UDP_GRO
-// and an SO_RXQ_OVFL message (24 bytes each).
-const oobWords = 8
-
 // sockaddrSize is a sockaddr_in6, the larger of the two families.
 const sockaddrSize = unix.SizeofSockaddrInet6
 
@@ -72,6 +67,12 @@ type linuxBind struct {
 	rxqOverflow atomic.Uint64
 	rxqLast     uint32 // guarded by readMu
 
+	// localErrors is set when a send drew EMSGSIZE: with IP_RECVERR the
+	// kernel also queued a report of it (origin local) in the socket's
+	// error queue, which only an ICMP error would otherwise drain, and
+	// which holds receive buffer until read.
+	localErrors atomic.Bool
+
 	writeMu sync.Mutex
 	wr      mmsgWriter // guarded by writeMu
 }
@@ -102,9 +103,11 @@ func newUDPBind(conn *net.UDPConn, opts bindOptions) (Bind, error) {
 		// Set don't-fragment and ignore the kernel's path-MTU cache
 		// (RFC 9000 §14): datagrams are never fragmented, and their size
 		// is the transport's business, not an ICMP message's that anyone
-		// could forge. Limpet does not yet discover a path's MTU; it sends
-		// at most 1452 bytes (docs/PROTOCOL.md section 2). The IPv4
-		// option also governs IPv4 peers of a dual-stack socket.
+		// could forge: the transport finds the path's MTU with probes it
+		// sees acknowledged (docs/PROTOCOL.md section 11). A datagram
+		// larger than the interface allows fails at once with EMSGSIZE,
+		// which tells the search too. The IPv4 option also governs IPv4
+		// peers of a dual-stack socket.
 		_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
 		if b.v6 {
 			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE)
@@ -117,6 +120,9 @@ func newUDPBind(conn *net.UDPConn, opts bindOptions) (Bind, error) {
 		if b.v6 {
 			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
 		}
+		// Each datagram read carries its ECN codepoint and the address
+		// it was sent to (Datagram.ECN and Local).
+		enableRecvControl(s, b.v6)
 		// Kernels before 4.18 have no UDP_SEGMENT and say ENOPROTOOPT.
 		if !opts.noGSO {
 			_, err := unix.GetsockoptInt(s, unix.IPPROTO_UDP, unix.UDP_SEGMENT)
@@ -168,7 +174,7 @@ type mmsgReader struct {
 	hdrs  [linuxBatchSize]unix.Mmsghdr
 	iovs  [linuxBatchSize]unix.Iovec
 	names [linuxBatchSize][sockaddrSize]byte
-	oob   [linuxBatchSize][oobWords]uint64
+	oob   [linuxBatchSize][recvOOBWords]uint64
 
 	count int           // messages offered to recvmmsg
 	n     int           // messages it filled
@@ -218,37 +224,50 @@ func (b *linuxBind) ReadBatch(dgrams []Datagram) (int, error) {
 			Control: (*byte)(unsafe.Pointer(&r.oob[i][0])),
 		}}
 		r.hdrs[i].Hdr.SetIovlen(1)
-		r.hdrs[i].Hdr.SetControllen(oobWords * 8)
+		r.hdrs[i].Hdr.SetControllen(recvOOBWords * 8)
 	}
 	if want := shortest >= BindReadBufferSize; b.groCapable && b.gro != want {
 		if err := b.setGRO(want); err != nil {
 			return 0, err
 		}
 	}
-	r.count = count
-	if err := b.raw.Read(r.recv); err != nil {
-		return 0, err
+	if b.localErrors.Swap(false) {
+		if ue := b.readErrQueue(); ue != nil {
+			return 0, ue // an ICMP error queued among them
+		}
 	}
-	if r.errno != 0 {
+	r.count = count
+	for {
+		if err := b.raw.Read(r.recv); err != nil {
+			return 0, err
+		}
+		if r.errno == 0 {
+			break
+		}
+		// The error queue made recvmmsg fail: an ICMP error to report,
+		// or only path-MTU news, which is drained and ignored.
 		if ue := b.readErrQueue(); ue != nil {
 			return 0, ue
 		}
-		return 0, os.NewSyscallError("recvmmsg", r.errno)
+		if r.errno != unix.EMSGSIZE {
+			return 0, os.NewSyscallError("recvmmsg", r.errno)
+		}
 	}
 	for i := range r.n {
 		d, h := &dgrams[i], &r.hdrs[i]
 		d.N = int(h.Len)
 		d.Addr = decodeSockaddr(&r.names[i])
 		d.SegmentSize = 0
-		oob := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[i][0])), oobWords*8)
-		seg, drops, ok := parseRecvControl(oob[:min(int(h.Hdr.Controllen), len(oob))])
-		if b.groCapable && seg > 0 && d.N > seg {
-			d.SegmentSize = seg
+		oob := unsafe.Slice((*byte)(unsafe.Pointer(&r.oob[i][0])), recvOOBWords*8)
+		rc := parseRecvControl(oob[:min(int(h.Hdr.Controllen), len(oob))])
+		if b.groCapable && rc.segSize > 0 && d.N > rc.segSize {
+			d.SegmentSize = rc.segSize
 		}
-		if ok {
+		d.ECN, d.Local = rc.ecn, rc.dst
+		if rc.hasDrops {
 			// A 32-bit counter that wraps: add what it moved since.
-			b.rxqOverflow.Add(uint64(drops - b.rxqLast))
-			b.rxqLast = drops
+			b.rxqOverflow.Add(uint64(rc.drops - b.rxqLast))
+			b.rxqLast = rc.drops
 		}
 	}
 	return r.n, nil
@@ -269,7 +288,7 @@ func (b *linuxBind) ReceiveDrops() uint64 { return b.rxqOverflow.Load() }
 func (b *linuxBind) readErrQueue() *UnreachableError {
 	var first *UnreachableError
 	var buf [64]byte
-	var oob [128]byte
+	var oob [256]byte // IP_RECVERR, and the PKTINFO and TOS messages of the datagram that drew it
 	b.raw.Control(func(fd uintptr) {
 		for range 64 {
 			_, oobn, _, from, err := unix.Recvmsg(int(fd), buf[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
@@ -288,6 +307,13 @@ func (b *linuxBind) readErrQueue() *UnreachableError {
 				}
 				ee := (*unix.SockExtendedErr)(unsafe.Pointer(&m.Data[0]))
 				if ee.Origin != unix.SO_EE_ORIGIN_ICMP && ee.Origin != unix.SO_EE_ORIGIN_ICMP6 {
+					continue
+				}
+				if syscall.Errno(ee.Errno) == unix.EMSGSIZE {
+					// Fragmentation needed, or Packet Too Big: path-MTU
+					// news that anyone can forge. Path MTU discovery
+					// learns the size from acknowledgements instead
+					// (docs/PROTOCOL.md section 11).
 					continue
 				}
 				if to, ok := sockaddrAddrPort(from); ok {
@@ -343,7 +369,7 @@ type mmsgWriter struct {
 	hdrs  [linuxBatchSize]unix.Mmsghdr
 	iovs  [maxSendIovecs]unix.Iovec
 	names [linuxBatchSize][sockaddrSize]byte
-	oob   [linuxBatchSize][oobWords]uint64
+	oob   [linuxBatchSize][sendOOBWords]uint64
 
 	// starts[m] is where message m begins in the caller's batch and
 	// usesGSO[m] whether it carries UDP_SEGMENT: after a GSO failure the
@@ -441,14 +467,18 @@ func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
 			if w.errno == 0 {
 				continue
 			}
-			if gso && w.usesGSO[w.from] && (w.errno == unix.EIO || w.errno == unix.EINVAL) {
+			gsoErr := w.errno == unix.EIO || w.errno == unix.EINVAL || w.errno == unix.EMSGSIZE
+			if gso && w.usesGSO[w.from] && gsoErr {
 				// EIO: the route's device cannot offload
 				// segmentation (no checksum offload, or an xfrm
 				// route), so give GSO up for good. EINVAL may mean
-				// the same or may blame the datagram (a segment
-				// over the MTU); a plain resend tells. Either way
-				// the rest of this batch goes without GSO, from
-				// the refused message on.
+				// the same, or, like EMSGSIZE, blame a segment over
+				// the MTU (older kernels say EINVAL, newer
+				// EMSGSIZE), which takes the message's other
+				// datagrams down with it; a plain resend tells,
+				// and sends those. Either way the rest of this
+				// batch goes without GSO, from the refused message
+				// on.
 				if w.errno == unix.EIO {
 					b.gso.Store(false)
 				} else {
@@ -457,6 +487,9 @@ func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
 				gso = false
 				pos = w.starts[w.from]
 				break
+			}
+			if w.errno == unix.EMSGSIZE {
+				b.localErrors.Store(true)
 			}
 			first = firstError(first, os.NewSyscallError("sendmmsg", w.errno))
 			w.from++ // skip the message the kernel refused
@@ -474,13 +507,14 @@ func (b *linuxBind) reachable(ap netip.AddrPort) bool {
 // add appends the message that starts at pos and returns where the next
 // one starts. It sends a train in GSO-sized chunks (or segment by segment
 // without GSO) and, with GSO, gathers a run of separate datagrams to the
-// same peer, all of one size but the last, into one message whose iovecs
-// the kernel concatenates and splits again at the segment size.
+// same peer, from the same Local with the same ECN, all of one size but
+// the last, into one message whose iovecs the kernel concatenates and
+// splits again at the segment size.
 func (w *mmsgWriter) add(dgrams []Datagram, pos batchPos, gso, v6 bool) batchPos {
 	m := w.nmsg
 	w.nmsg++
 	d := &dgrams[pos.dgram]
-	w.starts[m], w.usesGSO[m] = pos, false
+	w.starts[m] = pos
 	h := &w.hdrs[m].Hdr
 	*h = unix.Msghdr{
 		Name:    &w.names[m][0],
@@ -490,6 +524,7 @@ func (w *mmsgWriter) add(dgrams []Datagram, pos batchPos, gso, v6 bool) batchPos
 	firstIov := w.niov
 	next := batchPos{pos.dgram + 1, 0}
 	data := d.Buf[pos.off:d.N]
+	gsoSize := 0 // UDP_SEGMENT's, if the message carries several datagrams
 	switch seg := d.SegmentSize; {
 	case seg > 0 && seg < len(data):
 		chunk := seg
@@ -498,7 +533,7 @@ func (w *mmsgWriter) add(dgrams []Datagram, pos batchPos, gso, v6 bool) batchPos
 		}
 		w.addIovec(data[:chunk])
 		if chunk > seg {
-			w.setSegmentSize(m, seg)
+			gsoSize = seg
 		}
 		if chunk < len(data) {
 			next = batchPos{pos.dgram, pos.off + chunk}
@@ -509,7 +544,8 @@ func (w *mmsgWriter) add(dgrams []Datagram, pos batchPos, gso, v6 bool) batchPos
 		j := next.dgram
 		for ; j < len(dgrams) && j-pos.dgram < maxGSOSegments && w.niov < len(w.iovs); j++ {
 			e := &dgrams[j]
-			if e.Addr != d.Addr || e.N <= 0 || e.N > size || e.N > len(e.Buf) || total+e.N > maxGSOPayload ||
+			if e.Addr != d.Addr || e.ECN != d.ECN || e.Local != d.Local ||
+				e.N <= 0 || e.N > size || e.N > len(e.Buf) || total+e.N > maxGSOPayload ||
 				(e.SegmentSize > 0 && e.SegmentSize < e.N) {
 				break
 			}
@@ -521,33 +557,25 @@ func (w *mmsgWriter) add(dgrams []Datagram, pos batchPos, gso, v6 bool) batchPos
 			}
 		}
 		if w.niov-firstIov > 1 {
-			w.setSegmentSize(m, size)
+			gsoSize = size
 		}
 		next = batchPos{j, 0}
 	default:
 		w.addIovec(data)
 	}
 	h.SetIovlen(w.niov - firstIov)
+	oob := unsafe.Slice((*byte)(unsafe.Pointer(&w.oob[m][0])), sendOOBWords*8)
+	if n := putSendControl(oob, gsoSize, d.ECN, d.Local, d.Addr.Addr()); n > 0 {
+		h.Control = &oob[0]
+		h.SetControllen(n)
+	}
+	w.usesGSO[m] = gsoSize > 0
 	return next
 }
 
 func (w *mmsgWriter) addIovec(p []byte) {
 	setIovec(&w.iovs[w.niov], p)
 	w.niov++
-}
-
-// setSegmentSize gives message m a UDP_SEGMENT control message: the kernel
-// (or the NIC) cuts its payload into seg-byte datagrams.
-func (w *mmsgWriter) setSegmentSize(m, seg int) {
-	oob := unsafe.Slice((*byte)(unsafe.Pointer(&w.oob[m][0])), oobWords*8)
-	cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	cm.Level, cm.Type = unix.IPPROTO_UDP, unix.UDP_SEGMENT
-	cm.SetLen(unix.CmsgLen(2))
-	*(*uint16)(unsafe.Pointer(&oob[unix.CmsgLen(0)])) = uint16(seg)
-	h := &w.hdrs[m].Hdr
-	h.Control = &oob[0]
-	h.SetControllen(unix.CmsgSpace(2))
-	w.usesGSO[m] = true
 }
 
 // dropReferences forgets the caller's buffers, so that the writer does not
@@ -563,25 +591,4 @@ func setIovec(iov *unix.Iovec, p []byte) {
 		iov.Base = &p[0]
 	}
 	iov.SetLen(len(p))
-}
-
-// parseRecvControl reads a received datagram's control messages: the
-// segment size of a UDP_GRO train (0 if it arrived alone), and the
-// socket's SO_RXQ_OVFL drop counter if present.
-func parseRecvControl(oob []byte) (segSize int, drops uint32, hasDrops bool) {
-	for len(oob) >= unix.SizeofCmsghdr {
-		cm := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(cm.Len)
-		if l < unix.SizeofCmsghdr || l > len(oob) {
-			break
-		}
-		switch {
-		case cm.Level == unix.IPPROTO_UDP && cm.Type == unix.UDP_GRO && l >= unix.CmsgLen(4):
-			segSize = int(*(*int32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])))
-		case cm.Level == unix.SOL_SOCKET && cm.Type == unix.SO_RXQ_OVFL && l >= unix.CmsgLen(4):
-			drops, hasDrops = *(*uint32)(unsafe.Pointer(&oob[unix.CmsgLen(0)])), true
-		}
-		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
-	}
-	return segSize, drops, hasDrops
 }

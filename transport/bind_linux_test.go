@@ -7,14 +7,17 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/transport/internal/testutil"
 )
 
@@ -284,10 +287,13 @@ func TestBindSteadyStateAllocatesNothing(t *testing.T) {
 		desc   string
 		opts   bindOptions
 		trains bool
+		marked bool // sent with ECN and Local, so with IPV6_TCLASS and IPV6_PKTINFO
 	}{
 		{desc: "plain batches", opts: bindOptions{noGSO: true, noGRO: true}},
 		{desc: "GSO coalescing and GRO", opts: bindOptions{}},
 		{desc: "GSO trains and GRO", opts: bindOptions{}, trains: true},
+		{desc: "plain batches with ECN and Local", opts: bindOptions{noGSO: true, noGRO: true}, marked: true},
+		{desc: "GSO trains with ECN and Local", opts: bindOptions{}, trains: true, marked: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -303,6 +309,11 @@ func TestBindSteadyStateAllocatesNothing(t *testing.T) {
 				train, _ := bindTrain(40, 1452, 1452, to)
 				batch = []Datagram{train}
 				perWrite = 40
+			}
+			if tt.marked {
+				for i := range batch {
+					batch[i].ECN, batch[i].Local = packet.ECNECT0, to.Addr()
+				}
 			}
 			reads := bindReadBuffers(rx.BatchSize())
 			// A lost datagram would block ReadBatch: fail instead of hanging.
@@ -429,4 +440,205 @@ func TestBindCountsReceiveBufferDrops(t *testing.T) {
 	if drops := b.ReceiveDrops(); drops != uint64(sent-got) {
 		t.Errorf("ReceiveDrops = %d, want %d (%d of %d datagrams read)", drops, sent-got, got, sent)
 	}
+}
+
+// bindOversizeBatch returns a batch to `to` with oversize datagrams amid
+// ones that fit: a lone one, a run GSO would join and a train, each over
+// the limit at `huge` bytes; and the payloads that must arrive.
+func bindOversizeBatch(to netip.AddrPort, fit, huge int) ([]Datagram, [][]byte) {
+	var batch []Datagram
+	var want [][]byte
+	add := func(i, size int) {
+		p := bindPayload(i, size)
+		batch = append(batch, Datagram{Buf: p, N: size, Addr: to})
+		if size == fit {
+			want = append(want, p)
+		}
+	}
+	add(0, fit)
+	add(1, huge)
+	add(2, fit)
+	for i := range 3 {
+		add(3+i, huge)
+	}
+	train, _ := bindTrain(2, huge, huge, to)
+	batch = append(batch, train)
+	add(6, fit)
+	add(7, fit)
+	return batch, want
+}
+
+// bindCheckOversize sends bindOversizeBatch from tx to rx and checks that
+// what fits arrives and WriteBatch reports EMSGSIZE, not a lost address.
+func bindCheckOversize(t *testing.T, tx, rx Bind, to netip.AddrPort, fit, huge int) {
+	t.Helper()
+	batch, want := bindOversizeBatch(to, fit, huge)
+	segs := tx.MaxSegments()
+	err := tx.WriteBatch(batch)
+	if !errors.Is(err, syscall.EMSGSIZE) || IsLocalAddressError(err) {
+		t.Errorf("WriteBatch: got %v, want an error matching EMSGSIZE that is no local address error", err)
+	}
+	got, _ := bindFlatten(bindRead(t, rx, len(want)))
+	bindCheckPayloads(t, got, want)
+	if tx.MaxSegments() != segs {
+		t.Errorf("MaxSegments: got %d, want %d: the datagrams, not GSO, were at fault", tx.MaxSegments(), segs)
+	}
+
+	// The kernel queued a report of each refusal in tx's error queue; the
+	// next read drains them rather than let them hold receive buffer.
+	pong := []Datagram{{Buf: []byte("pong"), N: 4, Addr: tx.LocalAddr()}}
+	if tx.LocalAddr().Addr().IsUnspecified() {
+		pong[0].Addr = netip.AddrPortFrom(to.Addr(), tx.LocalAddr().Port())
+	}
+	if err := rx.WriteBatch(pong); err != nil {
+		t.Fatal(err)
+	}
+	dgrams := bindReadBuffers(1)
+	tx.(*linuxBind).conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		// A datagram over 65,535 bytes with its headers draws a real
+		// ICMP error from the kernel (fragmentation needed), which a
+		// read reports first.
+		_, err := tx.ReadBatch(dgrams)
+		var ue *UnreachableError
+		if errors.As(err, &ue) && ue.Err == syscall.EMSGSIZE {
+			continue
+		}
+		if err != nil || string(dgrams[0].Data()) != "pong" {
+			t.Fatalf("read after the refusals: got %q, %v; want \"pong\"", dgrams[0].Data(), err)
+		}
+		break
+	}
+	var queueErr error
+	tx.(*linuxBind).raw.Control(func(fd uintptr) {
+		var buf [64]byte
+		var oob [256]byte
+		_, _, _, _, queueErr = unix.Recvmsg(int(fd), buf[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+	})
+	if queueErr != unix.EAGAIN {
+		t.Errorf("error queue after a read: got %v, want it empty (EAGAIN)", queueErr)
+	}
+}
+
+func TestBindWriteBatchSkipsOversizeDatagrams(t *testing.T) {
+	tests := []struct {
+		desc      string
+		txNet, tx string
+		rxNet, rx string
+		dst       string
+		maxSize   int // the largest UDP payload the family carries
+		opts      bindOptions
+	}{
+		{desc: "IPv4", txNet: "udp4", tx: "127.0.0.1:0", rxNet: "udp4", rx: "127.0.0.1:0", dst: "127.0.0.1", maxSize: 65507},
+		{desc: "IPv6", txNet: "udp6", tx: "[::1]:0", rxNet: "udp6", rx: "[::1]:0", dst: "::1", maxSize: 65527},
+		{desc: "dual-stack to IPv4", txNet: "udp", tx: "[::]:0", rxNet: "udp4", rx: "127.0.0.1:0", dst: "127.0.0.1", maxSize: 65507},
+		{desc: "IPv4 without GSO", txNet: "udp4", tx: "127.0.0.1:0", rxNet: "udp4", rx: "127.0.0.1:0", dst: "127.0.0.1", maxSize: 65507, opts: bindOptions{noGSO: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			tx := bindOpen(t, bindListener(tt.opts), tt.txNet, tt.tx)
+			rx := bindOpen(t, ListenUDP, tt.rxNet, tt.rx)
+			to := netip.AddrPortFrom(netip.MustParseAddr(tt.dst), rx.LocalAddr().Port())
+			bindCheckOversize(t, tx, rx, to, 1000, tt.maxSize+1)
+		})
+	}
+}
+
+// TestBindWriteBatchOverInterfaceMTU sends datagrams larger than the
+// interface MTU, as a path-MTU probe does, over a loopback of MTU 1280 in
+// a network namespace of its own. The socket does not fragment
+// (IP_PMTUDISC_PROBE), so the kernel refuses them: alone with EMSGSIZE,
+// in a GSO send with EINVAL, which the Bind must not blame on GSO.
+func TestBindWriteBatchOverInterfaceMTU(t *testing.T) {
+	const mtu = 1280
+	tests := []struct {
+		desc      string
+		txNet, tx string
+		rxNet, rx string
+		dst       string
+		fit       int // the largest payload the MTU passes
+	}{
+		{desc: "IPv4", txNet: "udp4", tx: "127.0.0.1:0", rxNet: "udp4", rx: "127.0.0.1:0", dst: "127.0.0.1", fit: mtu - 28},
+		{desc: "IPv6", txNet: "udp6", tx: "[::1]:0", rxNet: "udp6", rx: "[::1]:0", dst: "::1", fit: mtu - 48},
+		{desc: "dual-stack to IPv4", txNet: "udp", tx: "[::]:0", rxNet: "udp4", rx: "127.0.0.1:0", dst: "127.0.0.1", fit: mtu - 28},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			testutil.CheckGoroutines(t)
+			var tx, rx Bind
+			inPrivateNetwork(t, mtu, func() (err error) {
+				if tx, err = ListenUDP(tt.txNet, tt.tx); err != nil {
+					return err
+				}
+				t.Cleanup(func() { tx.Close() })
+				if rx, err = ListenUDP(tt.rxNet, tt.rx); err != nil {
+					return err
+				}
+				t.Cleanup(func() { rx.Close() })
+				return nil
+			})
+			to := netip.AddrPortFrom(netip.MustParseAddr(tt.dst), rx.LocalAddr().Port())
+			bindCheckOversize(t, tx, rx, to, tt.fit, tt.fit+1)
+		})
+	}
+}
+
+// inPrivateNetwork calls open on a thread in a new network namespace whose
+// loopback is up with the given MTU; sockets open creates stay in it. It
+// skips the test where making a namespace is not allowed.
+func inPrivateNetwork(t *testing.T, mtu int, open func() error) {
+	t.Helper()
+	type result struct {
+		err  error
+		skip bool
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread, in the namespace, ends with the
+		// goroutine instead of going back to the scheduler.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			done <- result{err: err, skip: true}
+			return
+		}
+		if err := setLoopback(mtu); err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{err: open()}
+	}()
+	r := <-done
+	switch {
+	case r.skip:
+		t.Skipf("cannot make a network namespace: %v", r.err)
+	case r.err != nil:
+		t.Fatal(r.err)
+	}
+}
+
+// setLoopback sets the MTU of this thread's network namespace's loopback
+// and brings it up.
+func setLoopback(mtu int) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	ifr.SetUint32(uint32(mtu))
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFMTU, ifr); err != nil {
+		return os.NewSyscallError("SIOCSIFMTU", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("SIOCGIFFLAGS", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return os.NewSyscallError("SIOCSIFFLAGS", err)
+	}
+	return nil
 }

@@ -10,17 +10,32 @@ import (
 // simulated network (transport/netsim) under the transport.
 type packetConnBind struct {
 	pc    net.PacketConn
-	udp   *net.UDPConn // pc itself when it is a UDP socket: reads and writes without allocating
+	udp   *net.UDPConn  // pc itself when it is a UDP socket: reads and writes without allocating
+	ecn   ecnPacketConn // pc itself when it carries ECN codepoints
 	local netip.AddrPort
+}
+
+// ecnPacketConn is a PacketConn that carries ECN codepoints (the two low
+// bits of the traffic class), as transport/netsim's Socket and Conn do. A
+// packetConnBind over one reads and sends Datagram.ECN; over any other it
+// reads Not-ECT and sends unmarked.
+type ecnPacketConn interface {
+	ReadFromECN(p []byte) (n int, addr net.Addr, ecn uint8, err error)
+	WriteToECN(p []byte, addr net.Addr, ecn uint8) (int, error)
 }
 
 // NewPacketConnBind returns a Bind that reads and writes pc one datagram
 // at a time (BatchSize and MaxSegments are 1). pc's addresses must be IP
 // addresses and ports, ideally *net.UDPAddr; the Bind owns pc and closes
 // it on Close. Trains passed to WriteBatch are sent segment by segment.
+// Datagram.ECN crosses it only if pc has the methods
+// ReadFromECN(p []byte) (n int, addr net.Addr, ecn uint8, err error) and
+// WriteToECN(p []byte, addr net.Addr, ecn uint8) (int, error), as
+// transport/netsim's PacketConns do; Datagram.Local never does.
 func NewPacketConnBind(pc net.PacketConn) Bind {
 	b := &packetConnBind{pc: pc}
 	b.udp, _ = pc.(*net.UDPConn)
+	b.ecn, _ = pc.(ecnPacketConn)
 	b.local, _ = addrPortFromNetAddr(pc.LocalAddr())
 	return b
 }
@@ -34,13 +49,21 @@ func (b *packetConnBind) ReadBatch(dgrams []Datagram) (int, error) {
 		var (
 			n    int
 			addr netip.AddrPort
+			ecn  uint8
 			ok   = true
 			err  error
 		)
-		if b.udp != nil {
+		switch {
+		case b.udp != nil:
 			n, addr, err = b.udp.ReadFromUDPAddrPort(d.Buf)
 			addr = unmapAddrPort(addr)
-		} else {
+		case b.ecn != nil:
+			var from net.Addr
+			n, from, ecn, err = b.ecn.ReadFromECN(d.Buf)
+			if err == nil {
+				addr, ok = addrPortFromNetAddr(from)
+			}
+		default:
 			var from net.Addr
 			n, from, err = b.pc.ReadFrom(d.Buf)
 			if err == nil {
@@ -57,6 +80,7 @@ func (b *packetConnBind) ReadBatch(dgrams []Datagram) (int, error) {
 			continue
 		}
 		d.N, d.Addr, d.SegmentSize = n, addr, 0
+		d.ECN, d.Local = ECN(ecn&0b11), netip.Addr{}
 		return 1, nil
 	}
 }
@@ -70,7 +94,7 @@ func (b *packetConnBind) WriteBatch(dgrams []Datagram) error {
 			continue
 		}
 		for s := range d.NumSegments() {
-			if err := b.writeOne(d.Segment(s), d.Addr); err != nil {
+			if err := b.writeOne(d.Segment(s), d.Addr, d.ECN); err != nil {
 				first = firstError(first, err)
 			}
 		}
@@ -78,12 +102,16 @@ func (b *packetConnBind) WriteBatch(dgrams []Datagram) error {
 	return first
 }
 
-func (b *packetConnBind) writeOne(p []byte, to netip.AddrPort) error {
-	if b.udp != nil {
-		_, err := b.udp.WriteToUDPAddrPort(p, to)
-		return err
+func (b *packetConnBind) writeOne(p []byte, to netip.AddrPort, ecn ECN) error {
+	var err error
+	switch {
+	case b.udp != nil:
+		_, err = b.udp.WriteToUDPAddrPort(p, to)
+	case b.ecn != nil:
+		_, err = b.ecn.WriteToECN(p, net.UDPAddrFromAddrPort(to), uint8(ecn))
+	default:
+		_, err = b.pc.WriteTo(p, net.UDPAddrFromAddrPort(to))
 	}
-	_, err := b.pc.WriteTo(p, net.UDPAddrFromAddrPort(to))
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/transport/internal/testutil"
 	"github.com/limpetnet/limpet/transport/netsim"
 )
@@ -78,7 +79,7 @@ func bindRead(t *testing.T, b Bind, want int) []Datagram {
 			t.Fatalf("ReadBatch after %d of %d datagrams: %v", segments, want, err)
 		}
 		for _, d := range dgrams[:n] {
-			got = append(got, Datagram{Buf: bytes.Clone(d.Data()), N: d.N, Addr: d.Addr, SegmentSize: d.SegmentSize})
+			got = append(got, Datagram{Buf: bytes.Clone(d.Data()), N: d.N, Addr: d.Addr, SegmentSize: d.SegmentSize, ECN: d.ECN, Local: d.Local})
 			segments += d.NumSegments()
 		}
 	}
@@ -327,6 +328,53 @@ func TestPacketConnBindOverNetsim(t *testing.T) {
 		if string(got[i].Data()) != want || got[i].Addr != clientAddr || got[i].SegmentSize != 0 {
 			t.Errorf("datagram %d: got %q from %v (segment size %d), want %q from %v (0)", i, got[i].Data(), got[i].Addr, got[i].SegmentSize, want, clientAddr)
 		}
+	}
+}
+
+func TestPacketConnBindCarriesECNOverNetsim(t *testing.T) {
+	tests := []struct {
+		desc string
+		cfg  netsim.Config
+		sent []ECN
+		want []ECN
+	}{
+		{desc: "untouched", sent: []ECN{packet.ECNNotECT, packet.ECNECT1, packet.ECNECT0, packet.ECNCE}, want: []ECN{packet.ECNNotECT, packet.ECNECT1, packet.ECNECT0, packet.ECNCE}},
+		{desc: "bleached", cfg: netsim.Config{ECNBleach: true}, sent: []ECN{packet.ECNECT0, packet.ECNCE}, want: []ECN{packet.ECNNotECT, packet.ECNNotECT}},
+		{desc: "marked CE", cfg: netsim.Config{ECNMarkAllCE: true}, sent: []ECN{packet.ECNNotECT, packet.ECNECT0}, want: []ECN{packet.ECNNotECT, packet.ECNCE}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			n := netsim.NewNetwork()
+			serverSock, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:443"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			clientSock, err := n.Listen(netip.MustParseAddrPort("198.18.0.2:5000"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			server := NewPacketConnBind(serverSock)
+			defer server.Close()
+			client := NewPacketConnBind(netsim.Impair(clientSock, tt.cfg))
+			defer client.Close()
+			var batch []Datagram
+			for i, ecn := range tt.sent {
+				batch = append(batch, Datagram{Buf: []byte{byte(i)}, N: 1, Addr: server.LocalAddr(), ECN: ecn})
+			}
+			if err := client.WriteBatch(batch); err != nil {
+				t.Fatalf("WriteBatch: %v", err)
+			}
+			var got []ECN
+			for _, d := range bindRead(t, server, len(tt.sent)) {
+				got = append(got, d.ECN)
+				if d.Local.IsValid() {
+					t.Errorf("Local: got %v, want none (a PacketConn cannot tell)", d.Local)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("codepoints read: got %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -372,7 +372,7 @@ type testConn struct {
 	// do; by default the peer is ECN-blind.
 	reportECN bool
 	ecnCounts packet.ECNCounts
-	ignore map[packet.FrameType]bool
+	ignore    map[packet.FrameType]bool
 
 	// Client side: Dial runs in a goroutine until the handshake completes.
 	dialCh     chan dialOutcome

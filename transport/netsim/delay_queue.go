@@ -12,6 +12,7 @@ type heldDatagram struct {
 	seq uint64 // write order, so that datagrams due together leave in order
 	b   []byte
 	to  net.Addr
+	ecn uint8
 }
 
 // delayQueue is a min-heap of held datagrams by (due, seq): the timer heap

@@ -1,7 +1,7 @@
 // Package netsim provides networks for testing limpet's transport without
 // the real one: an in-memory UDP-like network, and an impairment layer that
 // loses, delays, reorders, duplicates and corrupts datagrams on any
-// net.PacketConn.
+// net.PacketConn, rewrites their ECN codepoints and drops those over an MTU.
 //
 // Usage:
 //
@@ -21,7 +21,12 @@
 // corruptions on every run. Delays use real timers: what arrives is
 // deterministic, when it arrives is not.
 //
+// ECN codepoints travel with datagrams written with WriteToECN and read
+// with ReadFromECN; plain WriteTo sends Not-ECT.
+//
 // Limitations: no bandwidth limit or queueing delay (a datagram is
-// delivered as soon as it is due); no ICMP or path MTU; impairments apply
-// to outgoing datagrams only (wrap both ends to impair both directions).
+// delivered as soon as it is due), so nothing marks CE for congestion; no
+// ICMP, so a datagram over the MTU vanishes as in a path-MTU black hole;
+// impairments apply to outgoing datagrams only (wrap both ends to impair
+// both directions).
 package netsim

@@ -46,6 +46,7 @@ type recorder struct {
 	mu      sync.Mutex
 	got     [][]byte
 	to      []net.Addr
+	ecn     []uint8
 	changed chan struct{} // gets a token after each write
 }
 
@@ -54,9 +55,14 @@ func newRecorder() *recorder {
 }
 
 func (r *recorder) WriteTo(b []byte, to net.Addr) (int, error) {
+	return r.WriteToECN(b, to, ecnNotECT)
+}
+
+func (r *recorder) WriteToECN(b []byte, to net.Addr, ecn uint8) (int, error) {
 	r.mu.Lock()
 	r.got = append(r.got, append([]byte(nil), b...))
 	r.to = append(r.to, to)
+	r.ecn = append(r.ecn, ecn)
 	r.mu.Unlock()
 	select {
 	case r.changed <- struct{}{}:
@@ -90,8 +96,19 @@ func (r *recorder) waitFor(t *testing.T, n int, timeout time.Duration) [][]byte 
 	}
 }
 
+// codepoints returns the ECN codepoint of each datagram written so far.
+func (r *recorder) codepoints() []uint8 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint8(nil), r.ecn...)
+}
+
 func (r *recorder) ReadFrom([]byte) (int, net.Addr, error) {
 	return 0, nil, net.ErrClosed
+}
+
+func (r *recorder) ReadFromECN([]byte) (int, net.Addr, uint8, error) {
+	return 0, nil, 0, net.ErrClosed
 }
 func (r *recorder) Close() error                     { return nil }
 func (r *recorder) LocalAddr() net.Addr              { return testAddr("198.18.0.1:1") }

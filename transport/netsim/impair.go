@@ -20,10 +20,10 @@ const pcgStream = 0x9e3779b97f4a7c15
 // Config says how Impair mistreats outgoing datagrams. The zero value
 // passes everything through untouched.
 //
-// Each datagram is judged in this order: Drop, the blackhole, Loss; then
-// Corrupt, Duplicate, Reorder and the delay (Delay plus up to Jitter), which
-// combine. The same Seed and the same sequence of writes give the same
-// decisions, whatever the timing.
+// Each datagram is judged in this order: Drop, the MTU, the blackhole,
+// Loss; then Corrupt, Duplicate, Reorder, the delay (Delay plus up to
+// Jitter) and the ECN rewrites, which combine. The same Seed and the same
+// sequence of writes give the same decisions, whatever the timing.
 type Config struct {
 	// Seed seeds the PCG generator behind every random decision.
 	Seed uint64
@@ -47,8 +47,21 @@ type Config struct {
 	// Drop, if set, is a test hook: a datagram for which it returns true
 	// is dropped (counted in Dropped). It is called before the random
 	// decisions, must not retain b, and must not call the Conn's methods
-	// other than Stats and SetBlackhole.
+	// other than Stats, SetBlackhole and SetMTU.
 	Drop func(b []byte, to net.Addr) bool
+
+	// MTU, if positive, is the largest datagram that passes: larger ones
+	// vanish without a word (counted in TooBig), as on a path that drops
+	// them and whose ICMP never arrives, a path-MTU black hole. SetMTU
+	// changes it while traffic flows.
+	MTU int
+
+	// ECNBleach clears every datagram's ECN codepoint, as a middlebox that
+	// rewrites the traffic class does.
+	ECNBleach bool
+	// ECNMarkAllCE marks every ECN-capable datagram CE, as a broken
+	// marker does; Not-ECT ones pass unmarked. ECNBleach wins over it.
+	ECNMarkAllCE bool
 }
 
 // Counters are exact totals of what a Conn did with the datagrams written
@@ -60,14 +73,17 @@ type Counters struct {
 	Duplicated uint64 // sent twice
 	Corrupted  uint64 // sent with one bit flipped
 	Failed     uint64 // refused by the underlying PacketConn
+	TooBig     uint64 // larger than the MTU, discarded
 }
 
 // Conn is a net.PacketConn that impairs the datagrams written to it before
 // passing them to the PacketConn it wraps; reads pass straight through.
 type Conn struct {
 	pc        net.PacketConn
+	ecnPC     ecnPacketConn // pc, when it carries ECN codepoints
 	cfg       Config
 	blackhole atomic.Bool
+	mtu       atomic.Int64 // Config.MTU, then SetMTU's
 
 	mu       sync.Mutex
 	rng      *rand.Rand    // guarded by mu
@@ -79,7 +95,14 @@ type Conn struct {
 	done     chan struct{} // closed by Close: the delivery goroutine must stop
 	finished chan struct{} // closed by the delivery goroutine as it returns
 
-	sent, dropped, reordered, duplicated, corrupted, failed atomic.Uint64
+	sent, dropped, reordered, duplicated, corrupted, failed, tooBig atomic.Uint64
+}
+
+// ecnPacketConn is a PacketConn that carries ECN codepoints, as Socket and
+// Conn do: a Conn passes codepoints through one and drops them otherwise.
+type ecnPacketConn interface {
+	ReadFromECN(p []byte) (n int, addr net.Addr, ecn uint8, err error)
+	WriteToECN(p []byte, addr net.Addr, ecn uint8) (int, error)
 }
 
 // Impair wraps pc so that datagrams written to the result are impaired as
@@ -90,7 +113,7 @@ func Impair(pc net.PacketConn, cfg Config) *Conn {
 	if cfg.ReorderDelay == 0 {
 		cfg.ReorderDelay = DefaultReorderDelay
 	}
-	return &Conn{
+	c := &Conn{
 		pc:       pc,
 		cfg:      cfg,
 		rng:      rand.New(rand.NewPCG(cfg.Seed, pcgStream)),
@@ -98,6 +121,9 @@ func Impair(pc net.PacketConn, cfg Config) *Conn {
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
 	}
+	c.ecnPC, _ = pc.(ecnPacketConn)
+	c.SetMTU(cfg.MTU)
+	return c
 }
 
 // verdict is the random part of the decision about one datagram.
@@ -125,22 +151,43 @@ func (c *Conn) drawLocked(size int) verdict {
 	return v
 }
 
-// WriteTo impairs p and sends it to addr, now or later. A dropped
-// datagram still reports success, as a lossy network would. Without delay
-// the underlying write's error is returned; a delayed datagram's error
-// only shows in Counters.Failed.
+// WriteTo impairs p and sends it to addr, now or later, Not-ECT. A
+// dropped datagram still reports success, as a lossy network would.
+// Without delay the underlying write's error is returned; a delayed
+// datagram's error only shows in Counters.Failed.
 func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	return c.WriteToECN(p, addr, ecnNotECT)
+}
+
+// WriteToECN is WriteTo with an ECN codepoint (0 to 3), which ECNBleach
+// and ECNMarkAllCE may rewrite. The wrapped PacketConn gets it if it has a
+// WriteToECN method too, and drops it otherwise.
+func (c *Conn) WriteToECN(p []byte, addr net.Addr, ecn uint8) (int, error) {
 	hooked := c.cfg.Drop != nil && c.cfg.Drop(p, addr)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return 0, &net.OpError{Op: "write", Net: "udp", Addr: addr, Err: net.ErrClosed}
 	}
+	// Drawn even for a datagram about to be dropped, so that the MTU and
+	// the blackhole do not shift the decisions about later datagrams.
 	v := c.drawLocked(len(p))
+	if mtu := c.mtu.Load(); !hooked && mtu > 0 && int64(len(p)) > mtu {
+		c.mu.Unlock()
+		c.tooBig.Add(1)
+		return len(p), nil
+	}
 	if hooked || c.blackhole.Load() || v.lose {
 		c.mu.Unlock()
 		c.dropped.Add(1)
 		return len(p), nil
+	}
+	ecn &= ecnMask
+	switch {
+	case c.cfg.ECNBleach:
+		ecn = ecnNotECT
+	case c.cfg.ECNMarkAllCE && ecn != ecnNotECT:
+		ecn = ecnCE
 	}
 	out, copied := p, false
 	if v.corrupt && len(p) > 0 {
@@ -165,7 +212,7 @@ func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		due := time.Now().Add(wait)
 		for range copies {
 			c.seq++
-			c.held.push(heldDatagram{due: due, seq: c.seq, b: out, to: addr})
+			c.held.push(heldDatagram{due: due, seq: c.seq, b: out, to: addr, ecn: ecn})
 		}
 		c.startLocked()
 		c.mu.Unlock()
@@ -178,7 +225,7 @@ func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	c.mu.Unlock()
 	var first error
 	for range copies {
-		if err := c.send(out, addr); err != nil && first == nil {
+		if err := c.send(out, addr, ecn); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -189,8 +236,14 @@ func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 }
 
 // send writes one datagram to the wrapped PacketConn and counts it.
-func (c *Conn) send(b []byte, to net.Addr) error {
-	if _, err := c.pc.WriteTo(b, to); err != nil {
+func (c *Conn) send(b []byte, to net.Addr, ecn uint8) error {
+	var err error
+	if c.ecnPC != nil {
+		_, err = c.ecnPC.WriteToECN(b, to, ecn)
+	} else {
+		_, err = c.pc.WriteTo(b, to)
+	}
+	if err != nil {
 		c.failed.Add(1)
 		return err
 	}
@@ -226,7 +279,7 @@ func (c *Conn) deliver() {
 		}
 		c.mu.Unlock()
 		for i := range due {
-			_ = c.send(due[i].b, due[i].to)
+			_ = c.send(due[i].b, due[i].to, due[i].ecn)
 			due[i] = heldDatagram{}
 		}
 		if next >= 0 {
@@ -248,6 +301,11 @@ func (c *Conn) deliver() {
 // off resumes the same sequence of decisions.
 func (c *Conn) SetBlackhole(on bool) { c.blackhole.Store(on) }
 
+// SetMTU sets the largest datagram that passes from now on (Config.MTU);
+// zero or less lifts the limit. Lowering it mid-connection makes the path
+// a black hole for datagrams sized for the old one.
+func (c *Conn) SetMTU(n int) { c.mtu.Store(int64(max(n, 0))) }
+
 // Stats returns the counters so far. A datagram sent by the delivery
 // goroutine is counted just after the wrapped PacketConn took it, so the
 // counts are final only once Close has returned.
@@ -259,11 +317,22 @@ func (c *Conn) Stats() Counters {
 		Duplicated: c.duplicated.Load(),
 		Corrupted:  c.corrupted.Load(),
 		Failed:     c.failed.Load(),
+		TooBig:     c.tooBig.Load(),
 	}
 }
 
 // ReadFrom reads from the wrapped PacketConn, unimpaired.
 func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) { return c.pc.ReadFrom(p) }
+
+// ReadFromECN reads from the wrapped PacketConn, unimpaired, with the
+// datagram's ECN codepoint if that PacketConn reports one (else Not-ECT).
+func (c *Conn) ReadFromECN(p []byte) (n int, addr net.Addr, ecn uint8, err error) {
+	if c.ecnPC != nil {
+		return c.ecnPC.ReadFromECN(p)
+	}
+	n, addr, err = c.pc.ReadFrom(p)
+	return n, addr, ecnNotECT, err
+}
 
 // Close stops the delivery goroutine, discarding datagrams still held
 // back, and closes the wrapped PacketConn.

@@ -21,6 +21,14 @@ const DefaultQueueLen = 1024
 // carries; larger writes fail with EMSGSIZE, as they would on a socket.
 const maxDatagramSize = 65507
 
+// ECN codepoints (RFC 3168), as WriteToECN and ReadFromECN carry them:
+// the two low bits of the IP header's traffic class, which ecnMask selects.
+const (
+	ecnNotECT = 0b00
+	ecnCE     = 0b11
+	ecnMask   = 0b11
+)
+
 // firstEphemeralPort is where Listen starts looking for a free port when
 // asked for port 0 (the IANA dynamic range).
 const firstEphemeralPort = 49152
@@ -138,11 +146,12 @@ func (n *Network) route(from *Socket, to netip.AddrPort) (dst *Socket, src netip
 	return n.sockets[to], from.addr
 }
 
-// datagram is one datagram in flight: its own copy of the bytes and the
-// sender's address when it was sent.
+// datagram is one datagram in flight: its own copy of the bytes, the
+// sender's address when it was sent, and its ECN codepoint.
 type datagram struct {
 	b    []byte
 	from netip.AddrPort
+	ecn  uint8
 }
 
 // Socket is one address on a Network. It is a net.PacketConn whose
@@ -165,23 +174,36 @@ type Socket struct {
 // (os.ErrDeadlineExceeded) or the Socket is closed (net.ErrClosed). A
 // datagram longer than p is cut to len(p), as on a UDP socket.
 func (s *Socket) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, _, err := s.ReadFromECN(p)
+	return n, addr, err
+}
+
+// ReadFromECN is ReadFrom that also returns the datagram's ECN codepoint
+// (the two low bits of the IP header's traffic class, RFC 3168).
+func (s *Socket) ReadFromECN(p []byte) (n int, addr net.Addr, ecn uint8, err error) {
 	if deadline.IsClosed(s.closed) {
-		return 0, nil, s.opError("read", nil, net.ErrClosed)
+		return 0, nil, 0, s.opError("read", nil, net.ErrClosed)
 	}
 	select {
 	case d := <-s.queue:
-		return copy(p, d.b), net.UDPAddrFromAddrPort(d.from), nil
+		return copy(p, d.b), net.UDPAddrFromAddrPort(d.from), d.ecn, nil
 	case <-s.closed:
-		return 0, nil, s.opError("read", nil, net.ErrClosed)
+		return 0, nil, 0, s.opError("read", nil, net.ErrClosed)
 	case <-s.readDeadline.Wait():
-		return 0, nil, s.opError("read", nil, os.ErrDeadlineExceeded)
+		return 0, nil, 0, s.opError("read", nil, os.ErrDeadlineExceeded)
 	}
 }
 
-// WriteTo sends a copy of p to addr. It never blocks: a datagram to an
-// address nobody holds, or to a Socket whose queue is full, is dropped
-// silently, as UDP drops it.
+// WriteTo sends a copy of p to addr, Not-ECT. It never blocks: a datagram
+// to an address nobody holds, or to a Socket whose queue is full, is
+// dropped silently, as UDP drops it.
 func (s *Socket) WriteTo(p []byte, addr net.Addr) (int, error) {
+	return s.WriteToECN(p, addr, 0)
+}
+
+// WriteToECN is WriteTo with an ECN codepoint (0 to 3; higher bits are
+// ignored), which the receiver's ReadFromECN returns.
+func (s *Socket) WriteToECN(p []byte, addr net.Addr, ecn uint8) (int, error) {
 	if deadline.IsClosed(s.closed) {
 		return 0, s.opError("write", addr, net.ErrClosed)
 	}
@@ -200,7 +222,7 @@ func (s *Socket) WriteTo(p []byte, addr net.Addr) (int, error) {
 		s.network.unroutable.Add(1)
 		return len(p), nil
 	}
-	dst.deliver(datagram{b: append([]byte(nil), p...), from: from})
+	dst.deliver(datagram{b: append([]byte(nil), p...), from: from, ecn: ecn & ecnMask})
 	return len(p), nil
 }
 
