@@ -87,7 +87,9 @@ func TestQlogLossyTransfer(t *testing.T) {
 				t.Errorf("%s: %d %s events, Stats counted %d", names[i], count[name], name, got)
 			}
 		}
-		if want.PacketsLost == 0 {
+		// The client sends the megabyte; the server's few ack-eliciting
+		// packets may all get through.
+		if i == 0 && want.PacketsLost == 0 {
 			t.Errorf("%s: no loss on a 3%% lossy path", names[i])
 		}
 		for _, name := range []string{qlog.ConnectionStarted, qlog.ParametersSet, qlog.MetricsUpdated, qlog.CongestionStateUpdated} {
