@@ -128,6 +128,12 @@ func (c *Conn) mtuProbeDue(now time.Time) (int, bool) {
 	if !ok || !c.loss.cc.CanSend(c.loss.BytesInFlight()) || c.loss.pacer.TimeUntilSend(now) > 0 {
 		return 0, false
 	}
+	if s.Raising() && c.loss.BytesInFlight() == 0 {
+		// Looking again for a larger size helps only a connection that
+		// is sending: an idle one waits for its next transfer, and a
+		// server with many idle connections sends no probes for them.
+		return 0, false
+	}
 	return size, true
 }
 

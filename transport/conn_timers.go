@@ -130,10 +130,5 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	if pe := c.keys.PreviousKeysExpiry(); !pe.IsZero() {
 		earlier(pe)
 	}
-	if c.mtu.search != nil {
-		// A finished search looks for a larger size again then; an
-		// active one sends its next probe when an ACK or a loss moves it.
-		earlier(c.mtu.search.RaiseAt())
-	}
 	return next
 }

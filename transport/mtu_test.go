@@ -11,10 +11,10 @@ import (
 
 // TestMTUDropsAndRisesMidTransfer: a path of Ethernet MTU turns into a
 // 1280-byte tunnel in the middle of a transfer, silently dropping larger
-// datagrams both ways. The transfer completes byte for byte, each side
-// having found the black hole once and settled at 1252 bytes; when the
-// path is Ethernet again, the next search after pmtud.RaiseInterval uses
-// it.
+// datagrams both ways. The transfer completes byte for byte, the sender
+// having found the black hole once and settled at 1252 bytes. Idle, it
+// sends no probes; once it sends again after pmtud.RaiseInterval, it finds
+// that the path is Ethernet again.
 func TestMTUDropsAndRisesMidTransfer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cli, srv, cliNet, srvNet := impairedPairWith(t, netsim.Config{Seed: 7, Delay: 10 * time.Millisecond}, nil, nil)
@@ -34,13 +34,19 @@ func TestMTUDropsAndRisesMidTransfer(t *testing.T) {
 		if st.MTUBlackHoles != 1 || st.MaxDatagramSize != 1252 {
 			t.Fatalf("sender after the drop: black holes %d, datagrams of %d bytes; want 1, 1252", st.MTUBlackHoles, st.MaxDatagramSize)
 		}
+		// The search below the hole settles; an idle connection then
+		// sends no probes, however long it waits.
+		time.Sleep(2 * pmtud.RaiseInterval)
+		idle := cli.Stats()
+		time.Sleep(3 * pmtud.RaiseInterval)
+		if st := cli.Stats(); st.MTUProbesSent != idle.MTUProbesSent || st.MaxDatagramSize != 1252 {
+			t.Errorf("idle: %d probes sent, datagrams of %d bytes; want none, 1252", st.MTUProbesSent-idle.MTUProbesSent, st.MaxDatagramSize)
+		}
 		cliNet.SetMTU(ethernetPayload)
 		srvNet.SetMTU(ethernetPayload)
-		time.Sleep(pmtud.RaiseInterval + time.Second)
-		for _, c := range []*Conn{cli, srv} {
-			if got := c.Stats().MaxDatagramSize; got != ethernetPayload {
-				t.Errorf("after the path recovered: datagrams of %d bytes, want %d", got, ethernetPayload)
-			}
+		transferDuring(t, cli, srv, 8<<20, func() {})
+		if got := cli.Stats().MaxDatagramSize; got != ethernetPayload {
+			t.Errorf("sending after the path recovered: datagrams of %d bytes, want %d", got, ethernetPayload)
 		}
 	})
 }

@@ -29,9 +29,10 @@ const maxBisectGap = 256
 
 // RaiseInterval is how long a search that found a limit below the ceiling
 // waits before it tries larger sizes again. RFC 8899 suggests 600 s; a
-// path's MTU changes when a tunnel comes or goes or a route moves, and a
-// search costs a handful of small losses, so limpet looks again sooner.
-const RaiseInterval = 30 * time.Second
+// path's MTU changes when a tunnel comes or goes or a route moves, and
+// looking again costs at most MaxProbes lost probes (the first size tried
+// is the one that failed), so limpet looks sooner.
+const RaiseInterval = 10 * time.Second
 
 // blackHoleLosses is how many packets larger than BaseSize must be lost,
 // with none of them acknowledged since, before a smaller packet's
@@ -68,6 +69,10 @@ type Searcher struct {
 	probeLosts int // probes of probeSize lost so far
 
 	done bool // the search has nothing left to try
+	// raising marks a search the raise timer started; retry is the size
+	// it tries first, the smallest that failed last time.
+	raising bool
+	retry   int
 	// suspect is the size in use when a black hole was suspected; a probe
 	// of it, acknowledged or lost, settles the matter. 0 when none is.
 	suspect int
@@ -106,14 +111,9 @@ func (s *Searcher) Current() int { return s.current }
 // Max is the search's ceiling.
 func (s *Searcher) Max() int { return s.max }
 
-// RaiseAt is when a finished search will look for a larger size again;
-// zero when it will not, or is still searching.
-func (s *Searcher) RaiseAt() time.Time {
-	if !s.done || s.suspect > 0 {
-		return time.Time{}
-	}
-	return s.raiseAt
-}
+// Raising reports whether the search under way is one the raise timer
+// started, rather than the first on the path or one after a black hole.
+func (s *Searcher) Raising() bool { return s.raising && !s.done }
 
 // Searching reports whether the search is still looking for a larger size.
 func (s *Searcher) Searching() bool { return !s.done }
@@ -123,7 +123,10 @@ func (s *Searcher) Searching() bool { return !s.done }
 func (s *Searcher) ProbeDue(now time.Time) (size int, ok bool) {
 	if s.done && !s.raiseAt.IsZero() && !now.Before(s.raiseAt) {
 		// Look again for a larger size: the limit found may have gone.
-		s.done, s.raiseAt, s.tooBig = false, time.Time{}, s.max+1
+		// The size that failed goes first; if it fails again, so would
+		// everything above it, and the search is over at once.
+		s.done, s.raiseAt, s.raising = false, time.Time{}, true
+		s.retry, s.tooBig = s.tooBig, s.max+1
 	}
 	if s.probing {
 		return 0, false
@@ -148,6 +151,9 @@ func (s *Searcher) ProbeDue(now time.Time) (size int, ok bool) {
 func (s *Searcher) nextSize() int {
 	if s.probeSize > s.current && s.probeSize < s.tooBig && s.probeLosts > 0 {
 		return s.probeSize // this size is still being tried
+	}
+	if s.retry > s.current && s.retry < s.tooBig {
+		return s.retry
 	}
 	for _, mtu := range commonMTUs {
 		if p := mtu - s.overhead; p > s.current && p < s.tooBig {

@@ -139,8 +139,14 @@ func TestRaiseIntervalLooksAgain(t *testing.T) {
 	if _, ok := s.ProbeDue(t0.Add(RaiseInterval - time.Second)); ok {
 		t.Fatal("probe due before RaiseInterval")
 	}
+	// The path has not changed: the size that failed is tried first, fails
+	// again, and that ends it.
+	probed, _ := search(t, s, path{limit: 1252}, t0.Add(RaiseInterval))
+	if want := []int{1282, 1282, 1282}; !slices.Equal(probed, want) || s.Current() != 1252 {
+		t.Fatalf("looking again on the same path: probed %v, settled at %d; want %v, 1252", probed, s.Current(), want)
+	}
 	// The path's MTU has gone back up.
-	later := t0.Add(RaiseInterval)
+	later := t0.Add(3 * RaiseInterval)
 	search(t, s, path{limit: 1472}, later)
 	if s.Current() != 1472 {
 		t.Fatalf("after the raise: Current = %d, want 1472", s.Current())
