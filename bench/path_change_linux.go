@@ -245,7 +245,7 @@ func limpetDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet
 		sock.Close()
 		return disruptionEnds{}, err
 	}
-	ln, err := transport.ListenBind(bind, &transport.Config{PrivateKey: key})
+	ln, err := transport.ListenBind(bind, &transport.Config{PrivateKey: key, QLogLogger: qlogLogger()})
 	if err != nil {
 		return disruptionEnds{}, err
 	}
@@ -269,7 +269,7 @@ func limpetDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet
 				sock.Close()
 				return [sha256.Size]byte{}, err
 			}
-			conn, err := transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: key.Public()})
+			conn, err := transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: key.Public(), QLogLogger: qlogLogger()})
 			if err != nil {
 				return [sha256.Size]byte{}, err
 			}

@@ -439,6 +439,9 @@ func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
 	// datagram itself made the kernel say EINVAL (see below).
 	verifying := false
 	pos := batchPos{}
+	// retried is the message sent a second time after a refusal that a
+	// pending socket error may have caused (see below).
+	retried := -1
 	for pos.dgram < len(dgrams) {
 		w.nmsg, w.niov = 0, 0
 		for pos.dgram < len(dgrams) && w.nmsg < len(w.hdrs) && w.niov < len(w.iovs) {
@@ -449,6 +452,7 @@ func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
 			}
 			pos = w.add(dgrams, pos, gso, b.v6)
 		}
+		retried = -1
 		for w.from = 0; w.from < w.nmsg; {
 			if err := b.raw.Write(w.send); err != nil {
 				return err // the socket is closed
@@ -465,6 +469,16 @@ func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
 			}
 			w.from += w.n
 			if w.errno == 0 {
+				continue
+			}
+			if pendingErrorErrno(w.errno) && retried != w.from {
+				// An ICMP error that reached the socket (IP_RECVERR)
+				// stays pending and fails the next send, to whatever
+				// peer, with its errno; the failure clears it. So one
+				// peer's "port unreachable" or a router's "packet too
+				// big" would cost another datagram: send it once more
+				// before blaming it.
+				retried = w.from
 				continue
 			}
 			gsoErr := w.errno == unix.EIO || w.errno == unix.EINVAL || w.errno == unix.EMSGSIZE
@@ -496,6 +510,16 @@ func (b *linuxBind) WriteBatch(dgrams []Datagram) error {
 		}
 	}
 	return first
+}
+
+// pendingErrorErrno reports whether a send may have failed with errno only
+// because an ICMP error was pending on the socket.
+func pendingErrorErrno(errno syscall.Errno) bool {
+	switch errno {
+	case unix.EMSGSIZE, unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.EHOSTDOWN:
+		return true
+	}
+	return false
 }
 
 // reachable reports whether the socket can send to ap: an IPv4 socket

@@ -5,6 +5,8 @@ package transport
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -641,4 +643,51 @@ func setLoopback(mtu int) error {
 		return os.NewSyscallError("SIOCSIFFLAGS", err)
 	}
 	return nil
+}
+
+// TestBindPendingICMPErrorCostsNoDatagram: an ICMP error for one peer (here
+// "port unreachable" from a closed port) stays pending on the socket and
+// fails the next send to any peer with its errno. WriteBatch sends that
+// datagram again, so another peer loses nothing.
+func TestBindPendingICMPErrorCostsNoDatagram(t *testing.T) {
+	for _, gso := range []bool{true, false} {
+		t.Run(fmt.Sprintf("GSO %v", gso), func(t *testing.T) {
+			tx := bindOpen(t, bindListener(bindOptions{noGSO: !gso}), "udp4", "127.0.0.1:0")
+			rx := bindOpen(t, ListenUDP, "udp4", "127.0.0.1:0")
+			closed, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dead := closed.LocalAddr().(*net.UDPAddr).AddrPort()
+			closed.Close()
+			if err := tx.WriteBatch([]Datagram{{Buf: []byte("anyone?"), N: 7, Addr: dead}}); err != nil {
+				t.Fatalf("WriteBatch to the closed port: %v", err)
+			}
+			// Wait until the ICMP error is pending (POLLERR), without
+			// reading it.
+			raw, err := tx.(*linuxBind).conn.SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var revents int16
+			raw.Control(func(fd uintptr) {
+				fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLERR}}
+				if _, err := unix.Poll(fds, 5000); err == nil {
+					revents = fds[0].Revents
+				}
+			})
+			if revents&unix.POLLERR == 0 {
+				t.Fatal("no ICMP error pending after sending to a closed port")
+			}
+			train, want := bindTrain(3, 1000, 1000, rx.LocalAddr())
+			if err := tx.WriteBatch([]Datagram{train}); err != nil {
+				t.Fatalf("WriteBatch to the live peer with an error pending: %v", err)
+			}
+			got, _ := bindFlatten(bindRead(t, rx, 3))
+			bindCheckPayloads(t, got, want)
+			if gso && tx.MaxSegments() == 1 {
+				t.Error("the pending error turned GSO off")
+			}
+		})
+	}
 }
