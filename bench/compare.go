@@ -20,12 +20,12 @@ func Protocols() []string {
 }
 
 // protocolOrder is every protocol NewRunner knows, in alternation order:
-// Protocols, with tcp-cubic-ecn, which runs only where asked for, after
-// tcp-cubic.
+// Protocols, with tcp-cubic-ecn after tcp-cubic and limpet-noecn after
+// limpet, which run only where asked for.
 func protocolOrder() []string {
 	order := Protocols()
-	i := slices.Index(order, ProtocolTCPCubic) + 1
-	return slices.Insert(order, i, ProtocolTCPCubicECN)
+	order = slices.Insert(order, slices.Index(order, ProtocolTCPCubic)+1, ProtocolTCPCubicECN)
+	return slices.Insert(order, slices.Index(order, ProtocolLimpet)+1, ProtocolLimpetNoECN)
 }
 
 // Runner measures one transfer of size bytes with one protocol over a
@@ -54,6 +54,8 @@ func NewRunner(protocol string) (Runner, error) {
 		run = RunLimpet
 	case ProtocolLimpetFEC:
 		run = RunLimpetFEC
+	case ProtocolLimpetNoECN:
+		run = RunLimpetNoECN
 	default:
 		return Runner{}, fmt.Errorf("%w %q (want one of %s)", ErrUnknownProtocol, protocol, strings.Join(protocolOrder(), ", "))
 	}

@@ -113,7 +113,7 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, clo
 		return nil, nil, fmt.Errorf("tcp dial: %w", err)
 	}
 	closers.add(tc)
-	lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), transport.FECConfig{})
+	lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), transport.Config{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("limpet dial: %w", err)
 	}

@@ -27,7 +27,13 @@ import (
 // server application has read every byte (Stream.WaitConsumed). The clock
 // still stops when the server has read the last byte, as for TCP.
 func RunLimpet(ctx context.Context, nw Network, size int64) Result {
-	return runLimpet(ctx, nw, size, ProtocolLimpet, transport.FECConfig{})
+	return runLimpet(ctx, nw, size, ProtocolLimpet, transport.Config{})
+}
+
+// RunLimpetNoECN is RunLimpet with the client's ECN marking off
+// (Config.DisableECN), to measure what ECN buys on a marking bottleneck.
+func RunLimpetNoECN(ctx context.Context, nw Network, size int64) Result {
+	return runLimpet(ctx, nw, size, ProtocolLimpetNoECN, transport.Config{DisableECN: true})
 }
 
 // LimpetFEC is the forward error correction of the limpet-fec protocol:
@@ -36,16 +42,18 @@ var LimpetFEC = transport.FECConfig{GroupSize: 8, Repair: 2}
 
 // RunLimpetFEC is RunLimpet with the client sending LimpetFEC.
 func RunLimpetFEC(ctx context.Context, nw Network, size int64) Result {
-	return runLimpet(ctx, nw, size, ProtocolLimpetFEC, LimpetFEC)
+	return runLimpet(ctx, nw, size, ProtocolLimpetFEC, transport.Config{FEC: LimpetFEC})
 }
 
-func runLimpet(ctx context.Context, nw Network, size int64, protocol string, fec transport.FECConfig) Result {
+// runLimpet runs the transfer with the client configured as tune says
+// (its FEC and ECN settings; the keys are filled in).
+func runLimpet(ctx context.Context, nw Network, size int64, protocol string, tune transport.Config) Result {
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		return failedResult(protocol, err)
 	}
 	closers := new(closerSet)
-	ln, err := listenLimpet(nw, key, fec)
+	ln, err := listenLimpet(nw, key, tune.FEC)
 	if err != nil {
 		return failedResult(protocol, fmt.Errorf("listen: %w", err))
 	}
@@ -65,7 +73,7 @@ func runLimpet(ctx context.Context, nw Network, size int64, protocol string, fec
 			return conn.AcceptStream(ctx)
 		},
 		dial: func(ctx context.Context) (io.Writer, error) {
-			conn, err := dialLimpet(ctx, nw, ln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), fec)
+			conn, err := dialLimpet(ctx, nw, ln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), tune)
 			if err != nil {
 				return nil, err
 			}
@@ -143,13 +151,14 @@ func qlogLogger() *slog.Logger {
 	return l
 }
 
-// dialLimpet connects from nw's client side.
-func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server crypto.PublicKey, fec transport.FECConfig) (*transport.Conn, error) {
+// dialLimpet connects from nw's client side, configured as tune says.
+func dialLimpet(ctx context.Context, nw Network, addr netip.AddrPort, server crypto.PublicKey, tune transport.Config) (*transport.Conn, error) {
 	bind, err := udpBind(nw.ClientUDP())
 	if err != nil {
 		return nil, err
 	}
-	return transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: server, FEC: fec, QLogLogger: qlogLogger()})
+	tune.ServerKey, tune.QLogLogger = server, qlogLogger()
+	return transport.DialBind(ctx, bind, addr, &tune)
 }
 
 // udpBind wraps a socket from a Network for the transport, closing it if

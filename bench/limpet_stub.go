@@ -21,6 +21,14 @@ func RunLimpetFEC(ctx context.Context, nw Network, size int64) Result {
 	return failedResult(ProtocolLimpetFEC, errLimpetNotBuilt)
 }
 
+// RunLimpetNoECN reports an error row: this build has no limpet transport.
+func RunLimpetNoECN(ctx context.Context, nw Network, size int64) Result {
+	return failedResult(ProtocolLimpetNoECN, errLimpetNotBuilt)
+}
+
+// QlogDir is unused: this build has no limpet transport.
+var QlogDir string
+
 // SelfTest reports a failure: this build has no limpet transport.
 func SelfTest(ctx context.Context) SelfTestResult {
 	return SelfTestResult{Protocol: ProtocolLimpet, Bytes: SelfTestSize, Err: errLimpetNotBuilt.Error()}

@@ -61,22 +61,29 @@ func (p *MatrixPlan) runTimeout() time.Duration {
 }
 
 // rowRunners returns the runners of a row: the plan's, and on a row whose
-// bottleneck marks ECN, tcp-cubic-ecn right after tcp-cubic (when the plan
-// has tcp-cubic and not already tcp-cubic-ecn), so that the row compares
-// CUBIC with and without ECN.
+// bottleneck marks ECN, tcp-cubic-ecn right after tcp-cubic and
+// limpet-noecn right after limpet (when the plan has the one and not
+// already the other), so that the row compares each with and without ECN.
 func rowRunners(runners []Runner, path PathSpec) []Runner {
 	if !path.CoDelECN {
 		return runners
 	}
-	cubic := slices.IndexFunc(runners, func(r Runner) bool { return r.Protocol == ProtocolTCPCubic })
-	if cubic < 0 || slices.ContainsFunc(runners, func(r Runner) bool { return r.Protocol == ProtocolTCPCubicECN }) {
+	runners = insertAfter(runners, ProtocolTCPCubic, ProtocolTCPCubicECN)
+	return insertAfter(runners, ProtocolLimpet, ProtocolLimpetNoECN)
+}
+
+// insertAfter adds the runner of protocol extra right after that of base,
+// if runners have base and not extra.
+func insertAfter(runners []Runner, base, extra string) []Runner {
+	i := slices.IndexFunc(runners, func(r Runner) bool { return r.Protocol == base })
+	if i < 0 || slices.ContainsFunc(runners, func(r Runner) bool { return r.Protocol == extra }) {
 		return runners
 	}
-	ecn, err := NewRunner(ProtocolTCPCubicECN)
+	x, err := NewRunner(extra)
 	if err != nil {
 		panic(err) // a protocol of our own
 	}
-	return slices.Insert(slices.Clone(runners), cubic+1, ecn)
+	return slices.Insert(slices.Clone(runners), i+1, x)
 }
 
 // measurePath runs the small and the bulk transfer of one row on nw.

@@ -141,10 +141,11 @@ func TestRowRunners(t *testing.T) {
 		path      PathSpec
 		wantNames []string
 	}{
-		{"a CoDel row adds CUBIC with ECN after CUBIC", "tcp-cubic,tcp-bbr,limpet", codel, []string{"tcp-cubic", "tcp-cubic-ecn", "tcp-bbr", "limpet"}},
+		{"a CoDel row adds CUBIC with ECN after CUBIC, limpet without after limpet", "tcp-cubic,tcp-bbr,limpet", codel, []string{"tcp-cubic", "tcp-cubic-ecn", "tcp-bbr", "limpet", "limpet-noecn"}},
 		{"other rows keep the plan's runners", "tcp-cubic,tcp-bbr,limpet", emulatedPath(50*time.Millisecond, 0), []string{"tcp-cubic", "tcp-bbr", "limpet"}},
-		{"no CUBIC to compare with, no CUBIC with ECN", "tcp-bbr,limpet", codel, []string{"tcp-bbr", "limpet"}},
-		{"named already: not twice", "tcp-cubic,tcp-cubic-ecn,limpet", codel, []string{"tcp-cubic", "tcp-cubic-ecn", "limpet"}},
+		{"no CUBIC to compare with, no CUBIC with ECN", "tcp-bbr,limpet", codel, []string{"tcp-bbr", "limpet", "limpet-noecn"}},
+		{"no limpet, no limpet without ECN", "tcp-cubic", codel, []string{"tcp-cubic", "tcp-cubic-ecn"}},
+		{"named already: not twice", "tcp-cubic,tcp-cubic-ecn,limpet,limpet-noecn", codel, []string{"tcp-cubic", "tcp-cubic-ecn", "limpet", "limpet-noecn"}},
 	} {
 		plan := names(tc.runners)
 		got := runnerNames(rowRunners(plan, tc.path))

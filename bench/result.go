@@ -21,6 +21,11 @@ const (
 	// ProtocolLimpetFEC is one limpet stream with forward error correction:
 	// 2 Reed-Solomon repair packets with every 8 (LimpetFEC).
 	ProtocolLimpetFEC = "limpet-fec"
+	// ProtocolLimpetNoECN is one limpet stream whose sender does not mark
+	// its packets ECN-capable (Config.DisableECN), for the rows whose
+	// bottleneck marks ECN; it runs only where a row asks for it or
+	// -protocols names it.
+	ProtocolLimpetNoECN = "limpet-noecn"
 )
 
 // MB is the megabyte of every MB/s figure: 10^6 bytes, as in anchors.md.
