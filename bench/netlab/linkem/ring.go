@@ -13,9 +13,6 @@ func (r *ring[T]) len() int { return r.count }
 // front returns the oldest element; the ring must not be empty.
 func (r *ring[T]) front() *T { return &r.buf[r.head] }
 
-// at returns the i-th oldest element; i must be below len.
-func (r *ring[T]) at(i int) *T { return &r.buf[(r.head+i)%len(r.buf)] }
-
 // popFront removes the oldest element, clearing its slot so that the ring
 // keeps no reference to what it held.
 func (r *ring[T]) popFront() T {
