@@ -18,6 +18,7 @@ const (
 	ECNFailed
 )
 
+// String returns the state's name, as qlog writes it.
 func (s ECNState) String() string {
 	switch s {
 	case ECNTesting:

@@ -3,6 +3,8 @@ package transport
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/limpetnet/limpet/ackframes"
 )
 
 // connStats are the loop's counters, readable from any goroutine.
@@ -107,27 +109,14 @@ type ConnStats struct {
 }
 
 // ECNState is where a path's ECN validation stands (RFC 9000 §13.4.2).
-type ECNState uint8
+type ECNState = ackframes.ECNState
 
 const (
-	ECNTesting ECNState = iota // marking, the first packets not yet acknowledged
-	ECNUnknown                 // testing ended; no longer marking until the marks are confirmed
-	ECNCapable                 // the peer's counts confirm the marks arrive intact
-	ECNFailed                  // off: marks bleached, mangled, all CE, or disabled
+	ECNTesting = ackframes.ECNTesting // marking, the first packets not yet acknowledged
+	ECNUnknown = ackframes.ECNUnknown // testing ended; no longer marking until the marks are confirmed
+	ECNCapable = ackframes.ECNCapable // the peer's counts confirm the marks arrive intact
+	ECNFailed  = ackframes.ECNFailed  // off: marks bleached, mangled, all CE, or disabled
 )
-
-// String returns the state's name.
-func (s ECNState) String() string {
-	switch s {
-	case ECNTesting:
-		return "testing"
-	case ECNUnknown:
-		return "unknown"
-	case ECNCapable:
-		return "capable"
-	}
-	return "failed"
-}
 
 // LimitDurations is the connection's time, split by what limited its
 // sender.
