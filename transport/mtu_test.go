@@ -34,13 +34,24 @@ func TestMTUDropsAndRisesMidTransfer(t *testing.T) {
 		if st.MTUBlackHoles != 1 || st.MaxDatagramSize != 1252 {
 			t.Fatalf("sender after the drop: black holes %d, datagrams of %d bytes; want 1, 1252", st.MTUBlackHoles, st.MaxDatagramSize)
 		}
-		// The search below the hole settles; an idle connection then
-		// sends no probes, however long it waits.
-		time.Sleep(2 * pmtud.RaiseInterval)
-		idle := cli.Stats()
+		// The search below the hole settles (while idle it moves only
+		// when a keepalive or a loss timer wakes the connection); an idle
+		// connection then sends no probes, however long it waits.
+		settled := cli.Stats()
+		for i := 0; ; i++ {
+			time.Sleep(2 * defaultKeepAlivePeriod)
+			st := cli.Stats()
+			if st.MTUProbesSent == settled.MTUProbesSent {
+				break
+			}
+			if i == 20 {
+				t.Fatalf("the search still probes after %d rounds: %+v", i, st)
+			}
+			settled = st
+		}
 		time.Sleep(3 * pmtud.RaiseInterval)
-		if st := cli.Stats(); st.MTUProbesSent != idle.MTUProbesSent || st.MaxDatagramSize != 1252 {
-			t.Errorf("idle: %d probes sent, datagrams of %d bytes; want none, 1252", st.MTUProbesSent-idle.MTUProbesSent, st.MaxDatagramSize)
+		if st := cli.Stats(); st.MTUProbesSent != settled.MTUProbesSent || st.MaxDatagramSize != 1252 {
+			t.Errorf("idle: %d probes sent, datagrams of %d bytes; want none, 1252", st.MTUProbesSent-settled.MTUProbesSent, st.MaxDatagramSize)
 		}
 		cliNet.SetMTU(ethernetPayload)
 		srvNet.SetMTU(ethernetPayload)
