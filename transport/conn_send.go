@@ -188,6 +188,11 @@ func (c *Conn) amplificationAllows(size int) bool {
 // minAppPacket is the smallest 1-RTT packet worth building.
 const minAppPacket = 64
 
+// minResetTrigger is the smallest ack-eliciting packet sent: a peer answers
+// only packets longer than crypto.MinStatelessResetLen with a stateless
+// reset.
+const minResetTrigger = crypto.MinStatelessResetLen + 1
+
 // sendBudget is the largest datagram we may send now: the path MTU, or
 // less before the peer's address is validated (3× what it sent us).
 func (c *Conn) sendBudget() int {
@@ -276,6 +281,15 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	}
 	if len(b) == payloadStart {
 		return nil
+	}
+	if ackEliciting {
+		// A PING or a control frame alone can be the only thing a client
+		// sends to a server that restarted (all its data acknowledged,
+		// the rest held by flow control): it must be long enough to be
+		// answered with a stateless reset (docs/PROTOCOL.md section 2.4).
+		for len(b)+crypto.TagLen < minResetTrigger {
+			b = append(b, 0) // PADDING
+		}
 	}
 	return c.finishAppPacket(b, pn, pnOffset, pnLen, payloadStart, rec, ackEliciting, pathFrames, now)
 }

@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 )
 
@@ -54,7 +55,8 @@ func TestPeerIdleTimeout(t *testing.T) {
 // TestPeerKeepAlive: with a quiet peer, the Conn sends a PING
 // KeepAlivePeriod after it last heard from the peer or sent an
 // ack-eliciting packet, whichever is later, and again a period after the
-// peer's ACK of it; the connection then never idles out.
+// peer's ACK of it; the connection then never idles out. The PING is
+// padded so that a restarted peer can answer it with a stateless reset.
 func TestPeerKeepAlive(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
 		const period = 15 * time.Second
@@ -66,6 +68,11 @@ func TestPeerKeepAlive(t *testing.T) {
 			tc.wantIdle("no keepalive before the period")
 			tc.advance(time.Nanosecond)
 			tc.wantFrame("a keepalive PING after the period", packet.PingFrame{})
+			if n := tc.lastDgram.size; n <= crypto.MinStatelessResetLen {
+				// A peer that lost its state answers only longer
+				// packets with a stateless reset (section 2.4).
+				t.Fatalf("the keepalive is %d bytes; want more than %d", n, crypto.MinStatelessResetLen)
+			}
 			tc.wantIdle("one PING")
 			tc.advance(testRTT)
 			tc.writeFrames(tc.ackAll())
