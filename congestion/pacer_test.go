@@ -40,8 +40,8 @@ func TestPacerReleasesRateTimesDuration(t *testing.T) {
 			duration: time.Second, wantRate: 46996, wantBurst: 12520},
 		{desc: "very low rate: 300 B/s", size: 1200, cwnd: 2400, srtt: 10 * time.Second,
 			duration: 100 * time.Second, wantRate: 300, wantBurst: 12000},
-		{desc: "loopback: 6.25 GB/s, bucket of 1 ms", size: 1452, cwnd: 500000, srtt: 100 * time.Microsecond,
-			duration: 20 * time.Millisecond, wantRate: 6250000000, wantBurst: 6250000},
+		{desc: "loopback: 6.25 GB/s, bucket of 4 ms", size: 1452, cwnd: 500000, srtt: 100 * time.Microsecond,
+			duration: 20 * time.Millisecond, wantRate: 6250000000, wantBurst: 25000000},
 	}
 	for _, tt := range tests {
 		p := NewPacer(tt.size)
