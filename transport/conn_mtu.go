@@ -145,8 +145,13 @@ func (c *Conn) mtuProbeDue(now time.Time) (int, bool) {
 func (c *Conn) sendMTUProbe(size int, now time.Time) {
 	pn := c.loss.pnGen.Peek()
 	pnLen := packet.PacketNumberLen(pn, c.loss.History().LargestAcked())
-	b := make([]byte, 0, size)
-	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
+	// The probe borrows the batch's first buffer: it leaves before any
+	// datagram is built into it.
+	d := &c.tx.bufs[0]
+	if cap(d.Buf) < size {
+		d.Buf = make([]byte, 0, size)
+	}
+	b, pnOffset := packet.AppendShortHeader(d.Buf[:0], c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	payloadStart := len(b)
 	b = append(b, byte(packet.FramePing))

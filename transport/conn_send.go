@@ -14,6 +14,10 @@ import (
 // GSO train, few enough that received ACKs are not left waiting.
 const maxSendBatch = 64
 
+// maxSendBatchBytes bounds them in bytes too: 64 jumbo or loopback-sized
+// datagrams would be 4 MiB of buffers per batch.
+const maxSendBatchBytes = 1 << 20
+
 // txState is the loop's packet-building scratch.
 type txState struct {
 	// bufs are the datagrams being built, borrowed from txBatchPool for
@@ -67,7 +71,10 @@ func (c *Conn) send(now time.Time) {
 		if size, ok := c.mtuProbeDue(now); ok {
 			c.sendMTUProbe(size, now)
 		}
-		for n < len(c.tx.bufs) {
+		// Large datagrams fill fewer buffers per iteration, so a batch
+		// pins at most about maxSendBatchBytes.
+		limit := min(len(c.tx.bufs), max(1, maxSendBatchBytes/c.path.maxPacket))
+		for n < limit {
 			ackOnly := !c.canSendAckEliciting(now)
 			var b []byte
 			buf := c.txBuffer(n)
