@@ -203,16 +203,7 @@ func TestBindReadsEveryControlMessage(t *testing.T) {
 	// delivered it all during the sends.
 	dgrams := bindReadBuffers(1)
 	b.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		var queued int
-		var ioErr error
-		b.raw.Control(func(fd uintptr) { queued, ioErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
-		if ioErr != nil {
-			t.Fatal(ioErr)
-		}
-		if queued == 0 {
-			break
-		}
+	for bindQueued(t, b) {
 		if _, err := b.ReadBatch(dgrams); err != nil {
 			t.Fatal(err)
 		}

@@ -412,16 +412,7 @@ func TestBindCountsReceiveBufferDrops(t *testing.T) {
 	// so everything queued is there now (FIONREAD: the next datagram's
 	// size, 0 when none is queued).
 	got := 0
-	for {
-		var queued int
-		var ioErr error
-		b.raw.Control(func(fd uintptr) { queued, ioErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
-		if ioErr != nil {
-			t.Fatal(ioErr)
-		}
-		if queued == 0 {
-			break
-		}
+	for bindQueued(t, b) {
 		read()
 		got++
 	}
@@ -690,4 +681,17 @@ func TestBindPendingICMPErrorCostsNoDatagram(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bindQueued reports whether a datagram waits on b's socket (FIONREAD: the
+// next datagram's size, 0 when none is queued).
+func bindQueued(t *testing.T, b *linuxBind) bool {
+	t.Helper()
+	var queued int
+	var ioErr error
+	b.raw.Control(func(fd uintptr) { queued, ioErr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	if ioErr != nil {
+		t.Fatal(ioErr)
+	}
+	return queued > 0
 }
