@@ -50,11 +50,14 @@ type ECNValidator struct {
 	markedSent uint64           // every packet sent ECT(0), all paths
 	prev       packet.ECNCounts // the largest counts the peer reported
 	seenCounts bool
+	// largestAcked is the largest packet number an ACK frame validated so
+	// far acknowledged.
+	largestAcked packet.PacketNumber
 }
 
 // NewECNValidator starts testing; disabled starts (and stays) failed.
 func NewECNValidator(disabled bool) *ECNValidator {
-	v := &ECNValidator{firstTestPN: packet.InvalidPacketNumber}
+	v := &ECNValidator{firstTestPN: packet.InvalidPacketNumber, largestAcked: packet.InvalidPacketNumber}
 	if disabled {
 		v.state = ECNFailed
 	}
@@ -107,13 +110,26 @@ func (v *ECNValidator) OnMarkedLost(pn packet.PacketNumber) {
 }
 
 // OnAck validates one ACK frame's ECN counts. newlyAckedMarked is how many
-// packets the frame newly acknowledged that were sent ECT(0), of which
+// packets the frame newly acknowledged that were sent ECT(0) and that the
+// peer must have counted (the transport leaves out packets the peer may
+// have rebuilt from FEC repair, which carry no codepoint), of which
 // newlyAckedTest were test packets of the current path. It returns how
 // many more packets the peer counts as CE than before: a congestion signal
 // when positive. The state may change.
+//
+// Only a frame that raises the largest acknowledged packet number is held
+// to the shortfall rule (RFC 9000 §13.4.2.1): one that fills in older
+// ranges may follow counts that already covered them.
 func (v *ECNValidator) OnAck(f *packet.AckFrame, newlyAckedMarked, newlyAckedTest int) (newCE uint64) {
 	if v.state == ECNFailed {
 		return 0
+	}
+	raises := len(f.Ranges) == 0 || v.largestAcked == packet.InvalidPacketNumber || f.LargestAcked() > v.largestAcked
+	if len(f.Ranges) > 0 && raises {
+		v.largestAcked = f.LargestAcked()
+	}
+	if !raises {
+		newlyAckedMarked = 0
 	}
 	if !f.HasECN {
 		if newlyAckedMarked > 0 {

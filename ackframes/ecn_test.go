@@ -121,3 +121,24 @@ func TestECNRestartAndDisabled(t *testing.T) {
 		t.Fatal("a disabled validator marks")
 	}
 }
+
+// TestECNOlderRangesAreNotHeldToTheShortfall: an ACK that only fills in
+// ranges below the largest already acknowledged may follow counts that
+// covered those packets, so it cannot fail validation (RFC 9000
+// §13.4.2.1).
+func TestECNOlderRangesAreNotHeldToTheShortfall(t *testing.T) {
+	v := NewECNValidator(false)
+	sendMarked(v, 0, 8)
+	newest := &packet.AckFrame{Ranges: []packet.AckRange{{Smallest: 4, Largest: 7}}, HasECN: true, ECN: packet.ECNCounts{ECT0: 8}}
+	v.OnAck(newest, 4, 4)
+	older := &packet.AckFrame{Ranges: []packet.AckRange{{Smallest: 4, Largest: 7}, {Smallest: 0, Largest: 2}}, HasECN: true, ECN: packet.ECNCounts{ECT0: 8}}
+	if v.OnAck(older, 3, 3); v.State() != ECNCapable {
+		t.Fatalf("state %v after an ACK of older packets, want capable", v.State())
+	}
+	// An ACK that does raise the largest is held to it.
+	sendMarked(v, 8, 2)
+	raised := &packet.AckFrame{Ranges: []packet.AckRange{{Smallest: 0, Largest: 9}}, HasECN: true, ECN: packet.ECNCounts{ECT0: 8}}
+	if v.OnAck(raised, 2, 0); v.State() != ECNFailed {
+		t.Fatalf("state %v after a new ACK whose counts did not grow, want failed", v.State())
+	}
+}

@@ -383,6 +383,9 @@ func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Ti
 // undo (RFC 9002 §7.1, RFC 3168 §6.1.2).
 func (c *Cubic) OnCongestionExperienced(now, largestAckedSentTime time.Time) bool {
 	if c.haveRecovery && !largestAckedSentTime.After(c.recoveryStart) {
+		// The marks confirm the congestion the current reduction answered:
+		// its losses were not spurious.
+		c.undo.valid = false
 		return false
 	}
 	c.undo.valid = false

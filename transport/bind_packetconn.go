@@ -116,6 +116,14 @@ func (b *packetConnBind) writeOne(p []byte, to netip.AddrPort, ecn ECN) error {
 }
 
 func (b *packetConnBind) LocalAddr() netip.AddrPort { return b.local }
+
+// DontFragment reports whether the PacketConn says it never fragments
+// (netsim does); a plain socket may, and then the transport keeps its
+// datagrams to an Ethernet path's size.
+func (b *packetConnBind) DontFragment() bool {
+	df, ok := b.pc.(interface{ DontFragment() bool })
+	return ok && df.DontFragment()
+}
 func (b *packetConnBind) BatchSize() int            { return 1 }
 func (b *packetConnBind) MaxSegments() int          { return 1 }
 func (b *packetConnBind) Close() error              { return b.pc.Close() }

@@ -80,7 +80,9 @@ func (c *Conn) ecnOnAck(f *packet.AckFrame, acked []ackframes.SentPacket[sentFra
 	var largestSent time.Time
 	for i := range acked {
 		p := &acked[i]
-		if p.Frames.ecnMarked {
+		if p.Frames.ecnMarked && p.Frames.fecGroup == 0 {
+			// A source of an FEC group may have reached the peer rebuilt
+			// from repair packets, without a codepoint to count.
 			marked++
 			if c.ecn.v.IsTest(p.Number) {
 				test++

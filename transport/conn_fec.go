@@ -136,7 +136,15 @@ func (c *Conn) buildRepairPacket(b []byte, now time.Time) []byte {
 	pnLen := packet.PacketNumberLen(pn, c.loss.History().LargestAcked())
 	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
 	b = packet.AppendPacketNumber(b, pn, pnLen)
-	if len(b)+c.fec.enc.RepairLen()+crypto.TagLen > c.sendBudget() {
+	need := len(b) + c.fec.enc.RepairLen() + crypto.TagLen
+	if need > c.path.maxPacket {
+		// Path MTU discovery lowered the size under the group's symbols
+		// (a black hole): this repair can never go, and a repair stuck
+		// at the head would hold every later one.
+		c.fec.enc.DropRepair()
+		return nil
+	}
+	if need > c.probeBudget(c.sendBudget()) {
 		return nil
 	}
 	payloadStart := len(b)

@@ -190,7 +190,7 @@ func (c *Conn) requeueOldestForProbe() {
 	h := c.loss.History()
 	done := false
 	h.ForEach(func(p *ackframes.SentPacket[sentFrames]) bool {
-		if done || !p.AckEliciting {
+		if done || !p.AckEliciting || p.Frames.mtuProbe {
 			return !done
 		}
 		p.Frames.each(func(f *sentFrame) {

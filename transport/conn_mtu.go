@@ -66,8 +66,19 @@ func (c *Conn) mtuCeiling() int {
 		// A source packet's payload must fit one symbol.
 		n = min(n, fec.MaxPayload)
 	}
+	if c.path.peer.Addr().Unmap().Is4() {
+		n = min(n, maxIPv4Payload)
+	}
+	if df, ok := c.ep.bind().(interface{ DontFragment() bool }); !ok || !df.DontFragment() {
+		// A socket that may fragment would have every probe "get
+		// through" in pieces: keep to what an Ethernet path carries.
+		n = min(n, packet.DefaultMaxUDPPayload)
+	}
 	return max(n, baseDatagramSize)
 }
+
+// maxIPv4Payload is the largest UDP payload an IPv4 datagram carries.
+const maxIPv4Payload = 65535 - 20 - 8
 
 // ipOverhead is the IP and UDP header bytes on the way to the peer.
 func (c *Conn) ipOverhead() int {
@@ -173,7 +184,9 @@ func (c *Conn) sendMTUProbe(size int, now time.Time) {
 	}
 	err = c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: c.path.peer, Local: c.path.local, ECN: c.ecnMark()}})
 	if errors.Is(err, syscall.EMSGSIZE) {
-		c.mtu.search.OnProbeTooBig(size)
+		if c.mtu.search.OnProbeTooBig(size, now) == pmtud.BlackHole {
+			c.onBlackHole(now)
+		}
 		return
 	}
 	if err != nil {
@@ -222,9 +235,7 @@ func (c *Conn) mtuOnLost(p *ackframes.SentPacket[sentFrames], now time.Time) boo
 		c.stats.mtuProbesLost.Add(1)
 		c.mtu.noteLostProbe(p.Number)
 		if s != nil && s.OnProbeLost(int64(p.Number), now) == pmtud.BlackHole {
-			c.stats.mtuBlackHoles.Add(1)
-			c.diag(slog.LevelInfo, "large datagrams stopped getting through: searching again from 1200 bytes")
-			c.setMaxPacket(s.Current(), now)
+			c.onBlackHole(now)
 		}
 		return true
 	}
@@ -232,6 +243,14 @@ func (c *Conn) mtuOnLost(p *ackframes.SentPacket[sentFrames], now time.Time) boo
 		s.OnPacketLost(int64(p.Number), p.Size)
 	}
 	return false
+}
+
+// onBlackHole records a confirmed black hole: the search starts again from
+// 1200 bytes.
+func (c *Conn) onBlackHole(now time.Time) {
+	c.stats.mtuBlackHoles.Add(1)
+	c.diag(slog.LevelInfo, "large datagrams stopped getting through: searching again from 1200 bytes")
+	c.setMaxPacket(c.mtu.search.Current(), now)
 }
 
 // mtuCheckBlackHole falls back to 1200 bytes when large packets stopped

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
 	"github.com/limpetnet/limpet/transport/qlog"
 )
@@ -136,6 +137,8 @@ func (c *Conn) checkPathTimers(now time.Time) {
 		c.switchRemoteConnID() // the failed path's ID stays with it
 		c.path.validated = true
 		c.path.hasPrev = false
+		c.restartMTUDiscovery(now)
+		c.ecnRestart()
 	}
 }
 
@@ -195,8 +198,8 @@ func (c *Conn) sendFramesTo(addr netip.AddrPort, frames []byte) {
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	payloadStart := len(b)
 	b = append(b, frames...)
-	for len(b)-pnOffset < 4 {
-		b = append(b, 0)
+	for len(b)-pnOffset < 4 || len(b)+crypto.TagLen < minResetTrigger {
+		b = append(b, 0) // PADDING: room for the sample, and a reset trigger (section 2.4)
 	}
 	qframes := c.qlogFramesOf(b[payloadStart:])
 	if b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn)); err != nil {
@@ -246,9 +249,12 @@ func (c *Conn) migrateSocket(now time.Time) error {
 	c.stats.migrations.Add(1)
 	if nb.LocalAddr().Addr() != old.Addr() {
 		c.loss.resetCongestion(now)
-		c.restartMTUDiscovery(now)
-		c.ecnRestart()
 	}
+	// The sockets are usually both bound to a wildcard address, so the
+	// interface may have changed unseen (Wi-Fi to cellular): the new path's
+	// MTU and ECN are learnt afresh.
+	c.restartMTUDiscovery(now)
+	c.ecnRestart()
 	// Probe the new path at once, and resend what may have been lost on
 	// the old one.
 	c.startPathValidation(now)

@@ -65,6 +65,7 @@ func (c *Conn) send(now time.Time) {
 			break
 		}
 		c.tx.bufs[n].Buf = b
+		c.tx.bufs[n].ECN = packet.ECNNotECT // long-header packets are never marked
 		n++
 	}
 	if c.keys != nil {

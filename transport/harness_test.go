@@ -169,6 +169,7 @@ func (b *fakeBind) WriteBatch(dgrams []Datagram) error {
 }
 
 func (b *fakeBind) LocalAddr() netip.AddrPort { return b.local }
+func (b *fakeBind) DontFragment() bool        { return true }
 func (b *fakeBind) BatchSize() int            { return 8 }
 func (b *fakeBind) MaxSegments() int          { return 1 }
 

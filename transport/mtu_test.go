@@ -61,3 +61,31 @@ func TestMTUDropsAndRisesMidTransfer(t *testing.T) {
 		}
 	})
 }
+
+// TestMTUDropWithFEC: repair packets built for 1472-byte groups cannot
+// cross the path once it narrows to 1252 bytes; they are dropped unsent,
+// so later groups' repairs still go out and the transfer completes.
+func TestMTUDropWithFEC(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fec := FECConfig{GroupSize: 8, Repair: 2}
+		cli, srv, cliNet, srvNet := impairedPairWith(t, netsim.Config{Seed: 8, Delay: 10 * time.Millisecond, Loss: 0.01},
+			&Config{FEC: fec}, &Config{FEC: FECConfig{GroupSize: 8}})
+		t.Cleanup(func() { srv.Close(); cliNet.Close(); srvNet.Close() })
+		roundTrip(t, cli, srv)
+		time.Sleep(time.Second)
+		var before ConnStats
+		transferDuring(t, cli, srv, 4<<20, func() {
+			cliNet.SetMTU(1252)
+			srvNet.SetMTU(1252)
+			before = cli.Stats()
+		})
+		transferDuring(t, cli, srv, 2<<20, func() {})
+		st := cli.Stats()
+		if st.MaxDatagramSize > 1252 || st.MTUBlackHoles != 1 {
+			t.Fatalf("after the drop: datagrams of %d bytes, %d black holes; want at most 1252, 1", st.MaxDatagramSize, st.MTUBlackHoles)
+		}
+		if st.FECRepairSent <= before.FECRepairSent+10 {
+			t.Fatalf("%d repair packets sent after the drop, want many", st.FECRepairSent-before.FECRepairSent)
+		}
+	})
+}

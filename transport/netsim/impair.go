@@ -356,6 +356,10 @@ func (c *Conn) Close() error {
 // LocalAddr returns the wrapped PacketConn's address.
 func (c *Conn) LocalAddr() net.Addr { return c.pc.LocalAddr() }
 
+// DontFragment reports true: a datagram over the MTU is dropped, never
+// fragmented.
+func (c *Conn) DontFragment() bool { return true }
+
 // SetDeadline sets the wrapped PacketConn's deadlines.
 func (c *Conn) SetDeadline(t time.Time) error { return c.pc.SetDeadline(t) }
 

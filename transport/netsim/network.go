@@ -292,6 +292,10 @@ func (s *Socket) SetWriteDeadline(t time.Time) error {
 // full and were discarded.
 func (s *Socket) Dropped() uint64 { return s.dropped.Load() }
 
+// DontFragment reports true: the simulated network never fragments a
+// datagram, it delivers or drops it whole.
+func (s *Socket) DontFragment() bool { return true }
+
 func (s *Socket) opError(op string, addr net.Addr, err error) error {
 	return &net.OpError{Op: op, Net: "udp", Source: s.LocalAddr(), Addr: addr, Err: err}
 }

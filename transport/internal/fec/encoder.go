@@ -209,6 +209,23 @@ func (e *Encoder) AppendRepair(b []byte, pn packet.PacketNumber) []byte {
 	return b
 }
 
+// DropRepair discards the next repair frame unsent, as if it had been sent
+// and lost: the datagram size fell below its length. Its group settles
+// without it.
+func (e *Encoder) DropRepair() {
+	if len(e.pending) == 0 {
+		return
+	}
+	rp := e.pending[0]
+	copy(e.pending, e.pending[1:])
+	e.pending[len(e.pending)-1] = repair{}
+	e.pending = e.pending[:len(e.pending)-1]
+	e.spare = append(e.spare, rp.frame.Symbol[:0])
+	if g := &e.groups[rp.seq%groupRing]; g.Seq == rp.seq && g.Unsent > 0 {
+		g.Unsent--
+	}
+}
+
 // GroupState returns what the Encoder remembers about group seq, or false
 // if it has forgotten the group (more than groupRing groups ago) or never
 // opened it.

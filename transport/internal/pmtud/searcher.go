@@ -240,13 +240,21 @@ func (s *Searcher) OnProbeLost(pn int64, now time.Time) Event {
 
 // OnProbeTooBig records that the local system refused to send a probe of
 // size bytes (EMSGSIZE: larger than the interface's MTU), which settles
-// that size at once.
-func (s *Searcher) OnProbeTooBig(size int) {
+// that size at once. A refused probe of a suspected black hole's size
+// confirms the black hole (the interface itself shrank) and returns
+// BlackHole.
+func (s *Searcher) OnProbeTooBig(size int, now time.Time) Event {
 	s.probing = false
 	s.probeLosts = 0
+	if s.suspect > 0 && size >= s.suspect {
+		s.Reset(now)
+		s.tooBig = size
+		return BlackHole
+	}
 	if size > s.current {
 		s.tooBig = min(s.tooBig, size)
 	}
+	return NoEvent
 }
 
 // OnPacketAcked records the acknowledgement of an ordinary packet (not a
@@ -296,6 +304,8 @@ func (s *Searcher) CheckBlackHole(now time.Time) Event {
 		return NoEvent
 	}
 	s.suspect, s.current = s.current, BaseSize
+	// A search probe still in flight is forgotten: its fate no longer
+	// matters, and the check probe goes at once.
 	s.probing, s.probeLosts = false, 0
 	return Suspected
 }

@@ -26,7 +26,7 @@ func search(t *testing.T, s *Searcher, p path, now time.Time) (probed []int, los
 		}
 		probed = append(probed, size)
 		if p.local > 0 && size > p.local {
-			s.OnProbeTooBig(size)
+			s.OnProbeTooBig(size, now)
 			continue
 		}
 		pn++
@@ -273,5 +273,31 @@ func TestResetStartsOver(t *testing.T) {
 	}
 	if got, want := s.candidates(), []int{1252, 1372, 1392, 1452, 1464, 1472}; !slices.Equal(got, want) {
 		t.Fatalf("candidates = %v, want %v", got, want)
+	}
+}
+
+// TestRefusedCheckProbeConfirmsBlackHole: the interface itself shrank
+// under the size in use, so the probe that checks a suspected black hole
+// is refused locally; that confirms it, and the search starts again.
+func TestRefusedCheckProbeConfirmsBlackHole(t *testing.T) {
+	s := New(1472, 28, t0)
+	search(t, s, path{limit: 1472}, t0)
+	for pn := int64(100); pn < 110; pn++ {
+		s.OnPacketLost(pn, 1472)
+	}
+	s.OnPacketAcked(110, 1200)
+	if ev := s.CheckBlackHole(t0); ev != Suspected {
+		t.Fatalf("CheckBlackHole = %v", ev)
+	}
+	size, ok := s.ProbeDue(t0)
+	if !ok || size != 1472 {
+		t.Fatalf("ProbeDue = %d, %v", size, ok)
+	}
+	if ev := s.OnProbeTooBig(size, t0); ev != BlackHole || s.Current() != BaseSize || s.Suspecting() {
+		t.Fatalf("OnProbeTooBig = %v, Current %d, suspecting %v; want BlackHole, %d, false", ev, s.Current(), s.Suspecting(), BaseSize)
+	}
+	probed, _ := search(t, s, path{limit: 1392, local: 1400}, t0)
+	if s.Current() != 1392 || slices.Contains(probed, 1472) {
+		t.Fatalf("re-search settled at %d probing %v; want 1392, never 1472", s.Current(), probed)
 	}
 }
