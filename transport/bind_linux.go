@@ -163,8 +163,8 @@ func (b *linuxBind) LocalAddr() netip.AddrPort { return b.local }
 // DontFragment reports that datagrams leave with the don't-fragment bit
 // (IP_PMTUDISC_PROBE): path MTU discovery can trust a probe that arrives.
 func (b *linuxBind) DontFragment() bool { return true }
-func (b *linuxBind) BatchSize() int            { return linuxBatchSize }
-func (b *linuxBind) Close() error              { return b.conn.Close() }
+func (b *linuxBind) BatchSize() int     { return linuxBatchSize }
+func (b *linuxBind) Close() error       { return b.conn.Close() }
 
 func (b *linuxBind) MaxSegments() int {
 	if b.gso.Load() {

@@ -124,9 +124,9 @@ func (b *packetConnBind) DontFragment() bool {
 	df, ok := b.pc.(interface{ DontFragment() bool })
 	return ok && df.DontFragment()
 }
-func (b *packetConnBind) BatchSize() int            { return 1 }
-func (b *packetConnBind) MaxSegments() int          { return 1 }
-func (b *packetConnBind) Close() error              { return b.pc.Close() }
+func (b *packetConnBind) BatchSize() int   { return 1 }
+func (b *packetConnBind) MaxSegments() int { return 1 }
+func (b *packetConnBind) Close() error     { return b.pc.Close() }
 
 // firstError returns first if it is set, else err: how a batch reports the
 // earliest of several failures.
