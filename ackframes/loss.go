@@ -160,7 +160,7 @@ func (h *SentHistory[M]) DetectLost(now time.Time, rtt RTT, maxAckDelay time.Dur
 			h.lossTime = s.pkt.TimeSent.Add(lossDelay)
 			break
 		}
-		if pcPossible && s.pkt.AckEliciting && s.pkt.TimeSent.After(h.firstRTTSample) {
+		if pcPossible && s.pkt.AckEliciting && !s.pkt.MTUProbe && s.pkt.TimeSent.After(h.firstRTTSample) {
 			switch {
 			case !inRun:
 				inRun = true

@@ -190,6 +190,7 @@ func TestPersistentCongestion(t *testing.T) {
 	type pkt struct {
 		at           time.Duration // send time after t0
 		ackEliciting bool
+		mtuProbe     bool
 	}
 	// run makes n ack-eliciting packets sent step apart from t0+200ms.
 	run := func(n int, step time.Duration) []pkt {
@@ -241,14 +242,22 @@ func TestPersistentCongestion(t *testing.T) {
 		{
 			desc: "the ends of the run must be ack-eliciting", rtt: steadyRTT, earlySample: true,
 			packets: []pkt{
-				{ms(200), false}, {ms(300), true}, {ms(400), true}, {ms(500), true},
-				{ms(600), true}, {ms(700), true}, {ms(800), false},
+				{ms(200), false, false}, {ms(300), true, false}, {ms(400), true, false}, {ms(500), true, false},
+				{ms(600), true, false}, {ms(700), true, false}, {ms(800), false, false},
 			},
 			wantLost: []pn{1, 2, 3, 4, 5, 6, 7}, wantPersistent: false,
 		},
 		{
 			desc: "with ack-eliciting ends the same losses are persistent", rtt: steadyRTT, earlySample: true,
 			packets: run(7, ms(100)), wantLost: []pn{1, 2, 3, 4, 5, 6, 7}, wantPersistent: true,
+		},
+		{
+			desc: "a lost MTU probe does not start the run", rtt: steadyRTT, earlySample: true,
+			packets: []pkt{
+				{ms(200), true, true}, {ms(300), true, false}, {ms(400), true, false}, {ms(500), true, false},
+				{ms(600), true, false}, {ms(700), true, false},
+			},
+			wantLost: []pn{1, 2, 3, 4, 5, 6}, wantPersistent: false,
 		},
 	}
 	for _, tt := range tests {
@@ -262,7 +271,7 @@ func TestPersistentCongestion(t *testing.T) {
 			}
 			last := ms(200)
 			for i, p := range tt.packets {
-				sp := SentPacket[int]{Number: pn(i + 1), TimeSent: t0.Add(p.at), Size: 1000, AckEliciting: p.ackEliciting, InFlight: true}
+				sp := SentPacket[int]{Number: pn(i + 1), TimeSent: t0.Add(p.at), Size: 1000, AckEliciting: p.ackEliciting, InFlight: true, MTUProbe: p.mtuProbe}
 				if err := h.OnPacketSent(sp); err != nil {
 					t.Fatal(err)
 				}

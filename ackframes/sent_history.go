@@ -37,6 +37,10 @@ type SentPacket[M any] struct {
 	// InFlight is set when the packet counts towards bytes in flight:
 	// every packet except one carrying only ACK frames (RFC 9002 §2).
 	InFlight bool
+	// MTUProbe marks a path MTU probe, whose loss is no congestion signal
+	// (RFC 9000 §14.4): it neither starts nor extends a run of losses
+	// that establishes persistent congestion.
+	MTUProbe bool
 	// Frames is the transport's record of what the packet carried, handed
 	// back on acknowledgement (to release buffers and record delivery) and on
 	// loss (to send the same information again in a new packet; limpet never

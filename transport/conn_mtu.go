@@ -202,7 +202,7 @@ func (c *Conn) sendMTUProbe(size int, now time.Time) {
 	var rec sentFrames
 	rec.mtuProbe = true
 	rec.ecnMarked = c.ecnOnSent(pn) == packet.ECNECT0
-	sp := ackframes.SentPacket[sentFrames]{Number: pn, TimeSent: now, Size: len(b), AckEliciting: true, InFlight: true, Frames: rec}
+	sp := ackframes.SentPacket[sentFrames]{Number: pn, TimeSent: now, Size: len(b), AckEliciting: true, InFlight: true, MTUProbe: true, Frames: rec}
 	if err := c.loss.OnPacketSent(sp); err != nil {
 		c.abort(err)
 		return
