@@ -29,11 +29,6 @@ type fecState struct {
 	// passed: if the peer rebuilt a packet, a later ACK covers it and its
 	// frames count as delivered; otherwise they are retransmitted then.
 	held []heldPacket
-	// lostRepairs are the numbers of the last repair packets declared
-	// lost, which congestion control never heard of (onLost), so that an
-	// ACK of one arriving late is not reported as a spurious loss either.
-	lostRepairs     [64]packet.PacketNumber
-	lostRepairsNext int
 
 	// recovered are payloads the decoder rebuilt, waiting to be processed
 	// once the packet that completed their group is done.
@@ -365,21 +360,4 @@ func (c *Conn) processRecovered(now time.Time) {
 		c.stats.fecRecovered.Add(1)
 		c.qlogEvent(qlog.FECRecovered, slog.Int64("packet_number", int64(r.pn)), slog.Int("length", len(r.payload)))
 	}
-}
-
-// noteLostRepair remembers that repair packet pn was declared lost.
-func (f *fecState) noteLostRepair(pn packet.PacketNumber) {
-	f.lostRepairs[f.lostRepairsNext%len(f.lostRepairs)] = pn
-	f.lostRepairsNext++
-}
-
-// wasLostRepair reports whether pn is a repair packet declared lost
-// recently enough to be remembered.
-func (f *fecState) wasLostRepair(pn packet.PacketNumber) bool {
-	for i := range min(f.lostRepairsNext, len(f.lostRepairs)) {
-		if f.lostRepairs[i] == pn {
-			return true
-		}
-	}
-	return false
 }

@@ -40,7 +40,8 @@ type lossState struct {
 	ackedBuf, lostBuf []ackframes.SentPacket[sentFrames] // scratch
 
 	pingDue bool // send an ack-eliciting packet even without data (PTO probe, keepalive)
-	probes  int  // PTO probes still to send
+	quiet   quietLosses
+	probes  int // PTO probes still to send
 	// lastAckProgress is when an ACK last acknowledged something new: a
 	// path the peer still receives on, even if it still sends on it.
 	lastAckProgress time.Time
@@ -120,7 +121,7 @@ func (c *Conn) onSpurious(spurious []ackframes.SpuriousLoss, now time.Time) {
 		c.qlogEvent(qlog.SpuriousLoss, slog.Int64("packet_number", int64(p.Number)))
 		// Congestion control never heard of a lost repair packet or MTU
 		// probe (onLost).
-		if p.InFlight && !c.fec.wasLostRepair(p.Number) && !c.mtu.wasLostProbe(p.Number) {
+		if p.InFlight && !c.loss.quiet.has(p.Number) {
 			c.loss.cc.OnSpuriousLoss(now, p.Size, p.LostAt)
 		}
 	}
@@ -170,7 +171,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 			largestLostSent = p.TimeSent
 		}
 		if p.Frames.fecRepair {
-			c.fec.noteLostRepair(p.Number)
+			c.loss.quiet.add(p.Number)
 		}
 		c.onFramesLost(&p.Frames)
 		p.Frames.reset()

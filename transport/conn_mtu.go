@@ -29,28 +29,12 @@ type mtuState struct {
 	// search is nil until the handshake has the peer's limits, and when
 	// discovery is off.
 	search *pmtud.Searcher
-	// lostProbes are the latest probes declared lost, so that one
-	// acknowledged late is not taken for a spurious loss of data.
-	lostProbes [4]packet.PacketNumber
-	nextLost   int
-}
-
-func (m *mtuState) noteLostProbe(pn packet.PacketNumber) {
-	m.lostProbes[m.nextLost] = pn
-	m.nextLost = (m.nextLost + 1) % len(m.lostProbes)
-}
-
-func (m *mtuState) wasLostProbe(pn packet.PacketNumber) bool {
-	for _, p := range m.lostProbes {
-		if p == pn && pn != 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // mtuCeiling is the largest datagram this connection may send at all: our
-// configuration, the peer's max_udp_payload_size, and FEC's symbol limit.
+// configuration, the peer's max_udp_payload_size, FEC's symbol limit, the
+// IPv4 payload limit, and an Ethernet datagram on a socket that may
+// fragment.
 func (c *Conn) mtuCeiling() int {
 	n := c.cfg.MaxDatagramSize
 	if n == 0 {
@@ -233,7 +217,7 @@ func (c *Conn) mtuOnLost(p *ackframes.SentPacket[sentFrames], now time.Time) boo
 	s := c.mtu.search
 	if p.Frames.mtuProbe {
 		c.stats.mtuProbesLost.Add(1)
-		c.mtu.noteLostProbe(p.Number)
+		c.loss.quiet.add(p.Number)
 		if s != nil && s.OnProbeLost(int64(p.Number), now) == pmtud.BlackHole {
 			c.onBlackHole(now)
 		}
