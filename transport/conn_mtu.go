@@ -138,32 +138,14 @@ func (c *Conn) mtuProbeDue(now time.Time) (int, bool) {
 // recovery only once it has left, marked so that its loss is not taken
 // for congestion and carries nothing to resend.
 func (c *Conn) sendMTUProbe(size int, now time.Time) {
-	pn := c.loss.pnGen.Peek()
-	pnLen := packet.PacketNumberLen(pn, c.loss.History().LargestAcked())
-	// The probe borrows the batch's first buffer: it leaves before any
-	// datagram is built into it.
-	d := &c.tx.bufs[0]
-	if cap(d.Buf) < size {
-		d.Buf = make([]byte, 0, size)
-	}
-	b, pnOffset := packet.AppendShortHeader(d.Buf[:0], c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
-	b = packet.AppendPacketNumber(b, pn, pnLen)
-	payloadStart := len(b)
-	b = append(b, byte(packet.FramePing))
-	for len(b) < size-crypto.TagLen {
-		b = append(b, 0) // PADDING
-	}
-	if popped, err := c.loss.pnGen.Pop(); err != nil || popped != pn {
-		c.abort(err)
+	// The probe leaves before any datagram is built into the batch.
+	b, pn, qframes, err := c.sealAlone([]byte{byte(packet.FramePing)}, size)
+	if errors.Is(err, crypto.ErrAEADLimitReached) {
+		c.closeTransport(packet.AEADLimitReached, 0, err.Error(), now)
 		return
 	}
-	var qframes []map[string]any
-	if c.qlog.enabled(qlog.LevelFrame) {
-		qframes = c.qlogFramesOf(b[payloadStart:])
-	}
-	b, err := c.keys.Seal(b, pnOffset, pnLen, uint64(pn))
 	if err != nil {
-		c.closeTransport(packet.AEADLimitReached, 0, err.Error(), now)
+		c.abort(err) // packet numbers exhausted
 		return
 	}
 	err = c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: c.path.peer, Local: c.path.local, ECN: c.ecnMark()}})

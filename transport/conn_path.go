@@ -188,27 +188,44 @@ func (c *Conn) sendFramesTo(addr netip.AddrPort, frames []byte) {
 	if c.keys == nil || c.tx.bufs == nil {
 		return
 	}
-	pn, err := c.loss.pnGen.Pop()
+	b, pn, qframes, err := c.sealAlone(frames, 0)
 	if err != nil {
-		return
-	}
-	b := c.tx.bufs[0].Buf[:0]
-	pnLen := 4
-	b, pnOffset := packet.AppendShortHeader(b, c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
-	b = packet.AppendPacketNumber(b, pn, pnLen)
-	payloadStart := len(b)
-	b = append(b, frames...)
-	for len(b)-pnOffset < 4 || len(b)+crypto.TagLen < minResetTrigger {
-		b = append(b, 0) // PADDING: room for the sample, and a reset trigger (section 2.4)
-	}
-	qframes := c.qlogFramesOf(b[payloadStart:])
-	if b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn)); err != nil {
 		return
 	}
 	c.qlogPacket(qlog.PacketSent, pn, len(b), qframes)
 	c.stats.packetsSent.Add(1)
 	c.stats.bytesSent.Add(uint64(len(b)))
 	c.ep.bind().WriteBatch([]Datagram{{Buf: b, N: len(b), Addr: addr, Local: c.path.local}})
+}
+
+// sealAlone seals frames into a 1-RTT packet of its own, in the send
+// batch's first buffer (it must leave before anything is built there),
+// padded to a datagram of size bytes, and at least to a stateless reset
+// trigger (section 2.4). It takes the next packet number, and returns the
+// frames as qlog writes them when frames are traced.
+func (c *Conn) sealAlone(frames []byte, size int) ([]byte, packet.PacketNumber, []map[string]any, error) {
+	pn, err := c.loss.pnGen.Pop()
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	d := &c.tx.bufs[0]
+	if cap(d.Buf) < size {
+		d.Buf = make([]byte, 0, size)
+	}
+	const pnLen = 4
+	b, pnOffset := packet.AppendShortHeader(d.Buf[:0], c.ids.remoteCID, c.keys.KeyPhase(), pnLen)
+	b = packet.AppendPacketNumber(b, pn, pnLen)
+	payloadStart := len(b)
+	b = append(b, frames...)
+	for len(b)+crypto.TagLen < max(size, minResetTrigger) {
+		b = append(b, 0) // PADDING
+	}
+	var qframes []map[string]any
+	if c.qlog.enabled(qlog.LevelFrame) {
+		qframes = c.qlogFramesOf(b[payloadStart:])
+	}
+	b, err = c.keys.Seal(b, pnOffset, pnLen, uint64(pn))
+	return b, pn, qframes, err
 }
 
 // Migrate moves the connection to a new local UDP socket (a new port, and
