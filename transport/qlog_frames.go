@@ -37,7 +37,11 @@ func qlogFrame(f packet.Frame) map[string]any {
 				ranges = append(ranges, []int64{int64(r.Smallest), int64(r.Largest)})
 			}
 		}
-		return map[string]any{"frame_type": "ack", "acked_ranges": ranges, "limpet:ack_delay_encoded": f.Delay}
+		m := map[string]any{"frame_type": "ack", "acked_ranges": ranges, "limpet:ack_delay_encoded": f.Delay}
+		if f.HasECN {
+			m["ect0"], m["ect1"], m["ce"] = f.ECN.ECT0, f.ECN.ECT1, f.ECN.CE
+		}
+		return m
 	case packet.StreamFrame:
 		return map[string]any{"frame_type": "stream", "stream_id": uint64(f.StreamID), "offset": f.Offset,
 			"length": len(f.Data), "fin": f.Fin, "raw": map[string]any{"length": len(f.Data)}}
