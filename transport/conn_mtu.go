@@ -29,7 +29,13 @@ type mtuState struct {
 	// search is nil until the handshake has the peer's limits, and when
 	// discovery is off.
 	search *pmtud.Searcher
+	// streamSentAt is when a packet with stream data last left.
+	streamSentAt time.Time
 }
+
+// raiseActivity is how recently stream data must have been sent for a
+// finished search to look for a larger size again.
+const raiseActivity = time.Second
 
 // mtuCeiling is the largest datagram this connection may send at all: our
 // configuration, the peer's max_udp_payload_size, FEC's symbol limit, the
@@ -123,10 +129,12 @@ func (c *Conn) mtuProbeDue(now time.Time) (int, bool) {
 	if !ok || !c.loss.cc.CanSend(c.loss.BytesInFlight()) || c.loss.pacer.TimeUntilSend(now) > 0 {
 		return 0, false
 	}
-	if s.Raising() && c.loss.BytesInFlight() == 0 {
+	if s.Raising() && now.Sub(c.mtu.streamSentAt) > raiseActivity {
 		// Looking again for a larger size helps only a connection that
-		// is sending: an idle one waits for its next transfer, and a
+		// is sending data: an idle one waits for its next transfer, and a
 		// server with many idle connections sends no probes for them.
+		// (Bytes in flight would not do: a lost probe is in flight until
+		// declared lost, and would license the next.)
 		return 0, false
 	}
 	return size, true

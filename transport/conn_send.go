@@ -268,6 +268,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		b, sentData = c.appendStreamFrames(b, frameLimit-c.fec.reserve(), rec, now)
 		if sentData {
 			ackEliciting = true
+			c.mtu.streamSentAt = now
 		}
 		if !ackEliciting && (c.loss.pingDue || c.loss.probes > 0) {
 			b = append(b, byte(packet.FramePing))

@@ -138,7 +138,10 @@ func dialAccept(t *testing.T, ln *Listener, addr string, key crypto.PrivateKey) 
 // follows the client to each new port.
 func TestNATRebindingIPv6Loopback(t *testing.T) {
 	key, _ := crypto.GenerateKey()
-	ln := listenOrFail(t, "[::1]:0", &Config{PrivateKey: key})
+	// The round trips below run while the transfer's reader waits: with
+	// less connection credit than the transfer, a fast sender (64 KiB
+	// datagrams on loopback) can use it all and hold them up.
+	ln := listenOrFail(t, "[::1]:0", &Config{PrivateKey: key, InitialConnWindow: 16 << 20})
 	relay := newNATRelay(t, "[::1]:0", netip.MustParseAddrPort(ln.Addr().String()))
 	cli, srv := dialAccept(t, ln, relay.Addr().String(), key)
 	transferDuring(t, cli, srv, 8<<20, func() {
