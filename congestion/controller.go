@@ -51,8 +51,11 @@ type Controller interface {
 	// recently sent of them. It starts a recovery period and reduces the
 	// window unless that packet was sent before the current recovery
 	// period began, so one loss episode reduces the window once
-	// (RFC 9002 §7.3.2).
-	OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time)
+	// (RFC 9002 §7.3.2). A controller may judge the loss random rather
+	// than congestion and ignore it; it reports whether it took the loss
+	// as congestion, so that the caller knows whether a later
+	// OnSpuriousLoss for these bytes means anything to it.
+	OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time) bool
 
 	// OnCongestionExperienced reports that the peer counted more packets
 	// marked ECN Congestion Experienced (RFC 9002 §7.1), the most

@@ -81,6 +81,15 @@ type CubicOptions struct {
 	// DisableHyStart turns HyStart++ off, leaving classic slow start that
 	// ends only on loss.
 	DisableHyStart bool
+
+	// TolerateRandomLoss reduces the window only for losses that carry a
+	// congestion signal: a standing queue in the RTT samples, or a loss
+	// rate of 10 % or more (lossSignal). Other losses are taken as random
+	// (a radio link's) and leave the window as it is. A loss with a
+	// shallow queue cuts the window to minRTT/RTT of itself, between 0.7
+	// and 0.85, which drains that queue; a deep queue gets CUBIC's 0.7.
+	// Without it every loss is congestion, as RFC 9002 and RFC 9438 have it.
+	TolerateRandomLoss bool
 }
 
 // Cubic is the CUBIC congestion controller of RFC 9438, in bytes, with the
@@ -107,12 +116,14 @@ type CubicOptions struct {
 // unused (§5.8).
 //
 // A reduction whose lost packets all turn out to have been delivered is
-// undone (OnSpuriousLoss, §4.9). ECN is not implemented.
+// undone (OnSpuriousLoss, §4.9). Congestion Experienced marks reduce the
+// window too, by less (OnCongestionExperienced).
 type Cubic struct {
 	maxDatagramSize int
 	maxWindow       int
 	burstLimit      int // HyStart++ L in datagrams; 0 means infinity
 	hystartEnabled  bool
+	tolerant        bool // CubicOptions.TolerateRandomLoss
 
 	cwnd     int
 	ssthresh int // math.MaxInt until the first reduction or slow start exit
@@ -128,8 +139,15 @@ type Cubic struct {
 	// The ACK frame being processed: filled by OnPacketAcked, consumed by
 	// OnAckProcessed.
 	batchGrowthBytes  int
+	batchAckedBytes   int
 	batchLargestAcked int64
 	lastRTTSamples    uint64
+	smoothedRTT       time.Duration // as of the last ACK frame
+
+	// signal classifies losses when tolerant; randomLosses counts the
+	// bytes it judged random.
+	signal       lossSignal
+	randomLosses uint64
 
 	lastAckTime time.Time
 	haveLastAck bool
@@ -163,6 +181,7 @@ func NewCubic(opts CubicOptions) *Cubic {
 		maxDatagramSize: opts.MaxDatagramSize,
 		maxWindow:       opts.MaxWindow,
 		hystartEnabled:  !opts.DisableHyStart,
+		tolerant:        opts.TolerateRandomLoss,
 	}
 	if c.maxDatagramSize <= 0 {
 		c.maxDatagramSize = DefaultMaxDatagramSize
@@ -187,6 +206,7 @@ func (c *Cubic) reset() {
 		maxWindow:         c.maxWindow,
 		burstLimit:        c.burstLimit,
 		hystartEnabled:    c.hystartEnabled,
+		tolerant:          c.tolerant,
 		cwnd:              min(InitialWindow(c.maxDatagramSize), c.maxWindow),
 		ssthresh:          math.MaxInt,
 		batchLargestAcked: -1,
@@ -208,6 +228,7 @@ func (c *Cubic) OnPacketSent(now time.Time, pn int64, bytes int) {
 // OnPacketAcked implements Controller.
 func (c *Cubic) OnPacketAcked(now time.Time, pn int64, bytes int, sentTime time.Time) {
 	c.batchLargestAcked = max(c.batchLargestAcked, pn)
+	c.batchAckedBytes += max(bytes, 0)
 	if c.haveRecovery && !sentTime.After(c.recoveryStart) {
 		return
 	}
@@ -221,7 +242,9 @@ func (c *Cubic) OnPacketAcked(now time.Time, pn int64, bytes int, sentTime time.
 func (c *Cubic) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) {
 	growth := c.batchGrowthBytes
 	largestAcked := c.batchLargestAcked
+	ackedBytes := c.batchAckedBytes
 	c.batchGrowthBytes = 0
+	c.batchAckedBytes = 0
 	c.batchLargestAcked = -1
 
 	smoothed := DefaultInitialRTT
@@ -232,6 +255,13 @@ func (c *Cubic) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) 
 		haveSample = rtt.HasSample() && rtt.Samples() != c.lastRTTSamples
 		c.lastRTTSamples = rtt.Samples()
 		sample = rtt.Latest()
+	}
+	c.smoothedRTT = smoothed
+	if c.tolerant {
+		if haveSample {
+			c.signal.onRTTSample(now, rtt)
+		}
+		c.signal.onAcked(now, ackedBytes, smoothed)
 	}
 	cwndLimited := c.cwndLimited(priorInFlight)
 
@@ -363,20 +393,37 @@ func (c *Cubic) congestionAvoidance(now time.Time, acked int, smoothed time.Dura
 // §4.7): W_max becomes the window before the loss, lowered to
 // cwnd·(1+β)/2 by fast convergence if the window did not get back to the
 // previous W_max; ssthresh and cwnd become β·cwnd, at least the minimum
-// window.
-func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time) {
+// window. With TolerateRandomLoss, a loss without a congestion signal
+// changes nothing and is reported as not taken, and β follows the queue.
+func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time) bool {
 	if lostBytes <= 0 {
-		return
+		return false
+	}
+	betaNum, betaDen := cubicBetaNum, cubicBetaDen
+	if c.tolerant {
+		if c.signal.onLost(now, lostBytes, c.maxDatagramSize, c.smoothedRTT) == lossRandom {
+			c.randomLosses += uint64(lostBytes)
+			return false
+		}
+		betaNum, betaDen = int(c.signal.beta()*1000), 1000
 	}
 	if c.haveRecovery && !largestLostSentTime.After(c.recoveryStart) {
 		// Part of the congestion event that already reduced the window:
 		// its undo now needs these bytes to be spurious too.
 		c.undo.lostBytes += lostBytes
-		return
+		return true
 	}
 	c.saveUndo(now, lostBytes)
-	c.reduce(now, cubicBetaNum, cubicBetaDen)
+	c.reduce(now, betaNum, betaDen)
+	if c.tolerant {
+		c.signal.onReduced(now, c.smoothedRTT)
+	}
+	return true
 }
+
+// RandomLossBytes reports the bytes lost that TolerateRandomLoss judged
+// random and did not reduce the window for.
+func (c *Cubic) RandomLossBytes() uint64 { return c.randomLosses }
 
 // OnCongestionExperienced implements Controller: the same reduction as a
 // loss, once per recovery period, but one no later acknowledgement can

@@ -31,6 +31,7 @@ type RTTStats struct {
 	haveMaxAckDelay bool
 
 	latest   time.Duration
+	adjusted time.Duration
 	smoothed time.Duration
 	variance time.Duration
 	min      time.Duration
@@ -97,6 +98,7 @@ func (r *RTTStats) Update(latest, ackDelay time.Duration, handshakeConfirmed boo
 		ackDelay = 0
 	}
 	r.latest = latest
+	r.adjusted = latest
 	r.samples++
 	if r.samples == 1 {
 		r.min = latest
@@ -112,6 +114,7 @@ func (r *RTTStats) Update(latest, ackDelay time.Duration, handshakeConfirmed boo
 	if latest >= r.min+ackDelay {
 		adjusted = latest - ackDelay
 	}
+	r.adjusted = adjusted
 	deviation := r.smoothed - adjusted
 	if deviation < 0 {
 		deviation = -deviation
@@ -130,6 +133,10 @@ func (r *RTTStats) Samples() uint64 { return r.samples }
 
 // Latest is the most recent sample (latest_rtt), or zero before the first.
 func (r *RTTStats) Latest() time.Duration { return r.latest }
+
+// Adjusted is the most recent sample less the ACK delay the peer reported
+// (adjusted_rtt), or zero before the first.
+func (r *RTTStats) Adjusted() time.Duration { return r.adjusted }
 
 // Min is the minimum RTT seen (min_rtt), or zero before the first sample.
 func (r *RTTStats) Min() time.Duration { return r.min }
@@ -178,7 +185,7 @@ func (r *RTTStats) ExpireMin() {
 // unknown. The configured initial RTT and the peer's max_ack_delay, which
 // describe the peer rather than the path, are kept.
 func (r *RTTStats) Reset() {
-	r.latest = 0
+	r.latest, r.adjusted = 0, 0
 	r.smoothed = 0
 	r.variance = 0
 	r.min = 0

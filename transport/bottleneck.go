@@ -66,7 +66,10 @@ type BottleneckReport struct {
 	PeerWaited []LimitShare
 	// LossRate is packets declared lost per packet sent (ACK-only
 	// packets, never declared lost, included: a receiver's rate is low).
-	LossRate            float64
+	LossRate float64
+	// RandomLossShare is the fraction of the lost packets that congestion
+	// control judged random and did not slow down for (ConnStats.RandomLosses).
+	RandomLossShare     float64
 	SmoothedRTT, MinRTT time.Duration
 	// GoodputSent and GoodputRead are the stream bytes sent for the first
 	// time and read by the application, per second.
@@ -138,6 +141,9 @@ func NewBottleneckReport(before, after ConnStats) BottleneckReport {
 	sortShares(r.Shares)
 	if sent := after.PacketsSent - before.PacketsSent; sent > 0 {
 		r.LossRate = float64(after.PacketsLost-before.PacketsLost) / float64(sent)
+	}
+	if lost := after.PacketsLost - before.PacketsLost; lost > 0 {
+		r.RandomLossShare = min(float64(after.RandomLosses-before.RandomLosses)/float64(lost), 1)
 	}
 	if secs := r.Elapsed.Seconds(); secs > 0 {
 		r.GoodputSent = float64(after.StreamBytesSent-before.StreamBytesSent) / secs
@@ -227,6 +233,9 @@ func (r BottleneckReport) advice() string {
 	}
 	if cc := share(LimitCongestion) + share(LimitPacing); cc > 0.5 {
 		pct := 100 * cc
+		if r.LossRate >= 0.001 && r.RandomLossShare >= 0.5 {
+			return fmt.Sprintf("limited by the congestion controller %.0f%% of the time, with %.2f%% loss, %.0f%% of it judged random and not slowed down for: the path's capacity", pct, 100*r.LossRate, 100*r.RandomLossShare)
+		}
 		if r.LossRate >= 0.001 {
 			return fmt.Sprintf("limited by the congestion controller %.0f%% of the time, with %.2f%% loss (a loss-based controller gets about %s there): if the loss is not congestion, try Config.FEC", pct, 100*r.LossRate, rateString(r.LossBound))
 		}

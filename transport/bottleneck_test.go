@@ -151,11 +151,13 @@ func TestBottleneckSlowApplication(t *testing.T) {
 }
 
 func TestBottleneckLossyPath(t *testing.T) {
-	// 3% random loss each way: CUBIC keeps its window near what that loss
-	// allows, far under what 20 ms and the stream credit would.
+	// 3% random loss each way, every loss taken as congestion: CUBIC keeps
+	// its window near what that loss allows, far under what 20 ms and the
+	// stream credit would.
 	r, _ := limitScenario{
-		path: netsim.Config{Seed: 5, Loss: 0.03},
-		size: 4 << 20,
+		path:   netsim.Config{Seed: 5, Loss: 0.03},
+		cliCfg: Config{EveryLossIsCongestion: true},
+		size:   4 << 20,
 	}.run(t)
 	wantDominant(t, r, LimitCongestion, "loss")
 	if r.LossRate < 0.01 || r.LossRate > 0.06 {
@@ -165,6 +167,25 @@ func TestBottleneckLossyPath(t *testing.T) {
 	// controller cannot beat it by much.
 	if r.LossBound <= 0 || r.GoodputSent > 3*r.LossBound {
 		t.Errorf("goodput %.0f B/s against loss bound %.0f B/s", r.GoodputSent, r.LossBound)
+	}
+}
+
+// By default the same random loss, with no queue anywhere on the path, is
+// not taken as congestion: the window stays, and goodput is far above what
+// a loss-based controller gets.
+func TestBottleneckRandomLossIsNotCongestion(t *testing.T) {
+	r, _ := limitScenario{
+		path: netsim.Config{Seed: 5, Loss: 0.03},
+		size: 4 << 20,
+	}.run(t)
+	if r.LossRate < 0.01 || r.LossRate > 0.06 {
+		t.Errorf("loss rate %.4f, want about 0.03", r.LossRate)
+	}
+	if r.RandomLossShare < 0.9 {
+		t.Errorf("%.0f%% of the losses judged random, want nearly all", 100*r.RandomLossShare)
+	}
+	if r.LossBound <= 0 || r.GoodputSent < 5*r.LossBound {
+		t.Errorf("goodput %.0f B/s, want over 5 times the loss bound of %.0f B/s", r.GoodputSent, r.LossBound)
 	}
 }
 

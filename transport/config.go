@@ -119,6 +119,14 @@ type Config struct {
 	// loss would, without the loss (docs/PROTOCOL.md section 12).
 	// Received marks are counted and reported either way.
 	DisableECN bool
+	// EveryLossIsCongestion slows the sender down for every lost packet,
+	// as RFC 9002 does. By default a loss slows it down only when it
+	// comes with a congestion signal: a queue building up in the RTT, or
+	// losses of 10 % or more of the last two round trips. Other losses,
+	// such as a radio link's, are sent again without cutting the window,
+	// so a lossy path runs at its rate (docs/PROTOCOL.md section 3 says
+	// when this guess can be wrong).
+	EveryLossIsCongestion bool
 }
 
 // FECConfig configures Reed-Solomon forward error correction

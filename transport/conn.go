@@ -102,7 +102,7 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 	c.hs.largestRx = packet.InvalidPacketNumber
 	c.hs.deadline = now.Add(cfg.HandshakeTimeout)
 	c.acks.init()
-	c.loss.init(now)
+	c.loss.init(now, cfg.EveryLossIsCongestion)
 	c.streams.init(isServer, cfg)
 	c.idle.init(cfg.MaxIdleTimeout, now)
 	c.fec.init(cfg.FEC)

@@ -202,6 +202,7 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 		return
 	}
 	largest := max(f.LargestAcked(), c.loss.History().LargestAcked())
+	c.loss.told = c.loss.told[:0]
 	keep := c.fec.held[:0]
 	var lostBytes int
 	var lastLostSent time.Time
@@ -214,6 +215,7 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 		case c.fecGroupSettled(h.frames.fecGroup, largest):
 			lostBytes += c.fecLost(&h)
 			lastLostSent = h.timeSent
+			c.loss.told = append(c.loss.told, h.pn)
 		default:
 			keep = append(keep, h)
 		}
@@ -221,7 +223,7 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 	clear(c.fec.held[len(keep):])
 	c.fec.held = keep
 	if lostBytes > 0 {
-		c.loss.cc.OnLoss(now, lostBytes, lastLostSent)
+		c.tellLoss(now, lostBytes, lastLostSent)
 	}
 }
 
@@ -230,14 +232,16 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 func (c *Conn) fecReleaseHeld(now time.Time) {
 	var lostBytes int
 	var lastLostSent time.Time
+	c.loss.told = c.loss.told[:0]
 	for i := range c.fec.held {
 		lostBytes += c.fecLost(&c.fec.held[i])
 		lastLostSent = c.fec.held[i].timeSent
+		c.loss.told = append(c.loss.told, c.fec.held[i].pn)
 	}
 	clear(c.fec.held)
 	c.fec.held = c.fec.held[:0]
 	if lostBytes > 0 {
-		c.loss.cc.OnLoss(now, lostBytes, lastLostSent)
+		c.tellLoss(now, lostBytes, lastLostSent)
 	}
 }
 

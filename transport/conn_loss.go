@@ -38,6 +38,8 @@ type lossState struct {
 	pacer *congestion.Pacer
 
 	ackedBuf, lostBuf []ackframes.SentPacket[sentFrames] // scratch
+	// told are the packets of the loss being reported to cc (tellLoss).
+	told []packet.PacketNumber
 
 	pingDue bool // send an ack-eliciting packet even without data (PTO probe, keepalive)
 	quiet   quietLosses
@@ -47,10 +49,13 @@ type lossState struct {
 	lastAckProgress time.Time
 }
 
-func (l *lossState) init(now time.Time) {
+func (l *lossState) init(now time.Time, everyLossIsCongestion bool) {
 	l.LossDetector = ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval})
 	l.pnGen = ackframes.NewPacketNumberGenerator(rand.NewPCG(rand.Uint64(), rand.Uint64()), ackframes.DefaultSkipPeriod)
-	l.cc = congestion.NewCubic(congestion.CubicOptions{MaxDatagramSize: baseDatagramSize})
+	l.cc = congestion.NewCubic(congestion.CubicOptions{
+		MaxDatagramSize:    baseDatagramSize,
+		TolerateRandomLoss: !everyLossIsCongestion,
+	})
 	l.pacer = congestion.NewPacer(baseDatagramSize)
 	l.lastAckProgress = now
 }
@@ -147,6 +152,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 	}
 	var lostBytes int
 	var largestLostSent time.Time
+	c.loss.told = c.loss.told[:0]
 	for i := range lost {
 		p := &lost[i]
 		c.ecnOnLost(p)
@@ -169,6 +175,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 			// bursts, which take data beyond what repair can rebuild.
 			lostBytes += p.Size
 			largestLostSent = p.TimeSent
+			c.loss.told = append(c.loss.told, p.Number)
 		}
 		if p.Frames.fecRepair {
 			c.loss.quiet.add(p.Number)
@@ -177,11 +184,24 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 		p.Frames.reset()
 	}
 	if lostBytes > 0 {
-		c.loss.cc.OnLoss(now, lostBytes, largestLostSent)
+		c.tellLoss(now, lostBytes, largestLostSent)
 	}
 	if persistent {
 		c.loss.cc.OnPersistentCongestion(now)
 		c.loss.rtt.ExpireMin()
+	}
+}
+
+// tellLoss reports the packets in c.loss.told, lostBytes in all, to
+// congestion control. Those it judges random loss join the quiet losses:
+// it never counted them, so a late ACK of one is no spurious loss to it.
+func (c *Conn) tellLoss(now time.Time, lostBytes int, largestLostSent time.Time) {
+	if c.loss.cc.OnLoss(now, lostBytes, largestLostSent) {
+		return
+	}
+	c.stats.randomLosses.Add(uint64(len(c.loss.told)))
+	for _, pn := range c.loss.told {
+		c.loss.quiet.add(pn)
 	}
 }
 

@@ -19,7 +19,11 @@ import (
 func TestPeerReorderingIsNotLoss(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
 		const rounds, burst = 10, 8
-		tc := newTestConn(t, side, func(c *Config) { c.NoDelay = true })
+		tc := newTestConn(t, side, func(c *Config) {
+			c.NoDelay = true
+			// Every loss cuts the window, so that there is a cut to undo.
+			c.EveryLossIsCongestion = true
+		})
 		tc.ignoreFrame(packet.FrameAck)
 		s := tc.openStream(true)
 		id := tc.connStreamID(0, true)

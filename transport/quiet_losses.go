@@ -3,11 +3,12 @@ package transport
 import "github.com/limpetnet/limpet/packet"
 
 // quietLosses remembers the latest packets declared lost that congestion
-// control never heard of: FEC repair packets and path MTU probes, whose
-// loss is no congestion signal. An ACK of one arriving late must not be
-// reported as a spurious loss either (onSpurious).
+// control never counted: FEC repair packets and path MTU probes, whose
+// loss is no congestion signal, and losses it judged random. An ACK of one
+// arriving late must not be reported as a spurious loss either
+// (onSpurious).
 type quietLosses struct {
-	pns  [64]packet.PacketNumber
+	pns  [256]packet.PacketNumber
 	next int
 }
 

@@ -12,6 +12,7 @@ type connStats struct {
 	bytesSent, bytesReceived     atomic.Uint64
 	packetsSent, packetsReceived atomic.Uint64
 	packetsLost, spuriousLosses  atomic.Uint64
+	randomLosses                 atomic.Uint64
 	bytesRetransmitted           atomic.Uint64
 	ptoCount                     atomic.Uint64
 	malformed, authFailed        atomic.Uint64
@@ -42,15 +43,20 @@ type connStats struct {
 
 // ConnStats is a snapshot of a connection's counters.
 type ConnStats struct {
-	SmoothedRTT        time.Duration
-	MinRTT             time.Duration
-	CongestionWindow   int
-	BytesSent          uint64 // UDP payload bytes, all packets
-	BytesReceived      uint64 // UDP payload bytes of authenticated packets
-	PacketsSent        uint64
-	PacketsReceived    uint64 // authenticated packets
-	PacketsLost        uint64 // declared lost by loss detection
-	SpuriousLosses     uint64 // of those, acknowledged later: reordered, not lost (docs/PROTOCOL.md §3)
+	SmoothedRTT      time.Duration
+	MinRTT           time.Duration
+	CongestionWindow int
+	BytesSent        uint64 // UDP payload bytes, all packets
+	BytesReceived    uint64 // UDP payload bytes of authenticated packets
+	PacketsSent      uint64
+	PacketsReceived  uint64 // authenticated packets
+	PacketsLost      uint64 // declared lost by loss detection
+	SpuriousLosses   uint64 // of those, acknowledged later: reordered, not lost (docs/PROTOCOL.md §3)
+	// RandomLosses counts the lost packets congestion control judged
+	// random, with no queue or loss rate to say the path is congested,
+	// and did not slow down for (docs/PROTOCOL.md §3,
+	// Config.EveryLossIsCongestion). They were sent again like any loss.
+	RandomLosses       uint64
 	BytesRetransmitted uint64 // stream bytes sent again after a loss
 	ProbeTimeouts      uint64
 	// Migrations counts path changes: the peer's address changing (NAT
@@ -165,6 +171,7 @@ func (c *Conn) Stats() ConnStats {
 		PacketsReceived:     s.packetsReceived.Load(),
 		PacketsLost:         s.packetsLost.Load(),
 		SpuriousLosses:      s.spuriousLosses.Load(),
+		RandomLosses:        s.randomLosses.Load(),
 		BytesRetransmitted:  s.bytesRetransmitted.Load(),
 		ProbeTimeouts:       s.ptoCount.Load(),
 		Migrations:          s.migrations.Load(),
