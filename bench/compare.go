@@ -13,10 +13,10 @@ import (
 var ErrUnknownProtocol = errors.New("bench: unknown protocol")
 
 // Protocols returns every protocol name in the order Compare alternates
-// them: the two TCP baselines, TLS, quic-go, then limpet without and with
-// forward error correction.
+// them: the two TCP baselines, TLS, quic-go, then limpet as it comes, with
+// FEC off, and with fixed FEC.
 func Protocols() []string {
-	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet, ProtocolLimpetFEC}
+	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet, ProtocolLimpetNoFEC, ProtocolLimpetFEC}
 }
 
 // protocolOrder is every protocol NewRunner knows, in alternation order:
@@ -54,6 +54,8 @@ func NewRunner(protocol string) (Runner, error) {
 		run = RunLimpet
 	case ProtocolLimpetFEC:
 		run = RunLimpetFEC
+	case ProtocolLimpetNoFEC:
+		run = RunLimpetNoFEC
 	case ProtocolLimpetNoECN:
 		run = RunLimpetNoECN
 	default:

@@ -36,6 +36,11 @@ func RunLimpetNoECN(ctx context.Context, nw Network, size int64) Result {
 	return runLimpet(ctx, nw, size, ProtocolLimpetNoECN, transport.Config{DisableECN: true})
 }
 
+// RunLimpetNoFEC is RunLimpet with FEC off at both ends.
+func RunLimpetNoFEC(ctx context.Context, nw Network, size int64) Result {
+	return runLimpet(ctx, nw, size, ProtocolLimpetNoFEC, transport.Config{FEC: transport.FECConfig{Disable: true}})
+}
+
 // LimpetFEC is the forward error correction of the limpet-fec protocol:
 // 2 repair packets with every 8, as qsend --fec sends.
 var LimpetFEC = transport.FECConfig{GroupSize: 8, Repair: 2}
@@ -113,14 +118,15 @@ func limpetPathStats(st transport.ConnStats) *PathStats {
 	}
 }
 
-// listenLimpet starts a limpet listener on nw's server side.
-// With fec set it also decodes repair packets.
+// listenLimpet starts a limpet listener on nw's server side, with FEC as
+// the client's fec has it: off, fixed (decoding only), or adaptive.
 func listenLimpet(nw Network, key crypto.PrivateKey, fec transport.FECConfig) (*transport.Listener, error) {
 	bind, err := udpBind(nw.ListenUDP())
 	if err != nil {
 		return nil, err
 	}
-	return transport.ListenBind(bind, &transport.Config{PrivateKey: key, FEC: transport.FECConfig{GroupSize: fec.GroupSize}, QLogLogger: qlogLogger()})
+	srvFEC := transport.FECConfig{Disable: fec.Disable, GroupSize: fec.GroupSize}
+	return transport.ListenBind(bind, &transport.Config{PrivateKey: key, FEC: srvFEC, QLogLogger: qlogLogger()})
 }
 
 // QlogDir, if set, is where limpet runs write the qlog traces of both

@@ -16,6 +16,11 @@ func RunLimpet(ctx context.Context, nw Network, size int64) Result {
 	return failedResult(ProtocolLimpet, errLimpetNotBuilt)
 }
 
+// RunLimpetNoFEC reports an error row: this build has no limpet transport.
+func RunLimpetNoFEC(ctx context.Context, nw Network, size int64) Result {
+	return failedResult(ProtocolLimpetNoFEC, errLimpetNotBuilt)
+}
+
 // RunLimpetFEC reports an error row: this build has no limpet transport.
 func RunLimpetFEC(ctx context.Context, nw Network, size int64) Result {
 	return failedResult(ProtocolLimpetFEC, errLimpetNotBuilt)

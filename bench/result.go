@@ -17,9 +17,15 @@ const (
 	ProtocolTCPCubicECN = "tcp-cubic-ecn"
 	ProtocolTLS         = "tls"     // TLS 1.3 (AES-128-GCM) over TCP with the kernel's default congestion control
 	ProtocolQuicGo      = "quic-go" // one quic-go stream, client and server in child processes
-	ProtocolLimpet      = "limpet"  // one limpet stream
-	// ProtocolLimpetFEC is one limpet stream with forward error correction:
-	// 2 Reed-Solomon repair packets with every 8 (LimpetFEC).
+	// ProtocolLimpet is one limpet stream with the default configuration:
+	// adaptive FEC, and CUBIC that does not slow down for random loss.
+	ProtocolLimpet = "limpet"
+	// ProtocolLimpetNoFEC is one limpet stream with FEC off in both
+	// directions (Config.FEC.Disable), to show what adaptive FEC costs
+	// and buys.
+	ProtocolLimpetNoFEC = "limpet-nofec"
+	// ProtocolLimpetFEC is one limpet stream with fixed forward error
+	// correction: 2 Reed-Solomon repair packets with every 8 (LimpetFEC).
 	ProtocolLimpetFEC = "limpet-fec"
 	// ProtocolLimpetNoECN is one limpet stream whose sender does not mark
 	// its packets ECN-capable (Config.DisableECN), for the rows whose

@@ -181,8 +181,10 @@ func TestBottleneckRandomLossIsNotCongestion(t *testing.T) {
 	if r.LossRate < 0.01 || r.LossRate > 0.06 {
 		t.Errorf("loss rate %.4f, want about 0.03", r.LossRate)
 	}
-	if r.RandomLossShare < 0.9 {
-		t.Errorf("%.0f%% of the losses judged random, want nearly all", 100*r.RandomLossShare)
+	// Losses before the first RTT sample count as congestion, and so do
+	// those while slow start's queue drains; the rest are random.
+	if r.RandomLossShare < 0.75 {
+		t.Errorf("%.0f%% of the losses judged random, want most", 100*r.RandomLossShare)
 	}
 	if r.LossBound <= 0 || r.GoodputSent < 5*r.LossBound {
 		t.Errorf("goodput %.0f B/s, want over 5 times the loss bound of %.0f B/s", r.GoodputSent, r.LossBound)

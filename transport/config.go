@@ -98,8 +98,8 @@ type Config struct {
 	// Nothing is logged per packet. Nil, the default, is silent.
 	Logger *slog.Logger
 
-	// FEC turns on forward error correction (docs/PROTOCOL.md section 10);
-	// the zero value leaves it off.
+	// FEC configures forward error correction (docs/PROTOCOL.md section
+	// 10); the zero value is adaptive FEC.
 	FEC FECConfig
 
 	// MaxDatagramSize caps the UDP payload of the datagrams this end sends
@@ -107,7 +107,7 @@ type Config struct {
 	// 1200 bytes and path MTU discovery probes upward to the largest size
 	// that gets through, up to this cap, the peer's max_udp_payload_size
 	// and what the local interface accepts (docs/PROTOCOL.md section 11).
-	// With FEC sending, datagrams stay at most 1500 bytes.
+	// With fixed FEC sending, datagrams stay at most 1500 bytes.
 	MaxDatagramSize int
 	// DisablePathMTUDiscovery sends every datagram at a fixed size:
 	// MaxDatagramSize if set (for a path known to carry it), else 1200,
@@ -130,26 +130,41 @@ type Config struct {
 }
 
 // FECConfig configures Reed-Solomon forward error correction
-// (docs/PROTOCOL.md section 10): after every GroupSize packets carrying
-// stream data, the sender sends Repair repair packets, from which the
-// receiver rebuilds up to Repair lost packets of the group at once,
-// without waiting a round trip for their retransmission. It costs
-// Repair/GroupSize more bandwidth, GroupSize+17 bytes of room in every
-// packet, and memory on the receiving side (at most about 640 KiB per
-// connection). It suits paths with random loss, such as radio links; on a
-// path whose losses come from congestion it only adds load.
+// (docs/PROTOCOL.md section 10): after a group of packets carrying stream
+// data, the sender sends repair packets, from which the receiver rebuilds
+// as many lost packets of the group at once, without waiting a round trip
+// for their retransmission. The receiving side keeps recent packets for
+// it (at most about 640 KiB per connection).
 //
-// Both ends must opt in: an endpoint with GroupSize > 0 announces that it
-// decodes repair packets, and one with Repair > 0 sends them only to a
-// peer that announced it.
+// The zero value is adaptive FEC: the sender measures the path's loss
+// rate and burst length, sends no repair packets while it sees no loss
+// (or with an RTT under 2 ms, or datagrams over 1500 bytes), and
+// otherwise protects what repair makes faster without taking the place of
+// data: the last packets of each burst and everything an
+// application-limited sender sends, each group with as many repair
+// packets as keep its chance of needing a retransmission under 0.5 %. A
+// window-limited bulk transfer gets no repair packets but at its tail;
+// its random losses are cheaper to retransmit, and congestion control
+// does not slow down for them (Config.EveryLossIsCongestion).
+//
+// Fixed FEC (GroupSize > 0) protects every packet with stream data, with
+// Repair repair packets per GroupSize packets: Repair/GroupSize more
+// bandwidth and GroupSize+17 bytes of room in every packet, in exchange
+// for the round trips every repaired loss saves, also in bulk transfers.
+//
+// An endpoint decodes repair packets unless Disable is set, and sends
+// them only to a peer that decodes them.
 type FECConfig struct {
-	// GroupSize (K) is the number of packets per group, 1 to 32; 0 turns
-	// FEC off in both directions. A partial group is closed when the
-	// sender has nothing more to send, so the end of a burst is protected
-	// too.
+	// Disable turns FEC off in both directions: this endpoint neither
+	// sends repair packets nor decodes the peer's.
+	Disable bool
+	// GroupSize (K) fixes the number of packets per group, 1 to 32; 0,
+	// the default, is adaptive FEC. A partial group is closed when the
+	// sender has nothing more to send, so the end of a burst is
+	// protected too.
 	GroupSize int
-	// Repair (R) is the number of repair packets sent per group, 0 to
-	// GroupSize; 0 only decodes what the peer sends.
+	// Repair (R) is the number of repair packets sent per group of fixed
+	// FEC, 0 to GroupSize; 0 only decodes what the peer sends.
 	Repair int
 }
 
@@ -171,6 +186,12 @@ func (c *Config) validate() error {
 
 // validate checks the ranges documented on FECConfig.
 func (f FECConfig) validate() error {
+	if f.Disable && (f.GroupSize != 0 || f.Repair != 0) {
+		return fmt.Errorf("%w: Config.FEC.Disable with GroupSize %d and Repair %d: want both 0", ErrInvalidConfig, f.GroupSize, f.Repair)
+	}
+	if f.GroupSize == 0 && f.Repair != 0 {
+		return fmt.Errorf("%w: Config.FEC.Repair %d without a GroupSize (adaptive FEC chooses its own)", ErrInvalidConfig, f.Repair)
+	}
 	if f.GroupSize < 0 || f.GroupSize > packet.MaxFECSources {
 		return fmt.Errorf("%w: Config.FEC.GroupSize %d: want 0 to %d", ErrInvalidConfig, f.GroupSize, packet.MaxFECSources)
 	}

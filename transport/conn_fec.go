@@ -16,13 +16,34 @@ import (
 // them; beyond it, losses are retransmitted at once.
 const maxFECHeld = 4096
 
+// Adaptive FEC (docs/PROTOCOL.md section 10).
+const (
+	// adaptiveGroupSize is the largest group adaptive FEC makes. Groups
+	// are the tail of a burst or what an application-limited sender
+	// sends, usually far fewer packets.
+	adaptiveGroupSize = 16
+	// minFECRTT is the smoothed RTT below which adaptive FEC protects
+	// nothing: a retransmission then costs less than the encoding.
+	minFECRTT = 2 * time.Millisecond
+)
+
 // fecState is a connection's forward error correction (docs/PROTOCOL.md
 // section 10). It is owned by the loop.
 type fecState struct {
-	// enc is set when we send repair packets (we have Config.FEC.Repair > 0
-	// and the peer announced fec > 0); dec when we announced fec > 0.
+	// enc is set when we send repair packets (FEC not disabled, fixed
+	// with Repair > 0 or adaptive, and the peer announced fec > 0); dec
+	// when we announced fec > 0.
 	enc *fec.Encoder
 	dec *fec.Decoder
+	// adaptive is set when enc chooses what to protect and how much
+	// repair each group gets from the path's loss (Config.FEC.GroupSize
+	// 0); protecting says the packet being built joins the open group.
+	adaptive   bool
+	protecting bool
+	// pathLoss measures the current path's loss process, for adaptive FEC.
+	pathLoss ackframes.LossProcess
+	// peerMax is the most repair symbols per group the peer decodes.
+	peerMax int
 
 	// held are protected packets that loss detection declared lost, held
 	// back until their group's repair packets have been acknowledged or
@@ -58,9 +79,9 @@ type recoveredPacket struct {
 	payload []byte
 }
 
-// init sets up decoding when cfg asks for FEC at all.
+// init sets up decoding unless cfg turns FEC off.
 func (f *fecState) init(cfg FECConfig) {
-	if cfg.GroupSize > 0 {
+	if !cfg.Disable {
 		f.dec = fec.NewDecoder(fec.DecoderConfig{MaxRepair: packet.MaxFECRepairSymbols})
 	}
 }
@@ -77,24 +98,73 @@ func (f *fecState) announce() uint64 {
 // startSending sets up encoding once the peer's transport parameters are
 // known: R is capped by what the peer decodes.
 func (f *fecState) startSending(cfg FECConfig, peerMax uint64) {
-	if cfg.Repair == 0 || peerMax == 0 {
+	if cfg.Disable || peerMax == 0 || (cfg.GroupSize > 0 && cfg.Repair == 0) {
 		return
 	}
-	r := int(min(uint64(cfg.Repair), peerMax))
-	enc, err := fec.NewEncoder(cfg.GroupSize, r)
+	f.peerMax = int(min(peerMax, packet.MaxFECRepairSymbols))
+	var enc *fec.Encoder
+	var err error
+	if cfg.GroupSize == 0 {
+		f.adaptive = true
+		enc, err = fec.NewAdaptiveEncoder(adaptiveGroupSize, f.repairsFor)
+	} else {
+		enc, err = fec.NewEncoder(cfg.GroupSize, min(cfg.Repair, f.peerMax))
+	}
 	if err != nil {
 		panic("limpet: " + err.Error()) // Config.FEC was validated
 	}
 	f.enc = enc
 }
 
-// reserve is how much room every packet leaves for the repair frame of
-// its group.
+// repairsFor is adaptive FEC's repair count for a group of n sources.
+func (f *fecState) repairsFor(n int) int {
+	return min(fec.Repairs(n, f.pathLoss.Rate(), f.pathLoss.MeanBurst()), f.peerMax)
+}
+
+// reserve is how much room the packet being built leaves for the repair
+// frame of its group: none unless it will be protected.
 func (f *fecState) reserve() int {
-	if f.enc == nil {
+	if f.enc == nil || !f.protecting {
 		return 0
 	}
 	return f.enc.Reserve()
+}
+
+// fecDecideProtection decides, before a packet is built, whether it joins
+// an FEC group if it carries stream data. Fixed FEC protects every such
+// packet. Adaptive FEC protects only where repair saves a round trip
+// without taking the place of data a window-limited sender would have
+// sent: on a path seen to lose packets, with an RTT worth saving and
+// datagrams that fit a symbol, it protects what an application-limited
+// sender sends (everything it has fits the congestion window) and the
+// last packets of a burst (less than a group left to send), and finishes
+// any group it opened.
+func (c *Conn) fecDecideProtection() {
+	f := &c.fec
+	f.protecting = f.enc != nil
+	if !f.protecting || !f.adaptive || f.enc.Open() > 0 {
+		return
+	}
+	unsent := max(c.streams.unsent.Load(), 0)
+	f.protecting = f.pathLoss.Rate() >= fec.MinLossRate &&
+		c.loss.rtt.Smoothed() >= minFECRTT &&
+		c.path.maxPacket <= fec.MaxPayload &&
+		(unsent < int64(adaptiveGroupSize*c.path.maxPacket) ||
+			int64(c.loss.BytesInFlight())+unsent < int64(c.loss.cc.Window()))
+}
+
+// fecOnDelivered and fecOnLost tell the loss process the fate of an
+// ack-eliciting packet.
+func (c *Conn) fecOnDelivered(p *ackframes.SentPacket[sentFrames]) {
+	if p.AckEliciting && !p.Frames.mtuProbe {
+		c.fec.pathLoss.OnDelivered()
+	}
+}
+
+func (c *Conn) fecOnLost(p *ackframes.SentPacket[sentFrames]) {
+	if p.AckEliciting && !p.Frames.mtuProbe {
+		c.fec.pathLoss.OnLost(p.Number)
+	}
 }
 
 // --- Sending ----------------------------------------------------------------
@@ -103,7 +173,7 @@ func (f *fecState) reserve() int {
 // packet: it carries stream data and no path frames, which belong to the
 // path they were sent on. payload is its plaintext.
 func (c *Conn) fecProtect(pn packet.PacketNumber, payload []byte, rec *sentFrames, pathFrames bool) {
-	if c.fec.enc == nil || pathFrames || !rec.hasStream() {
+	if !c.fec.protecting || pathFrames || !rec.hasStream() {
 		return
 	}
 	rec.fecGroup = c.fec.enc.Add(pn, payload)

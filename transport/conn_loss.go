@@ -98,6 +98,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 		if p.InFlight {
 			c.loss.cc.OnPacketAcked(now, int64(p.Number), p.Size, p.TimeSent)
 		}
+		c.fecOnDelivered(p)
 		c.mtuOnAcked(p, now)
 		c.keys.OnAcked(uint64(p.Number))
 		c.onFramesAcked(&p.Frames)
@@ -156,6 +157,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 	for i := range lost {
 		p := &lost[i]
 		c.ecnOnLost(p)
+		c.fecOnLost(p)
 		if c.mtuOnLost(p, now) {
 			// A probe too big for the path, most likely: no congestion
 			// signal (RFC 9000 §14.4), and nothing to send again.

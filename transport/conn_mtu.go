@@ -52,8 +52,9 @@ func (c *Conn) mtuCeiling() int {
 	if p := c.peerParams.MaxUDPPayloadSize; p > 0 && p < int64(n) {
 		n = int(p)
 	}
-	if c.fec.enc != nil {
-		// A source packet's payload must fit one symbol.
+	if c.fec.enc != nil && !c.fec.adaptive {
+		// A source packet's payload must fit one symbol. Adaptive FEC
+		// protects nothing on paths with larger datagrams instead.
 		n = min(n, fec.MaxPayload)
 	}
 	if c.path.peer.Addr().Unmap().Is4() {

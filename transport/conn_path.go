@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"github.com/limpetnet/limpet/ackframes"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -84,6 +85,7 @@ func (c *Conn) onPeerAddressChange(from netip.AddrPort, datagramLen int, now tim
 		// A different network: what we learnt about the old one says
 		// nothing about it (a port change alone keeps it: NAT rebinding).
 		c.loss.resetCongestion(now)
+		c.fec.pathLoss = ackframes.LossProcess{}
 		c.restartMTUDiscovery(now)
 		c.ecnRestart()
 	}
@@ -266,6 +268,7 @@ func (c *Conn) migrateSocket(now time.Time) error {
 	c.stats.migrations.Add(1)
 	if nb.LocalAddr().Addr() != old.Addr() {
 		c.loss.resetCongestion(now)
+		c.fec.pathLoss = ackframes.LossProcess{}
 	}
 	// The sockets are usually both bound to a wildcard address, so the
 	// interface may have changed unseen (Wi-Fi to cellular): the new path's

@@ -236,6 +236,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	limit := budget - crypto.TagLen
 	rec := &c.tx.rec
 	rec.reset()
+	c.fecDecideProtection()
 	ackEliciting := false
 
 	// An ACK goes out when the ACK policy says so, or rides along in a
@@ -518,6 +519,7 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		f := packet.StreamFrame{StreamID: id, Offset: offset, Data: data, Fin: fin}
 		b = f.Append(b)
 		c.stats.streamBytesSent.Add(uint64(s.send.BytesSent() - off))
+		c.streams.unsent.Add(off - s.send.BytesSent())
 		more := s.send.HasData()
 		writable := s.send.Writable() > 0
 		starved := !more && s.send.Unsent() > 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/limpetnet/limpet/packet"
@@ -25,6 +26,11 @@ type streamsState struct {
 	sched    *streams.Scheduler
 	connSend *streams.SendWindow
 	connRecv *streams.RecvWindow
+
+	// unsent is the stream bytes written and not yet sent once, over all
+	// streams; bytes of a reset stream that will never be sent are taken
+	// off.
+	unsent atomic.Int64
 
 	ctrl         []*Stream   // streams with control frames due
 	held         []*Stream   // streams whose partial packet waits to coalesce

@@ -27,6 +27,7 @@ func TestPeerProtocolErrors(t *testing.T) {
 		desc      string
 		rule      string    // the requirement, for the failure message
 		only      *connSide // nil: both sides
+		config    func(c *Config)
 		setup     func(tc *testConn)
 		frames    func(tc *testConn) []packet.Frame
 		wantCode  packet.TransportErrorCode
@@ -141,8 +142,9 @@ func TestPeerProtocolErrors(t *testing.T) {
 		wantCode:  packet.FrameEncodingError,
 		wantFrame: packet.FrameFECSourceInfo,
 	}, {
-		desc: "FEC_REPAIR without the fec transport parameter",
-		rule: "docs/PROTOCOL.md section 10: FEC_REPAIR to an endpoint that did not announce fec is PROTOCOL_VIOLATION",
+		desc:   "FEC_REPAIR without the fec transport parameter",
+		rule:   "docs/PROTOCOL.md section 10: FEC_REPAIR to an endpoint that did not announce fec is PROTOCOL_VIOLATION",
+		config: func(c *Config) { c.FEC.Disable = true },
 		frames: func(tc *testConn) []packet.Frame {
 			return []packet.Frame{packet.FECRepairFrame{Sources: []packet.PacketNumber{0}, Symbol: []byte{0, 1, 1}}}
 		},
@@ -183,7 +185,11 @@ func TestPeerProtocolErrors(t *testing.T) {
 				}
 				t.Run(side.String(), func(t *testing.T) {
 					synctest.Test(t, func(t *testing.T) {
-						tc := newTestConn(t, side)
+						opts := []any{}
+						if test.config != nil {
+							opts = append(opts, test.config)
+						}
+						tc := newTestConn(t, side, opts...)
 						if test.setup != nil {
 							test.setup(tc)
 						}

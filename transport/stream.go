@@ -154,6 +154,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 			return written, ErrStreamClosed
 		}
 		n := s.send.Write(p[written:])
+		s.c.streams.unsent.Add(int64(n))
 		s.mu.Unlock()
 		if n > 0 {
 			written += n
@@ -268,8 +269,12 @@ func (s *Stream) CancelWrite(code ApplicationErrorCode) {
 		return
 	}
 	s.mu.Lock()
-	if s.send.Reset(uint64(code)) && s.sendErr == nil {
-		s.sendErr = &StreamError{StreamID: s.id, Code: code}
+	unsent := s.send.Unsent()
+	if s.send.Reset(uint64(code)) {
+		s.c.streams.unsent.Add(-unsent)
+		if s.sendErr == nil {
+			s.sendErr = &StreamError{StreamID: s.id, Code: code}
+		}
 	}
 	s.mu.Unlock()
 	signal(s.writable)

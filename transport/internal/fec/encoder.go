@@ -26,8 +26,11 @@ const groupRing = 1024
 // whether a group's repairs have all been sent and in which packet the last
 // one went, which is what the sender's loss handling needs.
 type Encoder struct {
-	k, r  int
-	codes map[[2]int]reedsolomon.Encoder
+	k, r int
+	// repairs, if set, chooses each group's repair count from its number
+	// of sources when it closes, instead of min(r, sources).
+	repairs func(sources int) int
+	codes   map[[2]int]reedsolomon.Encoder
 
 	// The open group: its number, its sources and their symbols (length
 	// prefix and payload, padded only when the group closes).
@@ -67,6 +70,19 @@ func NewEncoder(k, r int) (*Encoder, error) {
 		return nil, fmt.Errorf("fec: group of %d with %d repair symbols: want 1 ≤ repair ≤ group ≤ %d", k, r, packet.MaxFECSources)
 	}
 	return &Encoder{k: k, r: r, codes: make(map[[2]int]reedsolomon.Encoder)}, nil
+}
+
+// NewAdaptiveEncoder returns an Encoder for groups of at most k protected
+// packets whose repair count repairs chooses when each group closes, from
+// its number of sources; a result outside 0 to that number is clamped to
+// it. A group given 0 repairs closes with none.
+func NewAdaptiveEncoder(k int, repairs func(sources int) int) (*Encoder, error) {
+	e, err := NewEncoder(k, k)
+	if err != nil {
+		return nil, err
+	}
+	e.repairs = repairs
+	return e, nil
 }
 
 // GroupSize and Repair are the K and R the Encoder was made with.
@@ -133,6 +149,14 @@ func (e *Encoder) Flush() {
 func (e *Encoder) close() {
 	k := len(e.sources)
 	r := min(e.r, k)
+	if e.repairs != nil {
+		r = min(max(e.repairs(k), 0), k)
+	}
+	if r == 0 {
+		e.groups[e.seq%groupRing] = GroupState{Seq: e.seq}
+		e.recycleSources()
+		return
+	}
 	code := e.codes[[2]int{k, r}]
 	if code == nil {
 		var err error
@@ -159,11 +183,16 @@ func (e *Encoder) close() {
 		e.pending = append(e.pending, repair{seq: e.seq, frame: packet.FECRepairFrame{Sources: sources, Index: i, Symbol: sym}})
 	}
 	e.groups[e.seq%groupRing] = GroupState{Seq: e.seq, Unsent: r}
+	clear(e.shards)
+	e.recycleSources()
+}
+
+// recycleSources empties the open group, keeping its buffers for reuse.
+func (e *Encoder) recycleSources() {
 	for i, sym := range e.symbols {
 		e.spare = append(e.spare, sym[:0])
 		e.symbols[i] = nil
 	}
-	clear(e.shards)
 	e.symbols = e.symbols[:0]
 	e.sources = e.sources[:0]
 	e.symLen = 0

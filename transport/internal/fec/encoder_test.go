@@ -184,3 +184,47 @@ func sourcesOf(fs []packet.FECRepairFrame) []packet.PacketNumber {
 	}
 	return fs[0].Sources
 }
+
+// An adaptive encoder asks for each group's repair count when it closes,
+// with the group's number of sources, and clamps the answer.
+func TestAdaptiveEncoderRepairs(t *testing.T) {
+	var asked []int
+	answer := 0
+	e, err := NewAdaptiveEncoder(4, func(n int) int { asked = append(asked, n); return answer })
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte("payload")
+	pn := packet.PacketNumber(0)
+	add := func(n int) uint64 {
+		var g uint64
+		for range n {
+			g = e.Add(pn, payload)
+			pn++
+		}
+		return g
+	}
+	answer = 0
+	g := add(4) // full: closes with no repairs
+	if e.HasRepair() {
+		t.Fatal("a group given 0 repairs queued some")
+	}
+	if st, ok := e.GroupState(g); !ok || st.Open || st.Unsent != 0 {
+		t.Fatalf("group state %+v, %v; want closed with nothing unsent", st, ok)
+	}
+	answer = 9 // clamped to the group's 2 sources
+	add(2)
+	e.Flush()
+	var repairs int
+	for e.HasRepair() {
+		e.AppendRepair(nil, pn)
+		pn++
+		repairs++
+	}
+	if repairs != 2 {
+		t.Fatalf("%d repairs for a 2-packet group asking 9, want 2", repairs)
+	}
+	if want := []int{4, 2}; !slices.Equal(asked, want) {
+		t.Fatalf("asked for groups of %v, want %v", asked, want)
+	}
+}

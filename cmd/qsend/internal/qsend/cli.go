@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/transport"
 )
 
 // defaultPort is the port of --listen's default and of a HOST given
@@ -130,6 +132,36 @@ func (k *keyFlag) Set(v string) error {
 }
 
 // sizeFlag is --rate.
+// fecFlag is --fec=auto|off|K+M; a bare --fec is the fixed 8+2 it meant
+// before FEC became adaptive.
+type fecFlag struct{ cfg transport.FECConfig }
+
+func (f *fecFlag) String() string { return "" }
+
+// IsBoolFlag lets --fec stand alone.
+func (f *fecFlag) IsBoolFlag() bool { return true }
+
+func (f *fecFlag) Set(v string) error {
+	switch v {
+	case "auto":
+		f.cfg = transport.FECConfig{}
+	case "off", "false":
+		f.cfg = transport.FECConfig{Disable: true}
+	case "true":
+		f.cfg = transport.FECConfig{GroupSize: fecGroup, Repair: fecRepair}
+	default:
+		k, m, ok := strings.Cut(v, "+")
+		kn, kerr := strconv.Atoi(k)
+		mn, merr := strconv.Atoi(m)
+		cfg := transport.FECConfig{GroupSize: kn, Repair: mn}
+		if !ok || kerr != nil || merr != nil || kn < 1 || kn > 32 || mn < 1 || mn > kn {
+			return fmt.Errorf("%q: want auto, off, or K+M with 1 ≤ M ≤ K ≤ 32, such as 8+2", v)
+		}
+		f.cfg = cfg
+	}
+	return nil
+}
+
 type sizeFlag struct{ n int64 }
 
 func (s *sizeFlag) String() string { return "" }
@@ -228,7 +260,7 @@ type sendOptions struct {
 	pin                         keyFlag
 	key                         string
 	rate                        sizeFlag
-	fec                         bool
+	fec                         fecFlag
 	parallel                    int
 	timeout                     time.Duration
 	json, quiet, verbose, stats bool
@@ -240,7 +272,7 @@ func sendFlags(o *sendOptions) *flag.FlagSet {
 	fs.Var(&o.pin, "pin", "")
 	fs.StringVar(&o.key, "key", "", "")
 	fs.Var(&o.rate, "rate", "")
-	fs.BoolVar(&o.fec, "fec", false, "")
+	fs.Var(&o.fec, "fec", "")
 	fs.IntVar(&o.parallel, "parallel", defaultParallel, "")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "")
 	fs.BoolVar(&o.json, "json", false, "")
@@ -272,7 +304,7 @@ func runSend(ctx context.Context, args []string, env Env, stdout, stderr io.Writ
 	}
 	return Send(ctx, SenderConfig{
 		Paths: pos[:len(pos)-1], Addr: addr, Pin: o.pin.key, KeyFile: o.key,
-		Rate: o.rate.n, FEC: o.fec, Parallel: o.parallel, Timeout: o.timeout,
+		Rate: o.rate.n, FEC: o.fec.cfg, Parallel: o.parallel, Timeout: o.timeout,
 		JSON: o.json, Quiet: o.quiet, Verbose: o.verbose,
 		QlogDir: o.qlog, Stats: o.stats,
 		Env: env, Stdout: stdout, Stderr: stderr,

@@ -14,7 +14,7 @@ command again.
 Usage:
   qsend keygen [-o FILE]
   qsend recv [--listen ADDR] [--dir DIR] [--key FILE] [--once] [--allow KEY]... [--json]
-  qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec] [--json] FILE|DIR... HOST:PORT
+  qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec=MODE] [--json] FILE|DIR... HOST:PORT
   qsend help [COMMAND]
 
 Run 'qsend COMMAND --help' for a command's options.
@@ -111,18 +111,21 @@ Options:
                    created on first use)
   --rate LIMIT     at most LIMIT bytes per second, e.g. 50M; k, M, G are
                    powers of 1000, Ki, Mi, Gi powers of 1024
-  --fec            forward error correction for lossy paths: 2 repair
-                   packets with every 8 of data (25 % more packets) let
-                   the receiver rebuild up to 2 lost ones per group
-                   without waiting a round trip for them to be resent
+  --fec=MODE       forward error correction: auto (the default) sends
+                   repair packets only on a path seen to lose packets,
+                   and only for the end of each burst of data; off sends
+                   none; K+M sends M repair packets with every K of data
+                   (such as 8+2: 25 % more packets, and up to 2 lost ones
+                   per group rebuilt without waiting a round trip for them
+                   to be resent); a bare --fec is 8+2
   --parallel N     files in flight at once (default 8, at most 24)
   --timeout D      give up reaching the receiver after D (default 10s)
   --json           print a summary object on standard output at the end:
                    files, files_failed, bytes, bytes_sent_this_run,
                    resumed_bytes, delivered_bytes, seconds,
                    goodput_mbytes_per_s (10^6 bytes/s of new data),
-                   retransmitted_bytes, migrations, with --fec
-                   fec_repair_packets, with --stats bottleneck, and error
+                   retransmitted_bytes, migrations, fec_repair_packets
+                   if any, with --stats bottleneck, and error
                    on failure
   --quiet          no progress display
   --verbose        a line for every file sent

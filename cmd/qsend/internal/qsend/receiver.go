@@ -90,9 +90,7 @@ func Receive(ctx context.Context, cfg ReceiverConfig) error {
 		PrivateKey:         cfg.Key,
 		AllowedClientKeys:  cfg.Allow,
 		MaxIncomingStreams: maxFileStreams + 1,
-		// Decode the repair packets of senders run with --fec; send none.
-		FEC:        transport.FECConfig{GroupSize: 1},
-		QLogLogger: qlogger,
+		QLogLogger:         qlogger,
 	})
 	if err != nil {
 		bind.Close()

@@ -18,14 +18,14 @@ import (
 
 // SenderConfig configures Send.
 type SenderConfig struct {
-	Paths    []string         // files and directories to send
-	Addr     string           // the receiver, HOST:PORT
-	Pin      crypto.PublicKey // the receiver's key; zero means known_hosts
-	KeyFile  string           // this sender's key; empty means the default
-	Rate     int64            // bytes per second; 0 is unlimited
-	FEC      bool             // send repair packets (fecGroup and fecRepair)
-	Parallel int              // files in flight at once
-	Timeout  time.Duration    // bound on reaching the receiver
+	Paths    []string            // files and directories to send
+	Addr     string              // the receiver, HOST:PORT
+	Pin      crypto.PublicKey    // the receiver's key; zero means known_hosts
+	KeyFile  string              // this sender's key; empty means the default
+	Rate     int64               // bytes per second; 0 is unlimited
+	FEC      transport.FECConfig // adaptive by default (--fec)
+	Parallel int                 // files in flight at once
+	Timeout  time.Duration       // bound on reaching the receiver
 	JSON     bool
 	Quiet    bool
 	Verbose  bool
@@ -443,7 +443,7 @@ func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.Pr
 		PrivateKey:       key,
 		ServerKey:        serverKey,
 		HandshakeTimeout: max(time.Until(deadline), time.Second),
-		FEC:              senderFEC(cfg.FEC),
+		FEC:              cfg.FEC,
 	})
 	var te *transport.TransportError
 	switch {
@@ -501,18 +501,11 @@ func trustedKey(cfg *SenderConfig, announced crypto.PublicKey) (crypto.PublicKey
 	return known, nil, nil
 }
 
-// With --fec the sender adds fecRepair repair packets to every fecGroup
-// packets of file data: 25 % more packets, and any two lost in a group of
-// ten are rebuilt by the receiver without a round trip (docs/PROTOCOL.md
-// section 10). Receivers always decode.
+// A bare --fec adds fecRepair repair packets to every fecGroup packets of
+// file data: 25 % more packets, and any two lost in a group of ten are
+// rebuilt by the receiver without a round trip (docs/PROTOCOL.md section
+// 10). Receivers always decode.
 const (
 	fecGroup  = 8
 	fecRepair = 2
 )
-
-func senderFEC(on bool) transport.FECConfig {
-	if !on {
-		return transport.FECConfig{}
-	}
-	return transport.FECConfig{GroupSize: fecGroup, Repair: fecRepair}
-}

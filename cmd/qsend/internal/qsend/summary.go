@@ -39,8 +39,8 @@ type Summary struct {
 	// receiver: the sender's NAT rebinding or new address).
 	RetransmittedBytes uint64 `json:"retransmitted_bytes"`
 	Migrations         uint64 `json:"migrations"`
-	// With --fec, FECRepairPackets counts the repair packets the sender
-	// sent, and FECRebuiltPackets the lost packets the receiver rebuilt
+	// FECRepairPackets counts the repair packets the sender sent (--fec),
+	// and FECRebuiltPackets the lost packets the receiver rebuilt
 	// from them instead of waiting for a retransmission (only the receiver
 	// knows: most are rebuilt before the sender would call them lost).
 	FECRepairPackets  uint64 `json:"fec_repair_packets,omitempty"`
