@@ -17,9 +17,10 @@ import (
 	"github.com/limpetnet/limpet/transport"
 )
 
-// RunFairness starts a limpet flow and a TCP flow (with the named
-// congestion controller) on nw at the same moment, lets them compete for
-// warmup, and measures what each delivers over the following window.
+// RunFairness starts a limpet flow and another flow on nw at the same
+// moment: TCP with the named congestion controller, or, for "limpet", a
+// second limpet flow. It lets them compete for warmup, and measures what
+// each delivers over the following window.
 func RunFairness(ctx context.Context, nw Network, congestion string, warmup, window time.Duration) FairnessResult {
 	res := FairnessResult{Congestion: congestion, Window: window.Seconds()}
 	ctx, cancel := context.WithCancel(ctx)
@@ -33,7 +34,13 @@ func RunFairness(ctx context.Context, nw Network, congestion string, warmup, win
 	var firstErr error
 	fail := func(err error) { failOnce.Do(func() { firstErr = err; cancel() }) }
 
-	limpetIn, tcpIn, err := startCompetingFlows(ctx, nw, congestion, closers, fail)
+	start := startCompetingFlows
+	if congestion == "limpet" {
+		start = func(ctx context.Context, nw Network, _ string, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
+			return startLimpetPair(ctx, nw, closers, fail)
+		}
+	}
+	limpetIn, otherIn, err := start(ctx, nw, congestion, closers, fail)
 	if err != nil {
 		res.Err = err.Error()
 		return res
@@ -42,22 +49,22 @@ func RunFairness(ctx context.Context, nw Network, congestion string, warmup, win
 	case <-ctx.Done():
 	case <-time.After(warmup):
 	}
-	l0, t0 := limpetIn.Load(), tcpIn.Load()
-	start := time.Now()
+	l0, t0 := limpetIn.Load(), otherIn.Load()
+	begin := time.Now()
 	select {
 	case <-ctx.Done():
 	case <-time.After(window):
 	}
-	elapsed := time.Since(start).Seconds()
-	l1, t1 := limpetIn.Load(), tcpIn.Load()
+	elapsed := time.Since(begin).Seconds()
+	l1, t1 := limpetIn.Load(), otherIn.Load()
 	cancel()
 	if firstErr != nil && !errors.Is(firstErr, context.Canceled) {
 		res.Err = firstErr.Error()
 		return res
 	}
 	res.LimpetMbit = float64(l1-l0) * 8 / 1e6 / elapsed
-	res.TCPMbit = float64(t1-t0) * 8 / 1e6 / elapsed
-	if sum := res.LimpetMbit + res.TCPMbit; sum > 0 {
+	res.OtherMbit = float64(t1-t0) * 8 / 1e6 / elapsed
+	if sum := res.LimpetMbit + res.OtherMbit; sum > 0 {
 		res.LimpetShare = res.LimpetMbit / sum
 	}
 	return res
@@ -125,6 +132,48 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, clo
 	go writeUntilDone(ctx, tc, fail)
 	go writeUntilDone(ctx, ls, fail)
 	return limpetIn, tcpIn, nil
+}
+
+// startLimpetPair connects two limpet flows to one listener and starts
+// their senders and receivers; the counters are the bytes each receiver
+// has read, in the order the flows were dialled.
+func startLimpetPair(ctx context.Context, nw Network, closers *closerSet, fail func(error)) (first, second *atomic.Int64, err error) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	lln, err := listenLimpet(nw, key, transport.FECConfig{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("limpet listen: %w", err)
+	}
+	closers.add(lln)
+	counters := []*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}
+	for i, n := range counters {
+		lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), transport.Config{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("limpet dial %d: %w", i+1, err)
+		}
+		closers.add(lc)
+		conn, err := lln.Accept(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("limpet accept %d: %w", i+1, err)
+		}
+		closers.add(conn)
+		ls, err := lc.OpenStream(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		go writeUntilDone(ctx, ls, fail)
+		go func() {
+			s, err := conn.AcceptStream(ctx)
+			if err != nil {
+				fail(err)
+				return
+			}
+			countReads(ctx, s, n, fail)
+		}()
+	}
+	return counters[0], counters[1], nil
 }
 
 func writeUntilDone(ctx context.Context, w io.Writer, fail func(error)) {

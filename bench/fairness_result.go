@@ -3,16 +3,19 @@ package bench
 import "time"
 
 // FairnessResult is what two competing flows got from one bottleneck: one
-// limpet stream and one TCP connection started together.
+// limpet stream and another flow, a TCP connection or a second limpet
+// stream, started together.
 type FairnessResult struct {
 	// Mbit/s of each flow over the measured window (after the warm-up).
 	LimpetMbit float64 `json:"limpet_mbit_per_s"`
-	TCPMbit    float64 `json:"tcp_mbit_per_s"`
+	OtherMbit  float64 `json:"other_mbit_per_s"`
 	// LimpetShare is LimpetMbit over the sum: 0.5 is an even split.
 	LimpetShare float64 `json:"limpet_share"`
-	Congestion  string  `json:"tcp_congestion"`
-	Window      float64 `json:"window_seconds"`
-	Err         string  `json:"error,omitempty"`
+	// Congestion is the other flow's: the TCP congestion controller
+	// ("cubic", "bbr"), or "limpet" for a second limpet flow.
+	Congestion string  `json:"other_flow"`
+	Window     float64 `json:"window_seconds"`
+	Err        string  `json:"error,omitempty"`
 }
 
 // FairnessWarmup and FairnessWindow are how long the matrix's fairness rows

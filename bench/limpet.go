@@ -184,8 +184,8 @@ func udpBind(sock *net.UDPConn, err error) (transport.Bind, error) {
 // describeStats is the Detail of a limpet row: what the sender's congestion
 // controller and loss recovery did.
 func describeStats(st transport.ConnStats) string {
-	s := fmt.Sprintf("srtt %v, cwnd %d B, %d packets sent, %d lost",
-		st.SmoothedRTT.Round(time.Microsecond), st.CongestionWindow, st.PacketsSent, st.PacketsLost)
+	s := fmt.Sprintf("srtt %v, cwnd %d B, %d packets sent, %d lost (%d judged random), %d window cuts for loss",
+		st.SmoothedRTT.Round(time.Microsecond), st.CongestionWindow, st.PacketsSent, st.PacketsLost, st.RandomLosses, st.LossCongestionEvents)
 	if st.FECRepairSent > 0 {
 		s += fmt.Sprintf(", %d FEC repair packets", st.FECRepairSent)
 	}

@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // errLimpetNotBuilt is the error of every limpet row in a build with the
@@ -37,4 +38,9 @@ var QlogDir string
 // SelfTest reports a failure: this build has no limpet transport.
 func SelfTest(ctx context.Context) SelfTestResult {
 	return SelfTestResult{Protocol: ProtocolLimpet, Bytes: SelfTestSize, Err: errLimpetNotBuilt.Error()}
+}
+
+// limpetExchanges reports that this build has no limpet transport.
+func limpetExchanges(ctx context.Context, nw Network, protocol string, spec RequestResponseSpec) ([]time.Duration, error) {
+	return nil, errLimpetNotBuilt
 }

@@ -27,8 +27,9 @@ type PathSpec struct {
 	// the scenario over the emulated link instead of the bulk and 1 MiB
 	// transfers.
 	Disruption *DisruptionScenario `json:"disruption,omitempty"`
-	// Fairness, if set, makes this a row where one limpet flow and one TCP
-	// flow with this congestion controller ("cubic", "bbr") share the link.
+	// Fairness, if set, makes this a row where one limpet flow and another
+	// share the link: a TCP flow with this congestion controller ("cubic",
+	// "bbr"), or a second limpet flow ("limpet").
 	Fairness string `json:"fairness,omitempty"`
 	// MTU is the MTU of every link of the lab for the row
 	// (netlab.Options.MTU); zero means 1500. The matrix builds a new lab
@@ -44,6 +45,10 @@ type PathSpec struct {
 	// (linkem.CoDelConfig{ECN: true}), and runs tcp-cubic-ecn beside the
 	// row's protocols.
 	CoDelECN bool `json:"codel_ecn,omitempty"`
+	// RequestResponse, if set, makes this a row of request/response
+	// exchanges instead of the bulk and 1 MiB transfers, with the
+	// protocols of RequestResponseProtocols the run includes.
+	RequestResponse *RequestResponseSpec `json:"request_response,omitempty"`
 }
 
 // LinkConfig is one direction of the path for the emulator: half the RTT
@@ -108,7 +113,8 @@ var (
 
 // FullMatrix is every row qbench knows (-full): loopback; 100 Mbit/s at
 // RTT 10, 50 and 200 ms with 0, 0.1, 1 and 3 % random loss; bursty loss;
-// reordering; one limpet and one TCP flow sharing the link; the migration
+// reordering; request/response at 2 % loss; one limpet flow sharing the
+// link with TCP CUBIC, TCP BBR or another limpet flow; the migration
 // rows (NAT rebinding every 5 s, a client address change, a 10 s
 // blackout); the path MTU rows (1280- and 1420-byte tunnels, a jumbo-frame
 // link with its 1500-byte baseline, the path MTU dropping mid-transfer and
@@ -121,7 +127,7 @@ func FullMatrix() []PathSpec {
 			paths = append(paths, emulatedPath(rtt, loss))
 		}
 	}
-	paths = append(paths, burstyPath(), reorderPath())
+	paths = append(paths, burstyPath(), reorderPath(), requestResponsePath())
 	paths = append(paths, fairnessPaths()...)
 	paths = append(paths, migrationPaths()...)
 	paths = append(paths, mtuPaths()...)
@@ -210,13 +216,16 @@ func codelECNPath() PathSpec {
 }
 
 // fairnessPaths share the 100 Mbit/s, 50 ms link between one limpet flow
-// and one TCP flow, CUBIC and then BBR.
+// and another: TCP CUBIC, TCP BBR, and a second limpet flow.
 func fairnessPaths() []PathSpec {
 	var paths []PathSpec
-	for _, cc := range []string{"cubic", "bbr"} {
+	for _, other := range []string{"cubic", "bbr", "limpet"} {
 		p := emulatedPath(50*time.Millisecond, 0)
-		p.Name = "limpet and TCP " + strings.ToUpper(cc) + " sharing 100 Mbit/s, RTT 50 ms"
-		p.Fairness = cc
+		p.Name = "limpet and TCP " + strings.ToUpper(other) + " sharing 100 Mbit/s, RTT 50 ms"
+		if other == "limpet" {
+			p.Name = "two limpet flows sharing 100 Mbit/s, RTT 50 ms"
+		}
+		p.Fairness = other
 		paths = append(paths, p)
 	}
 	return paths
@@ -255,6 +264,16 @@ func burstyPath() PathSpec {
 	p := emulatedPath(50*time.Millisecond, 0)
 	p.Name = "100 Mbit/s, RTT 50 ms, bursty loss (Gilbert–Elliott, bursts of ~4)"
 	p.Burst = linkem.GilbertElliott{P: 0.01, R: 0.25, LossBad: 1}
+	return p
+}
+
+// requestResponsePath is 1,000 requests of 4 KiB, each answered with
+// 4 KiB, at 100 Mbit/s and RTT 50 ms with 2 % random loss: the RPC case,
+// where every loss not repaired costs a round trip or more.
+func requestResponsePath() PathSpec {
+	p := emulatedPath(50*time.Millisecond, 0.02)
+	p.Name = "request/response, 1000 × 4 KiB, 100 Mbit/s, RTT 50 ms, 2% loss"
+	p.RequestResponse = &RequestResponseSpec{Requests: 1000, Size: 4096}
 	return p
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/limpetnet/limpet/bench/netlab"
 )
@@ -97,8 +98,19 @@ func runLabRow(ctx context.Context, p *MatrixPlan, lab *netlab.Lab, path PathSpe
 	case path.Fairness != "":
 		for rep := range p.Reps {
 			r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, FairnessWarmup, FairnessWindow)
-			p.progress("%s: [%d/%d] limpet %.1f Mbit/s, TCP %.1f Mbit/s, limpet's share %.2f %s", path.Name, rep+1, p.Reps, r.LimpetMbit, r.TCPMbit, r.LimpetShare, r.Err)
+			p.progress("%s: [%d/%d] limpet %.1f Mbit/s, other flow %.1f Mbit/s, limpet's share %.2f %s", path.Name, rep+1, p.Reps, r.LimpetMbit, r.OtherMbit, r.LimpetShare, r.Err)
 			res.Fairness = append(res.Fairness, r)
+		}
+	case path.RequestResponse != nil:
+		for rep := range p.Reps {
+			for _, proto := range p.requestResponseProtocols() {
+				runCtx, cancel := context.WithTimeout(ctx, p.runTimeout()+2*time.Minute)
+				r := RunRequestResponse(runCtx, LabNetwork(lab, path.Name), proto, *path.RequestResponse)
+				cancel()
+				p.progress("%s: [%d/%d] %s: %d exchanges, p50 %s, p99 %s, max %s %s", path.Name, rep+1, p.Reps, proto, r.Requests,
+					formatMillis(r.P50), formatMillis(r.P99), formatMillis(r.Max), r.Err)
+				res.RequestResponse = append(res.RequestResponse, r)
+			}
 		}
 	case path.Disruption == nil:
 		res = measurePath(ctx, p, path, LabNetwork(lab, path.Name))

@@ -12,13 +12,15 @@ import (
 // changes, and the rows skipped with their reasons.
 func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 	var b strings.Builder
-	var measured, fairness, migration, mtuChange, skipped []PathResult
+	var measured, fairness, migration, mtuChange, requests, skipped []PathResult
 	for _, r := range results {
 		switch {
 		case r.Skipped != "":
 			skipped = append(skipped, r)
 		case r.Path.Fairness != "":
 			fairness = append(fairness, r)
+		case r.Path.RequestResponse != nil:
+			requests = append(requests, r)
 		case r.Path.Disruption != nil && r.Path.Disruption.Change.narrowsMTU():
 			mtuChange = append(mtuChange, r)
 		case r.Path.Disruption != nil:
@@ -69,9 +71,24 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 		writePathRows(&b, measured)
 		writeLimpetPaths(&b, measured)
 	}
+	if len(requests) > 0 {
+		b.WriteString("\n### Request/response: completion time of each exchange, ms (p50 / p99 / max)\n\n")
+		b.WriteString("| path | protocol | exchanges | p50 | p99 | max |\n")
+		b.WriteString("|---|---|--:|--:|--:|--:|\n")
+		for _, r := range requests {
+			for _, rr := range r.RequestResponse {
+				if rr.Err != "" {
+					fmt.Fprintf(&b, "| %s | %s | %d | failed: %s | | |\n", markdownEscape(r.Path.Name), rr.Protocol, rr.Requests, markdownEscape(rr.Err))
+					continue
+				}
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s |\n", markdownEscape(r.Path.Name), rr.Protocol, rr.Requests,
+					formatMillis(rr.P50), formatMillis(rr.P99), formatMillis(rr.Max))
+			}
+		}
+	}
 	if len(fairness) > 0 {
-		b.WriteString("\n### Sharing a bottleneck: one limpet flow and one TCP flow, started together\n\n")
-		b.WriteString("| path | runs | limpet Mbit/s | TCP Mbit/s | limpet's share (median, min–max) |\n")
+		b.WriteString("\n### Sharing a bottleneck: one limpet flow and another (TCP or limpet), started together\n\n")
+		b.WriteString("| path | runs | limpet Mbit/s | other flow Mbit/s | limpet's share (median, min–max) |\n")
 		b.WriteString("|---|--:|--:|--:|--:|\n")
 		for _, r := range fairness {
 			b.WriteString(fairnessRow(r))
@@ -225,7 +242,7 @@ func fairnessRow(r PathResult) string {
 		if f.Err != "" {
 			continue
 		}
-		limpet, tcp, share = append(limpet, f.LimpetMbit), append(tcp, f.TCPMbit), append(share, f.LimpetShare)
+		limpet, tcp, share = append(limpet, f.LimpetMbit), append(tcp, f.OtherMbit), append(share, f.LimpetShare)
 		window = f.Window
 	}
 	name := markdownEscape(r.Path.Name)

@@ -45,12 +45,26 @@ type PathResult struct {
 	Disruptions []DisruptionResult `json:"disruptions,omitempty"`
 	// Fairness are the runs of a fairness row.
 	Fairness []FairnessResult `json:"fairness,omitempty"`
+	// RequestResponse are the runs of a request/response row.
+	RequestResponse []RequestResponseResult `json:"request_response,omitempty"`
 }
 
 func (p *MatrixPlan) progress(format string, args ...any) {
 	if p.Progress != nil {
 		p.Progress(format, args...)
 	}
+}
+
+// requestResponseProtocols are the protocols of RequestResponseProtocols
+// the plan runs.
+func (p *MatrixPlan) requestResponseProtocols() []string {
+	var out []string
+	for _, proto := range RequestResponseProtocols {
+		if slices.ContainsFunc(p.Runners, func(r Runner) bool { return r.Protocol == proto }) {
+			out = append(out, proto)
+		}
+	}
+	return out
 }
 
 func (p *MatrixPlan) runTimeout() time.Duration {

@@ -12,7 +12,7 @@ import (
 func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	paths := FullMatrix()
 	names := map[string]bool{}
-	var loopback, grid, migration, mtuChange int
+	var loopback, grid, migration, mtuChange, requests int
 	fairness := map[string]bool{}
 	byName := map[string]PathSpec{}
 	for _, p := range paths {
@@ -36,6 +36,11 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 				migration++
 			}
 		case pathRow(p):
+		case p.RequestResponse != nil:
+			requests++
+			if p.Loss != 0.02 || p.RTT != 50*time.Millisecond || p.RequestResponse.Requests != 1000 || p.RequestResponse.Size != 4096 {
+				t.Errorf("request/response row %+v, want 1000 × 4 KiB at 50 ms and 2%% loss", p)
+			}
 		case p.Burst == (PathSpec{}).Burst && p.Reorder == (PathSpec{}).Reorder:
 			grid++
 		}
@@ -51,8 +56,11 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	if loopback != 1 || migration != 3 || mtuChange != 2 {
 		t.Errorf("%d loopback, %d migration and %d path MTU change rows, want 1, 3 and 2", loopback, migration, mtuChange)
 	}
-	if !fairness["cubic"] || !fairness["bbr"] || len(fairness) != 2 {
-		t.Errorf("fairness rows against %v, want cubic and bbr", fairness)
+	if requests != 1 {
+		t.Errorf("%d request/response rows, want 1", requests)
+	}
+	if !fairness["cubic"] || !fairness["bbr"] || !fairness["limpet"] || len(fairness) != 3 {
+		t.Errorf("fairness rows against %v, want cubic, bbr and limpet", fairness)
 	}
 	for _, want := range []string{"bursty", "reordered", "NAT rebinding every 5 s", "client IP change", "10 s blackout"} {
 		found := false
@@ -214,9 +222,9 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 	}}
 	skipped := PathResult{Path: emulatedPath(10*time.Millisecond, 0), Skipped: "network lab unavailable: not root"}
 	fair := PathResult{Path: fairnessPaths()[0], Fairness: []FairnessResult{
-		{LimpetMbit: 40, TCPMbit: 50, LimpetShare: 0.444, Window: 30},
+		{LimpetMbit: 40, OtherMbit: 50, LimpetShare: 0.444, Window: 30},
 		{Err: "tcp dial: refused", Window: 30},
-		{LimpetMbit: 52, TCPMbit: 44, LimpetShare: 0.542, Window: 30},
+		{LimpetMbit: 52, OtherMbit: 44, LimpetShare: 0.542, Window: 30},
 	}}
 
 	md := FormatMatrixMarkdown([]PathResult{row, fair, migration, skipped}, protocols)

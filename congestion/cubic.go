@@ -399,22 +399,30 @@ func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Ti
 	if lostBytes <= 0 {
 		return false
 	}
-	betaNum, betaDen := cubicBetaNum, cubicBetaDen
-	if c.tolerant {
-		if c.signal.onLost(now, lostBytes, c.maxDatagramSize, c.smoothedRTT) == lossRandom {
-			c.randomLosses += uint64(lostBytes)
-			return false
-		}
-		betaNum, betaDen = int(c.signal.beta()*1000), 1000
-	}
 	if c.haveRecovery && !largestLostSentTime.After(c.recoveryStart) {
 		// Part of the congestion event that already reduced the window:
 		// its undo now needs these bytes to be spurious too.
 		c.undo.lostBytes += lostBytes
+		if c.tolerant {
+			c.signal.onLost(now, lostBytes, c.maxDatagramSize, c.smoothedRTT, c.InSlowStart())
+		}
 		return true
 	}
+	betaNum, betaDen := cubicBetaNum, cubicBetaDen
+	fastConvergence := true
+	if c.tolerant {
+		if c.signal.onLost(now, lostBytes, c.maxDatagramSize, c.smoothedRTT, c.InSlowStart()) == lossRandom {
+			c.randomLosses += uint64(lostBytes)
+			return false
+		}
+		betaNum, betaDen = int(c.signal.beta()*1000), 1000
+		// A cut sized to drain a shallow queue leaves the window at what
+		// the path carries; lowering W_max below the window that built
+		// the queue would hold the next epoch under the path's capacity.
+		fastConvergence = betaNum*cubicBetaDen <= cubicBetaNum*betaDen
+	}
 	c.saveUndo(now, lostBytes)
-	c.reduce(now, betaNum, betaDen)
+	c.reduce(now, betaNum, betaDen, fastConvergence)
 	if c.tolerant {
 		c.signal.onReduced(now, c.smoothedRTT)
 	}
@@ -437,13 +445,14 @@ func (c *Cubic) OnCongestionExperienced(now, largestAckedSentTime time.Time) boo
 	}
 	c.undo.valid = false
 	c.undo.reductions++
-	c.reduce(now, ecnBetaNum, ecnBetaDen)
+	c.reduce(now, ecnBetaNum, ecnBetaDen, true)
 	return true
 }
 
 // reduce starts a recovery period at now and cuts the window to
-// betaNum/betaDen of itself.
-func (c *Cubic) reduce(now time.Time, betaNum, betaDen int) {
+// betaNum/betaDen of itself, lowering W_max by fast convergence if asked
+// and the window did not get back to it.
+func (c *Cubic) reduce(now time.Time, betaNum, betaDen int, fastConvergence bool) {
 	c.recoveryStart = now
 	c.haveRecovery = true
 	c.inRecovery = true
@@ -453,8 +462,11 @@ func (c *Cubic) reduce(now time.Time, betaNum, betaDen int) {
 	c.hs.stop()
 
 	w := float64(c.cwnd)
-	if w < c.wMax {
-		c.wMax = w * (1 + cubicBeta) / 2
+	if fastConvergence && w < c.wMax {
+		// Fast convergence releases as much again as the cut did: a
+		// gentler cut (CE marks, a shallow queue) lowers W_max less.
+		beta := float64(betaNum) / float64(betaDen)
+		c.wMax = w * (1 + beta) / 2
 	} else {
 		c.wMax = w
 	}

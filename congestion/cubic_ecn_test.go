@@ -39,3 +39,18 @@ func TestCongestionExperienced(t *testing.T) {
 		t.Errorf("Reductions() = %d, %d; want %d, 0", total, undone, reductions+2)
 	}
 }
+
+// Fast convergence after a CE cut lowers W_max by as much again as the
+// cut: to cwnd·(1+0.85)/2, not the loss cut's cwnd·(1+0.7)/2.
+func TestCongestionExperiencedFastConvergence(t *testing.T) {
+	d := inAvoidance(t)
+	d.c.cwnd, d.c.wMax = 100000, 120000
+	p := d.send(1)
+	d.advance(50 * time.Millisecond)
+	if !d.c.OnCongestionExperienced(d.now, p[0].at) {
+		t.Fatal("CE did not reduce the window")
+	}
+	if got, want := d.c.wMax, 100000*(1+0.85)/2; got != want {
+		t.Fatalf("W_max after a CE cut below the old W_max: %v, want %v", got, want)
+	}
+}

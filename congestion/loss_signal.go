@@ -41,8 +41,9 @@ const (
 // round trip is above the path's minimum by at least a quarter of it
 // (clamped to 2–25 ms). It is also congestion when losses reach 10 % of
 // the datagrams of the last two round trips, queue or not, and before the
-// path has an RTT sample. Otherwise it is random: the packet is sent again
-// but the window stays.
+// path has an RTT sample. In slow start the current window's samples
+// alone can show the queue, which rises within a round trip there.
+// Otherwise it is random: the packet is sent again but the window stays.
 //
 // After a reduction, the queue is judged afresh from samples taken one
 // smoothed RTT later, when they come from packets the reduced window sent:
@@ -55,11 +56,13 @@ type lossSignal struct {
 	// minRTT is the path's minimum RTT, from RTTStats.
 	minRTT time.Duration
 	// winMin is the smallest RTT sample since winStart, prevMin the
-	// smallest of the window before (if prevValid); a window lasts a
-	// quarter of a smoothed RTT, so their minimum covers between a
-	// quarter and half a round trip. A gap of a window without samples
-	// (an idle sender, or a stalled one whose first ACKs come late)
-	// invalidates the previous window: one late sample is no queue.
+	// smallest of the window before (if prevValid); a window lasts half
+	// a smoothed RTT, so their minimum covers between half and one round
+	// trip: a queue that stands that long is no scheduling hiccup of the
+	// sender or receiver, which lasts milliseconds. A gap of a window
+	// without samples (an idle sender, or a stalled one whose first ACKs
+	// come late) invalidates the previous window: one late sample is no
+	// queue.
 	winMin, prevMin time.Duration
 	winStart        time.Time
 	lastSample      time.Time
@@ -86,7 +89,7 @@ func (s *lossSignal) onRTTSample(now time.Time, rtt *RTTStats) {
 		return
 	}
 	latest := rtt.Adjusted()
-	window := max(rtt.Smoothed()/4, time.Millisecond)
+	window := max(rtt.Smoothed()/2, time.Millisecond)
 	switch {
 	case !s.haveWin || now.Sub(s.lastSample) >= window:
 		s.winMin, s.winStart = latest, now
@@ -153,14 +156,26 @@ func (s *lossSignal) lossRate(datagramSize int) (float64, bool) {
 	return float64(lost) / float64(total), true
 }
 
+// risingQueueDelay is the queue the current window's samples alone show:
+// in slow start, where the window doubles every round trip, the queue
+// rises faster than the minimum over a whole round trip follows.
+func (s *lossSignal) risingQueueDelay() time.Duration {
+	if !s.haveWin {
+		return 0
+	}
+	return max(s.winMin-s.minRTT, 0)
+}
+
 // onLost counts lostBytes declared lost at now and classifies them.
-func (s *lossSignal) onLost(now time.Time, lostBytes, datagramSize int, smoothed time.Duration) lossKind {
+func (s *lossSignal) onLost(now time.Time, lostBytes, datagramSize int, smoothed time.Duration, slowStart bool) lossKind {
 	s.onPeriod(now, smoothed)
 	s.lost[s.period%lossRatePeriods] += lostBytes
 	switch {
 	case !s.sampled:
 		return lossCongestion
 	case s.queueDelay() >= s.queueThreshold():
+		return lossCongestion
+	case slowStart && s.risingQueueDelay() >= s.queueThreshold():
 		return lossCongestion
 	}
 	if rate, ok := s.lossRate(datagramSize); ok && rate >= congestiveLossRate {

@@ -1,6 +1,7 @@
 package congestion
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -13,7 +14,7 @@ func tolerantDriver(t *testing.T) *driver {
 	const mss = 1000
 	d := newDriver(t, CubicOptions{MaxDatagramSize: mss, DisableHyStart: true, TolerateRandomLoss: true})
 	d.c.cwnd, d.c.ssthresh = 100*mss, 100*mss
-	d.steady(50*time.Millisecond, 40)
+	d.steady(50*time.Millisecond, 60)
 	return d
 }
 
@@ -65,7 +66,7 @@ func TestLossWithQueueIsCongestion(t *testing.T) {
 	} {
 		t.Run(tt.desc, func(t *testing.T) {
 			d := tolerantDriver(t)
-			d.steady(tt.rtt, 60) // over two windows of a quarter of the RTT
+			d.steady(tt.rtt, 120) // over two windows of half the RTT
 			if got := d.c.OnLoss(d.now, d.mss, d.now.Add(-time.Millisecond)); got != tt.want {
 				t.Fatalf("OnLoss = %v, want %v", got, tt.want)
 			}
@@ -91,7 +92,7 @@ func TestLateSampleAfterGapIsNoQueue(t *testing.T) {
 // losses in the next round trip are judged only on samples taken after it.
 func TestQueueJudgedAfreshAfterReduction(t *testing.T) {
 	d := tolerantDriver(t)
-	d.steady(100*time.Millisecond, 60)
+	d.steady(100*time.Millisecond, 120)
 	if !d.c.OnLoss(d.now, d.mss, d.now.Add(-time.Millisecond)) {
 		t.Fatal("loss with a deep queue was not congestion")
 	}
@@ -102,7 +103,7 @@ func TestQueueJudgedAfreshAfterReduction(t *testing.T) {
 		t.Fatal("a loss while the old queue drained cut the window again")
 	}
 	// Samples taken after it show a queue again: congestion.
-	d.steady(80*time.Millisecond, 120)
+	d.steady(80*time.Millisecond, 200)
 	if !d.c.OnLoss(d.now, d.mss, d.now.Add(-time.Millisecond)) || d.c.Window() >= reduced {
 		t.Fatal("a loss with a fresh queue did not cut the window")
 	}
@@ -112,7 +113,7 @@ func TestQueueJudgedAfreshAfterReduction(t *testing.T) {
 // even with no queue to see (a buffer too shallow to show delay).
 func TestHighLossRateIsCongestion(t *testing.T) {
 	d := tolerantDriver(t)
-	// 300 datagrams acknowledged, then losses one by one: 34 of 334 is
+	// 320 datagrams acknowledged, then losses one by one: 36 of 356 is
 	// just over 10 %.
 	d.steady(50*time.Millisecond, 260)
 	var lost int
@@ -121,8 +122,8 @@ func TestHighLossRateIsCongestion(t *testing.T) {
 			break
 		}
 	}
-	if lost != 34 {
-		t.Fatalf("the %dth loss was the first taken as congestion, want the 34th (10%% of 334)", lost)
+	if lost != 36 {
+		t.Fatalf("the %dth loss was the first taken as congestion, want the 36th (10%% of 356)", lost)
 	}
 }
 
@@ -142,5 +143,44 @@ func TestEveryLossIsCongestionByDefault(t *testing.T) {
 	d.steady(50*time.Millisecond, 40)
 	if !d.c.OnLoss(d.now, d.mss, d.now.Add(-time.Millisecond)) || d.c.Window() != 70*d.mss {
 		t.Fatalf("window %d after a loss without TolerateRandomLoss, want %d", d.c.Window(), 70*d.mss)
+	}
+}
+
+// A loss of a packet sent before the current reduction belongs to the
+// congestion event that made it, whatever the queue looks like now: it
+// is taken (for the undo's count), never judged random.
+func TestLossInRecoveryBelongsToTheEvent(t *testing.T) {
+	d := tolerantDriver(t)
+	d.steady(100*time.Millisecond, 120)
+	sentBefore := d.now.Add(-time.Millisecond)
+	if !d.c.OnLoss(d.now, d.mss, sentBefore) {
+		t.Fatal("loss with a deep queue was not congestion")
+	}
+	w := d.c.Window()
+	d.advance(time.Millisecond)
+	if !d.c.OnLoss(d.now, d.mss, sentBefore) || d.c.Window() != w {
+		t.Fatal("a loss of a packet sent before the reduction was not part of its event")
+	}
+	if d.c.RandomLossBytes() != 0 {
+		t.Fatalf("RandomLossBytes = %d, want 0", d.c.RandomLossBytes())
+	}
+}
+
+// In slow start a queue that has risen only in the last half round trip
+// already makes a loss congestion; in congestion avoidance the whole round
+// trip must show it.
+func TestRisingQueueInSlowStart(t *testing.T) {
+	for _, slowStart := range []bool{true, false} {
+		d := tolerantDriver(t)
+		if slowStart {
+			d.c.ssthresh = math.MaxInt
+		}
+		d.steady(50*time.Millisecond, 40)
+		// More than one window of half the RTT, less than two: the current
+		// window sees only the queue, the one before also the minimum.
+		d.steady(80*time.Millisecond, 30)
+		if got := d.c.OnLoss(d.now, d.mss, d.now.Add(-time.Millisecond)); got != slowStart {
+			t.Errorf("slow start %v: OnLoss = %v, want %v", slowStart, got, slowStart)
+		}
 	}
 }

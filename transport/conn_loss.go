@@ -198,7 +198,11 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 // congestion control. Those it judges random loss join the quiet losses:
 // it never counted them, so a late ACK of one is no spurious loss to it.
 func (c *Conn) tellLoss(now time.Time, lostBytes int, largestLostSent time.Time) {
+	before := c.loss.cc.Window()
 	if c.loss.cc.OnLoss(now, lostBytes, largestLostSent) {
+		if c.loss.cc.Window() < before {
+			c.stats.lossCongestionEvents.Add(1)
+		}
 		return
 	}
 	c.stats.randomLosses.Add(uint64(len(c.loss.told)))

@@ -13,6 +13,7 @@ type connStats struct {
 	packetsSent, packetsReceived atomic.Uint64
 	packetsLost, spuriousLosses  atomic.Uint64
 	randomLosses                 atomic.Uint64
+	lossCongestionEvents         atomic.Uint64
 	bytesRetransmitted           atomic.Uint64
 	ptoCount                     atomic.Uint64
 	malformed, authFailed        atomic.Uint64
@@ -56,9 +57,12 @@ type ConnStats struct {
 	// random, with no queue or loss rate to say the path is congested,
 	// and did not slow down for (docs/PROTOCOL.md §3,
 	// Config.EveryLossIsCongestion). They were sent again like any loss.
-	RandomLosses       uint64
-	BytesRetransmitted uint64 // stream bytes sent again after a loss
-	ProbeTimeouts      uint64
+	RandomLosses uint64
+	// LossCongestionEvents counts the congestion window reductions that
+	// losses caused (ECN marks' are ECNCongestionEvents).
+	LossCongestionEvents uint64
+	BytesRetransmitted   uint64 // stream bytes sent again after a loss
+	ProbeTimeouts        uint64
 	// Migrations counts path changes: the peer's address changing (NAT
 	// rebinding, a new IP) and, on a client, moves to a new socket.
 	Migrations uint64
@@ -155,36 +159,37 @@ func (c *Conn) Stats() ConnStats {
 		limited[s.limitState.Load()] += time.Duration(max(now-since, 0))
 	}
 	return ConnStats{
-		MaxDatagramSize:     int(s.datagramSize.Load()),
-		MTUProbesSent:       s.mtuProbesSent.Load(),
-		MTUProbesLost:       s.mtuProbesLost.Load(),
-		MTUBlackHoles:       s.mtuBlackHoles.Load(),
-		ECN:                 ECNState(s.ecnState.Load()),
-		ECNCEMarks:          s.ecnCE.Load(),
-		ECNCongestionEvents: s.ecnCongestionEvents.Load(),
-		SmoothedRTT:         time.Duration(s.smoothedRTT.Load()),
-		MinRTT:              time.Duration(s.minRTT.Load()),
-		CongestionWindow:    int(s.cwnd.Load()),
-		BytesSent:           s.bytesSent.Load(),
-		BytesReceived:       s.bytesReceived.Load(),
-		PacketsSent:         s.packetsSent.Load(),
-		PacketsReceived:     s.packetsReceived.Load(),
-		PacketsLost:         s.packetsLost.Load(),
-		SpuriousLosses:      s.spuriousLosses.Load(),
-		RandomLosses:        s.randomLosses.Load(),
-		BytesRetransmitted:  s.bytesRetransmitted.Load(),
-		ProbeTimeouts:       s.ptoCount.Load(),
-		Migrations:          s.migrations.Load(),
-		Retries:             s.retries.Load(),
-		FECRepairSent:       s.fecRepairSent.Load(),
-		FECRecovered:        s.fecRecovered.Load(),
-		FECPeerRecovered:    s.fecPeerRecovered.Load(),
-		Malformed:           s.malformed.Load(),
-		AuthFailed:          s.authFailed.Load(),
-		Duplicates:          s.duplicates.Load(),
-		QueueDrops:          c.rx.dropped.Load(),
-		StreamBytesSent:     s.streamBytesSent.Load(),
-		StreamBytesRead:     s.streamBytesRead.Load(),
+		MaxDatagramSize:      int(s.datagramSize.Load()),
+		MTUProbesSent:        s.mtuProbesSent.Load(),
+		MTUProbesLost:        s.mtuProbesLost.Load(),
+		MTUBlackHoles:        s.mtuBlackHoles.Load(),
+		ECN:                  ECNState(s.ecnState.Load()),
+		ECNCEMarks:           s.ecnCE.Load(),
+		ECNCongestionEvents:  s.ecnCongestionEvents.Load(),
+		SmoothedRTT:          time.Duration(s.smoothedRTT.Load()),
+		MinRTT:               time.Duration(s.minRTT.Load()),
+		CongestionWindow:     int(s.cwnd.Load()),
+		BytesSent:            s.bytesSent.Load(),
+		BytesReceived:        s.bytesReceived.Load(),
+		PacketsSent:          s.packetsSent.Load(),
+		PacketsReceived:      s.packetsReceived.Load(),
+		PacketsLost:          s.packetsLost.Load(),
+		SpuriousLosses:       s.spuriousLosses.Load(),
+		RandomLosses:         s.randomLosses.Load(),
+		LossCongestionEvents: s.lossCongestionEvents.Load(),
+		BytesRetransmitted:   s.bytesRetransmitted.Load(),
+		ProbeTimeouts:        s.ptoCount.Load(),
+		Migrations:           s.migrations.Load(),
+		Retries:              s.retries.Load(),
+		FECRepairSent:        s.fecRepairSent.Load(),
+		FECRecovered:         s.fecRecovered.Load(),
+		FECPeerRecovered:     s.fecPeerRecovered.Load(),
+		Malformed:            s.malformed.Load(),
+		AuthFailed:           s.authFailed.Load(),
+		Duplicates:           s.duplicates.Load(),
+		QueueDrops:           c.rx.dropped.Load(),
+		StreamBytesSent:      s.streamBytesSent.Load(),
+		StreamBytesRead:      s.streamBytesRead.Load(),
 		Limited: LimitDurations{
 			Application:      limited[limitApplication],
 			CongestionWindow: limited[limitCwnd],
