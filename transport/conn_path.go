@@ -1,10 +1,10 @@
 package transport
 
 import (
-	"github.com/limpetnet/limpet/ackframes"
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/limpetnet/limpet/ackframes"
 	"log/slog"
 	"net/netip"
 	"strconv"
