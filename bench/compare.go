@@ -14,9 +14,9 @@ var ErrUnknownProtocol = errors.New("bench: unknown protocol")
 
 // Protocols returns every protocol name in the order Compare alternates
 // them: the two TCP baselines, TLS, quic-go, then limpet as it comes, with
-// FEC off, and with fixed FEC.
+// BBR, with FEC off, and with fixed FEC.
 func Protocols() []string {
-	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet, ProtocolLimpetNoFEC, ProtocolLimpetFEC}
+	return []string{ProtocolTCPCubic, ProtocolTCPBBR, ProtocolTLS, ProtocolQuicGo, ProtocolLimpet, ProtocolLimpetBBR, ProtocolLimpetNoFEC, ProtocolLimpetFEC}
 }
 
 // protocolOrder is every protocol NewRunner knows, in alternation order:
@@ -56,6 +56,8 @@ func NewRunner(protocol string) (Runner, error) {
 		run = RunLimpetFEC
 	case ProtocolLimpetNoFEC:
 		run = RunLimpetNoFEC
+	case ProtocolLimpetBBR:
+		run = RunLimpetBBR
 	case ProtocolLimpetNoECN:
 		run = RunLimpetNoECN
 	default:

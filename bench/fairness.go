@@ -21,8 +21,20 @@ import (
 // moment: TCP with the named congestion controller, or, for "limpet", a
 // second limpet flow. It lets them compete for warmup, and measures what
 // each delivers over the following window.
-func RunFairness(ctx context.Context, nw Network, congestion string, warmup, window time.Duration) FairnessResult {
-	res := FairnessResult{Congestion: congestion, Window: window.Seconds()}
+//
+// limpetProtocol configures the limpet flows: ProtocolLimpet (the default
+// configuration) or ProtocolLimpetBBR.
+func RunFairness(ctx context.Context, nw Network, congestion, limpetProtocol string, warmup, window time.Duration) FairnessResult {
+	res := FairnessResult{Congestion: congestion, Limpet: limpetProtocol, Window: window.Seconds()}
+	tune := transport.Config{}
+	switch limpetProtocol {
+	case ProtocolLimpet:
+	case ProtocolLimpetBBR:
+		tune.CongestionControl = transport.CongestionBBR
+	default:
+		res.Err = fmt.Sprintf("limpet flow %q: want %s or %s", limpetProtocol, ProtocolLimpet, ProtocolLimpetBBR)
+		return res
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	closers := new(closerSet)
@@ -36,11 +48,11 @@ func RunFairness(ctx context.Context, nw Network, congestion string, warmup, win
 
 	start := startCompetingFlows
 	if congestion == "limpet" {
-		start = func(ctx context.Context, nw Network, _ string, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
-			return startLimpetPair(ctx, nw, closers, fail)
+		start = func(ctx context.Context, nw Network, _ string, tune transport.Config, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
+			return startLimpetPair(ctx, nw, tune, closers, fail)
 		}
 	}
-	limpetIn, otherIn, err := start(ctx, nw, congestion, closers, fail)
+	limpetIn, otherIn, err := start(ctx, nw, congestion, tune, closers, fail)
 	if err != nil {
 		res.Err = err.Error()
 		return res
@@ -72,7 +84,7 @@ func RunFairness(ctx context.Context, nw Network, congestion string, warmup, win
 
 // startCompetingFlows connects both flows and starts their senders and
 // receivers; the counters are the bytes each receiver has read.
-func startCompetingFlows(ctx context.Context, nw Network, congestion string, closers *closerSet, fail func(error)) (limpetIn, tcpIn *atomic.Int64, err error) {
+func startCompetingFlows(ctx context.Context, nw Network, congestion string, tune transport.Config, closers *closerSet, fail func(error)) (limpetIn, tcpIn *atomic.Int64, err error) {
 	limpetIn, tcpIn = new(atomic.Int64), new(atomic.Int64)
 
 	control := func(_, _ string, c syscall.RawConn) error { return setCongestion(c, congestion) }
@@ -120,7 +132,7 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, clo
 		return nil, nil, fmt.Errorf("tcp dial: %w", err)
 	}
 	closers.add(tc)
-	lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), transport.Config{})
+	lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), tune)
 	if err != nil {
 		return nil, nil, fmt.Errorf("limpet dial: %w", err)
 	}
@@ -137,7 +149,7 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, clo
 // startLimpetPair connects two limpet flows to one listener and starts
 // their senders and receivers; the counters are the bytes each receiver
 // has read, in the order the flows were dialled.
-func startLimpetPair(ctx context.Context, nw Network, closers *closerSet, fail func(error)) (first, second *atomic.Int64, err error) {
+func startLimpetPair(ctx context.Context, nw Network, tune transport.Config, closers *closerSet, fail func(error)) (first, second *atomic.Int64, err error) {
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		return nil, nil, err
@@ -149,7 +161,7 @@ func startLimpetPair(ctx context.Context, nw Network, closers *closerSet, fail f
 	closers.add(lln)
 	counters := []*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}
 	for i, n := range counters {
-		lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), transport.Config{})
+		lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), tune)
 		if err != nil {
 			return nil, nil, fmt.Errorf("limpet dial %d: %w", i+1, err)
 		}

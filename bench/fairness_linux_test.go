@@ -31,7 +31,7 @@ func TestFairnessAgainstTCPCubic(t *testing.T) {
 	lab := netlab.NewForTest(t, netlab.Options{Link: &link})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r := RunFairness(ctx, LabNetwork(lab, path.Name), "cubic", FairnessWarmup, 60*time.Second)
+	r := RunFairness(ctx, LabNetwork(lab, path.Name), "cubic", ProtocolLimpet, FairnessWarmup, 60*time.Second)
 	if r.Err != "" {
 		t.Fatal(r.Err)
 	}

@@ -13,9 +13,11 @@ type FairnessResult struct {
 	LimpetShare float64 `json:"limpet_share"`
 	// Congestion is the other flow's: the TCP congestion controller
 	// ("cubic", "bbr"), or "limpet" for a second limpet flow.
-	Congestion string  `json:"other_flow"`
-	Window     float64 `json:"window_seconds"`
-	Err        string  `json:"error,omitempty"`
+	Congestion string `json:"other_flow"`
+	// Limpet is the limpet flows' protocol: limpet or limpet-bbr.
+	Limpet string  `json:"limpet_protocol"`
+	Window float64 `json:"window_seconds"`
+	Err    string  `json:"error,omitempty"`
 }
 
 // FairnessWarmup and FairnessWindow are how long the matrix's fairness rows

@@ -36,6 +36,11 @@ func RunLimpetNoECN(ctx context.Context, nw Network, size int64) Result {
 	return runLimpet(ctx, nw, size, ProtocolLimpetNoECN, transport.Config{DisableECN: true})
 }
 
+// RunLimpetBBR is RunLimpet with the client's sender running BBR.
+func RunLimpetBBR(ctx context.Context, nw Network, size int64) Result {
+	return runLimpet(ctx, nw, size, ProtocolLimpetBBR, transport.Config{CongestionControl: transport.CongestionBBR})
+}
+
 // RunLimpetNoFEC is RunLimpet with FEC off at both ends.
 func RunLimpetNoFEC(ctx context.Context, nw Network, size int64) Result {
 	return runLimpet(ctx, nw, size, ProtocolLimpetNoFEC, transport.Config{FEC: transport.FECConfig{Disable: true}})

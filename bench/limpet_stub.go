@@ -17,6 +17,11 @@ func RunLimpet(ctx context.Context, nw Network, size int64) Result {
 	return failedResult(ProtocolLimpet, errLimpetNotBuilt)
 }
 
+// RunLimpetBBR reports an error row: this build has no limpet transport.
+func RunLimpetBBR(ctx context.Context, nw Network, size int64) Result {
+	return failedResult(ProtocolLimpetBBR, errLimpetNotBuilt)
+}
+
 // RunLimpetNoFEC reports an error row: this build has no limpet transport.
 func RunLimpetNoFEC(ctx context.Context, nw Network, size int64) Result {
 	return failedResult(ProtocolLimpetNoFEC, errLimpetNotBuilt)

@@ -31,6 +31,9 @@ type PathSpec struct {
 	// share the link: a TCP flow with this congestion controller ("cubic",
 	// "bbr"), or a second limpet flow ("limpet").
 	Fairness string `json:"fairness,omitempty"`
+	// FairnessLimpet is the protocol of the limpet flows of a fairness
+	// row: ProtocolLimpet if empty, or ProtocolLimpetBBR.
+	FairnessLimpet string `json:"fairness_limpet,omitempty"`
 	// MTU is the MTU of every link of the lab for the row
 	// (netlab.Options.MTU); zero means 1500. The matrix builds a new lab
 	// when a row needs another MTU than the last.
@@ -216,19 +219,33 @@ func codelECNPath() PathSpec {
 }
 
 // fairnessPaths share the 100 Mbit/s, 50 ms link between one limpet flow
-// and another: TCP CUBIC, TCP BBR, and a second limpet flow.
+// and another: TCP CUBIC, TCP BBR, and a second limpet flow; with limpet as
+// it comes, then with limpet-bbr.
 func fairnessPaths() []PathSpec {
 	var paths []PathSpec
-	for _, other := range []string{"cubic", "bbr", "limpet"} {
-		p := emulatedPath(50*time.Millisecond, 0)
-		p.Name = "limpet and TCP " + strings.ToUpper(other) + " sharing 100 Mbit/s, RTT 50 ms"
-		if other == "limpet" {
-			p.Name = "two limpet flows sharing 100 Mbit/s, RTT 50 ms"
+	for _, limpet := range []string{ProtocolLimpet, ProtocolLimpetBBR} {
+		for _, other := range []string{"cubic", "bbr", "limpet"} {
+			p := emulatedPath(50*time.Millisecond, 0)
+			p.Name = limpet + " and TCP " + strings.ToUpper(other) + " sharing 100 Mbit/s, RTT 50 ms"
+			if other == "limpet" {
+				p.Name = "two " + limpet + " flows sharing 100 Mbit/s, RTT 50 ms"
+			}
+			p.Fairness = other
+			if limpet != ProtocolLimpet {
+				p.FairnessLimpet = limpet
+			}
+			paths = append(paths, p)
 		}
-		p.Fairness = other
-		paths = append(paths, p)
 	}
 	return paths
+}
+
+// fairnessLimpet is the protocol of the row's limpet flows.
+func (p PathSpec) fairnessLimpet() string {
+	if p.FairnessLimpet == "" {
+		return ProtocolLimpet
+	}
+	return p.FairnessLimpet
 }
 
 // StandardMatrix is the representative default: loopback, one clean and

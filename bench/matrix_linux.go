@@ -97,7 +97,7 @@ func runLabRow(ctx context.Context, p *MatrixPlan, lab *netlab.Lab, path PathSpe
 	switch {
 	case path.Fairness != "":
 		for rep := range p.Reps {
-			r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, FairnessWarmup, FairnessWindow)
+			r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, path.fairnessLimpet(), FairnessWarmup, FairnessWindow)
 			p.progress("%s: [%d/%d] limpet %.1f Mbit/s, other flow %.1f Mbit/s, limpet's share %.2f %s", path.Name, rep+1, p.Reps, r.LimpetMbit, r.OtherMbit, r.LimpetShare, r.Err)
 			res.Fairness = append(res.Fairness, r)
 		}

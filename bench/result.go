@@ -24,6 +24,9 @@ const (
 	// directions (Config.FEC.Disable), to show what adaptive FEC costs
 	// and buys.
 	ProtocolLimpetNoFEC = "limpet-nofec"
+	// ProtocolLimpetBBR is one limpet stream whose sender runs BBR
+	// (Config.CongestionControl), otherwise as limpet.
+	ProtocolLimpetBBR = "limpet-bbr"
 	// ProtocolLimpetFEC is one limpet stream with fixed forward error
 	// correction: 2 Reed-Solomon repair packets with every 8 (LimpetFEC).
 	ProtocolLimpetFEC = "limpet-fec"

@@ -127,6 +127,33 @@ type Config struct {
 	// so a lossy path runs at its rate (docs/PROTOCOL.md section 3 says
 	// when this guess can be wrong).
 	EveryLossIsCongestion bool
+	// CongestionControl chooses the congestion controller: CongestionCUBIC
+	// (the zero value) or CongestionBBR.
+	CongestionControl CongestionControl
+}
+
+// CongestionControl names a congestion controller.
+type CongestionControl uint8
+
+const (
+	// CongestionCUBIC is CUBIC (RFC 9438) with HyStart++ and pacing, which
+	// by default slows down only for losses with a congestion signal
+	// (Config.EveryLossIsCongestion; docs/PROTOCOL.md section 3).
+	CongestionCUBIC CongestionControl = iota
+	// CongestionBBR is BBR (congestion.BBR, after draft-ietf-ccwg-bbr):
+	// it paces at the bottleneck bandwidth it measures and does not slow
+	// down for loss or ECN marks, so its packets go out Not-ECT (a sender
+	// that marks them ECN-capable must answer CE marks, RFC 3168).
+	// Without BBRv3's loss bounds it takes far more than its share of a
+	// bottleneck shared with loss-based flows such as TCP CUBIC: it suits
+	// lossy paths and links of one's own, not shared ones.
+	CongestionBBR
+)
+
+// sendsNotECT says whether every packet goes out Not-ECT: ECN is disabled,
+// or the congestion controller does not answer CE marks.
+func (c *Config) sendsNotECT() bool {
+	return c.DisableECN || c.CongestionControl == CongestionBBR
 }
 
 // FECConfig configures Reed-Solomon forward error correction
@@ -180,6 +207,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxDatagramSize != 0 && (c.MaxDatagramSize < packet.MinUDPPayloadSize || c.MaxDatagramSize > maxRxDatagram) {
 		return fmt.Errorf("%w: Config.MaxDatagramSize %d: want 0 or %d to %d", ErrInvalidConfig, c.MaxDatagramSize, packet.MinUDPPayloadSize, maxRxDatagram)
+	}
+	if c.CongestionControl > CongestionBBR {
+		return fmt.Errorf("%w: Config.CongestionControl %d: want CongestionCUBIC or CongestionBBR", ErrInvalidConfig, c.CongestionControl)
 	}
 	return c.FEC.validate()
 }

@@ -95,14 +95,14 @@ func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now t
 	c.setPeerAddr(peer)
 	c.path.maxPacket = baseDatagramSize
 	c.stats.datagramSize.Store(baseDatagramSize)
-	c.ecn.init(cfg.DisableECN)
+	c.ecn.init(cfg.sendsNotECT())
 	c.stats.ecnState.Store(uint32(c.ecn.v.State()))
 	c.ids.localCID = newConnID()
 	c.ids.resetKey = ep.resetKey
 	c.hs.largestRx = packet.InvalidPacketNumber
 	c.hs.deadline = now.Add(cfg.HandshakeTimeout)
 	c.acks.init()
-	c.loss.init(now, cfg.EveryLossIsCongestion)
+	c.loss.init(now, &cfg)
 	c.streams.init(isServer, cfg)
 	c.idle.init(cfg.MaxIdleTimeout, now)
 	c.fec.init(cfg.FEC)

@@ -113,7 +113,7 @@ func (c *Conn) ecnOnLost(p *ackframes.SentPacket[sentFrames]) {
 
 // ecnRestart tests the marks afresh on a new path.
 func (c *Conn) ecnRestart() {
-	c.ecn.v.Restart(c.cfg.DisableECN)
+	c.ecn.v.Restart(c.cfg.sendsNotECT())
 	c.ecnStateChanged()
 }
 

@@ -99,6 +99,13 @@ func (c *Conn) classifyLimit(now time.Time, sendFailed bool) limitKind {
 		}
 		// Data that could go waits only for the next batch.
 		return limitCPU
+	}
+	// Nothing more may go for want of data or credit: rate samples from
+	// now on understate the path (BBR).
+	if a, ok := c.loss.cc.(interface{ OnAppLimited() }); ok {
+		a.OnAppLimited()
+	}
+	switch {
 	case c.limit.connBlocked:
 		return limitPeerConn
 	case len(c.limit.creditBlocked) > 0:

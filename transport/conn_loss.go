@@ -49,15 +49,30 @@ type lossState struct {
 	lastAckProgress time.Time
 }
 
-func (l *lossState) init(now time.Time, everyLossIsCongestion bool) {
+func (l *lossState) init(now time.Time, cfg *Config) {
 	l.LossDetector = ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{MaxPTOInterval: maxPTOInterval})
 	l.pnGen = ackframes.NewPacketNumberGenerator(rand.NewPCG(rand.Uint64(), rand.Uint64()), ackframes.DefaultSkipPeriod)
-	l.cc = congestion.NewCubic(congestion.CubicOptions{
-		MaxDatagramSize:    baseDatagramSize,
-		TolerateRandomLoss: !everyLossIsCongestion,
-	})
 	l.pacer = congestion.NewPacer(baseDatagramSize)
+	if cfg.CongestionControl == CongestionBBR {
+		l.cc = congestion.NewBBR(baseDatagramSize)
+		l.pacer.SetBurstInterval(congestion.PacerBurstIntervalBBR)
+	} else {
+		l.cc = congestion.NewCubic(congestion.CubicOptions{
+			MaxDatagramSize:    baseDatagramSize,
+			TolerateRandomLoss: !cfg.EveryLossIsCongestion,
+		})
+	}
 	l.lastAckProgress = now
+}
+
+// setPacingRate paces at the controller's own rate if it has one (BBR),
+// or at the pacer's gain over the window and smoothed RTT (CUBIC).
+func (l *lossState) setPacingRate(now time.Time) {
+	if r, ok := l.cc.(interface{ PacingRate() uint64 }); ok {
+		l.pacer.SetBytesPerSecond(now, r.PacingRate())
+		return
+	}
+	l.pacer.SetRate(now, l.cc.Window(), l.rtt.Smoothed(), l.cc.InSlowStart())
 }
 
 // resetCongestion starts congestion control and RTT estimation afresh, for
@@ -107,7 +122,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 	c.fecResolveHeld(f, now)
 	c.mtuCheckBlackHole(now)
 	c.loss.cc.OnAckProcessed(now, priorInFlight, &c.loss.rtt)
-	c.loss.pacer.SetRate(now, c.loss.cc.Window(), c.loss.rtt.Smoothed(), c.loss.cc.InSlowStart())
+	c.loss.setPacingRate(now)
 	return nil
 }
 

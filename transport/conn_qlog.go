@@ -219,6 +219,9 @@ func congestionPhase(cc congestion.Controller) string {
 	if p, ok := cc.(interface{ Phase() congestion.Phase }); ok {
 		return p.Phase().String()
 	}
+	if b, ok := cc.(*congestion.BBR); ok {
+		return "limpet:bbr_" + b.State().String()
+	}
 	if cc.InSlowStart() {
 		return "slow_start"
 	}

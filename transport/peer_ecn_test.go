@@ -176,3 +176,23 @@ func TestPeerECNDisabled(t *testing.T) {
 		}
 	})
 }
+
+// TestPeerECNOffWithBBR: BBR does not answer CE marks, so a Conn running
+// it sends its packets Not-ECT, as with DisableECN.
+func TestPeerECNOffWithBBR(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side, func(c *Config) { c.CongestionControl = CongestionBBR })
+		tc.ignoreFrame(packet.FrameAck)
+		s := tc.openStream(true)
+		if _, err := s.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		tc.wantFrameType("the data", packet.FrameStream)
+		if tc.lastDgram.ecn != packet.ECNNotECT {
+			t.Fatalf("a BBR Conn sent a datagram marked %v, want Not-ECT", tc.lastDgram.ecn)
+		}
+		if st := tc.conn.Stats(); st.ECN != ECNFailed {
+			t.Fatalf("ECN state %v, want failed (off)", st.ECN)
+		}
+	})
+}

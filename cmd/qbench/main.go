@@ -13,7 +13,7 @@
 // row with larger transfers and three repetitions (about an hour and a
 // quarter); -quick is a smoke run of under a minute. -full -rows TEXT runs
 // the full matrix's rows whose name contains TEXT, such as "MTU" (the path
-// MTU rows) or "CoDel".
+// MTU rows) or "CoDel", or any of several texts separated by "|".
 //
 // Usage:
 //
@@ -110,7 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	full := fs.Bool("full", false, "every row of the matrix, about an hour and a quarter: -matrix full -bulk 100MiB -cap 20s -reps 3")
 	quick := fs.Bool("quick", false, "smoke run of every kind of row, under a minute: -matrix quick -size 128MiB -bulk 16MiB -cap 5s -reps 1")
 	matrix := fs.String("matrix", "standard", "which rows: standard, full, quick or loopback")
-	rows := fs.String("rows", "", "run only the rows whose name contains this text")
+	rows := fs.String("rows", "", "run only the rows whose name contains this text (or one of several, separated by |)")
 	jsonPath := fs.String("json", "", "also write the report as JSON to this file")
 	outDir := fs.String("out", "", "write report.json, report.md and the SVG plots into this directory")
 	protocols := fs.String("protocols", strings.Join(bench.Protocols(), ","), "comma-separated protocols to compare")
@@ -184,8 +184,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if *rows != "" {
 		var kept []bench.PathSpec
 		for _, p := range paths {
-			if strings.Contains(p.Name, *rows) {
-				kept = append(kept, p)
+			for text := range strings.SplitSeq(*rows, "|") {
+				if text != "" && strings.Contains(p.Name, text) {
+					kept = append(kept, p)
+					break
+				}
 			}
 		}
 		if len(kept) == 0 {

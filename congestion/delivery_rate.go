@@ -1,0 +1,139 @@
+package congestion
+
+import "time"
+
+// deliveryRing is how many packets' send state a rateSampler keeps,
+// indexed by packet number: a window of 1 Gbit/s at 50 ms in 1452-byte
+// datagrams, about 200 KiB, allocated on the first send. A packet whose
+// state was overwritten by a later one gives no sample.
+const deliveryRing = 1 << 12
+
+// rateSampler estimates the delivery rate, the bytes the peer
+// acknowledged per second, the way draft-cheng-iccrg-delivery-rate-
+// estimation does: each packet remembers how much had been delivered, and
+// when, at the time it was sent; when it is acknowledged, the bytes
+// delivered since over the longer of the send and the ACK intervals is
+// one sample. Samples taken while the sender was application-limited
+// only say the path carries at least that much.
+type rateSampler struct {
+	delivered     int64     // bytes acknowledged so far
+	deliveredTime time.Time // when delivered last grew
+	firstSentTime time.Time // send time of the packet whose ACK last grew it
+	// appLimitedUntil, if non-zero, marks samples application-limited
+	// until delivered passes it.
+	appLimitedUntil int64
+	inFlight        int // bytes in flight, as the sampler counts them
+
+	ring []packetDelivery
+	base time.Time // the origin of the ring's times
+
+	// The sample being built from one ACK frame: the most recently sent
+	// packet it acknowledged decides.
+	sample     rateSample
+	haveSample bool
+}
+
+// packetDelivery is a packet's view of delivery when it was sent; times
+// are offsets from the sampler's base.
+type packetDelivery struct {
+	pn            int64
+	delivered     int64
+	deliveredTime time.Duration
+	firstSentTime time.Duration
+	sentTime      time.Duration
+	sent          bool
+	appLimited    bool
+}
+
+// rateSample is one delivery-rate sample.
+type rateSample struct {
+	delivered      int64         // bytes delivered over the interval
+	interval       time.Duration // the longer of the send and ACK intervals
+	priorDelivered int64         // delivered when the packet was sent
+	appLimited     bool
+	sentTime       time.Time // of the packet the sample comes from
+}
+
+// rate is the sample's bytes per second, or 0.
+func (s rateSample) rate() float64 {
+	if s.interval <= 0 {
+		return 0
+	}
+	return float64(s.delivered) / s.interval.Seconds()
+}
+
+// onSent records packet pn of bytes sent at now.
+func (r *rateSampler) onSent(now time.Time, pn int64, bytes int) {
+	if pn < 0 {
+		return
+	}
+	if r.inFlight <= 0 {
+		// Nothing in flight: intervals start afresh, so an idle period is
+		// not counted as delivery time.
+		r.firstSentTime, r.deliveredTime = now, now
+	}
+	if r.ring == nil {
+		r.ring = make([]packetDelivery, deliveryRing)
+		r.base = now
+	}
+	r.ring[pn%deliveryRing] = packetDelivery{
+		pn: pn, sent: true, delivered: r.delivered, deliveredTime: r.deliveredTime.Sub(r.base),
+		firstSentTime: r.firstSentTime.Sub(r.base), sentTime: now.Sub(r.base), appLimited: r.appLimitedUntil != 0,
+	}
+	r.inFlight += bytes
+}
+
+// onAcked records packet pn of bytes acknowledged at now.
+func (r *rateSampler) onAcked(now time.Time, pn int64, bytes int) {
+	r.inFlight = max(r.inFlight-bytes, 0)
+	r.delivered += int64(bytes)
+	r.deliveredTime = now
+	if r.ring == nil || pn < 0 {
+		return
+	}
+	p := &r.ring[pn%deliveryRing]
+	if !p.sent || p.pn != pn {
+		return
+	}
+	p.sent = false
+	sentTime := r.base.Add(p.sentTime)
+	if r.haveSample && !sentTime.After(r.sample.sentTime) {
+		return
+	}
+	r.sample = rateSample{
+		priorDelivered: p.delivered,
+		appLimited:     p.appLimited,
+		sentTime:       sentTime,
+		interval:       max(p.sentTime-p.firstSentTime, now.Sub(r.base.Add(p.deliveredTime))),
+	}
+	r.haveSample = true
+	r.firstSentTime = sentTime
+	if r.appLimitedUntil != 0 && r.delivered > r.appLimitedUntil {
+		r.appLimitedUntil = 0
+	}
+}
+
+// onLost takes lost bytes out of flight.
+func (r *rateSampler) onLost(bytes int) { r.inFlight = max(r.inFlight-bytes, 0) }
+
+// take returns the sample built from the ACK frame just processed, if any:
+// none when the interval is shorter than minRTT, which compressed ACKs
+// make look like a rate the path cannot carry.
+func (r *rateSampler) take(minRTT time.Duration) (rateSample, bool) {
+	if !r.haveSample {
+		return rateSample{}, false
+	}
+	r.haveSample = false
+	s := r.sample
+	s.delivered = r.delivered - s.priorDelivered
+	if s.interval <= 0 || s.interval < minRTT {
+		return s, false
+	}
+	return s, true
+}
+
+// onAppLimited marks the samples of packets sent from now on as
+// application-limited, until what is in flight now has been delivered.
+func (r *rateSampler) onAppLimited() {
+	r.appLimitedUntil = max(r.delivered+int64(r.inFlight), 1)
+}
