@@ -23,7 +23,7 @@ type bottleneckSim struct {
 	loss     float64
 	rng      *rand.Rand
 	now      time.Time
-	linkFree time.Time // when the bottleneck finishes its queue
+	linkFree time.Time     // when the bottleneck finishes its queue
 	extra    time.Duration // added to every packet's delay from now on
 	nextPN   int64
 	inFlight int
