@@ -205,7 +205,6 @@ func (b *BBR) OnSpuriousLoss(now time.Time, bytes int, lostAt time.Time) {}
 // minimum, and the model is kept; the first ACKs after the outage raise
 // the window again.
 func (b *BBR) OnPersistentCongestion(now time.Time) {
-	b.priorCwnd = max(b.priorCwnd, b.cwnd)
 	b.cwnd = b.minPipe()
 }
 
@@ -217,8 +216,8 @@ func (b *BBR) OnAppLimited() { b.rs.onAppLimited() }
 // OnAckProcessed implements Controller.
 func (b *BBR) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) {
 	acked := b.batchAcked
+	inFlight := max(priorInFlight-acked-b.batchLost, 0)
 	b.batchAcked, b.batchLost = 0, 0
-	inFlight := max(priorInFlight-acked, 0)
 	b.rs.inFlight = inFlight
 
 	if rtt != nil && rtt.HasSample() && rtt.Samples() != b.lastRTTSamples {
@@ -226,13 +225,15 @@ func (b *BBR) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) {
 		b.updateMinRTT(now, rtt.Latest())
 	}
 	b.roundStart = false
-	if s, ok := b.rs.take(b.minRTT); ok {
-		if s.priorDelivered >= b.nextRoundDelivery {
-			b.nextRoundDelivery = b.rs.delivered
-			b.round++
-			b.roundStart = true
-			b.bwRounds[b.round%bbrBwFilterRounds] = 0
-		}
+	s, ok := b.rs.take(b.minRTT)
+	if s.valid && s.priorDelivered >= b.nextRoundDelivery {
+		// Rounds count even on samples too short to give a rate.
+		b.nextRoundDelivery = b.rs.delivered
+		b.round++
+		b.roundStart = true
+		b.bwRounds[b.round%bbrBwFilterRounds] = 0
+	}
+	if ok {
 		if r := s.rate(); !s.appLimited || r >= b.bw() {
 			i := b.round % bbrBwFilterRounds
 			b.bwRounds[i] = max(b.bwRounds[i], r)

@@ -230,3 +230,20 @@ func TestPacerBurstInterval(t *testing.T) {
 		t.Fatalf("burst %d after Reset, want the interval kept (200000)", got)
 	}
 }
+
+// The sampler's ring grows with the window, so a window of more packets
+// than it first holds still gives samples.
+func TestRateSamplerRingGrows(t *testing.T) {
+	var r rateSampler
+	const n = 3 * deliveryRing
+	for pn := range int64(n) {
+		r.onSent(simEpoch.Add(time.Duration(pn)*time.Microsecond), pn, 1200)
+	}
+	if len(r.ring) < 2*n {
+		t.Fatalf("ring of %d slots for %d packets in flight", len(r.ring), n)
+	}
+	r.onAcked(simEpoch.Add(100*time.Millisecond), 0, 1200)
+	if s, _ := r.take(0); !s.valid {
+		t.Fatal("the first of a large window gave no sample")
+	}
+}

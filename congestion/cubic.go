@@ -409,20 +409,15 @@ func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Ti
 		return true
 	}
 	betaNum, betaDen := cubicBetaNum, cubicBetaDen
-	fastConvergence := true
 	if c.tolerant {
 		if c.signal.onLost(now, lostBytes, c.maxDatagramSize, c.smoothedRTT, c.InSlowStart()) == lossRandom {
 			c.randomLosses += uint64(lostBytes)
 			return false
 		}
 		betaNum, betaDen = int(c.signal.beta()*1000), 1000
-		// A cut sized to drain a shallow queue leaves the window at what
-		// the path carries; lowering W_max below the window that built
-		// the queue would hold the next epoch under the path's capacity.
-		fastConvergence = betaNum*cubicBetaDen <= cubicBetaNum*betaDen
 	}
 	c.saveUndo(now, lostBytes)
-	c.reduce(now, betaNum, betaDen, fastConvergence)
+	c.reduce(now, betaNum, betaDen)
 	if c.tolerant {
 		c.signal.onReduced(now, c.smoothedRTT)
 	}
@@ -445,14 +440,16 @@ func (c *Cubic) OnCongestionExperienced(now, largestAckedSentTime time.Time) boo
 	}
 	c.undo.valid = false
 	c.undo.reductions++
-	c.reduce(now, ecnBetaNum, ecnBetaDen, true)
+	c.reduce(now, ecnBetaNum, ecnBetaDen)
+	if c.tolerant {
+		c.signal.onReduced(now, c.smoothedRTT)
+	}
 	return true
 }
 
 // reduce starts a recovery period at now and cuts the window to
-// betaNum/betaDen of itself, lowering W_max by fast convergence if asked
-// and the window did not get back to it.
-func (c *Cubic) reduce(now time.Time, betaNum, betaDen int, fastConvergence bool) {
+// betaNum/betaDen of itself.
+func (c *Cubic) reduce(now time.Time, betaNum, betaDen int) {
 	c.recoveryStart = now
 	c.haveRecovery = true
 	c.inRecovery = true
@@ -462,7 +459,7 @@ func (c *Cubic) reduce(now time.Time, betaNum, betaDen int, fastConvergence bool
 	c.hs.stop()
 
 	w := float64(c.cwnd)
-	if fastConvergence && w < c.wMax {
+	if w < c.wMax {
 		// Fast convergence releases as much again as the cut did: a
 		// gentler cut (CE marks, a shallow queue) lowers W_max less.
 		beta := float64(betaNum) / float64(betaDen)

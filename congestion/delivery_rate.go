@@ -2,11 +2,16 @@ package congestion
 
 import "time"
 
-// deliveryRing is how many packets' send state a rateSampler keeps,
-// indexed by packet number: a window of 1 Gbit/s at 50 ms in 1452-byte
-// datagrams, about 200 KiB, allocated on the first send. A packet whose
-// state was overwritten by a later one gives no sample.
-const deliveryRing = 1 << 12
+// deliveryRing is how many packets' send state a rateSampler keeps at
+// first, indexed by packet number: about 200 KiB, allocated on the first
+// send. It doubles, up to maxDeliveryRing, while the bytes in flight
+// could need more numbers than it holds; a packet whose state was
+// overwritten gives no sample.
+const (
+	deliveryRing     = 1 << 12
+	maxDeliveryRing  = 1 << 18
+	ringBytesPerSlot = 1200 / 2
+)
 
 // rateSampler estimates the delivery rate, the bytes the peer
 // acknowledged per second, the way draft-cheng-iccrg-delivery-rate-
@@ -52,6 +57,7 @@ type rateSample struct {
 	priorDelivered int64         // delivered when the packet was sent
 	appLimited     bool
 	sentTime       time.Time // of the packet the sample comes from
+	valid          bool      // a packet of the ACK frame was found
 }
 
 // rate is the sample's bytes per second, or 0.
@@ -76,7 +82,13 @@ func (r *rateSampler) onSent(now time.Time, pn int64, bytes int) {
 		r.ring = make([]packetDelivery, deliveryRing)
 		r.base = now
 	}
-	r.ring[pn%deliveryRing] = packetDelivery{
+	// Room for twice the packet numbers of what is in flight, in the
+	// smallest datagrams (ACK-only packets and skipped numbers come
+	// between them).
+	for r.inFlight > len(r.ring)*ringBytesPerSlot && len(r.ring) < maxDeliveryRing {
+		r.grow()
+	}
+	r.ring[pn%int64(len(r.ring))] = packetDelivery{
 		pn: pn, sent: true, delivered: r.delivered, deliveredTime: r.deliveredTime.Sub(r.base),
 		firstSentTime: r.firstSentTime.Sub(r.base), sentTime: now.Sub(r.base), appLimited: r.appLimitedUntil != 0,
 	}
@@ -88,10 +100,13 @@ func (r *rateSampler) onAcked(now time.Time, pn int64, bytes int) {
 	r.inFlight = max(r.inFlight-bytes, 0)
 	r.delivered += int64(bytes)
 	r.deliveredTime = now
+	if r.appLimitedUntil != 0 && r.delivered > r.appLimitedUntil {
+		r.appLimitedUntil = 0
+	}
 	if r.ring == nil || pn < 0 {
 		return
 	}
-	p := &r.ring[pn%deliveryRing]
+	p := &r.ring[pn%int64(len(r.ring))]
 	if !p.sent || p.pn != pn {
 		return
 	}
@@ -105,20 +120,30 @@ func (r *rateSampler) onAcked(now time.Time, pn int64, bytes int) {
 		appLimited:     p.appLimited,
 		sentTime:       sentTime,
 		interval:       max(p.sentTime-p.firstSentTime, now.Sub(r.base.Add(p.deliveredTime))),
+		valid:          true,
 	}
 	r.haveSample = true
 	r.firstSentTime = sentTime
-	if r.appLimitedUntil != 0 && r.delivered > r.appLimitedUntil {
-		r.appLimitedUntil = 0
+}
+
+// grow doubles the ring, for a window of more packets than it holds.
+func (r *rateSampler) grow() {
+	ring := make([]packetDelivery, 2*len(r.ring))
+	for _, p := range r.ring {
+		if p.sent {
+			ring[p.pn%int64(len(ring))] = p
+		}
 	}
+	r.ring = ring
 }
 
 // onLost takes lost bytes out of flight.
 func (r *rateSampler) onLost(bytes int) { r.inFlight = max(r.inFlight-bytes, 0) }
 
-// take returns the sample built from the ACK frame just processed, if any:
-// none when the interval is shorter than minRTT, which compressed ACKs
-// make look like a rate the path cannot carry.
+// take returns the sample built from the ACK frame just processed, and
+// whether it gives a rate: not when the interval is shorter than minRTT,
+// which compressed ACKs make look like a rate the path cannot carry. A
+// sample that gives no rate is still valid for counting round trips.
 func (r *rateSampler) take(minRTT time.Duration) (rateSample, bool) {
 	if !r.haveSample {
 		return rateSample{}, false

@@ -122,7 +122,7 @@ type Config struct {
 	// EveryLossIsCongestion slows the sender down for every lost packet,
 	// as RFC 9002 does. By default a loss slows it down only when it
 	// comes with a congestion signal: a queue building up in the RTT, or
-	// losses of 10 % or more of the last two round trips. Other losses,
+	// losses of 10 % or more over the last eight round trips. Other losses,
 	// such as a radio link's, are sent again without cutting the window,
 	// so a lossy path runs at its rate (docs/PROTOCOL.md section 3 says
 	// when this guess can be wrong).
@@ -169,7 +169,7 @@ func (c *Config) sendsNotECT() bool {
 // otherwise protects what repair makes faster without taking the place of
 // data: the last packets of each burst and everything an
 // application-limited sender sends, each group with as many repair
-// packets as keep its chance of needing a retransmission under 0.5 %. A
+// packets as keep its chance of needing a retransmission under 0.1 %. A
 // window-limited bulk transfer gets no repair packets but at its tail;
 // its random losses are cheaper to retransmit, and congestion control
 // does not slow down for them (Config.EveryLossIsCongestion).

@@ -142,7 +142,17 @@ func (f *fecState) reserve() int {
 func (c *Conn) fecDecideProtection() {
 	f := &c.fec
 	f.protecting = f.enc != nil
-	if !f.protecting || !f.adaptive || f.enc.Open() > 0 {
+	if !f.protecting || !f.adaptive {
+		return
+	}
+	if c.path.maxPacket > fec.MaxPayload {
+		// Path MTU discovery raised the size past what a symbol holds:
+		// the open group closes with what it has.
+		f.enc.Flush()
+		f.protecting = false
+		return
+	}
+	if f.enc.Open() > 0 {
 		return
 	}
 	unsent := max(c.streams.unsent.Load(), 0)

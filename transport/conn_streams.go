@@ -213,7 +213,11 @@ func (c *Conn) onStopSending(f packet.StopSendingFrame) error {
 	// The peer's application stopped reading: data not yet acknowledged
 	// is abandoned with RESET_STREAM, and writes fail; so does WaitConsumed
 	// beyond what the peer read, saying how far the data got.
+	unsent := s.send.Unsent()
 	reset := s.send.OnStopSending(f.ErrorCode)
+	if reset {
+		c.streams.unsent.Add(-unsent) // never to be sent now
+	}
 	if s.sendErr == nil && (reset || s.send.PeerConsumed() < s.send.Written()) {
 		s.sendErr = &StreamError{StreamID: s.id, Code: ApplicationErrorCode(f.ErrorCode), Remote: true}
 		s.wakeConsumedLocked()

@@ -7,12 +7,22 @@ import "github.com/limpetnet/limpet/packet"
 // loss is no congestion signal, and losses it judged random. An ACK of one
 // arriving late must not be reported as a spurious loss either
 // (onSpurious).
+//
+// It holds as many as loss detection remembers declared-lost packets
+// (ackframes' lost records), allocated on the first, so that no packet
+// congestion control never counted can come back as a spurious loss.
 type quietLosses struct {
-	pns  [256]packet.PacketNumber
+	pns  []packet.PacketNumber
 	next int
 }
 
+// quietLossesCap matches ackframes' memory of declared-lost packets.
+const quietLossesCap = 1024
+
 func (q *quietLosses) add(pn packet.PacketNumber) {
+	if q.pns == nil {
+		q.pns = make([]packet.PacketNumber, quietLossesCap)
+	}
 	q.pns[q.next%len(q.pns)] = pn
 	q.next++
 }

@@ -53,10 +53,11 @@ type ConnStats struct {
 	PacketsReceived  uint64 // authenticated packets
 	PacketsLost      uint64 // declared lost by loss detection
 	SpuriousLosses   uint64 // of those, acknowledged later: reordered, not lost (docs/PROTOCOL.md §3)
-	// RandomLosses counts the lost packets congestion control judged
-	// random, with no queue or loss rate to say the path is congested,
-	// and did not slow down for (docs/PROTOCOL.md §3,
-	// Config.EveryLossIsCongestion). They were sent again like any loss.
+	// RandomLosses counts the lost packets congestion control did not
+	// slow down for: CUBIC's judged random, with no queue or loss rate to
+	// say the path is congested (docs/PROTOCOL.md §3,
+	// Config.EveryLossIsCongestion), and every loss under BBR, which does
+	// not slow down for loss. They were sent again like any loss.
 	RandomLosses uint64
 	// LossCongestionEvents counts the congestion window reductions that
 	// losses caused (ECN marks' are ECNCongestionEvents).

@@ -6,7 +6,7 @@
 //
 //	qsend keygen [-o FILE]
 //	qsend recv [--listen ADDR] [--dir DIR] [--key FILE] [--once] [--allow KEY]... [--json]
-//	qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec=MODE] [--json] FILE|DIR... HOST:PORT
+//	qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec MODE] [--json] FILE|DIR... HOST:PORT
 //
 // A receiver prints one line on standard output, "listening on HOST:PORT
 // key PUBKEY"; the sender pins that key with --pin, or trusts it on first

@@ -79,8 +79,8 @@ wait:
 }
 
 // TestFECOverLoss sends the same 32 MiB file three times through a path
-// that drops 2% of packets each way: with --fec=off, with the default
-// (adaptive) FEC, and with a bare --fec (fixed 8+2). Every copy arrives
+// that drops 2% of packets each way: with --fec off, with the default
+// (adaptive) FEC, and with --fec 8+2. Every copy arrives
 // byte-exact. Off sends no repair packets. Adaptive sends some (the tail
 // of the file, resends) but under 2% of the file's packets, since a
 // window-limited transfer is not protected. Fixed 8+2 sends a quarter as
@@ -99,13 +99,13 @@ func TestFECOverLoss(t *testing.T) {
 	s.wrapper = []string{"ip", "netns", "exec", lab.Namespace(netlab.Client)}
 
 	const dataPackets = size / 1400
-	for _, mode := range []string{"--fec=off", "", "--fec"} {
+	for _, mode := range []string{"off", "", "8+2"} {
 		dir := t.TempDir()
 		recv := startRecv(t, []string{"ip", "netns", "exec", lab.Namespace(netlab.Server)},
 			"--listen", lab.ServerAddr().String()+":0", "--dir", dir, "--once", "--json", "--quiet")
 		args := []string{"--json", "--pin", recv.key, src, recv.addr}
 		if mode != "" {
-			args = append([]string{mode}, args...)
+			args = append([]string{"--fec", mode}, args...)
 		}
 		start := time.Now()
 		res := s.run(t, 3*time.Minute, args...)
@@ -126,7 +126,7 @@ func TestFECOverLoss(t *testing.T) {
 		t.Logf("%q: 32 MiB through 2%% loss in %.2f s, %s retransmitted, %d repair packets, %d packets rebuilt by the receiver",
 			mode, elapsed.Seconds(), formatMiB(int64(sum.RetransmittedBytes)), sum.FECRepairPackets, recvSum.FECRebuiltPackets)
 		switch mode {
-		case "--fec=off":
+		case "off":
 			if sum.FECRepairPackets != 0 || recvSum.FECRebuiltPackets != 0 {
 				t.Errorf("--fec=off: %d repair packets, %d rebuilt; want none", sum.FECRepairPackets, recvSum.FECRebuiltPackets)
 			}
@@ -134,7 +134,7 @@ func TestFECOverLoss(t *testing.T) {
 			if sum.FECRepairPackets >= dataPackets/50 {
 				t.Errorf("adaptive FEC: %d repair packets for about %d data packets, want under 2%%", sum.FECRepairPackets, dataPackets)
 			}
-		case "--fec":
+		case "8+2":
 			if sum.FECRepairPackets < dataPackets/5 || recvSum.FECRebuiltPackets == 0 {
 				t.Errorf("--fec: %d repair packets sent, %d packets rebuilt; want a quarter of about %d and some rebuilt", sum.FECRepairPackets, recvSum.FECRebuiltPackets, dataPackets)
 			}

@@ -132,23 +132,17 @@ func (k *keyFlag) Set(v string) error {
 }
 
 // sizeFlag is --rate.
-// fecFlag is --fec=auto|off|K+M; a bare --fec is the fixed 8+2 it meant
-// before FEC became adaptive.
+// fecFlag is --fec auto|off|K+M.
 type fecFlag struct{ cfg transport.FECConfig }
 
 func (f *fecFlag) String() string { return "" }
-
-// IsBoolFlag lets --fec stand alone.
-func (f *fecFlag) IsBoolFlag() bool { return true }
 
 func (f *fecFlag) Set(v string) error {
 	switch v {
 	case "auto":
 		f.cfg = transport.FECConfig{}
-	case "off", "false":
+	case "off":
 		f.cfg = transport.FECConfig{Disable: true}
-	case "true":
-		f.cfg = transport.FECConfig{GroupSize: fecGroup, Repair: fecRepair}
 	default:
 		k, m, ok := strings.Cut(v, "+")
 		kn, kerr := strconv.Atoi(k)

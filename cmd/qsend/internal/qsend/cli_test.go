@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/transport"
 )
 
 // TestHelpMentionsEveryFlag keeps the hand-written help texts in step with
@@ -189,5 +190,30 @@ func TestSenderIdentityIsPersistent(t *testing.T) {
 	k2, created, err := senderIdentity(env, "")
 	if err != nil || created != "" || k2 != k1 {
 		t.Fatalf("second use: got %v, created %q, same key %v; want the same key", err, created, k2 == k1)
+	}
+}
+
+func TestFECFlag(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want transport.FECConfig
+		ok   bool
+	}{
+		{"auto", transport.FECConfig{}, true},
+		{"off", transport.FECConfig{Disable: true}, true},
+		{"8+2", transport.FECConfig{GroupSize: 8, Repair: 2}, true},
+		{"32+32", transport.FECConfig{GroupSize: 32, Repair: 32}, true},
+		{"8+0", transport.FECConfig{}, false},
+		{"2+3", transport.FECConfig{}, false},
+		{"33+1", transport.FECConfig{}, false},
+		{"8", transport.FECConfig{}, false},
+		{"true", transport.FECConfig{}, false},
+		{"x+y", transport.FECConfig{}, false},
+	} {
+		var f fecFlag
+		err := f.Set(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && f.cfg != tt.want) {
+			t.Errorf("Set(%q) = %v, %+v; want ok %v, %+v", tt.in, err, f.cfg, tt.ok, tt.want)
+		}
 	}
 }

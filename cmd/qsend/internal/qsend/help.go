@@ -14,7 +14,7 @@ command again.
 Usage:
   qsend keygen [-o FILE]
   qsend recv [--listen ADDR] [--dir DIR] [--key FILE] [--once] [--allow KEY]... [--json]
-  qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec=MODE] [--json] FILE|DIR... HOST:PORT
+  qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec MODE] [--json] FILE|DIR... HOST:PORT
   qsend help [COMMAND]
 
 Run 'qsend COMMAND --help' for a command's options.
@@ -111,13 +111,13 @@ Options:
                    created on first use)
   --rate LIMIT     at most LIMIT bytes per second, e.g. 50M; k, M, G are
                    powers of 1000, Ki, Mi, Gi powers of 1024
-  --fec=MODE       forward error correction: auto (the default) sends
+  --fec MODE       forward error correction: auto (the default) sends
                    repair packets only on a path seen to lose packets,
                    and only for the end of each burst of data; off sends
                    none; K+M sends M repair packets with every K of data
                    (such as 8+2: 25 % more packets, and up to 2 lost ones
                    per group rebuilt without waiting a round trip for them
-                   to be resent); a bare --fec is 8+2
+                   to be resent)
   --parallel N     files in flight at once (default 8, at most 24)
   --timeout D      give up reaching the receiver after D (default 10s)
   --json           print a summary object on standard output at the end:

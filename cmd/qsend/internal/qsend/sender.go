@@ -500,12 +500,3 @@ func trustedKey(cfg *SenderConfig, announced crypto.PublicKey) (crypto.PublicKey
 	}
 	return known, nil, nil
 }
-
-// A bare --fec adds fecRepair repair packets to every fecGroup packets of
-// file data: 25 % more packets, and any two lost in a group of ten are
-// rebuilt by the receiver without a round trip (docs/PROTOCOL.md section
-// 10). Receivers always decode.
-const (
-	fecGroup  = 8
-	fecRepair = 2
-)
