@@ -93,15 +93,10 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, tun
 		return nil, nil, fmt.Errorf("tcp listen: %w", err)
 	}
 	closers.add(tln)
-	key, err := crypto.GenerateKey()
+	lln, key, err := startFairnessListener(nw, closers)
 	if err != nil {
 		return nil, nil, err
 	}
-	lln, err := listenLimpet(nw, key, transport.FECConfig{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("limpet listen: %w", err)
-	}
-	closers.add(lln)
 
 	go func() {
 		c, err := tln.Accept()
@@ -150,15 +145,10 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, tun
 // their senders and receivers; the counters are the bytes each receiver
 // has read, in the order the flows were dialled.
 func startLimpetPair(ctx context.Context, nw Network, tune transport.Config, closers *closerSet, fail func(error)) (first, second *atomic.Int64, err error) {
-	key, err := crypto.GenerateKey()
+	lln, key, err := startFairnessListener(nw, closers)
 	if err != nil {
 		return nil, nil, err
 	}
-	lln, err := listenLimpet(nw, key, transport.FECConfig{})
-	if err != nil {
-		return nil, nil, fmt.Errorf("limpet listen: %w", err)
-	}
-	closers.add(lln)
 	counters := []*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}
 	for i, n := range counters {
 		lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), tune)
@@ -186,6 +176,21 @@ func startLimpetPair(ctx context.Context, nw Network, tune transport.Config, clo
 		}()
 	}
 	return counters[0], counters[1], nil
+}
+
+// startFairnessListener starts the limpet listener of a fairness row, with
+// a fresh key, closed with closers.
+func startFairnessListener(nw Network, closers *closerSet) (*transport.Listener, crypto.PrivateKey, error) {
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, key, err
+	}
+	lln, err := listenLimpet(nw, key, transport.FECConfig{})
+	if err != nil {
+		return nil, key, fmt.Errorf("limpet listen: %w", err)
+	}
+	closers.add(lln)
+	return lln, key, nil
 }
 
 func writeUntilDone(ctx context.Context, w io.Writer, fail func(error)) {

@@ -91,12 +91,11 @@ type BBR struct {
 	maxDatagramSize int
 	rs              rateSampler
 
-	state       BBRState
-	pacingGain  float64
-	cwndGain    float64
-	cwnd        int
-	pacingRate  float64 // bytes per second, 0 before the first estimate
-	initialRate float64
+	state      BBRState
+	pacingGain float64
+	cwndGain   float64
+	cwnd       int
+	pacingRate float64 // bytes per second, 0 before the first estimate
 
 	// Bandwidth: the largest delivery-rate sample of each of the last
 	// bbrBwFilterRounds round trips.
@@ -120,10 +119,9 @@ type BBR struct {
 	lossInPhase bool
 
 	// ProbeRTT.
-	probeRTTDone     time.Time
-	probeRTTRoundEnd bool
-	probeRTTRound    uint64
-	priorCwnd        int
+	probeRTTDone  time.Time
+	probeRTTRound uint64
+	priorCwnd     int
 
 	// The ACK frame being processed.
 	batchAcked, batchLost int
