@@ -41,9 +41,10 @@ const (
 // round trip is above the path's minimum by at least a quarter of it
 // (clamped to 2–25 ms). It is also congestion when losses reach 10 % of
 // the bytes of the last eight smoothed RTTs (once those hold 256
-// datagrams), queue or not, and before the path has an RTT sample. In slow start the current window's samples
-// alone can show the queue, which rises within a round trip there.
-// Otherwise it is random: the packet is sent again but the window stays.
+// datagrams), queue or not, and before the path has an RTT sample. In
+// slow start the current half round trip's samples alone can show the
+// queue, which rises within a round trip there. Otherwise it is random:
+// the packet is sent again but the window stays.
 //
 // After a reduction, the queue is judged afresh from samples taken one
 // smoothed RTT later, when they come from packets the reduced window sent:
