@@ -3,6 +3,7 @@ package transport
 import (
 	"fmt"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/limpetnet/limpet/packet"
@@ -149,6 +150,29 @@ func TestPeerAdaptiveFECNotWhenDisabled(t *testing.T) {
 		}
 		if tc.conn.fec.enc != nil {
 			t.Fatal("an encoder with FEC disabled")
+		}
+	})
+}
+
+// TestAdaptiveFECClosesGroupWhenDatagramsGrow: if path MTU discovery
+// raises the datagram size past what a symbol holds while a group is open,
+// the group closes with what it has and nothing more is protected, instead
+// of the encoder being handed a payload it cannot take.
+func TestAdaptiveFECClosesGroupWhenDatagramsGrow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := adaptiveConn(t, clientSide)
+		tc.wait()
+		c := tc.conn
+		if c.fec.enc == nil || !c.fec.adaptive {
+			t.Fatal("no adaptive encoder")
+		}
+		c.fec.pathLoss.OnLost(1) // the path has lost a packet
+		c.fec.enc.Add(1000, []byte("a source packet of the open group"))
+		c.path.maxPacket = fec.MaxPayload + 1
+		c.fecDecideProtection()
+		if c.fec.protecting || c.fec.enc.Open() != 0 || !c.fec.enc.HasRepair() {
+			t.Fatalf("protecting %v, %d sources open, repair due %v; want the group closed with its repair and nothing protected",
+				c.fec.protecting, c.fec.enc.Open(), c.fec.enc.HasRepair())
 		}
 	})
 }
