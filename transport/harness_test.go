@@ -1326,6 +1326,24 @@ func (tc *testConn) ackAll() packet.AckFrame {
 }
 
 // ackFor builds an ACK frame for the given packet numbers (any order).
+// writeEachInOwnPacket writes chunks to stream s (id) one by one, from
+// offset off, and expects each to leave in a packet of its own, as with
+// NoDelay; it returns those packets' numbers and the offset after them.
+func (tc *testConn) writeEachInOwnPacket(s *Stream, id packet.StreamID, off int64, chunks ...[]byte) ([]packet.PacketNumber, int64) {
+	tc.t.Helper()
+	var pns []packet.PacketNumber
+	for _, chunk := range chunks {
+		if _, err := s.Write(chunk); err != nil {
+			tc.t.Fatalf("Write: %v", err)
+		}
+		tc.wantFrame("each write leaves in its own packet with NoDelay",
+			packet.StreamFrame{StreamID: id, Offset: off, Data: chunk})
+		pns = append(pns, tc.lastPkt.pn)
+		off += int64(len(chunk))
+	}
+	return pns, off
+}
+
 func ackFor(pns ...packet.PacketNumber) packet.AckFrame {
 	s := slices.Clone(pns)
 	slices.Sort(s)

@@ -83,18 +83,11 @@ func TestPeerAdaptiveFECAfterLoss(t *testing.T) {
 
 		// Eight small packets, the first lost: the later ones acknowledged
 		// 20 ms after they left make it lost (and give an RTT sample).
-		var pns []packet.PacketNumber
-		off := int64(0)
+		var chunks [][]byte
 		for i := range 8 {
-			chunk := []byte(fmt.Sprintf("chunk %d", i))
-			if _, err := s.Write(chunk); err != nil {
-				t.Fatalf("Write: %v", err)
-			}
-			tc.wantFrame("each write leaves in its own packet with NoDelay",
-				packet.StreamFrame{StreamID: id, Offset: off, Data: chunk})
-			pns = append(pns, tc.lastPkt.pn)
-			off += int64(len(chunk))
+			chunks = append(chunks, []byte(fmt.Sprintf("chunk %d", i)))
 		}
+		pns, _ := tc.writeEachInOwnPacket(s, id, 0, chunks...)
 		tc.advance(20 * time.Millisecond)
 		tc.writeFrames(ackFor(pns[1:]...))
 		// The path has lost a packet: the resend, all there is to send,

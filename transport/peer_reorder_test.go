@@ -34,18 +34,13 @@ func TestPeerReorderingIsNotLoss(t *testing.T) {
 		off := int64(0)
 		for round := range rounds {
 			tc.advance(time.Millisecond) // each round's losses are a new congestion event
-			var pns []packet.PacketNumber
 			first := off
+			var chunks [][]byte
 			for i := range burst {
-				chunk := []byte(fmt.Sprintf("%02d.%d", round, i))
-				if _, err := s.Write(chunk); err != nil {
-					t.Fatalf("Write: %v", err)
-				}
-				tc.wantFrame("each write leaves in its own packet with NoDelay",
-					packet.StreamFrame{StreamID: id, Offset: off, Data: chunk})
-				pns = append(pns, tc.lastPkt.pn)
-				off += int64(len(chunk))
+				chunks = append(chunks, []byte(fmt.Sprintf("%02d.%d", round, i)))
 			}
+			var pns []packet.PacketNumber
+			pns, off = tc.writeEachInOwnPacket(s, id, off, chunks...)
 			tc.writeFrames(ackFor(pns[1:]...))
 			if round == 0 {
 				tc.wantFrame("seven later packets acknowledged: the first is declared lost and resent",
