@@ -90,6 +90,9 @@ type HandshakeResult struct {
 	// HandshakeHash is Noise's final handshake hash h, a channel binding
 	// that identifies this session uniquely.
 	HandshakeHash [32]byte
+	// ExporterSecret keys ExportKeyingMaterial: secret to the two ends,
+	// unique to this connection.
+	ExporterSecret [32]byte
 }
 
 // newHandshakeResult derives the application traffic secrets from Noise's
@@ -114,6 +117,7 @@ func newHandshakeResult(suite Suite, hs *noise.HandshakeState, c1, c2 *noise.Cip
 		PeerTransportParams: clone(peerParams),
 	}
 	copy(r.HandshakeHash[:], h)
+	r.ExporterSecret = newExporterSecret(h, c1Key, c2Key)
 	return r, nil
 }
 

@@ -34,15 +34,22 @@ func expandLabelInto(out, secret []byte, label string) {
 // hkdfExpandLabel is HKDF-Expand-Label with a configurable prefix, so that
 // tests can check the construction against TLS 1.3 and QUIC test vectors.
 func hkdfExpandLabel(out, secret []byte, prefix, label string) {
+	hkdfExpandLabelContext(out, secret, prefix, label, nil)
+}
+
+// hkdfExpandLabelContext is HKDF-Expand-Label with a context of up to 255
+// bytes.
+func hkdfExpandLabelContext(out, secret []byte, prefix, label string, context []byte) {
 	fullLen := len(prefix) + len(label)
-	if fullLen > 255 || len(out) > 255*sha256.Size || len(out) > 0xffff {
+	if fullLen > 255 || len(context) > 255 || len(out) > 255*sha256.Size || len(out) > 0xffff {
 		panic(fmt.Sprintf("crypto: ExpandLabel(%q, %d) out of range", label, len(out)))
 	}
-	info := make([]byte, 0, 2+1+fullLen+1)
+	info := make([]byte, 0, 2+1+fullLen+1+len(context))
 	info = append(info, byte(len(out)>>8), byte(len(out)), byte(fullLen))
 	info = append(info, prefix...)
 	info = append(info, label...)
-	info = append(info, 0) // empty context
+	info = append(info, byte(len(context)))
+	info = append(info, context...)
 	if _, err := io.ReadFull(hkdf.Expand(sha256.New, secret, info), out); err != nil {
 		panic("crypto: HKDF-Expand failed within its limit: " + err.Error())
 	}

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -218,5 +219,47 @@ func TestRemoteKey(t *testing.T) {
 	}
 	if got, want := cli.RemoteKey(), cli.cfg.ServerKey; got != want {
 		t.Errorf("client's RemoteKey = %v, want the pinned server key %v", got, want)
+	}
+}
+
+// TestExportKeyingMaterial: both ends of a connection export the same
+// bytes, a different label or context gives different bytes, and another
+// connection between the same keys exports something else.
+func TestExportKeyingMaterial(t *testing.T) {
+	clientKey, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, cli, srv := testPair(t, nil, &Config{PrivateKey: clientKey})
+	export := func(c *Conn, label, context string) []byte {
+		t.Helper()
+		b, err := c.ExportKeyingMaterial(label, []byte(context), 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a := export(cli, "test", "ctx")
+	if b := export(srv, "test", "ctx"); !bytes.Equal(a, b) {
+		t.Fatalf("client exported %x, server %x", a, b)
+	}
+	if b := export(cli, "test2", "ctx"); bytes.Equal(a, b) {
+		t.Error("another label exported the same bytes")
+	}
+	if b := export(cli, "test", "ctx2"); bytes.Equal(a, b) {
+		t.Error("another context exported the same bytes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cli2, err := Dial(ctx, ln.Addr().String(), &Config{PrivateKey: clientKey, ServerKey: cli.RemoteKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli2.Close()
+	if b := export(cli2, "test", "ctx"); bytes.Equal(a, b) {
+		t.Error("a second connection exported the first one's bytes")
+	}
+	if _, err := cli.ExportKeyingMaterial("test", nil, 255*32+1); err == nil {
+		t.Error("an oversized export succeeded")
 	}
 }

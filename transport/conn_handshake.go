@@ -55,6 +55,7 @@ type handshakeState struct {
 	peerKey  crypto.PublicKey
 	suite    crypto.Suite
 	appProto string
+	exporter [32]byte
 }
 
 // maxHandshakeMessage bounds a handshake message: it must fit one Initial
@@ -252,7 +253,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 		return nil, handshakeRefusal(err, paramErr)
 	}
 	c.keys = res.Keys
-	c.hs.peerKey, c.hs.suite = res.PeerStatic, res.Suite
+	c.hs.peerKey, c.hs.suite, c.hs.exporter = res.PeerStatic, res.Suite, res.ExporterSecret
 	// The trace starts once the handshake has succeeded, so that Initials
 	// refused open no file.
 	c.startQlog(e.lcfg.QLogLogger)
@@ -459,7 +460,7 @@ func (c *Conn) onServerHello(msg2 []byte, now time.Time) {
 		c.hs.appProto = chosen[0]
 	}
 	c.keys = res.Keys
-	c.hs.peerKey, c.hs.suite = res.PeerStatic, res.Suite
+	c.hs.peerKey, c.hs.suite, c.hs.exporter = res.PeerStatic, res.Suite, res.ExporterSecret
 	c.applyPeerParams(params, now)
 	var peerToken *[packet.StatelessResetTokenLen]byte
 	if params.HasStatelessResetToken {

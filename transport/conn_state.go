@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/limpetnet/limpet/crypto"
 )
@@ -33,6 +34,25 @@ func (c *Conn) ConnectionState() ConnectionState {
 		return ConnectionState{PeerKey: c.hs.peerKey, CipherSuite: c.hs.suite, ApplicationProtocol: c.hs.appProto}
 	default:
 		return ConnectionState{}
+	}
+}
+
+// ExportKeyingMaterial derives length bytes that only the two ends of this
+// connection can compute, for an application's own keys or proofs, as
+// TLS's exporter does (RFC 5705, RFC 8446 section 7.5): each label and
+// context gives an unrelated value, and no two connections share one
+// (docs/PROTOCOL.md section 4.6). It waits for the handshake and fails if
+// the connection ended before it completed.
+func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([]byte, error) {
+	select {
+	case <-c.established:
+	case <-c.done:
+	}
+	select {
+	case <-c.established:
+		return crypto.ExportKeyingMaterial(c.hs.exporter, label, context, length)
+	default:
+		return nil, fmt.Errorf("limpet: no keying material: the handshake did not complete: %w", c.Err())
 	}
 }
 
