@@ -13,9 +13,9 @@ import (
 // every connection, or a carrier of one session stream, followed by that
 // stream's ID as 8 bytes big-endian.
 const (
-	preambleControl byte = 0x01
-	preambleCarrier byte = 0x02
-	carrierHeaderLen     = 9
+	preambleControl  byte = 0x01
+	preambleCarrier  byte = 0x02
+	carrierHeaderLen      = 9
 )
 
 // Control messages: a type byte, the payload length as a QUIC varint, and
