@@ -114,9 +114,11 @@ func exchangeHello(ctx context.Context, conn *transport.Conn, ctrl *transport.St
 // refusal turns a connection the server closed with a refusal code into
 // a *RefusedError; other errors pass through.
 func refusal(conn *transport.Conn, err error) error {
-	var ae *transport.ApplicationError
-	if errors.As(conn.Err(), &ae) && ae.Remote && ae.Code >= codeRefusedBase && ae.Code < codeRefusedBase+0x100 {
-		return &RefusedError{Code: RefusalCode(ae.Code - codeRefusedBase), Reason: ae.Reason}
+	for _, e := range []error{err, conn.Err()} {
+		var ae *transport.ApplicationError
+		if errors.As(e, &ae) && ae.Remote && ae.Code >= codeRefusedBase && ae.Code < codeRefusedBase+0x100 {
+			return &RefusedError{Code: RefusalCode(ae.Code - codeRefusedBase), Reason: ae.Reason}
+		}
 	}
 	return err
 }

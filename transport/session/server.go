@@ -73,16 +73,20 @@ func Listen(addr string, tcfg *transport.Config, cfg *Config) (*Listener, error)
 // connection ln accepts is expected to carry a session. Its
 // MaxIncomingStreams must exceed cfg.MaxStreams by one.
 func NewListener(ln *transport.Listener, cfg *Config) *Listener {
+	l := newListener(ln, cfg)
+	l.serving.Add(1)
+	go l.acceptConns()
+	return l
+}
+
+func newListener(ln *transport.Listener, cfg *Config) *Listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &Listener{
+	return &Listener{
 		ln: ln, cfg: cfg.withDefaults(), ctx: ctx, cancel: cancel,
 		sessions:  make(map[[idLen]byte]*Session),
 		suspended: list.New(),
 		wake:      make(chan struct{}),
 	}
-	l.serving.Add(1)
-	go l.acceptConns()
-	return l
 }
 
 // Addr is the transport listener's address.

@@ -181,3 +181,39 @@ func TestSessionSurvivesBlackout(t *testing.T) {
 		<-srv.Done()
 	})
 }
+
+// TestNoGoroutineLeftAfterClose: once a session that has resumed is
+// closed and its listener too, nothing of it is left running: the bubble
+// ends only when every goroutine it started has returned, and the lab's
+// sockets are closed by their connections, not by the test.
+func TestNoGoroutineLeftAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t, nil)
+		cli := l.client(nil)
+		srv := l.accept()
+		ctx := context.Background()
+		s, err := cli.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Write(randomData(1, 100_000))
+		ss, err := srv.AcceptStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadFull(ss, make([]byte, 50_000))
+		l.lastConn().CloseWithError(0x99, "killed")
+		if _, err := io.ReadFull(ss, make([]byte, 50_000)); err != nil {
+			t.Fatal(err)
+		}
+		if cli.Stats().Resumptions != 1 {
+			t.Fatalf("stats %+v, want one resumption", cli.Stats())
+		}
+		cli.Close()
+		<-srv.Done()
+		l.ln.Close()
+		l.tln.Close()
+		// The connections' closing periods end their sockets.
+		time.Sleep(time.Minute)
+	})
+}
