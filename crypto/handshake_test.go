@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -466,5 +467,19 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := NewServer(tt.cfg); err == nil {
 			t.Errorf("NewServer with %s succeeded, want an error", tt.desc)
 		}
+	}
+}
+
+// TestExporterSecret: the exporter secret is docs/PROTOCOL.md appendix
+// A.9's for its Split keys and handshake hash.
+func TestExporterSecret(t *testing.T) {
+	var h, c1, c2 [32]byte
+	for i := range 32 {
+		h[i], c1[i], c2[i] = byte(i), byte(0x40+i), byte(0x80+i)
+	}
+	got := newExporterSecret(h[:], c1, c2)
+	want, _ := hex.DecodeString("1a2c7fae320023295360f71841f65f91f53f4bbbc883cfd7cc6fd8b9fa60c582")
+	if !bytes.Equal(got[:], want) {
+		t.Errorf("exporter secret %x, want %x", got, want)
 	}
 }

@@ -132,6 +132,7 @@ func TestProtocolDocExamples(t *testing.T) {
 		"short-packet":         checkDocShortPacket,
 		"retry":                checkDocRetry,
 		"reset-token":          checkDocResetToken,
+		"exporter":             checkDocExporter,
 	}
 	for name, check := range checks {
 		t.Run(name, func(t *testing.T) {
@@ -393,4 +394,19 @@ func checkDocResetToken(t *testing.T, e *docExample, all map[string]*docExample)
 	defer ln.Close()
 	tok := ln.resetKey.StatelessResetToken(e.bytes("cid"))
 	wantBytes(t, "stateless reset token", tok[:], e.bytes("token"))
+}
+
+// checkDocExporter derives the exporter secret as section 4.6 says, with
+// HKDF alone, and the exported value with crypto.ExportKeyingMaterial.
+func checkDocExporter(t *testing.T, e *docExample, _ map[string]*docExample) {
+	ikm := append(e.bytes("c1_key"), e.bytes("c2_key")...)
+	prk := hkdf.Extract(sha256.New, ikm, e.bytes("h"))
+	wantBytes(t, "exporter secret", crypto.ExpandLabel(prk, "exp", 32), e.bytes("exporter_secret"))
+	var secret [32]byte
+	copy(secret[:], e.bytes("exporter_secret"))
+	out, err := crypto.ExportKeyingMaterial(secret, e.str("label"), e.bytes("context"), len(e.bytes("output")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBytes(t, "exported value", out, e.bytes("output"))
 }
