@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,5 +140,86 @@ func TestFECOverLoss(t *testing.T) {
 				t.Errorf("--fec: %d repair packets sent, %d packets rebuilt; want a quarter of about %d and some rebuilt", sum.FECRepairPackets, recvSum.FECRebuiltPackets, dataPackets)
 			}
 		}
+	}
+}
+
+// TestOutageLongerThanIdleTimeout cuts the path between a sender and a
+// receiver in the middle of a 64 MiB file for 8 s, longer than the 3 s
+// idle timeout both are given, so both connections die; once with the
+// client keeping its address and once with it renumbered during the
+// outage. The sender rides it out: it reconnects by itself, the transfer
+// carries on where the receiver had read, and it exits 0 with the file
+// byte-exact, without being run again.
+func TestOutageLongerThanIdleTimeout(t *testing.T) {
+	for _, renumber := range []bool{false, true} {
+		t.Run(fmt.Sprintf("renumber=%v", renumber), func(t *testing.T) {
+			lab := netlab.NewForTest(t, netlab.Options{})
+			const size = 64 << 20
+			src := filepath.Join(t.TempDir(), "big.bin")
+			writeRandomFile(t, src, size, 21)
+			dir := t.TempDir()
+			recv := startRecv(t, []string{"ip", "netns", "exec", lab.Namespace(netlab.Server)},
+				"--listen", lab.ServerAddr().String()+":0", "--dir", dir, "--once", "--json", "--quiet", "--idle-timeout", "3s")
+			s := newSender(t)
+			s.wrapper = []string{"ip", "netns", "exec", lab.Namespace(netlab.Client)}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			// 16 MB/s: about 4 s of sending around the outage.
+			cmd, stdout, stderr := s.command(ctx, "--json", "--rate", "16M", "--idle-timeout", "3s", "--pin", recv.key, src, recv.addr)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			waitFor(t, time.Minute, "a quarter of the file to arrive", func() bool { return partialSize(dir) >= size/4 })
+			if err := lab.Blackout(true); err != nil {
+				t.Fatal(err)
+			}
+			if renumber {
+				if err := lab.ChangeClientIP(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(8 * time.Second)
+			atRestore := partialSize(dir)
+			if err := lab.Blackout(false); err != nil {
+				t.Fatal(err)
+			}
+			var waitErr error
+			select {
+			case waitErr = <-done:
+			case <-ctx.Done():
+				t.Fatalf("the sender did not finish; stderr:\n%s", stderr.String())
+			}
+			res := sendResult{code: exitStatus(waitErr), stdout: stdout.String(), stderr: stderr.String()}
+			if res.code != 0 {
+				t.Fatalf("send exited %d; stderr:\n%s\nreceiver:\n%s", res.code, res.stderr, recv.stderr.String())
+			}
+			if code := recv.wait(t, 30*time.Second); code != 0 {
+				t.Fatalf("recv --once exited %d; stderr:\n%s", code, recv.stderr.String())
+			}
+			if got, want := hashFile(t, filepath.Join(dir, "big.bin")), hashFile(t, src); got != want {
+				t.Fatalf("hash %s, want %s", got, want)
+			}
+			for _, want := range []string{"connection lost (", "resumed after "} {
+				if !strings.Contains(res.stderr, want) {
+					t.Errorf("sender's stderr lacks %q:\n%s", want, res.stderr)
+				}
+			}
+			if !strings.Contains(recv.stderr.String(), ": resumed after ") {
+				t.Errorf("receiver's stderr does not report the resumption:\n%s", recv.stderr.String())
+			}
+			sum := res.summary(t)
+			if sum.BytesSentThisRun != size || sum.ResumedBytes != 0 {
+				t.Errorf("sent %d bytes of file data, resumed %d; want the whole file once, in one run", sum.BytesSentThisRun, sum.ResumedBytes)
+			}
+			resumed := ""
+			for _, l := range strings.Split(res.stderr, "\n") {
+				if strings.Contains(l, "resumed after") {
+					resumed = l
+				}
+			}
+			t.Logf("64 MiB across an 8 s outage (renumbered: %v), %s received when the path came back; sender: %s", renumber, formatMiB(atRestore), resumed)
+		})
 	}
 }

@@ -16,11 +16,12 @@ import (
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/transport"
+	"github.com/limpetnet/limpet/transport/session"
 )
 
 // dialCrafted connects to a receiver as a hand-written sender that speaks
 // the wire protocol directly, so it can send what qsend never would.
-func dialCrafted(t *testing.T, addr, key string) *transport.Conn {
+func dialCrafted(t *testing.T, addr, key string) *session.Session {
 	t.Helper()
 	pub, err := crypto.ParsePublicKey(key)
 	if err != nil {
@@ -32,7 +33,7 @@ func dialCrafted(t *testing.T, addr, key string) *transport.Conn {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := transport.Dial(ctx, addr, &transport.Config{ServerKey: pub, PrivateKey: priv})
+	conn, err := session.Dial(ctx, addr, &transport.Config{ServerKey: pub, PrivateKey: priv}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func dialCrafted(t *testing.T, addr, key string) *transport.Conn {
 }
 
 // sendCraftedManifest sends entries as a manifest and returns the reply.
-func sendCraftedManifest(t *testing.T, conn *transport.Conn, entries []wire.Entry) (*transport.Stream, wire.ManifestReply) {
+func sendCraftedManifest(t *testing.T, conn *session.Session, entries []wire.Entry) (*session.Stream, wire.ManifestReply) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -132,7 +133,7 @@ func TestPathTraversalRefused(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the receiver did not close the connection")
 			}
-			var ce *transport.ApplicationError
+			var ce *session.ClosedError
 			if !errors.As(conn.Err(), &ce) || !ce.Remote || !strings.Contains(ce.Reason, tt.want) {
 				t.Fatalf("got connection error %v, want an application close with %q", conn.Err(), tt.want)
 			}
@@ -160,7 +161,7 @@ func TestPathTraversalRefused(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("the receiver did not close the connection")
 		}
-		var ce *transport.ApplicationError
+		var ce *session.ClosedError
 		if !errors.As(conn.Err(), &ce) || !strings.Contains(ce.Reason, "protocol error: file header names entry 7") {
 			t.Fatalf("got %v, want a protocol error about entry 7", conn.Err())
 		}

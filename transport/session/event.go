@@ -37,8 +37,9 @@ func (k EventKind) String() string {
 
 // Event is one thing that happened to a session.
 type Event struct {
-	Kind EventKind
-	Time time.Time
+	Kind    EventKind
+	Session *Session
+	Time    time.Time
 	// Err is why the connection or the session was lost, or why the
 	// last attempt to reconnect failed.
 	Err error

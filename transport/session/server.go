@@ -293,6 +293,9 @@ func (l *Listener) resume(conn *transport.Conn, ctrl *transport.Stream, h *hello
 	s.mu.Unlock()
 	if old != nil {
 		old.CloseWithError(codeSessionMoved, "session resumed on another connection")
+		s.mu.Lock()
+		s.collectWireLocked()
+		s.mu.Unlock()
 		s.event(Event{Kind: EventConnectionLost, Err: errors.New("limpet/session: the client resumed on another connection")})
 	}
 	l.unsuspend(s)

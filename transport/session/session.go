@@ -39,7 +39,9 @@ type Session struct {
 
 	mu   sync.Mutex
 	conn *transport.Conn // nil while no connection carries the session
-	ctrl *transport.Stream
+	// lastConn is conn, or the last connection that carried the session.
+	lastConn *transport.Conn
+	ctrl     *transport.Stream
 	// gen numbers the connections: it grows when one starts or ends to
 	// carry the session, and carriers of an older generation are dead.
 	gen uint64
@@ -115,6 +117,27 @@ func (s *Session) Connected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conn != nil
+}
+
+// RemoteKey is the peer's static public key: the client's on a server,
+// the pinned server key on a client.
+func (s *Session) RemoteKey() crypto.PublicKey {
+	if s.isClient {
+		return s.tcfg.ServerKey
+	}
+	return s.clientKey
+}
+
+// ConnStats are the statistics of the connection that carries the
+// session now, or carried it last.
+func (s *Session) ConnStats() transport.ConnStats {
+	s.mu.Lock()
+	c := s.lastConn
+	s.mu.Unlock()
+	if c == nil {
+		return transport.ConnStats{}
+	}
+	return c.Stats()
 }
 
 // LocalAddr and RemoteAddr are the addresses of the connection that
@@ -272,13 +295,21 @@ func (s *Session) lose(cause error) {
 		s.mu.Unlock()
 		return
 	}
-	le := &LostError{Err: cause, Streams: s.deliveriesLocked()}
 	conn := s.conn
-	s.endLocked(le)
+	s.detachLocked()
 	s.mu.Unlock()
 	if conn != nil {
 		conn.CloseWithError(codeProtocol, cause.Error())
 	}
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.collectWireLocked()
+	le := &LostError{Err: cause, Streams: s.deliveriesLocked()}
+	s.endLocked(le)
+	s.mu.Unlock()
 	s.forget()
 	s.event(Event{Kind: EventLost, Err: le})
 }
@@ -310,6 +341,7 @@ func (s *Session) event(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	e.Session = s
 	s.cfg.OnEvent(e)
 }
 
@@ -405,7 +437,7 @@ func (s *Session) resentLocked() int64 {
 	var n int64
 	for _, st := range s.streams {
 		if !st.hasReset && !st.sendDone {
-			n += max(0, st.sent-st.buf.base)
+			n += max(0, st.wireSent-st.buf.base)
 		}
 	}
 	return n
@@ -415,7 +447,7 @@ func (s *Session) resentLocked() int64 {
 // connection's goroutines with start afterwards.
 func (s *Session) attachLocked(conn *transport.Conn, ctrl *transport.Stream) uint64 {
 	s.gen++
-	s.conn, s.ctrl = conn, ctrl
+	s.conn, s.ctrl, s.lastConn = conn, ctrl, conn
 	s.localAddr, s.remoteAddr = conn.LocalAddr(), conn.RemoteAddr()
 	s.pendingOpen = s.pendingOpen[:0]
 	for _, st := range s.streams {
@@ -427,6 +459,14 @@ func (s *Session) attachLocked(conn *transport.Conn, ctrl *transport.Stream) uin
 	s.stats.Connections++
 	s.wakeLocked()
 	return s.gen
+}
+
+// collectWireLocked takes in how far every stream got on the wire on
+// the connection that ended.
+func (s *Session) collectWireLocked() {
+	for _, st := range s.streams {
+		st.collectWireLocked()
+	}
 }
 
 // detachLocked stops the current connection carrying the session.
@@ -509,6 +549,7 @@ func (s *Session) connLost(conn *transport.Conn, gen uint64, cause error) {
 		return
 	}
 	s.detachLocked()
+	s.collectWireLocked()
 	s.stats.ConnectionLosses++
 	s.mu.Unlock()
 	s.event(Event{Kind: EventConnectionLost, Err: cause})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -40,10 +41,17 @@ type Stream struct {
 	carrier       *transport.Stream
 	carrierGen    uint64
 	carrierCancel context.CancelFunc
-	carrierFailed bool // the carrier's reads failed; wait for the next one
+	carrierFailed bool  // the carrier's reads failed; wait for the next one
+	carrierBase   int64 // the stream offset of the carrier's first data byte
+	carrierHdr    int64 // this end's preamble on it
+	// lastCarrier is the carrier of an ended connection, until its
+	// figures are collected (collectWireLocked).
+	lastCarrier *transport.Stream
 
 	buf          sendBuffer // written, not yet read by the peer application
-	sent, acked  int64      // highest offsets sent on a carrier and acknowledged
+	sent         int64      // highest offset handed to a carrier
+	wireSent     int64      // highest offset an ended carrier had put on the wire
+	acked        int64      // highest offset a carrier's peer acknowledged
 	finRequested bool
 	hasReset     bool
 	resetCode    uint64
@@ -98,6 +106,7 @@ func (st *Stream) attach(c *transport.Stream, gen uint64, hdrLen int64) {
 	ctx, cancel := context.WithCancel(connCtx)
 	st.carrier, st.carrierGen, st.carrierCancel = c, gen, cancel
 	st.carrierFailed = false
+	st.carrierBase, st.carrierHdr = st.buf.base, hdrLen
 	if !st.readDeadlineT.IsZero() {
 		c.SetReadDeadline(st.readDeadlineT)
 	}
@@ -116,9 +125,31 @@ func (st *Stream) attach(c *transport.Stream, gen uint64, hdrLen int64) {
 func (st *Stream) detachLocked() {
 	if st.carrier != nil {
 		st.carrierCancel()
+		st.lastCarrier = st.carrier
 		st.carrier, st.carrierCancel = nil, nil
 	}
 	st.wakeLocked()
+}
+
+// collectWireLocked takes in how far the carrier of an ended connection
+// got on the wire, once that connection has failed its streams: handing
+// data to a carrier is not sending it.
+func (st *Stream) collectWireLocked() {
+	c := st.lastCarrier
+	if c == nil {
+		return
+	}
+	st.lastCarrier = nil
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	var de *transport.DeliveryError
+	if errors.As(c.WaitConsumed(done, math.MaxInt64), &de) {
+		st.wireSent = max(st.wireSent, st.carrierBase+max(0, de.Sent-st.carrierHdr))
+		st.acked = max(st.acked, st.carrierBase+max(0, de.Acked-st.carrierHdr))
+	} else {
+		// The connection is not known to have failed: assume the worst.
+		st.wireSent = max(st.wireSent, st.sent)
+	}
 }
 
 // pump sends the stream's data on carrier c from offset off: first what
@@ -271,7 +302,7 @@ func (st *Stream) deliveryLocked() StreamDelivery {
 	return StreamDelivery{
 		StreamID: st.id,
 		Written:  st.buf.end,
-		Sent:     max(st.sent, st.buf.base),
+		Sent:     max(st.wireSent, st.buf.base),
 		Acked:    max(st.acked, st.buf.base),
 		Consumed: st.buf.base,
 		Received: st.readOff,

@@ -205,6 +205,7 @@ type recvOptions struct {
 	listen, dir, key, qlog            string
 	once, json, quiet, verbose, stats bool
 	allow                             keyListFlag
+	outage, idleTimeout               time.Duration
 }
 
 func recvFlags(o *recvOptions) *flag.FlagSet {
@@ -219,7 +220,26 @@ func recvFlags(o *recvOptions) *flag.FlagSet {
 	fs.BoolVar(&o.verbose, "verbose", false, "")
 	fs.StringVar(&o.qlog, "qlog", "", "")
 	fs.BoolVar(&o.stats, "stats", false, "")
+	fs.DurationVar(&o.outage, "outage", defaultOutage, "")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", defaultIdleTimeout, "")
 	return fs
+}
+
+// Defaults of --outage and --idle-timeout.
+const (
+	defaultOutage      = 10 * time.Minute
+	defaultIdleTimeout = 60 * time.Second
+)
+
+// checkOutageFlags validates --outage and --idle-timeout.
+func checkOutageFlags(outage, idle time.Duration) error {
+	if outage <= 0 {
+		return usagef("--outage %v: must be positive", outage)
+	}
+	if idle < time.Second {
+		return usagef("--idle-timeout %v: must be at least 1s", idle)
+	}
+	return nil
 }
 
 func runRecv(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -230,6 +250,9 @@ func runRecv(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(pos) > 0 {
 		return usagef("unexpected argument %q (the directory goes after --dir)", pos[0])
+	}
+	if err := checkOutageFlags(o.outage, o.idleTimeout); err != nil {
+		return err
 	}
 	var key crypto.PrivateKey
 	if o.key != "" {
@@ -246,6 +269,7 @@ func runRecv(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Listen: o.listen, Dir: o.dir, Key: key, Allow: o.allow,
 		Once: o.once, JSON: o.json, Quiet: o.quiet, Verbose: o.verbose,
 		QlogDir: o.qlog, Stats: o.stats,
+		Outage: o.outage, IdleTimeout: o.idleTimeout,
 		Stdout: stdout, Stderr: stderr,
 	})
 }
@@ -259,6 +283,7 @@ type sendOptions struct {
 	timeout                     time.Duration
 	json, quiet, verbose, stats bool
 	qlog                        string
+	outage, idleTimeout         time.Duration
 }
 
 func sendFlags(o *sendOptions) *flag.FlagSet {
@@ -274,6 +299,8 @@ func sendFlags(o *sendOptions) *flag.FlagSet {
 	fs.BoolVar(&o.verbose, "verbose", false, "")
 	fs.StringVar(&o.qlog, "qlog", "", "")
 	fs.BoolVar(&o.stats, "stats", false, "")
+	fs.DurationVar(&o.outage, "outage", defaultOutage, "")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", defaultIdleTimeout, "")
 	return fs
 }
 
@@ -292,6 +319,9 @@ func runSend(ctx context.Context, args []string, env Env, stdout, stderr io.Writ
 	if o.timeout <= 0 {
 		return usagef("--timeout %v: must be positive", o.timeout)
 	}
+	if err := checkOutageFlags(o.outage, o.idleTimeout); err != nil {
+		return err
+	}
 	addr, err := receiverAddr(pos[len(pos)-1])
 	if err != nil {
 		return &usageError{err: err}
@@ -301,6 +331,7 @@ func runSend(ctx context.Context, args []string, env Env, stdout, stderr io.Writ
 		Rate: o.rate.n, FEC: o.fec.cfg, Parallel: o.parallel, Timeout: o.timeout,
 		JSON: o.json, Quiet: o.quiet, Verbose: o.verbose,
 		QlogDir: o.qlog, Stats: o.stats,
+		Outage: o.outage, IdleTimeout: o.idleTimeout,
 		Env: env, Stdout: stdout, Stderr: stderr,
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
 	"github.com/limpetnet/limpet/transport"
+	sess "github.com/limpetnet/limpet/transport/session"
 )
 
 // Exit statuses, documented in the help text.
@@ -63,7 +64,23 @@ func exitCode(err error) int {
 func describeConnError(err error) (msg string, resumable bool) {
 	var ae *transport.ApplicationError
 	var te *transport.TransportError
+	var ce *sess.ClosedError
+	var re *sess.RefusedError
 	switch {
+	case errors.As(err, &ce) && ce.Remote:
+		reason := wire.Printable(ce.Reason)
+		if reason == "" {
+			reason = fmt.Sprintf("code %d", ce.Code)
+		}
+		switch ce.Code {
+		case codeSuperseded, codeShutdown:
+			return "receiver: " + reason, true
+		}
+		return "receiver: " + reason, false
+	case errors.As(err, &re) && re.Code == sess.RefusedUnknown:
+		return "the receiver no longer holds this transfer's session (it restarted, or the outage outlasted its --outage)", true
+	case errors.Is(err, sess.ErrExpired):
+		return "the path stayed down for longer than --outage", true
 	case errors.Is(err, transport.ErrIdleTimeout):
 		return "the network was silent for longer than the idle timeout", true
 	case errors.Is(err, transport.ErrStatelessReset):

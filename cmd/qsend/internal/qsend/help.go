@@ -14,7 +14,7 @@ command again.
 Usage:
   qsend keygen [-o FILE]
   qsend recv [--listen ADDR] [--dir DIR] [--key FILE] [--once] [--allow KEY]... [--json]
-  qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec MODE] [--json] FILE|DIR... HOST:PORT
+  qsend send [--pin KEY] [--key FILE] [--rate LIMIT] [--fec MODE] [--outage D] [--json] FILE|DIR... HOST:PORT
   qsend help [COMMAND]
 
 Run 'qsend COMMAND --help' for a command's options.
@@ -81,6 +81,10 @@ Options:
                   whether the sender waited for its flow-control windows)
   --qlog DIR      write each connection's qlog trace into DIR, created if
                   missing
+  --outage D      keep a sender's transfer for D after its connection is
+                  lost, for the sender to reconnect and carry on (default
+                  10m)
+  --idle-timeout D  declare a silent connection lost after D (default 60s)
 
 Exit status: 0 stopped by a signal, or with --once a transfer completed;
 1 error (with --once, also: stopped before a transfer completed); 2 usage
@@ -96,9 +100,13 @@ inside a directory are skipped with a warning. Several files are in flight
 at once, each on its own stream.
 
 qsend exits 0 only after the receiver has confirmed every file: hash
-verified, data fsync'd, file renamed into place. If the transfer is
-interrupted, run the same command again: the receiver re-hashes what it has,
-and only the rest is sent. Without a port, HOST means HOST:4433.
+verified, data fsync'd, file renamed into place. If the network goes away
+(an outage, a new address, a laptop lid closed), qsend waits for the path
+and carries on where the receiver's application stopped reading, for up to
+--outage. If the transfer is interrupted anyway (either side restarted, or
+the outage lasted longer), run the same command again: the receiver
+re-hashes what it has, and only the rest is sent. Without a port, HOST
+means HOST:4433.
 
 The receiver's key is checked the way ssh checks host keys. --pin names it;
 without --pin, the first connection to HOST:PORT records the key the
@@ -136,8 +144,12 @@ Options:
                    the RTT and a line of advice (with --json, also as the
                    summary's bottleneck object)
   --qlog DIR       write the connection's qlog trace (JSON-SEQ, one
-                   .sqlog file, readable by qvis) into DIR, created if
-                   missing
+                   .sqlog file per connection, readable by qvis) into DIR,
+                   created if missing
+  --outage D       ride out a network outage of up to D by reconnecting,
+                   from a new address if need be (default 10m)
+  --idle-timeout D declare a silent connection lost after D and reconnect
+                   (default 60s)
 
 Progress goes to standard error: a live display (bytes, rate, ETA, the
 largest files in flight) when it is a terminal, otherwise a line every 10 s.
@@ -145,5 +157,6 @@ largest files in flight) when it is a terminal, otherwise a line every 10 s.
 Exit status: 0 every file confirmed; 1 error (receiver unreachable, wrong
 or changed key, file not found, permission denied, the receiver's disk
 full, a file not delivered); 2 usage error; 3 transfer interrupted (the
-connection was lost: re-run the same command to resume).
+receiver restarted, or the path stayed down longer than --outage):
+re-run the same command to resume.
 `

@@ -89,6 +89,7 @@ type progress struct {
 	filesDone  int
 	active     map[int]*fileProgress
 	samples    []sample // recent (time, done) pairs for the rate
+	status     string   // shown instead of the rate and ETA, e.g. while the path is down
 
 	stop     chan struct{}
 	finished chan struct{}
@@ -161,6 +162,17 @@ func (p *progress) close() {
 	<-p.finished
 }
 
+// setStatus shows s instead of the rate and ETA; "" returns to them. A
+// nil progress (before the display starts) ignores it.
+func (p *progress) setStatus(s string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status = s
+}
+
 func (p *progress) setTotal(bytes int64, files int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -220,6 +232,9 @@ func (p *progress) render(now time.Time) []string {
 	}
 	amount := fmt.Sprintf("%3d%% %s / %s", percent(p.done, p.total), FormatSize(p.done), FormatSize(p.total))
 	tail := fmt.Sprintf("%s, ETA %s, %d/%d files", rateText, eta, p.filesDone, p.filesTotal)
+	if p.status != "" {
+		tail = fmt.Sprintf("%s, %d/%d files", p.status, p.filesDone, p.filesTotal)
+	}
 	if !p.con.tty {
 		return []string{amount + " " + p.verb + ", " + tail}
 	}

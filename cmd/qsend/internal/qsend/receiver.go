@@ -11,6 +11,7 @@ import (
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/transport"
+	sess "github.com/limpetnet/limpet/transport/session"
 )
 
 // ReceiverConfig configures Receive.
@@ -25,6 +26,11 @@ type ReceiverConfig struct {
 	Quiet   bool               // no progress display
 	QlogDir string             // write each connection's qlog trace here
 	Stats   bool               // print each session's bottleneck report
+	// Outage is how long a sender's session is kept after its connection
+	// is lost, for it to come back (0: the default, 10 minutes).
+	Outage time.Duration
+	// IdleTimeout declares a silent connection dead (0: 60 s).
+	IdleTimeout time.Duration
 
 	Stdout io.Writer // the "listening on" line and JSON summaries only
 	Stderr io.Writer
@@ -91,6 +97,7 @@ func Receive(ctx context.Context, cfg ReceiverConfig) error {
 		AllowedClientKeys:  cfg.Allow,
 		MaxIncomingStreams: maxFileStreams + 1,
 		QLogLogger:         qlogger,
+		MaxIdleTimeout:     cfg.IdleTimeout,
 	})
 	if err != nil {
 		bind.Close()
@@ -104,6 +111,11 @@ func Receive(ctx context.Context, cfg ReceiverConfig) error {
 		sessions:  make(map[crypto.PublicKey]*session),
 		completed: make(chan struct{}),
 	}
+	sl := sess.NewListener(ln, &sess.Config{
+		MaxStreams: maxFileStreams,
+		Lifetime:   cfg.Outage,
+		OnEvent:    r.sessionEvent,
+	})
 	// The one line scripts read; everything else goes to stderr.
 	r.printStdout(fmt.Sprintf("listening on %s key %s\n", ln.Addr(), pub))
 
@@ -118,7 +130,7 @@ func Receive(ctx context.Context, cfg ReceiverConfig) error {
 	}()
 	var wg sync.WaitGroup
 	for {
-		conn, err := ln.Accept(acceptCtx)
+		conn, err := sl.Accept(acceptCtx)
 		if err != nil {
 			break
 		}
@@ -128,8 +140,9 @@ func Receive(ctx context.Context, cfg ReceiverConfig) error {
 			r.serve(acceptCtx, conn)
 		}()
 	}
-	// Closing the listener ends every connection; the sessions checkpoint
-	// their partials as their streams fail.
+	// Closing the listener ends every session; they checkpoint their
+	// partials as their streams fail.
+	sl.Close()
 	ln.Close()
 	wg.Wait()
 	select {
@@ -152,8 +165,21 @@ func (r *receiver) printStdout(s string) {
 	io.WriteString(r.cfg.Stdout, s)
 }
 
+// sessionEvent logs a session's lost and resumed connections.
+func (r *receiver) sessionEvent(ev sess.Event) {
+	short := ev.Session.RemoteKey().String()[:8] + "…"
+	switch ev.Kind {
+	case sess.EventConnectionLost:
+		r.con.logf("session from %s: connection lost (%v); waiting for the sender to reconnect", short, ev.Err)
+	case sess.EventResumed:
+		r.con.logf("session from %s: resumed after %s from %s; %s sent again", short, ev.Outage.Round(time.Millisecond), ev.Session.RemoteAddr(), FormatSize(ev.Resent))
+	case sess.EventLost:
+		r.con.logf("session from %s: %v", short, ev.Err)
+	}
+}
+
 // serve runs one sender's session on conn.
-func (r *receiver) serve(ctx context.Context, conn *transport.Conn) {
+func (r *receiver) serve(ctx context.Context, conn *sess.Session) {
 	sender := conn.RemoteKey()
 	s, err := r.register(sender, conn)
 	if err != nil {
@@ -172,7 +198,7 @@ func (r *receiver) serve(ctx context.Context, conn *transport.Conn) {
 // sender is closed first and waited for: the sender was restarted (a killed
 // process leaves its connection open here until the idle timeout), and the
 // new session needs the partials the old one holds.
-func (r *receiver) register(sender crypto.PublicKey, conn *transport.Conn) (*session, error) {
+func (r *receiver) register(sender crypto.PublicKey, conn *sess.Session) (*session, error) {
 	r.mu.Lock()
 	old := r.sessions[sender]
 	if old == nil && r.count >= maxSessions {

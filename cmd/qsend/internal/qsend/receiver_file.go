@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
-	"github.com/limpetnet/limpet/transport"
+	sess "github.com/limpetnet/limpet/transport/session"
 )
 
 // errConnLost means the stream or connection failed mid-file: there is
@@ -23,7 +23,7 @@ var errConnLost = errors.New("connection lost")
 const recvBufferSize = 256 << 10
 
 // handleFile receives one file stream and answers it with a Result.
-func (s *session) handleFile(st *transport.Stream) {
+func (s *session) handleFile(st *sess.Stream) {
 	body, err := wire.ReadFrame(st, wire.FrameFileHeader, wire.MaxFileHeaderLen)
 	if err != nil {
 		if errors.Is(err, wire.ErrMalformed) {
@@ -102,7 +102,7 @@ func (s *session) protocolError(msg string) {
 
 // receiveFile writes one file's data to its partial, verifies it and puts it
 // in place. It returns errConnLost if the stream failed before the end.
-func (s *session) receiveFile(st *transport.Stream, f *fileState, h wire.FileHeader) (wire.Result, error) {
+func (s *session) receiveFile(st *sess.Stream, f *fileState, h wire.FileHeader) (wire.Result, error) {
 	e := f.entry
 	if h.Offset != 0 && h.Offset != f.offer.offset {
 		return failed("%s: the sender resumed at %d, which was not offered", e.Path, h.Offset), nil
@@ -161,7 +161,7 @@ func (s *session) receiveFile(st *transport.Stream, f *fileState, h wire.FileHea
 }
 
 // copyData moves the rest of e's data from st to the partial, hashing it.
-func (s *session) copyData(st *transport.Stream, pf *partialFile, hasher hash.Hash, index int, e wire.Entry) (wire.Result, error) {
+func (s *session) copyData(st *sess.Stream, pf *partialFile, hasher hash.Hash, index int, e wire.Entry) (wire.Result, error) {
 	n := e.Size - pf.written
 	buf := make([]byte, min(recvBufferSize, max(n, 1)))
 	for n > 0 {
@@ -219,7 +219,7 @@ func (s *session) putInPlace(pf *partialFile, e wire.Entry) wire.Result {
 
 // confirmInPlace checks a file already in place against the sender's hash
 // and, if it matches, only sets its mode and time.
-func (s *session) confirmInPlace(st *transport.Stream, f *fileState, h wire.FileHeader) (wire.Result, error) {
+func (s *session) confirmInPlace(st *sess.Stream, f *fileState, h wire.FileHeader) (wire.Result, error) {
 	e := f.entry
 	root := s.r.root
 	file, err := root.OpenFile(e.Path, os.O_RDONLY, 0)

@@ -13,6 +13,7 @@ import (
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/transport"
+	sess "github.com/limpetnet/limpet/transport/session"
 )
 
 // session is one sender's connection: its manifest, the state of each file,
@@ -20,7 +21,7 @@ import (
 // stream has a goroutine of its own.
 type session struct {
 	r      *receiver
-	conn   *transport.Conn
+	conn   *sess.Session
 	sender crypto.PublicKey
 	start  time.Time
 	done   chan struct{} // closed by receiver.unregister
@@ -54,7 +55,7 @@ type fileState struct {
 	ok     bool // confirmed
 }
 
-func newSession(r *receiver, conn *transport.Conn, sender crypto.PublicKey) *session {
+func newSession(r *receiver, conn *sess.Session, sender crypto.PublicKey) *session {
 	short := sender.String()
 	return &session{r: r, conn: conn, sender: sender, start: time.Now(), done: make(chan struct{}), shortName: short[:8] + "…"}
 }
@@ -124,7 +125,7 @@ func (s *session) connCause() string {
 	}
 }
 
-func (s *session) acceptControl(ctx context.Context) (*transport.Stream, error) {
+func (s *session) acceptControl(ctx context.Context) (*sess.Stream, error) {
 	actx, cancel := context.WithTimeout(ctx, manifestTimeout)
 	defer cancel()
 	ctrl, err := s.conn.AcceptStream(actx)
@@ -138,7 +139,7 @@ func (s *session) acceptControl(ctx context.Context) (*transport.Stream, error) 
 
 // readManifest reads, validates and prepares the manifest, and answers it
 // with the resume offsets.
-func (s *session) readManifest(ctrl *transport.Stream) error {
+func (s *session) readManifest(ctrl *sess.Stream) error {
 	body, err := wire.ReadFrame(ctrl, wire.FrameManifest, wire.MaxManifestLen)
 	if err != nil {
 		return fmt.Errorf("reading manifest: %w", err)
@@ -171,7 +172,7 @@ func (s *session) readManifest(ctrl *transport.Stream) error {
 
 // refuse tells the sender why its manifest was refused, on the control
 // stream where the message arrives reliably, then closes the connection.
-func (s *session) refuse(ctrl *transport.Stream, err error) {
+func (s *session) refuse(ctrl *sess.Stream, err error) {
 	msg := err.Error()
 	s.logf("refused: %s", msg)
 	reply := wire.ManifestReply{Status: wire.StatusAbort, Message: msg}
@@ -186,7 +187,7 @@ func (s *session) refuse(ctrl *transport.Stream, err error) {
 // waitConsumed gives the peer up to d to read the n bytes written on st
 // (delivery receipts say when it has) before the connection closes under
 // them.
-func waitConsumed(st *transport.Stream, n int64, d time.Duration) {
+func waitConsumed(st *sess.Stream, n int64, d time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	st.WaitConsumed(ctx, n)
@@ -254,7 +255,7 @@ func (s *session) stopAccepting() {
 
 // awaitDone waits for the sender's Done, then applies the directories'
 // modes and times and answers. It reports whether that exchange happened.
-func (s *session) awaitDone(ctx context.Context, ctrl *transport.Stream) bool {
+func (s *session) awaitDone(ctx context.Context, ctrl *sess.Stream) bool {
 	body, err := wire.ReadFrame(ctrl, wire.FrameDone, wire.MaxDoneLen)
 	if err != nil || len(body) != 0 {
 		return false
@@ -335,7 +336,7 @@ func (s *session) abort(msg string) {
 // report logs (and with --json prints) a completed session.
 func (s *session) report(total int64) {
 	elapsed := time.Since(s.start)
-	stats := s.conn.Stats()
+	stats := s.conn.ConnStats()
 	sum := Summary{
 		Sender:             s.sender.String(),
 		Files:              len(s.files),

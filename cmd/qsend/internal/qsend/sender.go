@@ -14,6 +14,7 @@ import (
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/transport"
+	sess "github.com/limpetnet/limpet/transport/session"
 )
 
 // SenderConfig configures Send.
@@ -31,6 +32,11 @@ type SenderConfig struct {
 	Verbose  bool
 	QlogDir  string // write the connection's qlog trace here
 	Stats    bool   // print the bottleneck report at the end
+	// Outage is the longest network outage the transfer rides out by
+	// reconnecting (0: the default, 10 minutes).
+	Outage time.Duration
+	// IdleTimeout declares a silent connection dead (0: 60 s).
+	IdleTimeout time.Duration
 
 	Env    Env
 	Stdout io.Writer
@@ -51,7 +57,8 @@ const (
 type sendSession struct {
 	cfg      *SenderConfig
 	con      *console
-	conn     *transport.Conn
+	conn     *sess.Session
+	events   *pathEvents
 	entries  []localEntry
 	limiter  *rateLimiter
 	progress *progress
@@ -73,7 +80,7 @@ type sendSession struct {
 
 // flight is a file stream in progress, for delivery accounting.
 type flight struct {
-	st        *transport.Stream
+	st        *sess.Stream
 	offset    int64
 	headerLen int64
 	size      int64
@@ -129,7 +136,8 @@ func Send(ctx context.Context, cfg SenderConfig) error {
 	if created != "" {
 		con.logf("created this sender's key in %s; its public key (for a receiver's --allow) is %s", created, key.Public())
 	}
-	conn, err := connect(ctx, &cfg, con, key, qlogger)
+	events := &pathEvents{con: con}
+	conn, err := connect(ctx, &cfg, con, key, qlogger, events)
 	if err != nil {
 		return early(err)
 	}
@@ -137,6 +145,7 @@ func Send(ctx context.Context, cfg SenderConfig) error {
 		cfg:       &cfg,
 		con:       con,
 		conn:      conn,
+		events:    events,
 		entries:   entries,
 		delivered: make(map[int]int64),
 		inflight:  make(map[int]*flight),
@@ -145,7 +154,7 @@ func Send(ctx context.Context, cfg SenderConfig) error {
 		s.limiter = newRateLimiter(cfg.Rate, sendBufferSize, time.Now)
 	}
 	runErr := s.run(ctx)
-	stats := conn.Stats()
+	stats := conn.ConnStats()
 	if ctx.Err() != nil {
 		conn.CloseWithError(codeCanceled, "the sender was stopped")
 	} else {
@@ -172,6 +181,7 @@ func (s *sendSession) run(parent context.Context) error {
 		resumed += off
 	}
 	s.progress = newProgress(s.con, "sent", s.cfg.Quiet)
+	s.events.setProgress(s.progress)
 	s.progress.setTotal(total-resumed, len(s.delivered))
 	if resumed > 0 {
 		s.con.logf("the receiver already has %s of %s; sending the rest", FormatSize(resumed), FormatSize(total))
@@ -189,7 +199,7 @@ func (s *sendSession) run(parent context.Context) error {
 
 // exchangeManifest sends the manifest and returns the receiver's resume
 // offset for every entry (0 for directories).
-func (s *sendSession) exchangeManifest(ctrl *transport.Stream) ([]int64, error) {
+func (s *sendSession) exchangeManifest(ctrl *sess.Stream) ([]int64, error) {
 	m := wire.Manifest{Entries: make([]wire.Entry, len(s.entries))}
 	for i, e := range s.entries {
 		m.Entries[i] = e.Entry
@@ -259,7 +269,7 @@ feed:
 
 // exchangeDone tells the receiver every file has an answer and waits for it
 // to set the directories' modes.
-func (s *sendSession) exchangeDone(ctrl *transport.Stream) error {
+func (s *sendSession) exchangeDone(ctrl *sess.Stream) error {
 	if _, err := ctrl.Write(wire.AppendFrame(nil, wire.FrameDone, nil)); err != nil {
 		return s.connLost(err)
 	}
@@ -416,7 +426,7 @@ func (s *sendSession) finish(start time.Time, stats transport.ConnStats, runErr 
 }
 
 // connect finds the receiver's key (pinned, known or first seen) and dials.
-func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.PrivateKey, qlogger *slog.Logger) (*transport.Conn, error) {
+func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.PrivateKey, qlogger *slog.Logger, events *pathEvents) (*sess.Session, error) {
 	deadline := time.Now().Add(cfg.Timeout)
 	pctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
@@ -436,14 +446,29 @@ func connect(ctx context.Context, cfg *SenderConfig, con *console, key crypto.Pr
 	if err != nil {
 		return nil, err
 	}
-	// Dial gets ctx and the rest of the time as HandshakeTimeout, so that
-	// running out of time reads as ErrHandshakeTimeout, not as a signal.
-	conn, err := transport.Dial(ctx, raddr.String(), &transport.Config{
-		QLogLogger:       qlogger,
-		PrivateKey:       key,
-		ServerKey:        serverKey,
-		HandshakeTimeout: max(time.Until(deadline), time.Second),
-		FEC:              cfg.FEC,
+	// The first dial gets ctx and the rest of the time as
+	// HandshakeTimeout, so that running out of time reads as
+	// ErrHandshakeTimeout, not as a signal; reconnections get the
+	// default.
+	first := true
+	dial := func(ctx context.Context, tc *transport.Config) (*transport.Conn, error) {
+		c := *tc
+		if first {
+			first = false
+			c.HandshakeTimeout = max(time.Until(deadline), time.Second)
+		}
+		return transport.Dial(ctx, raddr.String(), &c)
+	}
+	conn, err := sess.Dial(ctx, raddr.String(), &transport.Config{
+		QLogLogger:     qlogger,
+		PrivateKey:     key,
+		ServerKey:      serverKey,
+		FEC:            cfg.FEC,
+		MaxIdleTimeout: cfg.IdleTimeout,
+	}, &sess.Config{
+		Lifetime: cfg.Outage,
+		Dial:     dial,
+		OnEvent:  events.on,
 	})
 	var te *transport.TransportError
 	switch {

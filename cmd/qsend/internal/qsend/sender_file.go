@@ -12,6 +12,7 @@ import (
 
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
 	"github.com/limpetnet/limpet/transport"
+	sess "github.com/limpetnet/limpet/transport/session"
 )
 
 // errLocal marks a failure reading the sender's own file: that file fails,
@@ -163,7 +164,7 @@ func (s *sendSession) sendOnce(i int, offset int64) (wire.Result, error) {
 
 // writeFile writes the header, n bytes of data from f (hashing them after
 // the prefix already in hasher), and the trailer, then half-closes.
-func (s *sendSession) writeFile(st *transport.Stream, f *os.File, hasher hash.Hash, hdrFrame []byte, i int, n int64) error {
+func (s *sendSession) writeFile(st *sess.Stream, f *os.File, hasher hash.Hash, hdrFrame []byte, i int, n int64) error {
 	bw := bufio.NewWriterSize(st, 64<<10)
 	if _, err := bw.Write(hdrFrame); err != nil {
 		return err
