@@ -119,7 +119,8 @@ var (
 // reordering; request/response at 2 % loss; one limpet flow sharing the
 // link with TCP CUBIC, TCP BBR or another limpet flow; the migration
 // rows (NAT rebinding every 5 s, a client address change, a 10 s
-// blackout); the path MTU rows (1280- and 1420-byte tunnels, a jumbo-frame
+// blackout); the outage rows (90 s without a path, with and without a new
+// client address); the path MTU rows (1280- and 1420-byte tunnels, a jumbo-frame
 // link with its 1500-byte baseline, the path MTU dropping mid-transfer and
 // rising again, with and without ICMP); and a CoDel bottleneck that marks
 // ECN.
@@ -133,6 +134,7 @@ func FullMatrix() []PathSpec {
 	paths = append(paths, burstyPath(), reorderPath(), requestResponsePath())
 	paths = append(paths, fairnessPaths()...)
 	paths = append(paths, migrationPaths()...)
+	paths = append(paths, outagePaths()...)
 	paths = append(paths, mtuPaths()...)
 	paths = append(paths, mtuChangePaths()...)
 	return append(paths, codelECNPath())
@@ -319,5 +321,29 @@ func migrationPaths() []PathSpec {
 		row("client IP change", DisruptionScenario{Change: ChangeClientIP, Count: 1, Size: 64 << 20}),
 		row("10 s blackout", DisruptionScenario{Change: ChangeBlackout, Count: 1, Size: 64 << 20,
 			Blackout: 10 * time.Second, StallLimit: 40 * time.Second}),
+	}
+}
+
+// outagePaths are the rows where the path goes away for 90 s, longer than
+// limpet's 60 s idle timeout, in the middle of a 64 MiB transfer on the
+// 100 Mbit/s, 50 ms link: once with the client keeping its address, once
+// with a new one when the path comes back. TCP, a limpet connection and a
+// limpet session (which reconnects) run each; TCP's retransmission
+// backoff may take up to two minutes to notice the path is back.
+func outagePaths() []PathSpec {
+	base := emulatedPath(50*time.Millisecond, 0)
+	row := func(name string, newIP bool) PathSpec {
+		p := base
+		p.Name = name + ", 100 Mbit/s, RTT 50 ms"
+		p.Disruption = &DisruptionScenario{
+			Name: p.Name, Change: ChangeBlackout, Count: 1, Size: 64 << 20,
+			Blackout: 90 * time.Second, NewClientIP: newIP, StallLimit: 150 * time.Second,
+			Protocols: []string{DisruptTCP, DisruptLimpet, DisruptLimpetSession},
+		}
+		return p
+	}
+	return []PathSpec{
+		row("90 s blackout", false),
+		row("90 s blackout, new client IP", true),
 	}
 }

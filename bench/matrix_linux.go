@@ -116,7 +116,7 @@ func runLabRow(ctx context.Context, p *MatrixPlan, lab *netlab.Lab, path PathSpe
 		res = measurePath(ctx, p, path, LabNetwork(lab, path.Name))
 	default:
 		for rep := range p.Reps {
-			for _, proto := range []string{DisruptTCP, DisruptLimpet} {
+			for _, proto := range path.Disruption.protocols() {
 				r := RunDisruption(ctx, lab, proto, *path.Disruption)
 				p.progress("%s: [%d/%d] %s: %s, %s in %.1f s", path.Name, rep+1, p.Reps, proto, r.Outcome(), formatMiB(r.Bytes), r.Seconds)
 				res.Disruptions = append(res.Disruptions, r)

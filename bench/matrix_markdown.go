@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -12,7 +13,7 @@ import (
 // changes, and the rows skipped with their reasons.
 func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 	var b strings.Builder
-	var measured, fairness, migration, mtuChange, requests, skipped []PathResult
+	var measured, fairness, migration, outages, mtuChange, requests, skipped []PathResult
 	for _, r := range results {
 		switch {
 		case r.Skipped != "":
@@ -23,6 +24,8 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 			requests = append(requests, r)
 		case r.Path.Disruption != nil && r.Path.Disruption.Change.narrowsMTU():
 			mtuChange = append(mtuChange, r)
+		case r.Path.Disruption != nil && slices.Contains(r.Path.Disruption.protocols(), DisruptLimpetSession):
+			outages = append(outages, r)
 		case r.Path.Disruption != nil:
 			migration = append(migration, r)
 		default:
@@ -99,8 +102,18 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 		b.WriteString("| path | protocol | survived | first data after a change (worst) | longest stall | delivered |\n")
 		b.WriteString("|---|---|--:|--:|--:|--:|\n")
 		for _, r := range migration {
-			for _, proto := range []string{DisruptTCP, DisruptLimpet} {
+			for _, proto := range r.Path.Disruption.protocols() {
 				b.WriteString(migrationRow(r, proto))
+			}
+		}
+	}
+	if len(outages) > 0 {
+		b.WriteString("\n### Outages longer than limpet's 60 s idle timeout (TCP, a limpet connection, a limpet session)\n\n")
+		b.WriteString("| path | protocol | survived | first data after the path returned (worst) | delivered | time | sender's view (last run) |\n")
+		b.WriteString("|---|---|--:|--:|--:|--:|---|\n")
+		for _, r := range outages {
+			for _, proto := range r.Path.Disruption.protocols() {
+				b.WriteString(outageRow(r, proto))
 			}
 		}
 	}
@@ -109,7 +122,7 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 		fmt.Fprintf(&b, "| path | protocol | survived | longest stall after the drop | longest stall after the rise | datagrams above %d B again after the rise | limpet's datagram size at the end | time |\n", mtuRecoveredSize)
 		b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|\n")
 		for _, r := range mtuChange {
-			for _, proto := range []string{DisruptTCP, DisruptLimpet} {
+			for _, proto := range r.Path.Disruption.protocols() {
 				b.WriteString(mtuChangeRow(r, proto))
 			}
 		}
@@ -231,6 +244,29 @@ func migrationRow(r PathResult, proto string) string {
 	}
 	return fmt.Sprintf("| %s | %s | %d/%d | %s | %s | %s |\n",
 		markdownEscape(r.Path.Name), proto, survived, runs, resume, stall, formatMiB(delivered))
+}
+
+// outageRow summarizes one protocol's runs of an outage row.
+func outageRow(r PathResult, proto string) string {
+	row := migrationRow(r, proto)
+	if row == "" {
+		return ""
+	}
+	var last DisruptionResult
+	for _, d := range r.Disruptions {
+		if d.Protocol == proto {
+			last = d
+		}
+	}
+	// migrationRow's columns, less its longest stall (the outage itself),
+	// plus the time and the sender's view.
+	cells := strings.Split(strings.TrimSuffix(row, " |\n"), " | ")
+	view := last.Detail
+	if !last.Survived && last.Err != "" {
+		view = last.Err
+	}
+	return fmt.Sprintf("%s | %s | %s | %s | %s | %.1f s | %s |\n",
+		cells[0], cells[1], cells[2], cells[3], cells[5], last.Seconds, markdownEscape(view))
 }
 
 // fairnessRow summarizes the runs of a fairness row: medians of the

@@ -12,7 +12,7 @@ import (
 func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	paths := FullMatrix()
 	names := map[string]bool{}
-	var loopback, grid, migration, mtuChange, requests int
+	var loopback, grid, migration, mtuChange, outages, requests int
 	fairness := map[string]bool{}
 	byName := map[string]PathSpec{}
 	for _, p := range paths {
@@ -30,9 +30,15 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 			if p.Disruption.Name != p.Name {
 				t.Errorf("disruption row %q names its scenario %q", p.Name, p.Disruption.Name)
 			}
-			if p.Disruption.Change.narrowsMTU() {
+			switch {
+			case p.Disruption.Change.narrowsMTU():
 				mtuChange++
-			} else {
+			case slices.Contains(p.Disruption.protocols(), DisruptLimpetSession):
+				outages++
+				if p.Disruption.Blackout <= 60*time.Second {
+					t.Errorf("outage row %q: a %v blackout is not longer than the idle timeout", p.Name, p.Disruption.Blackout)
+				}
+			default:
 				migration++
 			}
 		case pathRow(p):
@@ -53,8 +59,8 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	if want := len(MatrixRTTs) * len(MatrixLosses); grid != want {
 		t.Errorf("%d grid rows, want %d (every RTT × every loss)", grid, want)
 	}
-	if loopback != 1 || migration != 3 || mtuChange != 2 {
-		t.Errorf("%d loopback, %d migration and %d path MTU change rows, want 1, 3 and 2", loopback, migration, mtuChange)
+	if loopback != 1 || migration != 3 || mtuChange != 2 || outages != 2 {
+		t.Errorf("%d loopback, %d migration, %d path MTU change and %d outage rows, want 1, 3, 2 and 2", loopback, migration, mtuChange, outages)
 	}
 	if requests != 1 {
 		t.Errorf("%d request/response rows, want 1", requests)
@@ -220,6 +226,12 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 		{Protocol: DisruptTCP, Bytes: 7 << 20, Changes: []ChangeOutcome{{Stall: 10 * time.Millisecond, FirstData: time.Millisecond, Resumed: true}}},
 		{Protocol: DisruptLimpet, Survived: true, Bytes: 200 << 20, Changes: []ChangeOutcome{{Stall: 21 * time.Millisecond, FirstData: time.Millisecond, Resumed: true}}},
 	}}
+	outage := PathResult{Path: outagePaths()[0], Disruptions: []DisruptionResult{
+		{Protocol: DisruptTCP, Survived: true, Bytes: 64 << 20, Seconds: 104.5, Changes: []ChangeOutcome{{Stall: 12 * time.Second, FirstData: 12 * time.Second, Resumed: true}}},
+		{Protocol: DisruptLimpet, Bytes: 20 << 20, Seconds: 65, Err: "client: limpet: idle timeout"},
+		{Protocol: DisruptLimpetSession, Survived: true, Bytes: 64 << 20, Seconds: 96.2, Changes: []ChangeOutcome{{Stall: 1500 * time.Millisecond, FirstData: 1200 * time.Millisecond, Resumed: true}},
+			Detail: "2 connections, 1 resumptions after 7 attempts, 1.0 MiB sent again"},
+	}}
 	skipped := PathResult{Path: emulatedPath(10*time.Millisecond, 0), Skipped: "network lab unavailable: not root"}
 	fair := PathResult{Path: fairnessPaths()[0], Fairness: []FairnessResult{
 		{LimpetMbit: 40, OtherMbit: 50, LimpetShare: 0.444, Window: 30},
@@ -227,7 +239,7 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 		{LimpetMbit: 52, OtherMbit: 44, LimpetShare: 0.542, Window: 30},
 	}}
 
-	md := FormatMatrixMarkdown([]PathResult{row, fair, migration, skipped}, protocols)
+	md := FormatMatrixMarkdown([]PathResult{row, fair, migration, outage, skipped}, protocols)
 	for _, want := range []string{
 		"| path | tcp-cubic | tcp-bbr | limpet | limpet ÷ tcp-cubic | limpet ÷ tcp-bbr |",
 		"| 100 Mbit/s, RTT 50 ms, 0% loss | 92.0 (92.0–92.0) | 80.0 (80.0–80.0) | 92.0 (92.0–92.0) | 1.00 | 1.15 |",
@@ -237,6 +249,9 @@ func TestFormatMatrixMarkdown(t *testing.T) {
 		"| NAT rebinding every 5 s, 100 Mbit/s, RTT 50 ms | tcp | 0/1 | never | never resumed | 7.0 MiB |",
 		"| NAT rebinding every 5 s, 100 Mbit/s, RTT 50 ms | limpet | 1/1 | 1.0 ms | 21 ms | 200.0 MiB |",
 		"- 100 Mbit/s, RTT 10 ms, 0% loss: network lab unavailable: not root",
+		"| 90 s blackout, 100 Mbit/s, RTT 50 ms | tcp | 1/1 | 12.00 s | 64.0 MiB | 104.5 s |  |",
+		"| 90 s blackout, 100 Mbit/s, RTT 50 ms | limpet | 0/1 | never | 20.0 MiB | 65.0 s | client: limpet: idle timeout |",
+		"| 90 s blackout, 100 Mbit/s, RTT 50 ms | limpet-session | 1/1 | 1.20 s | 64.0 MiB | 96.2 s | 2 connections, 1 resumptions after 7 attempts, 1.0 MiB sent again |",
 		"| limpet and TCP CUBIC sharing 100 Mbit/s, RTT 50 ms | 2 × 30 s | 46.0 | 47.0 | 0.49 (0.44–0.54) |",
 		"| 100 Mbit/s, RTT 50 ms, 0% loss | limpet | congestion_window 62%, pacing 30%, loss 1.20% | limited by the congestion controller 92% of the time |",
 	} {

@@ -9,9 +9,19 @@ import (
 
 // Protocols a DisruptionScenario can run.
 const (
-	DisruptTCP    = "tcp"    // kernel TCP with the default congestion control
-	DisruptLimpet = "limpet" // one limpet stream
+	DisruptTCP           = "tcp"            // kernel TCP with the default congestion control
+	DisruptLimpet        = "limpet"         // one limpet stream
+	DisruptLimpetSession = "limpet-session" // one stream of a limpet session (transport/session)
 )
+
+// protocols are the protocols the scenario runs: sc.Protocols, or TCP and
+// limpet.
+func (sc DisruptionScenario) protocols() []string {
+	if len(sc.Protocols) > 0 {
+		return sc.Protocols
+	}
+	return []string{DisruptTCP, DisruptLimpet}
+}
 
 // PathChange is a change to the network under a running transfer, the kind
 // that kills TCP connections: what the netlab does to the path, and when.
@@ -54,6 +64,12 @@ type DisruptionScenario struct {
 	Every  time.Duration
 	// Blackout is how long each ChangeBlackout lasts.
 	Blackout time.Duration
+	// NewClientIP, with ChangeBlackout, also gives the client a new
+	// address in the middle of each blackout, as a phone that comes back
+	// on another network.
+	NewClientIP bool
+	// Protocols lists the protocols to run (default TCP and limpet).
+	Protocols []string `json:"protocols,omitempty"`
 	// StallLimit ends a transfer that made no progress for this long: the
 	// connection is counted as hung (TCP across an address change waits
 	// for minutes).
@@ -116,7 +132,11 @@ type DisruptionResult struct {
 	// transfer: its value when sampling began and every change after,
 	// sampled every 10 ms.
 	DatagramSizes []DatagramSizeSample `json:"datagram_sizes,omitempty"`
-	Err           string               `json:"error,omitempty"`
+	// Resumptions and Resent are a limpet session's: how many times it
+	// resumed on a new connection, and the bytes it sent again for that.
+	Resumptions int    `json:"resumptions,omitempty"`
+	Resent      int64  `json:"resent_bytes,omitempty"`
+	Err         string `json:"error,omitempty"`
 }
 
 // DatagramSizeSample is limpet's largest datagram from a moment of the

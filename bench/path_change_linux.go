@@ -63,6 +63,8 @@ func RunDisruption(ctx context.Context, lab *netlab.Lab, protocol string, sc Dis
 		ends, err = tcpDisruptionEnds(lab, server, closers)
 	case DisruptLimpet:
 		ends, err = limpetDisruptionEnds(lab, server, closers)
+	case DisruptLimpetSession:
+		ends, err = limpetSessionDisruptionEnds(lab, server, closers)
 	default:
 		err = fmt.Errorf("bench: no disruption runner for protocol %q", protocol)
 	}
@@ -135,6 +137,9 @@ func RunDisruption(ctx context.Context, lab *netlab.Lab, protocol string, sc Dis
 	if ends.path != nil {
 		res.Path = ends.path()
 	}
+	if ends.session != nil {
+		res.Resumptions, res.Resent = ends.session()
+	}
 	switch {
 	case firstErr != nil && !(got.err == nil && got.n == sc.Size):
 		res.Err = firstErr.Error()
@@ -166,6 +171,9 @@ type disruptionEnds struct {
 	// or 0 before it exists; path, if set, what it knows about the path.
 	datagramSize func() int
 	path         func() *PathStats
+	// session, if set, reports a limpet session's resumptions and the
+	// bytes they sent again.
+	session func() (resumptions int, resent int64)
 }
 
 // datagramSizeInterval is how often RunDisruption samples limpet's datagram
@@ -469,10 +477,24 @@ func (d *changeDriver) apply(ctx context.Context) error {
 		if err = d.lab.Blackout(true); err != nil {
 			break
 		}
+		half := d.sc.Blackout
+		if d.sc.NewClientIP {
+			half /= 2
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(d.sc.Blackout):
+		case <-time.After(half):
+		}
+		if d.sc.NewClientIP {
+			if err = d.lab.ChangeClientIP(); err != nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d.sc.Blackout - half):
+			}
 		}
 		err = d.lab.Blackout(false)
 		if err == nil {

@@ -35,12 +35,15 @@
 // datagrams to connections by destination connection ID; new clients'
 // handshakes run on a small pool of workers.
 //
-// Forward error correction is opt-in (Config.FEC; docs/PROTOCOL.md section
-// 10): on a path with random loss, the receiver rebuilds lost packets from
-// Reed-Solomon repair packets instead of waiting a round trip for their
-// retransmission.
+// Forward error correction is adaptive by default (Config.FEC;
+// docs/PROTOCOL.md section 10): on a path with random loss, the receiver
+// rebuilds lost packets from Reed-Solomon repair packets instead of waiting
+// a round trip for their retransmission.
 //
-// Limitations: no 0-RTT; no version negotiation; no path MTU discovery
-// (datagrams are at most 1452 bytes); a connection dialled from a shared
-// Endpoint cannot move to another socket (Conn.Migrate).
+// A Conn ends when its path is gone for longer than the idle timeout;
+// package transport/session carries streams across connections, resuming
+// each at the byte the peer application had read.
+//
+// Limitations: no 0-RTT; no version negotiation; a connection dialled from
+// a shared Endpoint cannot move to another socket (Conn.Migrate).
 package transport

@@ -25,12 +25,13 @@ const maxTimelinePoints = 2000
 // protocolColours keeps a protocol's colour the same in every plot; TCP in
 // the path-change plots runs the kernel's default, CUBIC.
 var protocolColours = map[string]string{
-	bench.ProtocolLimpet:   svgplot.Palette[0],
-	bench.ProtocolTCPCubic: svgplot.Palette[1],
-	bench.DisruptTCP:       svgplot.Palette[1],
-	bench.ProtocolTCPBBR:   svgplot.Palette[2],
-	bench.ProtocolQuicGo:   svgplot.Palette[3],
-	bench.ProtocolTLS:      svgplot.Palette[4],
+	bench.ProtocolLimpet:       svgplot.Palette[0],
+	bench.ProtocolTCPCubic:     svgplot.Palette[1],
+	bench.DisruptTCP:           svgplot.Palette[1],
+	bench.ProtocolTCPBBR:       svgplot.Palette[2],
+	bench.ProtocolQuicGo:       svgplot.Palette[3],
+	bench.ProtocolTLS:          svgplot.Palette[4],
+	bench.DisruptLimpetSession: svgplot.Palette[5],
 }
 
 // linkLimitColour draws the link's capacity, a reference rather than a

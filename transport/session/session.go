@@ -50,10 +50,15 @@ type Session struct {
 	// a stream arrives, the session ends.
 	wake chan struct{}
 
-	streams        map[uint64]*Stream
-	opened, seen   uint64 // see endState
-	myOpen         int    // this end's streams not yet finished
-	peerOpen       int    // the peer's streams not yet finished
+	streams      map[uint64]*Stream
+	opened, seen uint64 // see endState
+	myOpen       int    // this end's streams not yet finished
+	// peerReading counts the peer's streams this end has not finished
+	// reading. The peer counts its open streams against max_streams
+	// until it has this end's RECV_DONE, so this is the count the limit
+	// binds: a stream finished here may still be open there, and the
+	// peer may have forgotten one this end still holds for writing.
+	peerReading    int
 	peerMaxStreams int
 	acceptQ        []*Stream
 	pendingOpen    []*Stream // this end's streams waiting for a carrier
@@ -664,7 +669,7 @@ func (s *Session) takeCarrier(c *transport.Stream, gen uint64) {
 			c.CancelWrite(0)
 			return
 		}
-		if s.peerOpen+int(seq-s.seen)+1 > s.cfg.MaxStreams {
+		if s.peerReading+int(seq-s.seen)+1 > s.cfg.MaxStreams {
 			s.mu.Unlock()
 			s.protocolError(fmt.Errorf("peer opened more than %d streams", s.cfg.MaxStreams))
 			return
@@ -672,7 +677,7 @@ func (s *Session) takeCarrier(c *transport.Stream, gen uint64) {
 		for ; s.seen <= seq; s.seen++ {
 			ns := newStream(s, streamID(s.seen, s.isClient))
 			s.streams[ns.id] = ns
-			s.peerOpen++
+			s.peerReading++
 			s.acceptQ = append(s.acceptQ, ns)
 		}
 		s.wakeLocked()

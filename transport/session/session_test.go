@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -215,5 +216,70 @@ func TestNoGoroutineLeftAfterClose(t *testing.T) {
 		l.tln.Close()
 		// The connections' closing periods end their sockets.
 		time.Sleep(time.Minute)
+	})
+}
+
+// TestManyStreamsAtTheLimit: 800 request streams on one connection, eight
+// at a time against a limit of four open streams each way, so that
+// OpenStream waits on the limit and carriers come and go far past the
+// transport's stream slots: every stream finishes and frees its slot,
+// and neither end ever sees the other exceed the limit.
+func TestManyStreamsAtTheLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const streams = 800
+		l := newLab(t, &Config{MaxStreams: 4})
+		defer l.close()
+		cli := l.client(&Config{MaxStreams: 4})
+		srv := l.accept()
+		ctx := context.Background()
+		go func() {
+			for {
+				s, err := srv.AcceptStream(ctx)
+				if err != nil {
+					return
+				}
+				go func() {
+					b, _ := io.ReadAll(s)
+					s.Write(bytes.ToUpper(b))
+					s.Close()
+				}()
+			}
+		}()
+		errs := make(chan error, streams)
+		sem := make(chan struct{}, 8)
+		for i := range streams {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				s, err := cli.OpenStream(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				req := []byte(fmt.Sprintf("request %d", i))
+				s.Write(req)
+				s.CloseWrite()
+				got, err := io.ReadAll(s)
+				if err == nil && !bytes.Equal(got, bytes.ToUpper(req)) {
+					err = fmt.Errorf("reply %q to %q", got, req)
+				}
+				s.Close()
+				errs <- err
+			}()
+		}
+		for range streams {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second)
+		if cs, ss := cli.Stats(), srv.Stats(); cs.Streams != 0 || ss.Streams != 0 || cs.Connections != 1 {
+			t.Errorf("client %+v, server %+v: want every stream finished on one connection", cs, ss)
+		}
+		if err := cli.Err(); err != nil {
+			t.Fatal(err)
+		}
+		cli.Close()
+		<-srv.Done()
 	})
 }

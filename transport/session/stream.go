@@ -273,6 +273,9 @@ func (st *Stream) setRecvDoneLocked(stop uint64) {
 		return
 	}
 	st.recvDone, st.stop = true, stop
+	if !st.s.mine(st.id) {
+		st.s.peerReading--
+	}
 	st.wakeLocked()
 }
 
@@ -286,8 +289,6 @@ func (st *Stream) maybeRetireLocked() {
 	delete(s.streams, st.id)
 	if s.mine(st.id) {
 		s.myOpen--
-	} else {
-		s.peerOpen--
 	}
 	if st.carrierCancel != nil {
 		// Stops the receipts; the pump, woken, sends the FIN and ends.

@@ -99,7 +99,7 @@ func FuzzPeerState(f *testing.F) {
 			st.recvDone = i%2 == 1
 			s.streams[id] = st
 		}
-		s.opened, s.seen, s.myOpen, s.peerOpen = 3, 2, 3, 2
+		s.opened, s.seen, s.myOpen, s.peerReading = 3, 2, 3, 0
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err := s.applyPeerStateLocked(w.state); err != nil {
@@ -109,8 +109,8 @@ func FuzzPeerState(f *testing.F) {
 		for _, st := range s.streams {
 			held += st.buf.len()
 		}
-		if held != s.buffered || s.myOpen < 0 || s.peerOpen < 0 {
-			t.Fatalf("after the state: %d bytes held, %d counted; open %d/%d", held, s.buffered, s.myOpen, s.peerOpen)
+		if held != s.buffered || s.myOpen < 0 || s.peerReading < 0 {
+			t.Fatalf("after the state: %d bytes held, %d counted; open %d/%d", held, s.buffered, s.myOpen, s.peerReading)
 		}
 	})
 }
