@@ -307,6 +307,12 @@ func (s *RecvStream) StopSending(code uint64) (discarded int64) {
 			s.stopSendingPending = true
 			s.stopSendingCode = code
 		}
+	case RecvResetRecvd:
+		// The peer reset it already, dropping what was buffered:
+		// nothing to ask of it, but the application will not read the
+		// reset, so the stream is done.
+		s.cancelled = true
+		return 0
 	default:
 		return 0
 	}

@@ -496,3 +496,28 @@ func TestRecvStreamStopSendingAfterAllArrived(t *testing.T) {
 		t.Fatal("STOP_SENDING for a stream read to the end")
 	}
 }
+
+// TestRecvStreamStopAfterReset: an application that stops reading a
+// stream the peer already reset, without reading the reset, finishes it:
+// nothing is asked of the peer, and the stream is done (its slot can go
+// back).
+func TestRecvStreamStopAfterReset(t *testing.T) {
+	conn := NewRecvWindow(10000, 10000)
+	r := NewRecvStream(5000, 5000)
+	mustHandle(t, r, 0, pattern(100), false, conn)
+	if err := r.HandleReset(5, 100, conn); err != nil {
+		t.Fatal(err)
+	}
+	if r.Done() {
+		t.Fatal("done before the application read the reset or stopped")
+	}
+	if n := r.StopSending(0); n != 0 {
+		t.Errorf("StopSending after the reset discarded %d bytes", n)
+	}
+	if _, ok := r.StopSendingToSend(); ok {
+		t.Error("STOP_SENDING requested for a stream the peer reset")
+	}
+	if !r.Done() {
+		t.Errorf("stream in state %v not done after the reset and StopSending", r.State())
+	}
+}

@@ -8,7 +8,10 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/limpetnet/limpet/transport/netsim"
 )
 
 // streamEnding plays one way a stream can end: the opener's half and the
@@ -247,4 +250,32 @@ func liveStreams(t *testing.T, c *Conn) int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestResetThenCancelReadFreesSlot: the peer resets a stream, and the
+// application, without reading the reset, stops reading (CancelRead or
+// Close): the stream finishes and its slot goes back, so the peer can
+// open streams without end against a limit of three.
+func TestResetThenCancelReadFreesSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cli, srv, cliNet, srvNet := impairedPairWith(t, netsim.Config{Delay: 5 * time.Millisecond}, nil, &Config{MaxIncomingStreams: 3})
+		defer func() { srv.Close(); cliNet.Close(); srvNet.Close() }()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for i := range 10 {
+			c, err := cli.OpenStream(ctx)
+			if err != nil {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			c.Write([]byte("hello"))
+			s, err := srv.AcceptStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.CancelWrite(1)
+			c.CancelRead(0)
+			time.Sleep(50 * time.Millisecond) // the RESET_STREAM arrives
+			s.Close()
+		}
+	})
 }

@@ -63,13 +63,11 @@ func (s *Session) begin(ctx context.Context, conn *transport.Conn) error {
 		return err
 	}
 	h := hello{version: protocolVersion, maxStreams: uint64(s.cfg.MaxStreams)}
-	w, err := exchangeHello(ctx, conn, ctrl, &h)
+	w, sent, err := exchangeHello(ctx, conn, ctrl, &h)
 	if err != nil {
 		return err
 	}
-	if w.maxStreams > maxStateStreams {
-		w.maxStreams = maxStateStreams
-	}
+	w.maxStreams = min(w.maxStreams, maxStreamsLimit)
 	secret, err := conn.ExportKeyingMaterial(labelResumption, w.id[:], 32)
 	if err != nil {
 		return err
@@ -77,38 +75,40 @@ func (s *Session) begin(ctx context.Context, conn *transport.Conn) error {
 	s.mu.Lock()
 	s.id, s.secret, s.clientKey = w.id, secret, s.tcfg.PrivateKey.Public()
 	s.peerMaxStreams = int(w.maxStreams)
-	gen := s.attachLocked(conn, ctrl)
+	gen := s.attachLocked(conn, ctrl, sent)
 	s.mu.Unlock()
-	s.start(conn, ctrl, gen)
+	s.start(conn, gen)
 	return nil
 }
 
 // exchangeHello sends h on a new control stream and reads the answer: a
-// welcome, or the connection closed with a refusal.
-func exchangeHello(ctx context.Context, conn *transport.Conn, ctrl *transport.Stream, h *hello) (welcome, error) {
+// welcome, or the connection closed with a refusal. sent is the bytes it
+// wrote on ctrl.
+func exchangeHello(ctx context.Context, conn *transport.Conn, ctrl *transport.Stream, h *hello) (w welcome, sent int64, err error) {
 	msg := append([]byte{preambleControl}, appendMessage(nil, msgHello, h.append(nil))...)
 	if _, err := ctrl.Write(msg); err != nil {
-		return welcome{}, refusal(conn, err)
+		return welcome{}, 0, refusal(conn, err)
 	}
+	sent = int64(len(msg))
 	ctrl.SetReadDeadline(time.Now().Add(helloTimeout))
 	stop := context.AfterFunc(ctx, func() { ctrl.SetReadDeadline(time.Now()) })
-	typ, payload, err := readMessage(ctrl)
+	typ, payload, err := readMessage(ctrl, maxControlMessage)
 	stop()
 	ctrl.SetReadDeadline(time.Time{})
 	if err != nil {
 		if ctx.Err() != nil {
-			return welcome{}, ctx.Err()
+			return welcome{}, 0, ctx.Err()
 		}
-		return welcome{}, refusal(conn, err)
+		return welcome{}, 0, refusal(conn, err)
 	}
 	if typ != msgWelcome {
-		return welcome{}, fmt.Errorf("%w: control message %#x before welcome", errProtocol, typ)
+		return welcome{}, 0, fmt.Errorf("%w: control message %#x before welcome", errProtocol, typ)
 	}
-	w, err := parseWelcome(payload)
+	w, err = parseWelcome(payload)
 	if err != nil {
-		return welcome{}, fmt.Errorf("%w: %w", errProtocol, err)
+		return welcome{}, 0, fmt.Errorf("%w: %w", errProtocol, err)
 	}
-	return w, nil
+	return w, sent, nil
 }
 
 // refusal turns a connection the server closed with a refusal code into
@@ -200,8 +200,11 @@ func (s *Session) resumeOn(ctx context.Context, conn *transport.Conn, attempt in
 		return err
 	}
 	h := hello{version: protocolVersion, resume: true, id: s.id, maxStreams: uint64(s.cfg.MaxStreams), state: s.stateForResume()}
+	if len(h.state.streams) > maxStateStreams {
+		return fmt.Errorf("%w: %d streams held, more than a resumption lists", errProtocol, len(h.state.streams))
+	}
 	copy(h.proof[:], proof)
-	w, err := exchangeHello(ctx, conn, ctrl, &h)
+	w, sent, err := exchangeHello(ctx, conn, ctrl, &h)
 	if err != nil {
 		return err
 	}
@@ -217,14 +220,21 @@ func (s *Session) resumeOn(ctx context.Context, conn *transport.Conn, attempt in
 		s.mu.Unlock()
 		return err
 	}
-	s.peerMaxStreams = int(min(w.maxStreams, maxStateStreams))
+	s.peerMaxStreams = int(min(w.maxStreams, maxStreamsLimit))
+	// The server took in this end's state before it welcomed it.
+	for _, e := range h.state.streams {
+		if st := s.streams[e.id]; st != nil && e.recvDone {
+			st.doneAcked = true
+			st.maybeRetireLocked()
+		}
+	}
 	resent := s.resentLocked()
 	outage := time.Since(s.lostAt)
-	gen := s.attachLocked(conn, ctrl)
+	gen := s.attachLocked(conn, ctrl, sent)
 	s.stats.Resumptions++
 	s.stats.BytesResent += resent
 	s.mu.Unlock()
-	s.start(conn, ctrl, gen)
+	s.start(conn, gen)
 	s.event(Event{Kind: EventResumed, Attempt: attempt, Resent: resent, Outage: outage})
 	return nil
 }

@@ -19,9 +19,9 @@ type Config struct {
 	// after a reconnect. Writes block once it is reached, as flow control
 	// blocks them (default 16 MiB).
 	MaxBuffered int64
-	// MaxStreams caps the streams the peer may have open at once in a
-	// session (default 100, at most the transport's MaxIncomingStreams
-	// minus one for the session's control stream).
+	// MaxStreams caps the peer's streams in a session that this end has
+	// not finished reading (default 100, at most 16,384, and at most the
+	// transport's MaxIncomingStreams minus one for the control stream).
 	MaxStreams int
 
 	// ReconnectMin and ReconnectMax bound the client's backoff between
@@ -69,6 +69,7 @@ func (c *Config) withDefaults() Config {
 	if d.MaxStreams <= 0 {
 		d.MaxStreams = defaultMaxStreams
 	}
+	d.MaxStreams = min(d.MaxStreams, maxStreamsLimit)
 	if d.ReconnectMin <= 0 {
 		d.ReconnectMin = defaultReconnectMin
 	}

@@ -127,7 +127,7 @@ func (l *lab) rawResume(key crypto.PrivateKey, id [idLen]byte, secret []byte, pr
 	if err != nil {
 		return err
 	}
-	_, err = exchangeHello(ctx, conn, ctrl, &h)
+	_, _, err = exchangeHello(ctx, conn, ctrl, &h)
 	return err
 }
 
@@ -147,7 +147,7 @@ func (l *lab) rawSession(key crypto.PrivateKey) ([idLen]byte, []byte, *transport
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	w, err := exchangeHello(ctx, conn, ctrl, &hello{version: protocolVersion, maxStreams: 100})
+	w, _, err := exchangeHello(ctx, conn, ctrl, &hello{version: protocolVersion, maxStreams: 100})
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -186,7 +187,7 @@ func (l *Listener) serve(conn *transport.Conn) {
 	var typ byte
 	var payload []byte
 	if err == nil && pre[0] == preambleControl {
-		typ, payload, err = readMessage(ctrl)
+		typ, payload, err = readMessage(ctrl, maxHelloLen)
 	}
 	ctrl.SetReadDeadline(time.Time{})
 	if err != nil || pre[0] != preambleControl || typ != msgHello {
@@ -217,7 +218,7 @@ func (l *Listener) begin(conn *transport.Conn, ctrl *transport.Stream, h *hello)
 	s := newSession(l.cfg, false)
 	s.listener = l
 	s.clientKey = conn.RemoteKey()
-	s.peerMaxStreams = int(min(h.maxStreams, maxStateStreams))
+	s.peerMaxStreams = int(min(h.maxStreams, maxStreamsLimit))
 	if _, err := rand.Read(s.id[:]); err != nil {
 		l.refuse(conn, RefusedBusy)
 		return
@@ -237,14 +238,15 @@ func (l *Listener) begin(conn *transport.Conn, ctrl *transport.Stream, h *hello)
 	l.sessions[s.id] = s
 	l.mu.Unlock()
 	w := welcome{id: s.id, maxStreams: uint64(l.cfg.MaxStreams)}
-	if _, err := ctrl.Write(appendMessage(nil, msgWelcome, w.append(nil))); err != nil {
+	msg := appendMessage(nil, msgWelcome, w.append(nil))
+	if _, err := ctrl.Write(msg); err != nil {
 		l.remove(s)
 		return
 	}
 	s.mu.Lock()
-	gen := s.attachLocked(conn, ctrl)
+	gen := s.attachLocked(conn, ctrl, int64(len(msg)))
 	s.mu.Unlock()
-	s.start(conn, ctrl, gen)
+	s.start(conn, gen)
 	l.mu.Lock()
 	if l.err == nil {
 		l.acceptQ = append(l.acceptQ, s)
@@ -300,27 +302,45 @@ func (l *Listener) resume(conn *transport.Conn, ctrl *transport.Stream, h *hello
 	}
 	l.unsuspend(s)
 	state := s.stateForResume()
-	w := welcome{id: s.id, maxStreams: uint64(l.cfg.MaxStreams), state: state}
-	if _, err := ctrl.Write(appendMessage(nil, msgWelcome, w.append(nil))); err != nil {
-		l.suspend(s)
+	if len(state.streams) > maxStateStreams {
+		s.protocolError(fmt.Errorf("%d streams held, more than a resumption lists", len(state.streams)))
+		conn.CloseWithError(codeProtocol, "")
 		return
 	}
+	// The client's state first, before anything can fail: once this end
+	// has read it, the client's receipts say so, and it may forget what
+	// the state told.
 	s.mu.Lock()
 	if err := s.applyPeerStateLocked(h.state); err != nil {
 		s.mu.Unlock()
 		s.protocolError(err)
 		return
 	}
-	s.peerMaxStreams = int(min(h.maxStreams, maxStateStreams))
+	s.mu.Unlock()
+	w := welcome{id: s.id, maxStreams: uint64(l.cfg.MaxStreams), state: state}
+	msg := appendMessage(nil, msgWelcome, w.append(nil))
+	if _, err := ctrl.Write(msg); err != nil {
+		l.suspend(s)
+		return
+	}
+	s.mu.Lock()
+	s.peerMaxStreams = int(min(h.maxStreams, maxStreamsLimit))
 	resent := s.resentLocked()
-	gen := s.attachLocked(conn, ctrl)
+	gen := s.attachLocked(conn, ctrl, int64(len(msg)))
+	// The welcome told the client which streams this end finished
+	// reading; they are known there once it has read the welcome.
+	for _, e := range state.streams {
+		if st := s.streams[e.id]; st != nil && e.recvDone && !st.doneAcked {
+			st.doneAckGen, st.doneAckAt = gen, int64(len(msg))
+		}
+	}
 	s.stats.Resumptions++
 	s.stats.BytesResent += resent
 	s.mu.Unlock()
 	l.mu.Lock()
 	l.stats.Resumptions++
 	l.mu.Unlock()
-	s.start(conn, ctrl, gen)
+	s.start(conn, gen)
 	s.event(Event{Kind: EventResumed, Resent: resent, Outage: time.Since(lostAt)})
 }
 
@@ -347,6 +367,16 @@ func (l *Listener) suspend(s *Session) {
 	s.suspElem = l.suspended.PushBack(s)
 	l.suspendedBytes += fp
 	s.expiry = time.AfterFunc(l.cfg.Lifetime, func() { l.expire(s) })
+	evict := l.evictLocked()
+	l.mu.Unlock()
+	for _, old := range evict {
+		old.lose(ErrEvicted)
+	}
+}
+
+// evictLocked drops the sessions suspended longest ago until the
+// suspended ones are within the limits, and returns them to be ended.
+func (l *Listener) evictLocked() []*Session {
 	var evict []*Session
 	for l.suspended.Len() > l.cfg.MaxSuspended || l.suspendedBytes > l.cfg.MaxSuspendedBytes {
 		old := l.suspended.Front().Value.(*Session)
@@ -355,6 +385,20 @@ func (l *Listener) suspend(s *Session) {
 		l.stats.Evicted++
 		evict = append(evict, old)
 	}
+	return evict
+}
+
+// grew accounts for n more bytes held by a session, if it is
+// suspended: the server application may write to it meanwhile.
+func (l *Listener) grew(s *Session, n int64) {
+	l.mu.Lock()
+	if s.suspElem == nil {
+		l.mu.Unlock()
+		return
+	}
+	s.suspFootprint += n
+	l.suspendedBytes += n
+	evict := l.evictLocked()
 	l.mu.Unlock()
 	for _, old := range evict {
 		old.lose(ErrEvicted)

@@ -36,12 +36,19 @@ type Session struct {
 	resumeMu sync.Mutex
 	// ctrlMu serialises writes to the control stream.
 	ctrlMu sync.Mutex
+	// ctrlReadMu is held across reading a control message and acting on
+	// it, so that a resumption, which waits for it, sees every message
+	// the peer was told this end read.
+	ctrlReadMu sync.Mutex
 
 	mu   sync.Mutex
 	conn *transport.Conn // nil while no connection carries the session
 	// lastConn is conn, or the last connection that carried the session.
 	lastConn *transport.Conn
-	ctrl     *transport.Stream
+	ctrl     *control
+	// ctrlConsumed is how much of what this end wrote on ctrl the peer's
+	// session has read.
+	ctrlConsumed int64
 	// gen numbers the connections: it grows when one starts or ends to
 	// carry the session, and carriers of an older generation are dead.
 	gen uint64
@@ -187,8 +194,8 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 		}
 		s.mu.Lock()
 	}
-	defer s.mu.Unlock()
 	if s.err != nil {
+		s.mu.Unlock()
 		return nil, s.err
 	}
 	st := newStream(s, streamID(s.opened, !s.isClient))
@@ -198,6 +205,11 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	if s.conn != nil {
 		s.pendingOpen = append(s.pendingOpen, st)
 		s.wakeLocked()
+	}
+	suspended := s.listener != nil && s.conn == nil
+	s.mu.Unlock()
+	if suspended {
+		s.listener.grew(s, streamFootprint)
 	}
 	return st, nil
 }
@@ -237,6 +249,7 @@ func (s *Session) Close() error { return s.CloseWithError(0, "") }
 // closes only its own end; the server forgets the session when its
 // lifetime passes.
 func (s *Session) CloseWithError(code transport.ApplicationErrorCode, reason string) error {
+	s.cancel() // ends a resumption in progress, which holds resumeMu
 	s.resumeMu.Lock()
 	defer s.resumeMu.Unlock()
 	s.mu.Lock()
@@ -391,8 +404,8 @@ func (s *Session) applyPeerStateLocked(ps endState) error {
 		e, ok := listed[id]
 		switch {
 		case ok:
-			if int64(e.readOff) > st.buf.end || int64(e.readOff) < st.buf.base {
-				return fmt.Errorf("%w: peer read stream %d to %d, outside [%d, %d]", errProtocol, id, e.readOff, st.buf.base, st.buf.end)
+			if int64(e.readOff) > st.buf.end || int64(e.readOff) < st.consumed {
+				return fmt.Errorf("%w: peer read stream %d to %d, outside [%d, %d]", errProtocol, id, e.readOff, st.consumed, st.buf.end)
 			}
 			st.onConsumedLocked(int64(e.readOff))
 			if e.recvDone {
@@ -401,14 +414,14 @@ func (s *Session) applyPeerStateLocked(ps endState) error {
 		case s.mine(id) && id>>1 >= ps.seen:
 			// The peer never heard of it: it gets all of it.
 		default:
-			// The peer finished it both ways and forgot it: it took
-			// everything this end sent, and this end has read all of
-			// what it sent.
-			if !st.recvDone {
-				return fmt.Errorf("%w: peer forgot stream %d that this end is still reading", errProtocol, id)
+			// The peer finished it both ways and forgot it, which it
+			// does only once it knows this end read its RECV_DONE and
+			// it read this end's: so this end knows how the peer
+			// finished reading, and the peer knows this end finished.
+			if !st.recvDone || !st.sendDone {
+				return fmt.Errorf("%w: peer forgot stream %d that this end has not finished", errProtocol, id)
 			}
-			st.onConsumedLocked(st.buf.end)
-			st.onPeerRecvDoneLocked(0)
+			st.doneAcked = true
 		}
 	}
 	for _, st := range s.streams {
@@ -431,6 +444,9 @@ func (s *Session) stateForResume() endState {
 		//lint:ignore SA2001 a barrier: waits for a read in progress
 		st.readMu.Unlock()
 	}
+	s.ctrlReadMu.Lock()
+	//lint:ignore SA2001 a barrier: waits for a control message being acted on
+	s.ctrlReadMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.snapshotLocked()
@@ -442,17 +458,20 @@ func (s *Session) resentLocked() int64 {
 	var n int64
 	for _, st := range s.streams {
 		if !st.hasReset && !st.sendDone {
-			n += max(0, st.wireSent-st.buf.base)
+			n += max(0, st.wireSent-st.consumed)
 		}
 	}
 	return n
 }
 
-// attachLocked makes conn carry the session. The caller starts the
+// attachLocked makes conn carry the session, with ctrl its control
+// stream on which this end has written sent bytes. The caller starts the
 // connection's goroutines with start afterwards.
-func (s *Session) attachLocked(conn *transport.Conn, ctrl *transport.Stream) uint64 {
+func (s *Session) attachLocked(conn *transport.Conn, ctrl *transport.Stream, sent int64) uint64 {
 	s.gen++
-	s.conn, s.ctrl, s.lastConn = conn, ctrl, conn
+	s.conn, s.lastConn = conn, conn
+	s.ctrl = &control{st: ctrl, gen: s.gen, sent: sent}
+	s.ctrlConsumed = 0
 	s.localAddr, s.remoteAddr = conn.LocalAddr(), conn.RemoteAddr()
 	s.pendingOpen = s.pendingOpen[:0]
 	for _, st := range s.streams {
@@ -489,49 +508,6 @@ func (s *Session) detachLocked() {
 	s.wakeLocked()
 }
 
-// start runs a connection's goroutines: the opener of this end's
-// carriers, the acceptor of the peer's, the control reader and the
-// watcher that notices the connection end. Then it repeats the stream
-// endings the peer may have missed.
-func (s *Session) start(conn *transport.Conn, ctrl *transport.Stream, gen uint64) {
-	go s.openCarriers(conn, gen)
-	go s.acceptCarriers(conn, gen)
-	go s.readControl(conn, ctrl, gen)
-	go s.watch(conn, gen)
-	s.mu.Lock()
-	var msgs []byte
-	for _, st := range s.streams {
-		if st.recvDone {
-			msgs = appendMessage(msgs, msgRecvDone, (&recvDone{id: st.id, stop: st.stop}).append(nil))
-		}
-		if st.hasReset && !st.sendDone {
-			msgs = appendMessage(msgs, msgReset, (&reset{id: st.id, code: st.resetCode}).append(nil))
-		}
-	}
-	s.mu.Unlock()
-	if len(msgs) > 0 {
-		s.writeControl(ctrl, msgs)
-	}
-}
-
-// writeControl writes framed messages to a control stream; a failure
-// means the connection is ending, which the watcher handles.
-func (s *Session) writeControl(ctrl *transport.Stream, msgs []byte) {
-	s.ctrlMu.Lock()
-	defer s.ctrlMu.Unlock()
-	ctrl.Write(msgs)
-}
-
-// sendControl writes one message to the current control stream, if any.
-func (s *Session) sendControl(typ byte, payload []byte) {
-	s.mu.Lock()
-	ctrl := s.ctrl
-	s.mu.Unlock()
-	if ctrl != nil {
-		s.writeControl(ctrl, appendMessage(nil, typ, payload))
-	}
-}
-
 // watch waits for the connection to end.
 func (s *Session) watch(conn *transport.Conn, gen uint64) {
 	<-conn.Done()
@@ -561,7 +537,15 @@ func (s *Session) connLost(conn *transport.Conn, gen uint64, cause error) {
 	if s.isClient {
 		go s.reconnect()
 	} else if s.listener != nil {
-		s.listener.suspend(s)
+		// A resumption may have carried the session on meanwhile.
+		s.resumeMu.Lock()
+		s.mu.Lock()
+		idle := s.conn == nil && s.err == nil
+		s.mu.Unlock()
+		if idle {
+			s.listener.suspend(s)
+		}
+		s.resumeMu.Unlock()
 	}
 }
 
@@ -659,79 +643,18 @@ func (s *Session) takeCarrier(c *transport.Stream, gen uint64) {
 		s.protocolError(fmt.Errorf("peer opened a carrier for this end's stream %d", id))
 		return
 	}
-	st := s.streams[id]
+	st, err := s.streamForPeerLocked(id)
 	if st == nil {
-		seq := id >> 1
-		if seq < s.seen {
-			// Finished and forgotten here; the peer will learn so.
-			s.mu.Unlock()
-			c.CancelRead(0)
-			c.CancelWrite(0)
-			return
+		s.mu.Unlock()
+		c.CancelRead(0)
+		c.CancelWrite(0)
+		if err != nil {
+			s.protocolError(err)
 		}
-		if s.peerReading+int(seq-s.seen)+1 > s.cfg.MaxStreams {
-			s.mu.Unlock()
-			s.protocolError(fmt.Errorf("peer opened more than %d streams", s.cfg.MaxStreams))
-			return
-		}
-		for ; s.seen <= seq; s.seen++ {
-			ns := newStream(s, streamID(s.seen, s.isClient))
-			s.streams[ns.id] = ns
-			s.peerReading++
-			s.acceptQ = append(s.acceptQ, ns)
-		}
-		s.wakeLocked()
-		st = s.streams[id]
+		return
 	}
 	s.mu.Unlock()
 	st.attach(c, gen, 0)
-}
-
-// readControl reads the peer's control messages on one connection.
-func (s *Session) readControl(conn *transport.Conn, ctrl *transport.Stream, gen uint64) {
-	for {
-		typ, payload, err := readMessage(ctrl)
-		if err != nil {
-			if errors.Is(err, errMalformed) {
-				s.protocolError(err)
-			}
-			return
-		}
-		switch typ {
-		case msgRecvDone:
-			m, err := parseRecvDone(payload)
-			if err != nil {
-				s.protocolError(err)
-				return
-			}
-			s.mu.Lock()
-			if st := s.streams[m.id]; st != nil && s.gen == gen {
-				st.onPeerRecvDoneLocked(m.stop)
-				st.maybeRetireLocked()
-			}
-			s.mu.Unlock()
-		case msgReset:
-			m, err := parseReset(payload)
-			if err != nil {
-				s.protocolError(err)
-				return
-			}
-			s.mu.Lock()
-			st := s.streams[m.id]
-			if st != nil && s.gen == gen && !st.recvDone {
-				st.recvErr = &transport.StreamError{StreamID: transport.StreamID(st.id), Code: transport.ApplicationErrorCode(m.code), Remote: true}
-				st.setRecvDoneLocked(0)
-				st.maybeRetireLocked()
-			}
-			s.mu.Unlock()
-			if st != nil {
-				s.sendControl(msgRecvDone, (&recvDone{id: m.id}).append(nil))
-			}
-		default:
-			s.protocolError(fmt.Errorf("control message type %#x", typ))
-			return
-		}
-	}
 }
 
 // Stats are a session's counters.

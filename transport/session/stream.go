@@ -49,6 +49,7 @@ type Stream struct {
 	lastCarrier *transport.Stream
 
 	buf          sendBuffer // written, not yet read by the peer application
+	consumed     int64      // bytes the peer application has read (delivery receipts)
 	sent         int64      // highest offset handed to a carrier
 	wireSent     int64      // highest offset an ended carrier had put on the wire
 	acked        int64      // highest offset a carrier's peer acknowledged
@@ -63,6 +64,13 @@ type Stream struct {
 	recvErr  error
 	recvDone bool
 	stop     uint64 // 0, or 1 + the code this end stopped reading with
+	// doneAcked says the peer's session has read that this end finished
+	// reading: its RECV_DONE, or a state that listed it, at offset
+	// doneAckAt of connection doneAckGen's control stream. Only then may
+	// the stream be forgotten, or the peer could not learn how it ended.
+	doneAcked  bool
+	doneAckGen uint64
+	doneAckAt  int64
 
 	readClosed, writeClosed bool
 	retired                 bool
@@ -106,11 +114,13 @@ func (st *Stream) attach(c *transport.Stream, gen uint64, hdrLen int64) {
 	ctx, cancel := context.WithCancel(connCtx)
 	st.carrier, st.carrierGen, st.carrierCancel = c, gen, cancel
 	st.carrierFailed = false
-	st.carrierBase, st.carrierHdr = st.buf.base, hdrLen
+	// The carrier's data starts where the peer application stopped
+	// reading (after a reset there is none).
+	st.carrierBase, st.carrierHdr = st.consumed, hdrLen
 	if !st.readDeadlineT.IsZero() {
 		c.SetReadDeadline(st.readDeadlineT)
 	}
-	base := st.buf.base
+	base := st.carrierBase
 	recvDone := st.recvDone
 	st.wakeLocked()
 	s.mu.Unlock()
@@ -237,10 +247,11 @@ func (st *Stream) receipts(ctx context.Context, c *transport.Stream, gen uint64,
 // onConsumedLocked records that the peer application has read the
 // stream up to off.
 func (st *Stream) onConsumedLocked(off int64) {
-	if off <= st.buf.base {
+	if off <= st.consumed {
 		return
 	}
 	s := st.s
+	st.consumed = off
 	s.buffered -= st.buf.trim(off)
 	st.acked = max(st.acked, off)
 	st.sent = max(st.sent, off)
@@ -279,9 +290,20 @@ func (st *Stream) setRecvDoneLocked(stop uint64) {
 	st.wakeLocked()
 }
 
-// maybeRetireLocked forgets a stream finished in both directions.
+// checkDoneAckedLocked notes that the peer has read this end's
+// RECV_DONE, if the control stream's receipts say so.
+func (st *Stream) checkDoneAckedLocked() {
+	s := st.s
+	if st.recvDone && !st.doneAcked && st.doneAckGen == s.gen && st.doneAckGen != 0 && s.ctrlConsumed >= st.doneAckAt {
+		st.doneAcked = true
+		st.maybeRetireLocked()
+	}
+}
+
+// maybeRetireLocked forgets a stream finished in both directions, once
+// the peer knows this end finished reading.
 func (st *Stream) maybeRetireLocked() {
-	if st.retired || !st.recvDone || !st.sendDone {
+	if st.retired || !st.recvDone || !st.sendDone || !st.doneAcked {
 		return
 	}
 	s := st.s
@@ -303,9 +325,9 @@ func (st *Stream) deliveryLocked() StreamDelivery {
 	return StreamDelivery{
 		StreamID: st.id,
 		Written:  st.buf.end,
-		Sent:     max(st.wireSent, st.buf.base),
-		Acked:    max(st.acked, st.buf.base),
-		Consumed: st.buf.base,
+		Sent:     max(st.wireSent, st.acked, st.consumed),
+		Acked:    max(st.acked, st.consumed),
+		Consumed: st.consumed,
 		Received: st.readOff,
 	}
 }
@@ -322,6 +344,9 @@ func (st *Stream) deliveryErrorLocked(cause error) error {
 // session's error once it has ended.
 func (st *Stream) Read(p []byte) (int, error) {
 	s := st.s
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
 		if deadline.IsClosed(st.readDeadline.Wait()) {
 			return 0, errDeadline
@@ -360,10 +385,6 @@ func (st *Stream) Read(p []byte) (int, error) {
 			continue
 		}
 		s.mu.Unlock()
-		if len(p) == 0 {
-			st.readMu.Unlock()
-			return 0, nil
-		}
 		n, err := c.Read(p)
 		s.mu.Lock()
 		st.readOff += int64(n)
@@ -387,7 +408,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 		s.mu.Unlock()
 		st.readMu.Unlock()
 		if eof {
-			s.sendControl(msgRecvDone, (&recvDone{id: st.id}).append(nil))
+			s.sendRecvDone(st)
 			return n, io.EOF
 		}
 		if n > 0 || err != nil {
@@ -426,7 +447,11 @@ func (st *Stream) Write(p []byte) (int, error) {
 		st.buf.append(p[:n])
 		s.buffered += int64(n)
 		st.wakeLocked()
+		suspended := s.listener != nil && s.conn == nil
 		s.mu.Unlock()
+		if suspended {
+			s.listener.grew(s, int64(n))
+		}
 		p = p[n:]
 		written += n
 	}
@@ -441,6 +466,9 @@ func (st *Stream) writeErrLocked() error {
 		return st.deliveryErrorLocked(st.sendErr)
 	case st.s.err != nil:
 		return st.deliveryErrorLocked(st.s.err)
+	case st.sendDone:
+		// The peer finished reading; nothing more would reach it.
+		return st.deliveryErrorLocked(ErrStreamClosed)
 	}
 	return nil
 }
@@ -482,12 +510,26 @@ func (st *Stream) CancelWrite(code transport.ApplicationErrorCode) {
 		s.mu.Unlock()
 		return
 	}
+	code = clampCode(code)
 	st.hasReset, st.resetCode = true, uint64(code)
 	s.buffered -= st.buf.reset()
+	c := st.carrier
 	st.wakeLocked()
 	s.wakeLocked()
 	s.mu.Unlock()
+	if c != nil {
+		// At once, not by the pump, which may be blocked writing.
+		c.CancelWrite(code)
+	}
 	s.sendControl(msgReset, (&reset{id: st.id, code: uint64(code)}).append(nil))
+}
+
+// maxCode is the largest application error code a session carries: a
+// varint holds less than 2^62, and a stop code is sent plus one.
+const maxCode = 1<<62 - 2
+
+func clampCode(c transport.ApplicationErrorCode) transport.ApplicationErrorCode {
+	return min(c, maxCode)
 }
 
 // CancelRead stops reading with code: the peer's writes fail with a
@@ -501,14 +543,14 @@ func (st *Stream) CancelRead(code transport.ApplicationErrorCode) {
 		s.mu.Unlock()
 		return
 	}
+	code = clampCode(code)
 	st.setRecvDoneLocked(uint64(code) + 1)
 	c := st.carrier
-	st.maybeRetireLocked()
 	s.mu.Unlock()
 	if c != nil {
 		c.CancelRead(code)
 	}
-	s.sendControl(msgRecvDone, (&recvDone{id: st.id, stop: uint64(code) + 1}).append(nil))
+	s.sendRecvDone(st)
 }
 
 // Consumed is how many bytes of this stream the peer application has
@@ -516,7 +558,7 @@ func (st *Stream) CancelRead(code transport.ApplicationErrorCode) {
 func (st *Stream) Consumed() int64 {
 	st.s.mu.Lock()
 	defer st.s.mu.Unlock()
-	return st.buf.base
+	return st.consumed
 }
 
 // WaitConsumed blocks until the peer application has read at least n
@@ -527,7 +569,7 @@ func (st *Stream) WaitConsumed(ctx context.Context, n int64) error {
 	s := st.s
 	for {
 		s.mu.Lock()
-		if st.buf.base >= n {
+		if st.consumed >= n {
 			s.mu.Unlock()
 			return nil
 		}
@@ -535,7 +577,8 @@ func (st *Stream) WaitConsumed(ctx context.Context, n int64) error {
 		if err == nil {
 			err = s.err
 		}
-		if err == nil && st.hasReset {
+		if err == nil && (st.hasReset || st.sendDone) {
+			// Reset, or the peer finished reading short of n.
 			err = ErrStreamClosed
 		}
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // The session protocol runs over ordinary limpet streams
@@ -27,9 +28,19 @@ const (
 	msgReset    byte = 0x04 // either way: this side abandoned sending on a stream
 )
 
-// maxControlMessage bounds a control message. A state lists at most
-// 2 × MaxStreams streams of at most 27 bytes each.
-const maxControlMessage = 1 << 20
+// maxControlMessage bounds a control message, maxStateStreams the
+// streams one state lists (each at most 27 bytes), and maxStreamsLimit
+// the max_streams an end grants or takes (docs/PROTOCOL.md section 13.2).
+const (
+	maxControlMessage = 1 << 20
+	maxStateStreams   = 1 << 15
+	maxStreamsLimit   = 1 << 14
+)
+
+// maxHelloLen bounds the hello a server reads before it knows the
+// client: a resumption lists at most the streams the server allows the
+// client plus those it opened itself.
+const maxHelloLen = 64 + 2*maxStreamsLimit*27
 
 // protocolVersion is the session protocol's version, carried in hello.
 const protocolVersion = 1
@@ -159,10 +170,6 @@ func (r *reader) end() error {
 	return r.err
 }
 
-// maxStateStreams bounds the streams one state may list, whatever the
-// message length allows.
-const maxStateStreams = 1 << 16
-
 func (s *endState) append(b []byte) []byte {
 	b = appendVarint(b, s.opened)
 	b = appendVarint(b, s.seen)
@@ -291,8 +298,9 @@ func appendMessage(b []byte, typ byte, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// readMessage reads one control message.
-func readMessage(r io.Reader) (typ byte, payload []byte, err error) {
+// readMessage reads one control message of at most limit bytes, growing
+// its buffer only as the bytes arrive.
+func readMessage(r io.Reader, limit int) (typ byte, payload []byte, err error) {
 	var hdr [9]byte
 	if _, err := io.ReadFull(r, hdr[:2]); err != nil {
 		return 0, nil, err
@@ -306,15 +314,21 @@ func readMessage(r io.Reader) (typ byte, payload []byte, err error) {
 	}
 	lr := reader{b: hdr[1 : 1+n]}
 	length := lr.varint("length")
-	if length > maxControlMessage {
+	if length > uint64(limit) {
 		return 0, nil, fmt.Errorf("%w: %d-byte message", errMalformed, length)
 	}
-	payload = make([]byte, length)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	payload = make([]byte, 0, min(length, 4096))
+	for uint64(len(payload)) < length {
+		chunk := min(length-uint64(len(payload)), 64<<10)
+		payload = slices.Grow(payload, int(chunk))
+		n, err := io.ReadFull(r, payload[len(payload):len(payload)+int(chunk)])
+		payload = payload[:len(payload)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, nil, err
 		}
-		return 0, nil, err
 	}
 	return typ, payload, nil
 }

@@ -33,7 +33,7 @@ func FuzzControlMessage(f *testing.F) {
 		f.Add(m)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		typ, payload, err := readMessage(bytes.NewReader(b))
+		typ, payload, err := readMessage(bytes.NewReader(b), maxControlMessage)
 		if err != nil {
 			return
 		}
@@ -72,7 +72,7 @@ func FuzzControlMessage(f *testing.F) {
 		}
 		// Varints may have been sent longer than needed; the
 		// re-encoding is minimal, so compare by parsing it.
-		if _, p2, err := readMessage(bytes.NewReader(appendMessage(nil, typ, again))); err != nil || len(p2) > len(payload) {
+		if _, p2, err := readMessage(bytes.NewReader(appendMessage(nil, typ, again)), maxControlMessage); err != nil || len(p2) > len(payload) {
 			t.Fatalf("type %#x: re-encoded payload %x longer than %x or unreadable: %v", typ, p2, payload, err)
 		}
 	})
