@@ -115,10 +115,15 @@ func runLabRow(ctx context.Context, p *MatrixPlan, lab *netlab.Lab, path PathSpe
 	case path.Disruption == nil:
 		res = measurePath(ctx, p, path, LabNetwork(lab, path.Name))
 	default:
-		for rep := range p.Reps {
+		reps := p.Reps
+		if path.Disruption.Blackout > time.Minute {
+			// Minutes per run, and the outcome hardly varies.
+			reps = 1
+		}
+		for rep := range reps {
 			for _, proto := range path.Disruption.protocols() {
 				r := RunDisruption(ctx, lab, proto, *path.Disruption)
-				p.progress("%s: [%d/%d] %s: %s, %s in %.1f s", path.Name, rep+1, p.Reps, proto, r.Outcome(), formatMiB(r.Bytes), r.Seconds)
+				p.progress("%s: [%d/%d] %s: %s, %s in %.1f s", path.Name, rep+1, reps, proto, r.Outcome(), formatMiB(r.Bytes), r.Seconds)
 				res.Disruptions = append(res.Disruptions, r)
 			}
 		}

@@ -2,9 +2,10 @@ package bench
 
 import (
 	"fmt"
-	"github.com/limpetnet/limpet/bench/svgplot"
 	"strings"
 	"time"
+
+	"github.com/limpetnet/limpet/bench/svgplot"
 )
 
 // Protocols a DisruptionScenario can run.

@@ -11,7 +11,7 @@
 // By default it runs the standard matrix, a few minutes: loopback, a clean
 // and a 1 %-loss path at RTT 50 ms, and a NAT rebinding. -full runs every
 // row with larger transfers and three repetitions (about an hour and a
-// quarter); -quick is a smoke run of under a minute. -full -rows TEXT runs
+// half; the 90 s outage rows run once); -quick is a smoke run of under a minute. -full -rows TEXT runs
 // the full matrix's rows whose name contains TEXT, such as "MTU" (the path
 // MTU rows) or "CoDel", or any of several texts separated by "|".
 //
@@ -107,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Var(&bulkSize, "bulk", "bytes per bulk run on emulated paths (stopped at -cap on slow paths)")
 	bulkCap := fs.Duration("cap", defaultBulkCap, "time cap on an emulated bulk run; a capped run reports the goodput so far")
 	reps := fs.Int("reps", defaultReps, "runs per protocol and transfer, alternating protocols; tables show the median")
-	full := fs.Bool("full", false, "every row of the matrix, about an hour and a quarter: -matrix full -bulk 100MiB -cap 20s -reps 3")
+	full := fs.Bool("full", false, "every row of the matrix, about an hour and a half: -matrix full -bulk 100MiB -cap 20s -reps 3")
 	quick := fs.Bool("quick", false, "smoke run of every kind of row, under a minute: -matrix quick -size 128MiB -bulk 16MiB -cap 5s -reps 1")
 	matrix := fs.String("matrix", "standard", "which rows: standard, full, quick or loopback")
 	rows := fs.String("rows", "", "run only the rows whose name contains this text (or one of several, separated by |)")
