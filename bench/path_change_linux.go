@@ -262,19 +262,8 @@ func limpetDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet
 	var client atomic.Pointer[transport.Conn]
 	return disruptionEnds{
 		send: func(ctx context.Context, size int64) ([sha256.Size]byte, error) {
-			// A wildcard, unconnected socket: after an address change the
-			// kernel sends from the new address (see netlab's package doc).
-			wildcard := netip.IPv4Unspecified()
-			if addr.Addr().Is6() {
-				wildcard = netip.IPv6Unspecified()
-			}
-			sock, err := lab.ListenUDP(netlab.Client, netip.AddrPortFrom(wildcard, 0))
+			bind, err := clientBind(lab, addr)
 			if err != nil {
-				return [sha256.Size]byte{}, err
-			}
-			bind, err := transport.NewUDPBind(sock)
-			if err != nil {
-				sock.Close()
 				return [sha256.Size]byte{}, err
 			}
 			conn, err := transport.DialBind(ctx, bind, addr, &transport.Config{ServerKey: key.Public(), QLogLogger: qlogLogger()})
@@ -287,14 +276,7 @@ func limpetDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet
 			if err != nil {
 				return [sha256.Size]byte{}, err
 			}
-			sum, err := writeSeeded(s, size)
-			if err == nil {
-				err = s.CloseWrite()
-			}
-			if err == nil {
-				err = s.WaitConsumed(ctx, size)
-			}
-			return sum, err
+			return sendConsumed(ctx, s, size)
 		},
 		receive: func(ctx context.Context, size int64, p *progressLog) (int64, [sha256.Size]byte, error) {
 			conn, err := ln.Accept(ctx)
@@ -329,6 +311,46 @@ func limpetDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *closerSet
 			return nil
 		},
 	}, nil
+}
+
+// clientBind is a wildcard, unconnected socket in the client namespace,
+// of addr's family: after an address change the kernel sends from the
+// new address (see netlab's package doc).
+func clientBind(lab *netlab.Lab, addr netip.AddrPort) (transport.Bind, error) {
+	wildcard := netip.IPv4Unspecified()
+	if addr.Addr().Is6() {
+		wildcard = netip.IPv6Unspecified()
+	}
+	sock, err := lab.ListenUDP(netlab.Client, netip.AddrPortFrom(wildcard, 0))
+	if err != nil {
+		return nil, err
+	}
+	bind, err := transport.NewUDPBind(sock)
+	if err != nil {
+		sock.Close()
+	}
+	return bind, err
+}
+
+// receiptWriter is a stream with delivery receipts.
+type receiptWriter interface {
+	io.Writer
+	CloseWrite() error
+	WaitConsumed(ctx context.Context, n int64) error
+}
+
+// sendConsumed writes size seeded bytes on w, half-closes it and waits
+// until the peer application has read them all; it returns their
+// SHA-256.
+func sendConsumed(ctx context.Context, w receiptWriter, size int64) ([sha256.Size]byte, error) {
+	sum, err := writeSeeded(w, size)
+	if err == nil {
+		err = w.CloseWrite()
+	}
+	if err == nil {
+		err = w.WaitConsumed(ctx, size)
+	}
+	return sum, err
 }
 
 // writeSeeded writes size pseudo-random bytes (a fixed seed: both ends can

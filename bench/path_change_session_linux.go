@@ -49,17 +49,8 @@ func limpetSessionDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *cl
 		resumes []lsession.Event
 	)
 	dial := func(ctx context.Context, tc *transport.Config) (*transport.Conn, error) {
-		wildcard := netip.IPv4Unspecified()
-		if addr.Addr().Is6() {
-			wildcard = netip.IPv6Unspecified()
-		}
-		sock, err := lab.ListenUDP(netlab.Client, netip.AddrPortFrom(wildcard, 0))
+		bind, err := clientBind(lab, addr)
 		if err != nil {
-			return nil, err
-		}
-		bind, err := transport.NewUDPBind(sock)
-		if err != nil {
-			sock.Close()
 			return nil, err
 		}
 		conn, err := transport.DialBind(ctx, bind, addr, tc)
@@ -89,14 +80,7 @@ func limpetSessionDisruptionEnds(lab *netlab.Lab, server netip.Addr, closers *cl
 			if err != nil {
 				return [sha256.Size]byte{}, err
 			}
-			sum, err := writeSeeded(st, size)
-			if err == nil {
-				err = st.CloseWrite()
-			}
-			if err == nil {
-				err = st.WaitConsumed(ctx, size)
-			}
-			return sum, err
+			return sendConsumed(ctx, st, size)
 		},
 		receive: func(ctx context.Context, size int64, p *progressLog) (int64, [sha256.Size]byte, error) {
 			s, err := ln.Accept(ctx)

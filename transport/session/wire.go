@@ -1,11 +1,12 @@
 package session
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/limpetnet/limpet/packet"
 )
 
 // The session protocol runs over ordinary limpet streams
@@ -104,19 +105,6 @@ type reset struct {
 	code uint64
 }
 
-func appendVarint(b []byte, v uint64) []byte {
-	switch {
-	case v < 1<<6:
-		return append(b, byte(v))
-	case v < 1<<14:
-		return binary.BigEndian.AppendUint16(b, uint16(v)|0x4000)
-	case v < 1<<30:
-		return binary.BigEndian.AppendUint32(b, uint32(v)|0x8000_0000)
-	default:
-		return binary.BigEndian.AppendUint64(b, v|0xc000_0000_0000_0000)
-	}
-}
-
 // reader parses a payload; the first error sticks.
 type reader struct {
 	b   []byte
@@ -131,18 +119,10 @@ func (r *reader) fail(what string) {
 }
 
 func (r *reader) varint(what string) uint64 {
-	if len(r.b) == 0 {
+	v, n, err := packet.ParseVarint(r.b)
+	if err != nil {
 		r.fail(what)
 		return 0
-	}
-	n := 1 << (r.b[0] >> 6)
-	if len(r.b) < n {
-		r.fail(what)
-		return 0
-	}
-	v := uint64(r.b[0] & 0x3f)
-	for _, c := range r.b[1:n] {
-		v = v<<8 | uint64(c)
 	}
 	r.b = r.b[n:]
 	return v
@@ -171,18 +151,18 @@ func (r *reader) end() error {
 }
 
 func (s *endState) append(b []byte) []byte {
-	b = appendVarint(b, s.opened)
-	b = appendVarint(b, s.seen)
-	b = appendVarint(b, uint64(len(s.streams)))
+	b = packet.AppendVarint(b, s.opened)
+	b = packet.AppendVarint(b, s.seen)
+	b = packet.AppendVarint(b, uint64(len(s.streams)))
 	for _, st := range s.streams {
-		b = appendVarint(b, st.id)
-		b = appendVarint(b, st.readOff)
+		b = packet.AppendVarint(b, st.id)
+		b = packet.AppendVarint(b, st.readOff)
 		flags := byte(0)
 		if st.recvDone {
 			flags = 1
 		}
 		b = append(b, flags)
-		b = appendVarint(b, st.stop)
+		b = packet.AppendVarint(b, st.stop)
 	}
 	return b
 }
@@ -220,13 +200,13 @@ func (s *endState) parse(r *reader) {
 }
 
 func (h *hello) append(b []byte) []byte {
-	b = appendVarint(b, h.version)
+	b = packet.AppendVarint(b, h.version)
 	if !h.resume {
 		b = append(b, 0)
-		return appendVarint(b, h.maxStreams)
+		return packet.AppendVarint(b, h.maxStreams)
 	}
 	b = append(b, 1)
-	b = appendVarint(b, h.maxStreams)
+	b = packet.AppendVarint(b, h.maxStreams)
 	b = append(b, h.id[:]...)
 	b = append(b, h.proof[:]...)
 	return h.state.append(b)
@@ -256,7 +236,7 @@ func parseHello(p []byte) (hello, error) {
 
 func (w *welcome) append(b []byte) []byte {
 	b = append(b, w.id[:]...)
-	b = appendVarint(b, w.maxStreams)
+	b = packet.AppendVarint(b, w.maxStreams)
 	return w.state.append(b)
 }
 
@@ -270,7 +250,7 @@ func parseWelcome(p []byte) (welcome, error) {
 }
 
 func (d *recvDone) append(b []byte) []byte {
-	return appendVarint(appendVarint(b, d.id), d.stop)
+	return packet.AppendVarint(packet.AppendVarint(b, d.id), d.stop)
 }
 
 func parseRecvDone(p []byte) (recvDone, error) {
@@ -281,7 +261,7 @@ func parseRecvDone(p []byte) (recvDone, error) {
 }
 
 func (m *reset) append(b []byte) []byte {
-	return appendVarint(appendVarint(b, m.id), m.code)
+	return packet.AppendVarint(packet.AppendVarint(b, m.id), m.code)
 }
 
 func parseReset(p []byte) (reset, error) {
@@ -294,7 +274,7 @@ func parseReset(p []byte) (reset, error) {
 // appendMessage frames one control message.
 func appendMessage(b []byte, typ byte, payload []byte) []byte {
 	b = append(b, typ)
-	b = appendVarint(b, uint64(len(payload)))
+	b = packet.AppendVarint(b, uint64(len(payload)))
 	return append(b, payload...)
 }
 
