@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"weak"
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/transport"
@@ -307,4 +308,43 @@ func heapInUse() int64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapAlloc)
+}
+
+// TestSuspendedSessionReleasesConnection: a suspended session keeps its
+// state, not its dead connection (whose buffers are tens of kilobytes):
+// once the connection has ended, nothing holds it.
+func TestSuspendedSessionReleasesConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLab(t, nil)
+		defer l.close()
+		cli := l.client(nil)
+		srv := l.accept()
+		st, _ := cli.OpenStream(context.Background())
+		st.Write([]byte("hello"))
+		ss, err := srv.AcceptStream(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.ReadFull(ss, make([]byte, 5))
+		srv.mu.Lock()
+		conn := weak.Make(srv.conn)
+		srv.mu.Unlock()
+		l.blackout(true)
+		time.Sleep(90 * time.Second)
+		if st := l.ln.Stats(); st.Suspended != 1 {
+			t.Fatalf("listener stats %+v, want the session suspended", st)
+		}
+		runtime.GC()
+		if conn.Value() != nil {
+			t.Error("the suspended session still holds its dead connection")
+		}
+		l.blackout(false)
+		st.Write([]byte(" again"))
+		got := make([]byte, 6)
+		if _, err := io.ReadFull(ss, got); err != nil || string(got) != " again" {
+			t.Fatalf("after the resumption: %q, %v", got, err)
+		}
+		cli.Close()
+		<-srv.Done()
+	})
 }

@@ -43,8 +43,10 @@ type Session struct {
 
 	mu   sync.Mutex
 	conn *transport.Conn // nil while no connection carries the session
-	// lastConn is conn, or the last connection that carried the session.
-	lastConn *transport.Conn
+	// lastStats are the statistics of the last connection that carried
+	// the session, kept when it ends (not the connection, whose buffers
+	// a suspended session must not hold).
+	lastStats transport.ConnStats
 	ctrl     *control
 	// ctrlConsumed is how much of what this end wrote on ctrl the peer's
 	// session has read.
@@ -144,10 +146,10 @@ func (s *Session) RemoteKey() crypto.PublicKey {
 // session now, or carried it last.
 func (s *Session) ConnStats() transport.ConnStats {
 	s.mu.Lock()
-	c := s.lastConn
+	c, last := s.conn, s.lastStats
 	s.mu.Unlock()
 	if c == nil {
-		return transport.ConnStats{}
+		return last
 	}
 	return c.Stats()
 }
@@ -469,7 +471,7 @@ func (s *Session) resentLocked() int64 {
 // connection's goroutines with start afterwards.
 func (s *Session) attachLocked(conn *transport.Conn, ctrl *transport.Stream, sent int64) uint64 {
 	s.gen++
-	s.conn, s.lastConn = conn, conn
+	s.conn = conn
 	s.ctrl = &control{st: ctrl, gen: s.gen, sent: sent}
 	s.ctrlConsumed = 0
 	s.localAddr, s.remoteAddr = conn.LocalAddr(), conn.RemoteAddr()
@@ -499,6 +501,7 @@ func (s *Session) detachLocked() {
 		return
 	}
 	s.gen++
+	s.lastStats = s.conn.Stats()
 	s.conn, s.ctrl = nil, nil
 	s.pendingOpen = nil
 	s.lostAt = time.Now()
