@@ -47,7 +47,7 @@ type Session struct {
 	// the session, kept when it ends (not the connection, whose buffers
 	// a suspended session must not hold).
 	lastStats transport.ConnStats
-	ctrl     *control
+	ctrl      *control
 	// ctrlConsumed is how much of what this end wrote on ctrl the peer's
 	// session has read.
 	ctrlConsumed int64
