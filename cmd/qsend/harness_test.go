@@ -184,6 +184,8 @@ type jsonSummary struct {
 	Migrations         uint64  `json:"migrations"`
 	FECRepairPackets   uint64  `json:"fec_repair_packets"`
 	FECRebuiltPackets  uint64  `json:"fec_rebuilt_packets"`
+	Reconnections      int     `json:"reconnections"`
+	ResentBytes        int64   `json:"resent_bytes"`
 	Bottleneck         *struct {
 		Limited       map[string]float64 `json:"limited"`
 		LossRate      float64            `json:"loss_rate"`

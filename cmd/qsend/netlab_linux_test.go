@@ -213,6 +213,9 @@ func TestOutageLongerThanIdleTimeout(t *testing.T) {
 			if sum.BytesSentThisRun != size || sum.ResumedBytes != 0 {
 				t.Errorf("sent %d bytes of file data, resumed %d; want the whole file once, in one run", sum.BytesSentThisRun, sum.ResumedBytes)
 			}
+			if sum.Reconnections != 1 || sum.ResentBytes <= 0 || sum.ResentBytes > 16<<20 {
+				t.Errorf("summary: %d reconnections, %d bytes resent; want 1 and at most a 16 MiB window", sum.Reconnections, sum.ResentBytes)
+			}
 			resumed := ""
 			for _, l := range strings.Split(res.stderr, "\n") {
 				if strings.Contains(l, "resumed after") {

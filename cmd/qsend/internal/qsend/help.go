@@ -133,8 +133,9 @@ Options:
                    resumed_bytes, delivered_bytes, seconds,
                    goodput_mbytes_per_s (10^6 bytes/s of new data),
                    retransmitted_bytes, migrations, fec_repair_packets
-                   if any, with --stats bottleneck, and error
-                   on failure
+                   if any, reconnections and resent_bytes if the path
+                   was lost, with --stats bottleneck, and error on
+                   failure
   --quiet          no progress display
   --verbose        a line for every file sent
   --stats          at the end, report what limited the transfer: the share

@@ -349,6 +349,8 @@ func (s *session) report(total int64) {
 		Migrations:         stats.Migrations,
 		FECRebuiltPackets:  stats.FECRecovered,
 	}
+	ss := s.conn.Stats()
+	sum.Reconnections, sum.ResentBytes = ss.Resumptions, ss.BytesResent
 	sum.setGoodput(s.received.Load(), elapsed)
 	if s.r.cfg.Stats {
 		r := transport.NewBottleneckReport(transport.ConnStats{}, stats)

@@ -385,6 +385,8 @@ func (s *sendSession) finish(start time.Time, stats transport.ConnStats, runErr 
 		Migrations:         stats.Migrations,
 		FECRepairPackets:   stats.FECRepairSent,
 	}
+	ss := s.conn.Stats()
+	sum.Reconnections, sum.ResentBytes = ss.Resumptions, ss.BytesResent
 	sum.setGoodput(s.newBytes.Load(), elapsed)
 	if s.cfg.Stats {
 		r := transport.NewBottleneckReport(transport.ConnStats{}, stats)

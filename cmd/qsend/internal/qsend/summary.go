@@ -45,6 +45,13 @@ type Summary struct {
 	// knows: most are rebuilt before the sender would call them lost).
 	FECRepairPackets  uint64 `json:"fec_repair_packets,omitempty"`
 	FECRebuiltPackets uint64 `json:"fec_rebuilt_packets,omitempty"`
+	// Reconnections counts the times the transfer went on over a new
+	// connection after losing one (an outage, a new address), and
+	// ResentBytes the data it sent again for that: sent before, not read
+	// by the receiver when the connection died. The transport figures
+	// above are the last connection's.
+	Reconnections int   `json:"reconnections,omitempty"`
+	ResentBytes   int64 `json:"resent_bytes,omitempty"`
 	// Bottleneck is the connection's bottleneck report, with --stats.
 	Bottleneck *BottleneckSummary `json:"bottleneck,omitempty"`
 	// Error is why the transfer failed; empty on success.
