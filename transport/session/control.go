@@ -33,7 +33,7 @@ func (s *Session) start(conn *transport.Conn, gen uint64) {
 	var told []*Stream
 	for _, st := range s.streams {
 		if st.recvDone && !st.doneAcked && st.doneAckGen != gen {
-			msgs = appendMessage(msgs, msgRecvDone, (&recvDone{id: st.id, stop: st.stop}).append(nil))
+			msgs = appendMessage(msgs, msgRecvDone, (&recvDone{id: st.id, stop: st.stop, readOff: uint64(st.readOff)}).append(nil))
 			told = append(told, st)
 		}
 		if st.hasReset && !st.sendDone {
@@ -70,10 +70,10 @@ func (s *Session) sendControl(typ byte, payload []byte) {
 // sendRecvDone tells the peer this end has finished reading st.
 func (s *Session) sendRecvDone(st *Stream) {
 	s.mu.Lock()
-	c, stop := s.ctrl, st.stop
+	c, m := s.ctrl, recvDone{id: st.id, stop: st.stop, readOff: uint64(st.readOff)}
 	s.mu.Unlock()
 	if c != nil {
-		s.sendRecvDones(c, appendMessage(nil, msgRecvDone, (&recvDone{id: st.id, stop: stop}).append(nil)), []*Stream{st})
+		s.sendRecvDones(c, appendMessage(nil, msgRecvDone, m.append(nil)), []*Stream{st})
 	}
 }
 
@@ -148,11 +148,11 @@ func (s *Session) readControlMessage(c *control) error {
 		s.mu.Lock()
 		st, err := s.streamForPeerLocked(m.id)
 		var carrier *transport.Stream
-		if st != nil {
+		if st != nil && err == nil {
 			if !st.sendDone && m.stop != 0 {
 				carrier = st.carrier
 			}
-			st.onPeerRecvDoneLocked(m.stop)
+			err = st.onPeerRecvDoneLocked(m.stop, int64(m.readOff))
 			st.maybeRetireLocked()
 		}
 		s.mu.Unlock()

@@ -411,7 +411,7 @@ func (s *Session) applyPeerStateLocked(ps endState) error {
 			}
 			st.onConsumedLocked(int64(e.readOff))
 			if e.recvDone {
-				st.onPeerRecvDoneLocked(e.stop)
+				st.onPeerRecvDoneLocked(e.stop, int64(e.readOff))
 			}
 		case s.mine(id) && id>>1 >= ps.seen:
 			// The peer never heard of it: it gets all of it.

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -259,23 +260,27 @@ func (st *Stream) onConsumedLocked(off int64) {
 	s.wakeLocked()
 }
 
-// onPeerRecvDoneLocked records that the peer has finished reading:
-// stop is 0 if it read to the end (or took a reset), else 1 + the code it
-// stopped with.
-func (st *Stream) onPeerRecvDoneLocked(stop uint64) {
+// onPeerRecvDoneLocked records that the peer has finished reading, its
+// application having read readOff bytes: stop is 0 if it read to the end
+// (or took a reset), else 1 + the code it stopped with. The offset makes
+// the receipts exact whichever of this message and the carrier's own
+// receipts arrives first.
+func (st *Stream) onPeerRecvDoneLocked(stop uint64, readOff int64) error {
+	if readOff > st.buf.end || readOff < 0 {
+		return fmt.Errorf("%w: peer read stream %d to %d of %d bytes", errProtocol, st.id, readOff, st.buf.end)
+	}
+	st.onConsumedLocked(readOff)
 	if st.sendDone {
-		return
+		return nil
 	}
 	st.sendDone = true
 	if stop != 0 && st.sendErr == nil {
 		st.sendErr = &transport.StreamError{StreamID: transport.StreamID(st.id), Code: transport.ApplicationErrorCode(stop - 1), Remote: true}
 	}
-	if stop == 0 && !st.hasReset {
-		st.onConsumedLocked(st.buf.end)
-	}
 	st.s.buffered -= st.buf.reset()
 	st.wakeLocked()
 	st.s.wakeLocked()
+	return nil
 }
 
 // setRecvDoneLocked records that this end has finished reading.

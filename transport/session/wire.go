@@ -95,8 +95,9 @@ type welcome struct {
 // end (stop 0), took the peer's reset (stop 0), or stopped reading with
 // a code (stop = 1 + code).
 type recvDone struct {
-	id   uint64
-	stop uint64
+	id      uint64
+	stop    uint64
+	readOff uint64 // how far the sender's application read: exact receipts
 }
 
 // reset says the sender abandoned a stream's data with a code.
@@ -250,13 +251,15 @@ func parseWelcome(p []byte) (welcome, error) {
 }
 
 func (d *recvDone) append(b []byte) []byte {
-	return packet.AppendVarint(packet.AppendVarint(b, d.id), d.stop)
+	b = packet.AppendVarint(packet.AppendVarint(b, d.id), d.stop)
+	return packet.AppendVarint(b, d.readOff)
 }
 
 func parseRecvDone(p []byte) (recvDone, error) {
 	r := reader{b: p}
 	d := recvDone{id: r.varint("stream id")}
 	d.stop = r.varint("stop")
+	d.readOff = r.varint("read offset")
 	return d, r.end()
 }
 

@@ -20,7 +20,7 @@ func seedMessages() [][]byte {
 		appendMessage(nil, msgHello, (&hello{version: protocolVersion, maxStreams: 100}).append(nil)),
 		appendMessage(nil, msgHello, h.append(nil)),
 		appendMessage(nil, msgWelcome, w.append(nil)),
-		appendMessage(nil, msgRecvDone, (&recvDone{id: 9, stop: 1}).append(nil)),
+		appendMessage(nil, msgRecvDone, (&recvDone{id: 9, stop: 1, readOff: 1234}).append(nil)),
 		appendMessage(nil, msgReset, (&reset{id: 1 << 40, code: 3}).append(nil)),
 	}
 }
