@@ -26,7 +26,12 @@
 // program can carry on by itself.
 //
 // Each end keeps the data written until the peer application reads it,
-// up to Config.MaxBuffered per session. Session streams are
-// bidirectional; Close on a session drops what the peer has not read, so
-// wait for it with WaitConsumed first.
+// up to Config.MaxBuffered per session. Close on a session drops what the
+// peer has not read, so wait for it with WaitConsumed first.
+//
+// Limitations: session streams are bidirectional only; a session closed
+// while no connection carries it ends only at this end (the server
+// forgets it when its lifetime passes); a Listener's suspended-session
+// limits are shared by all client keys, so one key can fill them
+// (admit known keys with transport.Config.AllowedClientKeys).
 package session
