@@ -68,15 +68,7 @@ func describeConnError(err error) (msg string, resumable bool) {
 	var re *sess.RefusedError
 	switch {
 	case errors.As(err, &ce) && ce.Remote:
-		reason := wire.Printable(ce.Reason)
-		if reason == "" {
-			reason = fmt.Sprintf("code %d", ce.Code)
-		}
-		switch ce.Code {
-		case codeSuperseded, codeShutdown:
-			return "receiver: " + reason, true
-		}
-		return "receiver: " + reason, false
+		return receiverClosed(ce.Code, ce.Reason)
 	case errors.As(err, &re) && re.Code == sess.RefusedUnknown:
 		return "the receiver no longer holds this transfer's session (it restarted, or the outage outlasted its --outage)", true
 	case errors.Is(err, sess.ErrExpired):
@@ -86,15 +78,7 @@ func describeConnError(err error) (msg string, resumable bool) {
 	case errors.Is(err, transport.ErrStatelessReset):
 		return "the receiver restarted and no longer knows this connection", true
 	case errors.As(err, &ae) && ae.Remote:
-		reason := wire.Printable(ae.Reason)
-		if reason == "" {
-			reason = fmt.Sprintf("code %d", ae.Code)
-		}
-		switch ae.Code {
-		case codeSuperseded, codeShutdown:
-			return "receiver: " + reason, true
-		}
-		return "receiver: " + reason, false
+		return receiverClosed(ae.Code, ae.Reason)
 	case errors.As(err, &ae):
 		return ae.Error(), false
 	case errors.As(err, &te) && te.Code == transport.UnknownClientKey:
@@ -103,6 +87,17 @@ func describeConnError(err error) (msg string, resumable bool) {
 		return te.Error(), te.Remote
 	}
 	return err.Error(), true
+}
+
+// receiverClosed describes the receiver closing the session or
+// connection with code and reason; only a superseded session or a
+// receiver shutting down leaves the transfer resumable.
+func receiverClosed(code transport.ApplicationErrorCode, reason string) (msg string, resumable bool) {
+	reason = wire.Printable(reason)
+	if reason == "" {
+		reason = fmt.Sprintf("code %d", code)
+	}
+	return "receiver: " + reason, code == codeSuperseded || code == codeShutdown
 }
 
 // diskErrorMessage words a receiver's write error the way df and cp do, and
