@@ -23,16 +23,21 @@ const protocolVersion uint32 = 0x4c4d5031
 const maxConnIDLen = 20
 
 const (
-	// DefaultReplayWindow is how far a ClientHello timestamp may be from the
-	// server's clock, either way (docs/PROTOCOL.md section 4.5).
+	// DefaultReplayWindow is how far in the past a ClientHello timestamp may
+	// lie by the server's clock (docs/PROTOCOL.md section 4.5).
 	DefaultReplayWindow = 120 * time.Second
+	// DefaultMaxClockAhead is how far in the future a ClientHello timestamp
+	// may lie: room for a client clock that runs fast, and no more, since a
+	// message 1 stays in the replay cache until its timestamp is a replay
+	// window old and far-future ones would sit there longest.
+	DefaultMaxClockAhead = 30 * time.Second
 	// DefaultReplayCacheSize is how many recent handshakes a Server
-	// remembers by default. Each is remembered until its timestamp leaves
-	// the window: about ReplayWindow for a client with a correct clock, at
-	// most twice that. With the default window this caps the sustained
-	// rate of new handshakes at about 65536 / 120 s ≈ 540 per second (270
-	// in the worst case) and the cache's memory at a few megabytes. Busy
-	// servers raise it.
+	// remembers by default. Each is remembered until its timestamp is a
+	// replay window old: about ReplayWindow for a client with a correct
+	// clock, at most ReplayWindow + MaxClockAhead. At more than about
+	// 65536 / 120 s ≈ 540 new handshakes per second the oldest entries are
+	// forgotten early (see Server.ReplayCacheEvictions); the cache's memory
+	// stays at a few megabytes. Busy servers raise it.
 	DefaultReplayCacheSize = 1 << 16
 )
 
@@ -302,12 +307,16 @@ type ServerConfig struct {
 	// own list that the client offers. When Suites is nil it is implied on
 	// machines without AES instructions, which would run AES-GCM slowly.
 	PreferServerSuiteOrder bool
-	// ReplayWindow bounds the difference between a ClientHello timestamp
-	// and the server's clock; zero means DefaultReplayWindow.
+	// ReplayWindow bounds how far a ClientHello timestamp may lie behind
+	// the server's clock; zero means DefaultReplayWindow.
 	ReplayWindow time.Duration
+	// MaxClockAhead bounds how far it may lie ahead; zero means
+	// DefaultMaxClockAhead, and it is never more than ReplayWindow.
+	MaxClockAhead time.Duration
 	// ReplayCacheSize bounds how many recent handshakes the server
-	// remembers; zero means DefaultReplayCacheSize. When it is full, new
-	// handshakes fail with ErrReplayCacheFull.
+	// remembers; zero means DefaultReplayCacheSize. When it is full, the
+	// entry closest to expiry is forgotten to make room: a full cache
+	// never refuses a handshake.
 	ReplayCacheSize int
 	// Authorize, if not nil, decides whether a client static key may
 	// connect. nil accepts any client key. It must be safe for concurrent
@@ -327,6 +336,7 @@ type Server struct {
 	suites            []Suite
 	preferServerOrder bool
 	window            time.Duration
+	ahead             time.Duration
 	authorize         func(PublicKey) bool
 	rng               io.Reader
 
@@ -354,6 +364,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if window < 0 {
 		return nil, fmt.Errorf("crypto: negative ServerConfig.ReplayWindow %v", window)
 	}
+	ahead := cfg.MaxClockAhead
+	if ahead == 0 {
+		ahead = DefaultMaxClockAhead
+	}
+	if ahead < 0 {
+		return nil, fmt.Errorf("crypto: negative ServerConfig.MaxClockAhead %v", ahead)
+	}
+	ahead = min(ahead, window)
 	size := cfg.ReplayCacheSize
 	if size == 0 {
 		size = DefaultReplayCacheSize
@@ -373,6 +391,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		suites:            slices.Clone(suites),
 		preferServerOrder: preferServer,
 		window:            window,
+		ahead:             ahead,
 		authorize:         cfg.Authorize,
 		rng:               rng,
 		replay:            newReplayCache(size),
@@ -395,9 +414,8 @@ func (s *Server) PublicKey() PublicKey { return s.public }
 // returned wrapped.
 //
 // Checks run cheapest first, and nothing is remembered for a message that
-// fails them: ErrHandshakeMessage (malformed), ErrReplay and
-// ErrReplayCacheFull (looked up by the clear ephemeral key before any
-// Diffie-Hellman work), ErrServerKeyMismatch (not encrypted to this server's
+// fails them: ErrHandshakeMessage (malformed), ErrReplay (looked up by the
+// clear ephemeral key before any Diffie-Hellman work), ErrServerKeyMismatch (not encrypted to this server's
 // key), ErrStaleTimestamp, ErrClientKeyNotAllowed. A message 1 that passes
 // them all has its ephemeral key remembered, so a replay of it fails with
 // ErrReplay even if the original then failed with ErrNoCommonSuite or a
@@ -437,8 +455,8 @@ func (s *Server) Accept(msg1, clientDCID []byte, now time.Time, transportParams 
 	if err != nil {
 		return nil, nil, err
 	}
-	if skew := now.Sub(hello.Timestamp); skew >= s.window || skew <= -s.window {
-		return nil, nil, fmt.Errorf("%w: client clock differs from ours by %v, window is ±%v", ErrStaleTimestamp, skew, s.window)
+	if skew := now.Sub(hello.Timestamp); skew >= s.window || skew <= -s.ahead {
+		return nil, nil, fmt.Errorf("%w: client clock differs from ours by %v, window is %v behind to %v ahead", ErrStaleTimestamp, -skew, s.window, s.ahead)
 	}
 	var client PublicKey
 	copy(client[:], hs.PeerStatic())
@@ -503,4 +521,12 @@ func (s *Server) ReplayCacheLen() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.replay.len()
+}
+
+// ReplayCacheEvictions returns how many handshakes the replay cache forgot
+// before their timestamps left the window, to make room for newer ones.
+func (s *Server) ReplayCacheEvictions() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.replay.evicted
 }

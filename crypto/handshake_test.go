@@ -265,7 +265,7 @@ func TestStaleTimestamp(t *testing.T) {
 	}
 }
 
-func TestReplayCacheFullFailsClosed(t *testing.T) {
+func TestReplayCacheFullForgetsSoonestExpiry(t *testing.T) {
 	serverKey := testKey(t, 20)
 	const window = 10 * time.Second
 	srv, _ := NewServer(ServerConfig{StaticKey: serverKey, ReplayWindow: window, ReplayCacheSize: 2})
@@ -276,27 +276,45 @@ func TestReplayCacheFullFailsClosed(t *testing.T) {
 		}
 		return msg1
 	}
+	first, second := hello(testNow), hello(testNow.Add(5*time.Second))
+	for _, m := range [][]byte{first, second, hello(testNow)} {
+		if _, _, err := srv.Accept(m, testDCID, testNow.Add(5*time.Second), nil); err != nil {
+			t.Fatalf("a full cache refused a fresh handshake: %v", err)
+		}
+	}
+	if n, ev := srv.ReplayCacheLen(), srv.ReplayCacheEvictions(); n != 2 || ev != 1 {
+		t.Fatalf("cache holds %d with %d evictions, want 2 and 1", n, ev)
+	}
+	// The first expired soonest, so it was forgotten: its replay is
+	// answered again; the second's is still caught.
+	if _, _, err := srv.Accept(first, testDCID, testNow.Add(6*time.Second), nil); err != nil {
+		t.Errorf("replay of the forgotten entry: %v, want it accepted", err)
+	}
+	if _, _, err := srv.Accept(second, testDCID, testNow.Add(6*time.Second), nil); !errors.Is(err, ErrReplay) {
+		t.Errorf("replay of a remembered entry: %v, want ErrReplay", err)
+	}
+}
+
+func TestTimestampAheadBound(t *testing.T) {
+	serverKey := testKey(t, 20)
+	srv, _ := NewServer(ServerConfig{StaticKey: serverKey})
 	tests := []struct {
-		desc       string
-		clientTime time.Time
-		serverTime time.Time
-		want       error
-		wantLen    int
+		desc  string
+		ahead time.Duration
+		want  error
 	}{
-		{"first", testNow, testNow, nil, 1},
-		{"second, stamped later", testNow.Add(5 * time.Second), testNow, nil, 2},
-		{"third while full", testNow, testNow.Add(time.Second), ErrReplayCacheFull, 2},
-		{"after the first expired", testNow.Add(window), testNow.Add(window), nil, 2},
-		{"full again", testNow.Add(window), testNow.Add(window), ErrReplayCacheFull, 2},
-		{"after everything expired", testNow.Add(3 * window), testNow.Add(3 * window), nil, 1},
+		{"just inside", DefaultMaxClockAhead - time.Millisecond, nil},
+		{"at the bound", DefaultMaxClockAhead, ErrStaleTimestamp},
+		{"far future, to fill the cache", 115 * time.Second, ErrStaleTimestamp},
+		{"behind by most of the window", -(DefaultReplayWindow - time.Second), nil},
 	}
 	for _, tt := range tests {
-		_, _, err := srv.Accept(hello(tt.clientTime), testDCID, tt.serverTime, nil)
-		if !errors.Is(err, tt.want) {
-			t.Errorf("%s: error = %v, want %v", tt.desc, err, tt.want)
+		_, msg1, err := NewClientHandshake(ClientConfig{ServerKey: serverKey.Public()}, testDCID, testNow.Add(tt.ahead))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if n := srv.ReplayCacheLen(); n != tt.wantLen {
-			t.Errorf("%s: replay cache holds %d, want %d", tt.desc, n, tt.wantLen)
+		if _, _, err := srv.Accept(msg1, testDCID, testNow, nil); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.desc, err, tt.want)
 		}
 	}
 }

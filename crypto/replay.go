@@ -6,25 +6,26 @@ import (
 	"time"
 )
 
-var (
-	// ErrReplay reports a message 1 whose client ephemeral key the server
-	// has already seen within the replay window: a replay, or a duplicate.
-	// The server answers nothing and keeps no state for it.
-	ErrReplay = errors.New("crypto: replayed handshake message")
-	// ErrReplayCacheFull reports that the server remembers as many recent
-	// handshakes as ReplayCacheSize allows and refuses new ones until some
-	// expire, rather than forget one and reopen a replay hole (fail closed).
-	ErrReplayCacheFull = errors.New("crypto: replay cache full; refusing handshake")
-)
+// ErrReplay reports a message 1 whose client ephemeral key the server has
+// already seen within the replay window: a replay, or a duplicate. The
+// server answers nothing and keeps no state for it.
+var ErrReplay = errors.New("crypto: replayed handshake message")
 
 // replayCache remembers the ephemeral public keys of accepted message 1s
 // until their timestamps fall out of the replay window, after which the
 // timestamp check alone rejects a replay. It holds at most capacity entries.
+//
+// A full cache forgets the entry closest to expiry rather than refuse new
+// handshakes (docs/PROTOCOL.md section 4.5): refusing would let anyone who
+// can complete handshakes fill it and lock every client out, while
+// forgetting lets one recorded message 1 be answered again, which gains its
+// replayer no keys and no more than a fresh message 1 of its own would.
 // It is not safe for concurrent use; Server guards it with a mutex.
 type replayCache struct {
 	capacity int
 	seen     map[[noiseKeyLen]byte]struct{}
 	byExpiry expiryHeap
+	evicted  uint64 // entries forgotten before expiry because the cache was full
 }
 
 type replayEntry struct {
@@ -44,18 +45,23 @@ func (c *replayCache) check(key [noiseKeyLen]byte, now time.Time) error {
 	if _, ok := c.seen[key]; ok {
 		return ErrReplay
 	}
-	if len(c.seen) >= c.capacity {
-		return ErrReplayCacheFull
-	}
 	return nil
 }
 
 // insert records key until expiry. It fails with ErrReplay if key is
-// present and with ErrReplayCacheFull if there is no room after dropping
-// entries that expired by now.
+// present. With no room after dropping entries that expired by now, it
+// forgets the one that expires first.
 func (c *replayCache) insert(key [noiseKeyLen]byte, expiry, now time.Time) error {
 	if err := c.check(key, now); err != nil {
 		return err
+	}
+	for len(c.seen) >= c.capacity && len(c.byExpiry) > 0 {
+		e := heap.Pop(&c.byExpiry).(replayEntry)
+		delete(c.seen, e.key)
+		c.evicted++
+	}
+	if c.capacity <= 0 {
+		return nil
 	}
 	c.seen[key] = struct{}{}
 	heap.Push(&c.byExpiry, replayEntry{key: key, expiry: expiry})

@@ -87,27 +87,44 @@ func (p *TokenProtector) NewRetryToken(addr netip.AddrPort, odcid []byte, now ti
 	return p.aead.Seal(token, token[:tokenNonceLen], plain, ad[:])
 }
 
+// RetryToken is what an opened Retry token says.
+type RetryToken struct {
+	ODCID  []byte    // the client's original destination connection ID
+	Issued time.Time // when the Retry was sent, to the millisecond
+	ID     [tokenNonceLen]byte
+}
+
 // ValidateRetryToken checks a token from a client's Initial sent from addr
 // and returns the original destination connection ID it carries, which the
 // server echoes in its transport parameters. It returns ErrInvalidToken for
 // a token it did not issue to addr (authentication is constant-time) and
 // ErrTokenExpired for one issued more than lifetime before now.
 func (p *TokenProtector) ValidateRetryToken(token []byte, addr netip.AddrPort, now time.Time, lifetime time.Duration) ([]byte, error) {
+	t, err := p.OpenRetryToken(token, addr, now, lifetime)
+	return t.ODCID, err
+}
+
+// OpenRetryToken is ValidateRetryToken returning everything the token
+// says: also when it was issued (the server's Retry round trip measures
+// the path) and its unique ID (for SpentTokens).
+func (p *TokenProtector) OpenRetryToken(token []byte, addr netip.AddrPort, now time.Time, lifetime time.Duration) (RetryToken, error) {
 	if len(token) < tokenNonceLen+tokenPlainFixedLen+TagLen || len(token) > MaxRetryTokenLen {
-		return nil, fmt.Errorf("%w: %d bytes", ErrInvalidToken, len(token))
+		return RetryToken{}, fmt.Errorf("%w: %d bytes", ErrInvalidToken, len(token))
 	}
 	ad := tokenAD(addr)
 	plain, err := p.aead.Open(nil, token[:tokenNonceLen], token[tokenNonceLen:], ad[:])
 	if err != nil {
-		return nil, ErrInvalidToken
+		return RetryToken{}, ErrInvalidToken
 	}
 	if len(plain) < tokenPlainFixedLen || int(plain[8]) != len(plain)-tokenPlainFixedLen {
 		// Only a server with our secret could have sealed this.
-		return nil, fmt.Errorf("%w: bad plaintext layout", ErrInvalidToken)
+		return RetryToken{}, fmt.Errorf("%w: bad plaintext layout", ErrInvalidToken)
 	}
 	issued := time.UnixMilli(int64(binary.BigEndian.Uint64(plain)))
 	if age := now.Sub(issued); age > lifetime {
-		return nil, fmt.Errorf("%w: issued %v ago, lifetime %v", ErrTokenExpired, age, lifetime)
+		return RetryToken{}, fmt.Errorf("%w: issued %v ago, lifetime %v", ErrTokenExpired, age, lifetime)
 	}
-	return plain[tokenPlainFixedLen:], nil
+	t := RetryToken{ODCID: plain[tokenPlainFixedLen:], Issued: issued}
+	copy(t.ID[:], token)
+	return t, nil
 }

@@ -69,6 +69,14 @@ type Config struct {
 	// MaxConns caps its connections (default 10,000).
 	MaxHandshakes int
 	MaxConns      int
+	// MaxHandshakesPerSource and MaxConnsPerSource cap what one client
+	// address (an IPv4 address or an IPv6 /64) may hold of those (default a
+	// quarter of each), so that one client cannot take them all. A client
+	// over a connection limit is refused with CONNECTION_REFUSED, which
+	// Dial returns as a *TransportError; one over a handshake limit is not
+	// answered, and retransmits.
+	MaxHandshakesPerSource int
+	MaxConnsPerSource      int
 
 	// ApplicationProtocols names the application protocols this end
 	// speaks, most preferred first, in the spirit of TLS's ALPN: a client
@@ -261,6 +269,8 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.MaxConnWindow, defaultMaxConnWin)
 	setDefault(&out.MaxHandshakes, defaultMaxHandshakes)
 	setDefault(&out.MaxConns, defaultMaxConns)
+	setDefault(&out.MaxHandshakesPerSource, max(out.MaxHandshakes/4, 1))
+	setDefault(&out.MaxConnsPerSource, max(out.MaxConns/4, 1))
 	out.MaxStreamWindow = max(out.MaxStreamWindow, out.InitialStreamWindow)
 	out.MaxConnWindow = max(out.MaxConnWindow, out.InitialConnWindow)
 	return out

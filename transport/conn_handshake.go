@@ -36,6 +36,12 @@ type handshakeState struct {
 	// processed with the confirming one closed it.
 	acceptDue bool
 	deadline  time.Time // the handshake must be confirmed by then
+	// lastDeadline caps a server's deadline, which each copy of message 1
+	// pushes back (halfOpenIdle).
+	lastDeadline time.Time
+	// source is the client's source (sourceOf) on a server: what its
+	// handshake slot and connection count against.
+	source netip.Addr
 
 	// origDCID is the DCID of the client's first Initial. It seeds the
 	// Initial keys and the handshake prologue unless a Retry intervened;
@@ -57,6 +63,13 @@ type handshakeState struct {
 	appProto string
 	exporter [32]byte
 }
+
+// halfOpenIdle is how long a server keeps a handshake that is not
+// confirmed while the client sends nothing, so that clients that abandon
+// handshakes free their slots in seconds. An honest client whose message 2
+// was lost sends message 1 again within 3 s (its backoff's cap), which
+// pushes the deadline back, up to HandshakeTimeout in all.
+const halfOpenIdle = 3500 * time.Millisecond
 
 // maxHandshakeMessage bounds a handshake message: it must fit one Initial
 // packet, and the CRYPTO frames of one packet cannot reach past this.
@@ -235,6 +248,9 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 		c.path.validated = true
 	}
 	c.hs.largestRx = in.pn
+	c.hs.source = sourceOf(in.from)
+	c.hs.lastDeadline = c.hs.deadline
+	c.hs.deadline = minTime(in.now.Add(halfOpenIdle), c.hs.lastDeadline)
 	c.hs.initSeal, c.hs.initOpen = in.seal, in.open
 	c.stats.packetsReceived.Add(1)
 	var clientParams packet.TransportParameters
@@ -421,6 +437,9 @@ func (c *Conn) handleInitial(pkt []byte, h packet.LongHeader, from netip.AddrPor
 			// Each copy of message 1 means the client did not get message
 			// 2; each is answered, as the first was (section 4.5).
 			c.hs.resends = min(c.hs.resends+1, maxDuplicateInitials+1)
+			if !c.hs.confirmed {
+				c.hs.deadline = minTime(now.Add(halfOpenIdle), c.hs.lastDeadline)
+			}
 		}
 		return
 	}
@@ -553,4 +572,12 @@ func appendInitialPacket(b []byte, h packet.LongHeader, seal *crypto.Sealer, pn 
 	}
 	b = slices.Grow(b, crypto.TagLen)
 	return seal.Seal(b, pnOffset, pnLen, uint64(pn))
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

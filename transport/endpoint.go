@@ -99,7 +99,9 @@ type Endpoint struct {
 	lcfg   *Config
 	hs     *crypto.Server
 	pub    crypto.PublicKey
-	hsJobs chan *rxDatagram // Initials for the handshake workers
+	hsJobs chan handshakeJob // Initials for the handshake workers
+	// spentTokens makes each Retry token start one handshake.
+	spentTokens *crypto.SpentTokens
 	// resetKey derives stateless reset tokens and, on an accepting
 	// endpoint, seals Retry tokens (docs/PROTOCOL.md section 4.7).
 	resetKey *crypto.TokenProtector
@@ -462,9 +464,7 @@ func (e *Endpoint) connDone(c *Conn, now time.Time) {
 	}
 	if e.live[c] {
 		delete(e.live, c)
-		if c.isServer && !c.hs.confirmed {
-			e.accept.handshakeDone(c)
-		}
+		e.accept.connDone(c)
 	}
 	last := e.private && len(e.live) == 0
 	if last {

@@ -24,6 +24,7 @@ type acceptQueue struct {
 	// through a Retry: the ones a spoofed source address can create. While
 	// they fill half of MaxHandshakes, new clients get a Retry.
 	unvalidated int
+	admission
 }
 
 // handshakeDone forgets an accepted connection's handshake: it was
@@ -33,12 +34,29 @@ func (q *acceptQueue) handshakeDone(c *Conn) {
 	if !c.hs.retried {
 		q.unvalidated--
 	}
+	q.use(c.hs.source).handshakes--
+	q.tidy(c.hs.source)
+}
+
+// connDone forgets a connection of the accepting endpoint that ended.
+func (q *acceptQueue) connDone(c *Conn) {
+	if c.isServer && !c.hs.confirmed {
+		q.handshakeDone(c)
+	}
+	if c.isServer {
+		q.use(c.hs.source).conns--
+		q.tidy(c.hs.source)
+	}
 }
 
 // handshakeQueueLen is how many Initials wait for the handshake workers.
 // Beyond it they are dropped: under a flood, established connections keep
 // their reader and new clients retransmit message 1.
 const handshakeQueueLen = 128
+
+// spentTokensCap bounds the Retry tokens remembered as used: more than a
+// token lifetime's worth of handshakes at thousands per second.
+const spentTokensCap = 1 << 16
 
 // maxDuplicateInitials bounds the copies of one client's first Initial held
 // while its handshake is queued or running (a network that duplicates
@@ -48,10 +66,23 @@ const maxDuplicateInitials = 4
 // pendingInitial is a client's first Initial on its way through the
 // handshake workers, and the copies of it that arrived meanwhile. Each copy
 // gets the same answer as the first: message 2 from the new connection, or
-// the same Retry or refusal (docs/PROTOCOL.md section 4.5).
+// the same Retry or refusal (docs/PROTOCOL.md section 4.5). It holds a
+// handshake slot of its source until then.
 type pendingInitial struct {
-	dups []*rxDatagram
+	dups   []*rxDatagram
+	source netip.Addr
 }
+
+// handshakeJob is a client's first Initial for a handshake worker. full
+// says the endpoint, or the client's source, has no room for another
+// connection: the client is told so once its address is validated.
+type handshakeJob struct {
+	rx   *rxDatagram
+	full bool
+}
+
+// serverFull is the refusal a client over a connection limit gets.
+var serverFull = packet.ConnectionCloseFrame{ErrorCode: uint64(packet.ConnectionRefused), Reason: []byte("server full: too many connections")}
 
 // initAccept makes e accept connections configured by cfg.
 func (e *Endpoint) initAccept(cfg *Config) error {
@@ -83,7 +114,8 @@ func (e *Endpoint) initAccept(cfg *Config) error {
 	var k [32]byte
 	copy(k[:], crypto.ExpandLabel(conf.PrivateKey[:], "stateless reset key", 32))
 	e.resetKey = crypto.NewTokenProtector(k)
-	e.hsJobs = make(chan *rxDatagram, handshakeQueueLen)
+	e.hsJobs = make(chan handshakeJob, handshakeQueueLen)
+	e.spentTokens = crypto.NewSpentTokens(spentTokensCap)
 	workers := max(1, runtime.GOMAXPROCS(0)/2)
 	e.workers.Add(workers)
 	for range workers {
@@ -170,16 +202,22 @@ func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.A
 		return
 	}
 	cfg := e.lcfg
-	if e.closed || e.accept.handshakes >= cfg.MaxHandshakes || len(e.live) >= cfg.MaxConns {
+	src := sourceOf(from)
+	use := e.accept.use(src)
+	if e.closed || e.accept.handshakes >= cfg.MaxHandshakes || use.handshakes >= cfg.MaxHandshakesPerSource {
+		// Slots free up within a few seconds; the client retransmits.
+		e.accept.tidy(src)
 		e.mu.Unlock()
 		e.drop(&e.stats.refused, len(b), dropRejected)
 		return
 	}
-	e.pending[dcid] = &pendingInitial{}
+	full := len(e.live) >= cfg.MaxConns || use.conns >= cfg.MaxConnsPerSource
+	e.pending[dcid] = &pendingInitial{source: src}
 	e.accept.handshakes++
+	use.handshakes++
 	e.mu.Unlock()
 	select {
-	case e.hsJobs <- newRxDatagram(b, from, meta, now):
+	case e.hsJobs <- handshakeJob{rx: newRxDatagram(b, from, meta, now), full: full}:
 	default:
 		e.finishPending(dcid, nil, nil)
 		e.drop(&e.stats.handshakesShed, len(b), dropRejected)
@@ -193,8 +231,10 @@ func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byt
 	e.mu.Lock()
 	p := e.pending[dcid]
 	delete(e.pending, dcid)
-	if c == nil {
+	if c == nil && p != nil {
 		e.accept.handshakes--
+		e.accept.use(p.source).handshakes--
+		e.accept.tidy(p.source)
 	}
 	e.mu.Unlock()
 	if p == nil {
@@ -214,9 +254,9 @@ func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byt
 
 func (e *Endpoint) handshakeWorker() {
 	defer e.workers.Done()
-	for rx := range e.hsJobs {
-		e.handshakeInitial(rx)
-		rx.release()
+	for job := range e.hsJobs {
+		e.handshakeInitial(job)
+		job.rx.release()
 	}
 }
 
@@ -225,8 +265,10 @@ func (e *Endpoint) handshakeWorker() {
 // token or sends a Retry (section 2.2), and otherwise runs the server's
 // half of the handshake, which creates the connection. The Noise work
 // happens only after one AEAD check, and before it the connection has no
-// state.
-func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
+// state. Under load (admission.go) it is done only for clients that came
+// through a Retry, each token once, and at a bounded rate per source.
+func (e *Endpoint) handshakeInitial(job handshakeJob) {
+	rx := job.rx
 	b := rx.buf[:rx.n]
 	h, _ := packet.ParseLongHeader(b) // parsed by routeInitial
 	dcid := h.DstConnID
@@ -245,17 +287,45 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 		e.answerInitial(in, dcid, in.refusal)
 		return
 	}
+	src := sourceOf(rx.from)
 	e.mu.Lock()
-	wantRetry := e.lcfg.RequireAddressValidation || 2*e.accept.unvalidated >= e.lcfg.MaxHandshakes
+	wantRetry := e.lcfg.RequireAddressValidation || 2*e.accept.unvalidated >= e.lcfg.MaxHandshakes ||
+		e.accept.underLoad(rx.at) || len(e.hsJobs) > deepQueue || job.full
 	e.mu.Unlock()
 	if len(h.Token) > 0 {
-		odcid, ok := e.checkRetryToken(h.Token, rx.from, rx.at)
-		if !ok {
+		token, err := e.resetKey.OpenRetryToken(h.Token, rx.from, rx.at, crypto.DefaultRetryTokenLifetime)
+		if err != nil {
 			e.drop(&e.stats.tokensRejected, len(b), dropRejected)
 			e.finishPending(dcid, nil, nil)
 			return
 		}
-		in.origDCID, in.retried = odcid, true
+		if job.full {
+			// The address is validated, so the refusal goes where the
+			// client is and cannot be aimed at anyone else.
+			e.stats.refused.Add(1)
+			e.answerInitial(in, dcid, &serverFull)
+			return
+		}
+		e.mu.Lock()
+		allowed := e.accept.allowWork(src, rx.at)
+		e.mu.Unlock()
+		if !allowed {
+			e.drop(&e.stats.handshakesShed, len(b), dropRejected)
+			e.finishPending(dcid, nil, nil)
+			return
+		}
+		if !e.spentTokens.Spend(token, crypto.DefaultRetryTokenLifetime, rx.at) {
+			e.drop(&e.stats.tokensRejected, len(b), dropRejected)
+			e.finishPending(dcid, nil, nil)
+			return
+		}
+		cid, err := packet.NewConnectionID(token.ODCID)
+		if err != nil {
+			e.drop(&e.stats.tokensRejected, len(b), dropRejected)
+			e.finishPending(dcid, nil, nil)
+			return
+		}
+		in.origDCID, in.retried = cid, true
 	} else if wantRetry {
 		// Only an Initial that opened with this server's keys gets a
 		// Retry, so the server stays silent towards anyone who does not
@@ -269,6 +339,9 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 	c, refusal := acceptConn(e, in)
 	if c == nil {
 		e.stats.handshakesRejected.Add(1)
+		e.mu.Lock()
+		e.accept.handshakeFailed(rx.at)
+		e.mu.Unlock()
 		if l := e.lcfg.Logger; l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
 			reason := "replayed or unreadable client hello"
 			if refusal != nil {
@@ -295,6 +368,7 @@ func (e *Endpoint) handshakeInitial(rx *rxDatagram) {
 	if !c.hs.retried {
 		e.accept.unvalidated++
 	}
+	e.accept.use(c.hs.source).conns++
 	c.ids.clientDCID = dcid
 	e.conns[c.ids.localCID] = c
 	e.conns[dcid] = c

@@ -265,15 +265,18 @@ func TestPeerServerRetryTokenChecks(t *testing.T) {
 type testClient struct {
 	addr     netip.AddrPort
 	origDCID packet.ConnectionID
+	dcid     packet.ConnectionID // after a Retry, its SCID
 	scid     packet.ConnectionID
 	seal     *crypto.Sealer
+	open     *crypto.Opener
 	msg1     []byte
 }
 
 func newTestClient(tc *testConn, addr netip.AddrPort) *testClient {
 	tc.t.Helper()
 	cl := &testClient{addr: addr, origDCID: testRandomCID(tc.t), scid: testRandomCID(tc.t)}
-	cl.seal, _ = crypto.NewInitialKeys(tc.serverKey.Public(), cl.origDCID.Bytes(), true)
+	cl.dcid = cl.origDCID
+	cl.seal, cl.open = crypto.NewInitialKeys(tc.serverKey.Public(), cl.origDCID.Bytes(), true)
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		tc.t.Fatal(err)

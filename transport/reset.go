@@ -13,8 +13,7 @@ import (
 // be made to flood anyone (RFC 9000 §10.3).
 type resetLimiter struct {
 	mu     sync.Mutex
-	tokens float64
-	last   time.Time
+	bucket tokenBucket
 }
 
 const (
@@ -25,17 +24,7 @@ const (
 func (l *resetLimiter) allow(now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.last.IsZero() {
-		l.tokens = resetBurst
-	} else {
-		l.tokens = min(resetBurst, l.tokens+now.Sub(l.last).Seconds()*resetsPerSecond)
-	}
-	l.last = now
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
+	return l.bucket.take(now, resetsPerSecond, resetBurst)
 }
 
 // sendStatelessReset answers a short-header packet for a connection this

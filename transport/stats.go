@@ -251,14 +251,19 @@ type EndpointStats struct {
 	// address (Config.RequireAddressValidation; docs/PROTOCOL.md 2.2).
 	RetriesSent uint64
 	// TokensRejected counts Initials dropped because their Retry token
-	// was not issued by this server, was issued to another address, or
-	// had expired (docs/PROTOCOL.md section 4.7).
+	// was not issued by this server, was issued to another address, had
+	// expired or had already started a handshake (docs/PROTOCOL.md
+	// section 4.7).
 	TokensRejected uint64
-	// Refused counts Initials dropped because the endpoint was full
-	// (MaxHandshakes, MaxConns) or closing.
+	// Refused counts Initials dropped because the endpoint, or the
+	// client's source, held all the handshakes it may (MaxHandshakes,
+	// MaxHandshakesPerSource) or the endpoint was closing, and clients
+	// told the server is full (MaxConns, MaxConnsPerSource).
 	Refused uint64
 	// HandshakesShed counts Initials dropped because the handshake
-	// workers' queue was full.
+	// workers' queue was full, or because the endpoint was under load and
+	// the client's source had used its share of handshakes
+	// (docs/SECURITY.md).
 	HandshakesShed uint64
 	// HandshakesRejected counts client hellos the handshake refused:
 	// replays, timestamps outside the replay window, client keys not
