@@ -56,6 +56,12 @@ type SendStreamConfig struct {
 	// from its transport parameters.
 	PeerMaxData int64
 
+	// MaxAheadOfCredit, if positive, caps how far the bytes written may
+	// run past the peer's MAX_STREAM_DATA: bytes the peer has not allowed
+	// cannot be sent, so a peer that grants no credit holds at most this
+	// much of the stream's memory. Zero leaves only MaxBuffered.
+	MaxAheadOfCredit int
+
 	// RetainUntilConsumed keeps acknowledged bytes until the peer's
 	// application has consumed them (docs/PROTOCOL.md, "Delivery
 	// receipts"), so a stream resumed on a new connection can resend
@@ -85,6 +91,7 @@ type SendStream struct {
 	window SendWindow
 
 	maxBuffered int
+	aheadMax    int64 // MaxAheadOfCredit; 0 for none
 	retain      bool
 
 	// Offsets, in increasing order: freed <= ackedPrefix <= sent <= written.
@@ -112,7 +119,7 @@ type SendStream struct {
 
 // NewSendStream returns a stream in the Ready state.
 func NewSendStream(cfg SendStreamConfig) *SendStream {
-	s := &SendStream{maxBuffered: max(cfg.MaxBuffered, 0), retain: cfg.RetainUntilConsumed}
+	s := &SendStream{maxBuffered: max(cfg.MaxBuffered, 0), aheadMax: int64(max(cfg.MaxAheadOfCredit, 0)), retain: cfg.RetainUntilConsumed}
 	s.window.init(cfg.PeerMaxData)
 	return s
 }
@@ -145,7 +152,11 @@ func (s *SendStream) Writable() int {
 	if s.closed || (s.state != SendReady && s.state != SendSend) {
 		return 0
 	}
-	return s.maxBuffered - int(s.written-s.freed)
+	n := int64(s.maxBuffered) - (s.written - s.freed)
+	if s.aheadMax > 0 {
+		n = min(n, s.window.Limit()+s.aheadMax-s.written)
+	}
+	return int(max(n, 0))
 }
 
 // Close marks the end of the stream: the FIN goes after the bytes written so

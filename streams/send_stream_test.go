@@ -591,3 +591,21 @@ func TestSendStreamAnnounce(t *testing.T) {
 	wantFrame(t, next(t, w, 100, nil), 0, 10, false)
 	wantNoFrame(t, w, 100, nil)
 }
+
+func TestSendStreamAheadOfCredit(t *testing.T) {
+	s := NewSendStream(SendStreamConfig{MaxBuffered: 1 << 20, MaxAheadOfCredit: 100, PeerMaxData: 50})
+	if got := s.Write(make([]byte, 1000)); got != 150 {
+		t.Fatalf("Write with 50 bytes of credit and 100 ahead: %d, want 150", got)
+	}
+	if got := s.Writable(); got != 0 {
+		t.Fatalf("Writable = %d at the bound, want 0", got)
+	}
+	s.SetPeerMaxData(80)
+	if got := s.Writable(); got != 30 {
+		t.Fatalf("Writable = %d after the credit grew by 30, want 30", got)
+	}
+	unbounded := NewSendStream(SendStreamConfig{MaxBuffered: 1000})
+	if got := unbounded.Write(make([]byte, 2000)); got != 1000 {
+		t.Fatalf("without MaxAheadOfCredit Write = %d, want MaxBuffered 1000", got)
+	}
+}

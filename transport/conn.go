@@ -208,6 +208,7 @@ func (c *Conn) loop() {
 			c.ep.enqueue(c)
 		}
 		c.send(now)
+		c.updateSendRoom()
 		c.publishStats()
 		c.qlogMetrics(now)
 		timer.Reset(max(0, c.nextDeadline(now).Sub(now)))

@@ -31,6 +31,13 @@ type streamsState struct {
 	// streams; bytes of a reset stream that will never be sent are taken
 	// off.
 	unsent atomic.Int64
+	// unsentCap bounds unsent (sendRoom), and roomCh wakes writers waiting
+	// for room under it: closed and cleared when room frees up. roomMu
+	// guards roomCh; waiting mirrors roomCh != nil for the loop.
+	unsentCap atomic.Int64
+	roomMu    sync.Mutex
+	roomCh    chan struct{}
+	waiting   atomic.Bool
 
 	ctrl         []*Stream   // streams with control frames due
 	held         []*Stream   // streams whose partial packet waits to coalesce
@@ -52,11 +59,66 @@ func (st *streamsState) init(isServer bool, cfg Config) {
 	st.sched = streams.NewScheduler(packet.DefaultMaxUDPPayload) // round robin per packet
 	st.connRecv = streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow))
 	st.acceptReady = make(chan struct{})
+	st.unsentCap.Store(minUnsentCap)
 }
 
 // sendBufferSize caps the bytes a stream buffers unacknowledged: enough
 // to fill the largest stream window.
 func (c *Conn) sendBufferSize() int { return int(c.cfg.MaxStreamWindow) }
+
+// A connection's send buffers are bounded three ways (docs/SECURITY.md),
+// so that a peer cannot make a server hold its writes without limit by
+// granting no credit or acknowledging nothing: each stream buffers at most
+// sendBufferSize, and at most aheadOfCredit past the peer's
+// MAX_STREAM_DATA; and the bytes written and not yet sent, over all
+// streams, stay under max(minUnsentCap, 2 × the congestion window), which
+// leaves room for what the path can carry next and no more. Bytes sent
+// and unacknowledged are bounded by the congestion window.
+const (
+	aheadOfCredit = 32 << 10
+	// minUnsentCap leaves room for every stream to run aheadOfCredit past
+	// a peer that stopped reading, and still some for the others.
+	minUnsentCap = 8 << 20
+)
+
+// sendRoom is how many more bytes the connection's streams may buffer
+// unsent now.
+func (c *Conn) sendRoom() int64 {
+	return max(c.streams.unsentCap.Load()-c.streams.unsent.Load(), 0)
+}
+
+// waitRoom returns a channel closed when sendRoom may have grown, or nil
+// if there is room now.
+func (c *Conn) waitRoom() <-chan struct{} {
+	st := &c.streams
+	st.roomMu.Lock()
+	defer st.roomMu.Unlock()
+	if c.sendRoom() > 0 {
+		return nil
+	}
+	if st.roomCh == nil {
+		st.roomCh = make(chan struct{})
+		st.waiting.Store(true)
+	}
+	return st.roomCh
+}
+
+// updateSendRoom sets the unsent cap from the congestion window and wakes
+// writers waiting for room once half of it is free. It runs on the loop.
+func (c *Conn) updateSendRoom() {
+	st := &c.streams
+	st.unsentCap.Store(max(minUnsentCap, 2*int64(c.loss.cc.Window())))
+	if !st.waiting.Load() || 2*c.sendRoom() < st.unsentCap.Load() {
+		return
+	}
+	st.roomMu.Lock()
+	if st.roomCh != nil {
+		close(st.roomCh)
+		st.roomCh = nil
+		st.waiting.Store(false)
+	}
+	st.roomMu.Unlock()
+}
 
 // makeStream builds the state of stream id with the windows the handshake
 // agreed (docs/PROTOCOL.md section 6). It runs on the loop.
@@ -74,8 +136,9 @@ func (c *Conn) makeStream(id packet.StreamID) *Stream {
 			}
 		}
 		send = streams.NewSendStream(streams.SendStreamConfig{
-			MaxBuffered: c.sendBufferSize(),
-			PeerMaxData: peerMax,
+			MaxBuffered:      c.sendBufferSize(),
+			MaxAheadOfCredit: aheadOfCredit,
+			PeerMaxData:      peerMax,
 		})
 	}
 	if id.Bidirectional() || !local {
@@ -239,6 +302,7 @@ func (c *Conn) onMaxStreamData(f packet.MaxStreamDataFrame) error {
 	s.mu.Unlock()
 	if grew {
 		delete(c.limit.creditBlocked, s)
+		signal(s.writable)
 	}
 	if grew && has {
 		c.streams.sched.Push(s.id)

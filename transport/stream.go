@@ -153,7 +153,12 @@ func (s *Stream) Write(p []byte) (int, error) {
 			s.mu.Unlock()
 			return written, ErrStreamClosed
 		}
-		n := s.send.Write(p[written:])
+		chunk := p[written:]
+		room := s.c.sendRoom()
+		if int64(len(chunk)) > room {
+			chunk = chunk[:room]
+		}
+		n := s.send.Write(chunk)
 		s.c.streams.unsent.Add(int64(n))
 		s.mu.Unlock()
 		if n > 0 {
@@ -163,8 +168,17 @@ func (s *Stream) Write(p []byte) (int, error) {
 		if written == len(p) {
 			return written, nil
 		}
+		var roomFreed <-chan struct{}
+		if n == len(chunk) {
+			// The stream had room; the connection did not.
+			roomFreed = s.c.waitRoom()
+			if roomFreed == nil {
+				continue
+			}
+		}
 		select {
 		case <-s.writable:
+		case <-roomFreed:
 		case <-s.writeDeadline.Wait():
 		}
 	}
