@@ -23,6 +23,22 @@ const MinStatelessResetLen = 43
 // short to be answered with one.
 var ErrNoStatelessReset = errors.New("crypto: packet too short to answer with a stateless reset")
 
+// InstanceSecret derives the secret of one server instance among those
+// sharing a secret: HMAC-SHA256(secret, "limpet instance " || instance)
+// (docs/PROTOCOL.md section 4.7). A server derives its stateless reset
+// tokens from it, so that one instance never answers with a valid reset
+// for a connection another instance holds: otherwise anyone who sees a
+// connection ID could send it to a second server of the fleet and forward
+// the reset it gets back to kill the connection.
+func InstanceSecret(secret [32]byte, instance string) [32]byte {
+	mac := hmac.New(sha256.New, secret[:])
+	mac.Write([]byte("limpet instance "))
+	mac.Write([]byte(instance))
+	var out [32]byte
+	mac.Sum(out[:0])
+	return out
+}
+
 // StatelessResetToken returns the stateless reset token for a connection ID
 // this server issued: HMAC-SHA256(Expand-Label(secret, "reset", 32),
 // cid)[:16] (docs/PROTOCOL.md section 4.7). Because it is derived, a server

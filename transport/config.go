@@ -69,6 +69,17 @@ type Config struct {
 	// MaxConns caps its connections (default 10,000).
 	MaxHandshakes int
 	MaxConns      int
+	// InstanceID names a Listener among the servers that hold its
+	// PrivateKey (a fleet behind one name). Its stateless reset tokens
+	// derive from the key and the instance, so that it never resets a
+	// connection another server holds, and a server restarted with the same
+	// key and InstanceID resets the connections its predecessor had
+	// (docs/PROTOCOL.md section 4.7, docs/SECURITY.md). Empty means the
+	// host's name and the listening address: give each member of a fleet
+	// its own, stable across its restarts, where those may coincide (the
+	// same name in containers, a wildcard address).
+	InstanceID string
+
 	// MaxHandshakesPerSource and MaxConnsPerSource cap what one client
 	// address (an IPv4 address or an IPv6 /64) may hold of those (default a
 	// quarter of each), so that one client cannot take them all. A client

@@ -102,9 +102,10 @@ type Endpoint struct {
 	hsJobs chan handshakeJob // Initials for the handshake workers
 	// spentTokens makes each Retry token start one handshake.
 	spentTokens *crypto.SpentTokens
-	// resetKey derives stateless reset tokens and, on an accepting
-	// endpoint, seals Retry tokens (docs/PROTOCOL.md section 4.7).
+	// resetKey derives stateless reset tokens, and retryKey, on an
+	// accepting endpoint, seals Retry tokens (docs/PROTOCOL.md section 4.7).
 	resetKey *crypto.TokenProtector
+	retryKey *crypto.TokenProtector
 	resets   resetLimiter
 	// dropTrace limits the trace's packet_dropped events (endpoint_drops.go).
 	dropTrace dropTrace

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"runtime"
 	"time"
 
@@ -108,12 +109,14 @@ func (e *Endpoint) initAccept(cfg *Config) error {
 	e.lcfg = &conf
 	e.hs = hs
 	e.pub = conf.PrivateKey.Public()
-	// Derived from the static key, so a restarted server with the same key
-	// resets connections it has forgotten and honours its Retry tokens
-	// (docs/PROTOCOL.md 4.7).
+	// Derived from the static key, so that every server holding it, and a
+	// restarted one, honours its Retry tokens; reset tokens also depend on
+	// the instance, so that a restarted server resets connections it has
+	// forgotten but never another's (docs/PROTOCOL.md 4.7).
 	var k [32]byte
 	copy(k[:], crypto.ExpandLabel(conf.PrivateKey[:], "stateless reset key", 32))
-	e.resetKey = crypto.NewTokenProtector(k)
+	e.retryKey = crypto.NewTokenProtector(k)
+	e.resetKey = crypto.NewTokenProtector(crypto.InstanceSecret(k, e.instanceID(conf.InstanceID)))
 	e.hsJobs = make(chan handshakeJob, handshakeQueueLen)
 	e.spentTokens = crypto.NewSpentTokens(spentTokensCap)
 	workers := max(1, runtime.GOMAXPROCS(0)/2)
@@ -122,6 +125,17 @@ func (e *Endpoint) initAccept(cfg *Config) error {
 		go e.handshakeWorker()
 	}
 	return nil
+}
+
+// instanceID names this listener among those holding its key: the
+// configured one, or else the host's name and the socket's address, which
+// a server restarted in place keeps and another server does not share.
+func (e *Endpoint) instanceID(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	host, _ := os.Hostname()
+	return host + " " + e.bind().LocalAddr().String()
 }
 
 // stopHandshakes ends the handshake workers; Initials still queued are
@@ -293,8 +307,8 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 		e.accept.underLoad(rx.at) || len(e.hsJobs) > deepQueue || job.full
 	e.mu.Unlock()
 	if len(h.Token) > 0 {
-		token, err := e.resetKey.OpenRetryToken(h.Token, rx.from, rx.at, crypto.DefaultRetryTokenLifetime)
-		if err != nil {
+		token, odcid, ok := e.checkRetryToken(h.Token, rx.from, rx.at)
+		if !ok {
 			e.drop(&e.stats.tokensRejected, len(b), dropRejected)
 			e.finishPending(dcid, nil, nil)
 			return
@@ -319,13 +333,7 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 			e.finishPending(dcid, nil, nil)
 			return
 		}
-		cid, err := packet.NewConnectionID(token.ODCID)
-		if err != nil {
-			e.drop(&e.stats.tokensRejected, len(b), dropRejected)
-			e.finishPending(dcid, nil, nil)
-			return
-		}
-		in.origDCID, in.retried = cid, true
+		in.origDCID, in.retried = odcid, true
 	} else if wantRetry {
 		// Only an Initial that opened with this server's keys gets a
 		// Retry, so the server stays silent towards anyone who does not

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -385,9 +386,15 @@ func checkDocResetToken(t *testing.T, e *docExample, all map[string]*docExample)
 	keys.t = t
 	var priv crypto.PrivateKey
 	copy(priv[:], keys.bytes("server_private_key"))
-	wantBytes(t, "token secret", crypto.ExpandLabel(priv[:], "stateless reset key", 32), e.bytes("secret"))
-	// The token a limpet server on that key derives for the CID.
-	ln, err := ListenBind(newFakeBind(testConnAddr), &Config{PrivateKey: priv})
+	secret := crypto.ExpandLabel(priv[:], "stateless reset key", 32)
+	wantBytes(t, "token secret", secret, e.bytes("secret"))
+	// The instance secret with HMAC alone, as section 4.7 says.
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("limpet instance " + e.str("instance")))
+	wantBytes(t, "instance secret", mac.Sum(nil), e.bytes("instance_secret"))
+	// The token a limpet server on that key and instance derives for the
+	// CID.
+	ln, err := ListenBind(newFakeBind(testConnAddr), &Config{PrivateKey: priv, InstanceID: e.str("instance")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,15 +35,15 @@ func (e *Endpoint) retryPacket(h packet.LongHeader, addr netip.AddrPort, now tim
 		// (RFC 9000 §17.2.5.2).
 		scid = newConnID()
 	}
-	token := e.resetKey.NewRetryToken(addr, h.DstConnID.Bytes(), now)
+	token := e.retryKey.NewRetryToken(addr, h.DstConnID.Bytes(), now)
 	b := make([]byte, 0, 64+len(token)+packet.RetryTagLen)
 	b = packet.AppendRetry(b, packet.Version, h.SrcConnID, scid, token)
 	tag := crypto.RetryTag(h.DstConnID.Bytes(), b, e.pub)
 	return append(b, tag[:]...)
 }
 
-// checkRetryToken opens the token of an Initial from addr and returns the
-// original DCID it carries. A token that this server did not issue, that it
+// checkRetryToken opens the token of an Initial from addr and returns it
+// and the original DCID it carries. A token that this server did not issue, that it
 // issued to another address, or that is older than
 // crypto.DefaultRetryTokenLifetime fails.
 //
@@ -54,16 +54,16 @@ func (e *Endpoint) retryPacket(h packet.LongHeader, addr netip.AddrPort, now tim
 // has spent the whole default handshake timeout), and any answer would go
 // to the spoofed address. A fresh Retry would not help either: a client
 // follows one Retry per attempt.
-func (e *Endpoint) checkRetryToken(token []byte, addr netip.AddrPort, now time.Time) (packet.ConnectionID, bool) {
-	odcid, err := e.resetKey.ValidateRetryToken(token, addr, now, crypto.DefaultRetryTokenLifetime)
+func (e *Endpoint) checkRetryToken(token []byte, addr netip.AddrPort, now time.Time) (crypto.RetryToken, packet.ConnectionID, bool) {
+	t, err := e.retryKey.OpenRetryToken(token, addr, now, crypto.DefaultRetryTokenLifetime)
 	if err != nil {
-		return packet.ConnectionID{}, false
+		return t, packet.ConnectionID{}, false
 	}
-	cid, err := packet.NewConnectionID(odcid)
+	cid, err := packet.NewConnectionID(t.ODCID)
 	if err != nil {
-		return packet.ConnectionID{}, false
+		return t, packet.ConnectionID{}, false
 	}
-	return cid, true
+	return t, cid, true
 }
 
 // handleRetry follows a Retry from the server (docs/PROTOCOL.md section 2.2;

@@ -102,25 +102,25 @@ func FuzzClientRetry(f *testing.F) {
 func FuzzServerRetryToken(f *testing.F) {
 	var secret [32]byte
 	secret[0] = 7
-	l := &Endpoint{resetKey: crypto.NewTokenProtector(secret)}
+	l := &Endpoint{retryKey: crypto.NewTokenProtector(secret)}
 	addr := netip.MustParseAddrPort("198.51.100.7:5000")
 	issuedAt := time.Unix(1_700_000_000, 0)
 	odcid := fuzzCID(0x0d)
-	issued := l.resetKey.NewRetryToken(addr, odcid.Bytes(), issuedAt)
+	issued := l.retryKey.NewRetryToken(addr, odcid.Bytes(), issuedAt)
 	f.Add(issued)
 	f.Add(issued[:len(issued)-1])
 	f.Add(append(bytes.Clone(issued), 0))
 	f.Add([]byte{})
 	f.Add(make([]byte, crypto.MaxRetryTokenLen))
 	f.Fuzz(func(t *testing.T, token []byte) {
-		got, ok := l.checkRetryToken(token, addr, issuedAt.Add(time.Second))
+		_, got, ok := l.checkRetryToken(token, addr, issuedAt.Add(time.Second))
 		if !ok {
 			return
 		}
 		if len(token) != len(issued) || got != odcid {
 			t.Fatalf("accepted a token it did not issue (%x), giving DCID %v", token, got)
 		}
-		if _, ok := l.checkRetryToken(token, netip.MustParseAddrPort("198.51.100.7:5001"), issuedAt); ok {
+		if _, _, ok := l.checkRetryToken(token, netip.MustParseAddrPort("198.51.100.7:5001"), issuedAt); ok {
 			t.Fatalf("accepted the token from another port")
 		}
 	})
