@@ -7,6 +7,7 @@ import (
 	"github.com/limpetnet/limpet/ackframes"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ type pathState struct {
 	bytesRecv int64
 	bytesSent int64
 	rxFrom    netip.AddrPort // source of the packet being processed
+	rxLen     int            // and the size of its datagram
 	// local is the address a server sends from: the one the client's
 	// latest packet came to, so a server on a wildcard address answers
 	// from the address the client chose (zero: the system chooses).
@@ -57,6 +59,9 @@ type pathState struct {
 type pathResponse struct {
 	data [8]byte
 	to   netip.AddrPort
+	// allow is three times the datagram the challenge came in: the most a
+	// response to an address not yet validated may take (RFC 9000 §8.1).
+	allow int
 }
 
 // minMigrateInterval rate-limits automatic socket replacement.
@@ -106,9 +111,9 @@ func (c *Conn) startPathValidation(now time.Time) {
 }
 
 // onPathChallenge answers on the path the challenge came from.
-func (c *Conn) onPathChallenge(f packet.PathChallengeFrame, from netip.AddrPort) {
+func (c *Conn) onPathChallenge(f packet.PathChallengeFrame, from netip.AddrPort, datagramLen int) {
 	if len(c.path.responses) < 8 {
-		c.path.responses = append(c.path.responses, pathResponse{data: f.Data, to: from})
+		c.path.responses = append(c.path.responses, pathResponse{data: f.Data, to: from, allow: 3 * datagramLen})
 	}
 }
 
@@ -165,24 +170,45 @@ func (c *Conn) appendPathFrames(b []byte, limit int, rec *sentFrames) []byte {
 }
 
 // sendPathResponsesElsewhere answers challenges that came from an address
-// other than the current path's, each in a packet of its own to that
-// address (RFC 9000 §8.2.2).
+// other than the current path's (RFC 9000 §8.2.2): all those owed to one
+// address go in one packet, within three times the datagram that carried
+// them, so that a peer spoofing its source cannot make this end send a
+// victim more than it sent.
 func (c *Conn) sendPathResponsesElsewhere(now time.Time) {
-	for _, r := range c.path.responses {
-		if r.to == c.path.peer {
-			continue
-		}
-		frame := packet.PathResponseFrame{Data: r.data}.Append(nil)
-		c.sendFramesTo(r.to, frame)
-	}
 	keep := c.path.responses[:0]
-	for _, r := range c.path.responses {
+	var done []netip.AddrPort
+	for i, r := range c.path.responses {
 		if r.to == c.path.peer {
 			keep = append(keep, r)
+			continue
+		}
+		if slices.Contains(done, r.to) {
+			continue
+		}
+		done = append(done, r.to)
+		var frames []byte
+		allow := 0
+		for _, o := range c.path.responses[i:] {
+			if o.to == r.to {
+				allow = max(allow, o.allow)
+			}
+		}
+		for _, o := range c.path.responses[i:] {
+			if o.to == r.to && len(frames)+9+pathResponseOverhead <= allow {
+				frames = packet.PathResponseFrame{Data: o.data}.Append(frames)
+			}
+		}
+		if len(frames) > 0 {
+			c.sendFramesTo(r.to, frames)
 		}
 	}
 	c.path.responses = keep
 }
+
+// pathResponseOverhead is what a 1-RTT packet adds to its frames: the
+// short header with an 8-byte connection ID, a 4-byte packet number at
+// most, and the AEAD tag.
+const pathResponseOverhead = 1 + packet.DefaultConnIDLen + 4 + crypto.TagLen
 
 // sendFramesTo sends frames in one 1-RTT packet to addr, outside loss
 // recovery (used for PATH_RESPONSE on another path).

@@ -123,7 +123,7 @@ func (c *Conn) handleShort(pkt []byte, rx *rxDatagram, now time.Time) {
 	if c.isServer && from == c.path.peer && pn > c.acks.LargestReceived() {
 		c.path.local = rx.local
 	}
-	c.path.rxFrom = from
+	c.path.rxFrom, c.path.rxLen = from, rx.n
 	c.fec.rxPN = pn
 	ackEliciting, err := c.handleFrames(payload, now)
 	if err != nil {
@@ -302,7 +302,7 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		c.onPathChallenge(f, c.path.rxFrom)
+		c.onPathChallenge(f, c.path.rxFrom, c.path.rxLen)
 		return n, nil
 	case ft == packet.FramePathResponse:
 		f, n, err := packet.ParsePathResponseFrame(p)

@@ -200,3 +200,53 @@ func TestPeerReplayedOldPacketMovesNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestPeerPathResponseNoAmplification: a packet with eight PATH_CHALLENGEs
+// from an address the Conn never validated, carrying an old packet number
+// so that the path does not move (a peer spoofing a victim's address, or a
+// replayed probe), gets one datagram back to that address, with all eight
+// responses, and no more than three times the bytes it came in.
+func TestPeerPathResponseNoAmplification(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := newTestConn(t, serverSide)
+		victim := netip.MustParseAddrPort("203.0.113.9:53")
+		tc.skipPeerPacketNumbers(1) // leaves a gap for the old number
+		tc.writeFrames(packet.PingFrame{})
+		for tc.readDatagram() != nil {
+		}
+		tc.peerPN -= 2 // the number skipped: older than the largest received
+		var frames []packet.Frame
+		for i := range 8 {
+			frames = append(frames, packet.PathChallengeFrame{Data: [8]byte{byte(i)}})
+		}
+		tc.writeFramesFrom(victim, frames...)
+		received := tc.bind.bytesReceivedFrom(victim)
+		var toVictim []*testDatagram
+		for d := tc.readDatagram(); d != nil; d = tc.readDatagram() {
+			if d.to == victim {
+				toVictim = append(toVictim, d)
+			}
+		}
+		if len(toVictim) != 1 {
+			t.Fatalf("%d datagrams to the unvalidated address, want 1", len(toVictim))
+		}
+		responses := 0
+		for _, p := range toVictim[0].packets {
+			for _, f := range p.frames {
+				if _, ok := f.(packet.PathResponseFrame); ok {
+					responses++
+				}
+			}
+		}
+		if responses != 8 {
+			t.Errorf("%d PATH_RESPONSEs, want 8", responses)
+		}
+		if sent := tc.bind.bytesSentTo(victim); sent > 3*received {
+			t.Errorf("sent %d bytes to the unvalidated address for %d received", sent, 3*received)
+		}
+		tc.advance(time.Second)
+		if sent := tc.bind.bytesSentTo(victim); sent != int64(toVictim[0].size) {
+			t.Errorf("%d bytes to the unvalidated address after a second, want only the %d of the answer", sent, toVictim[0].size)
+		}
+	})
+}
