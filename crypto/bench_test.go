@@ -124,3 +124,21 @@ func BenchmarkHandshake(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkNewInitialKeys(b *testing.B) {
+	var pub PublicKey
+	dcid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	b.ReportAllocs()
+	for b.Loop() {
+		NewInitialKeys(pub, dcid, false)
+	}
+}
+
+func BenchmarkNewInitialOpener(b *testing.B) {
+	var pub PublicKey
+	dcid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	b.ReportAllocs()
+	for b.Loop() {
+		NewInitialOpener(pub, dcid)
+	}
+}

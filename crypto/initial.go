@@ -48,6 +48,21 @@ func NewInitialKeys(serverStatic PublicKey, clientDCID []byte, isClient bool) (*
 	return sealer, opener
 }
 
+// NewInitialOpener returns only the server's Initial opener, the key a
+// first Initial must open with: half the derivation of NewInitialKeys, for
+// a server that has yet to learn whether a datagram is an Initial at all
+// or junk sent to make it work.
+func NewInitialOpener(serverStatic PublicKey, clientDCID []byte) *Opener {
+	ikm := make([]byte, 0, KeyLen+len(clientDCID))
+	ikm = append(ikm, serverStatic[:]...)
+	ikm = append(ikm, clientDCID...)
+	opener, err := NewOpener(AES128GCM, ExpandLabel(extract(initialSalt[:], ikm), "client in", 32))
+	if err != nil {
+		panic("crypto: Initial opener: " + err.Error())
+	}
+	return opener
+}
+
 // RetryTag computes the Retry Integrity Tag (docs/PROTOCOL.md section 4.4):
 // AES-128-GCM sealing an empty plaintext with the client_initial key and IV
 // derived from the original destination connection ID, with associated data

@@ -114,3 +114,25 @@ func TestRetryTag(t *testing.T) {
 		}
 	}
 }
+
+func TestNewInitialOpenerMatchesNewInitialKeys(t *testing.T) {
+	var pub PublicKey
+	pub[0] = 9
+	dcid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	clientSeal, _ := NewInitialKeys(pub, dcid, true)
+	_, serverOpen := NewInitialKeys(pub, dcid, false)
+	opener := NewInitialOpener(pub, dcid)
+	for _, o := range []*Opener{serverOpen, opener} {
+		pkt := make([]byte, 0, 64)
+		pkt = append(pkt, 0xc3, 0, 0, 0, 1, 0, 0, 0, 7) // 4-byte packet number 7 at offset 5
+		pkt = append(pkt, make([]byte, 36)...)
+		sealed := clientSeal.Seal(pkt, 5, 4, 7)
+		pnLen, trunc, _, err := o.UnprotectHeader(sealed, 5)
+		if err != nil || pnLen != 4 || trunc != 7 {
+			t.Fatalf("UnprotectHeader: %d %d %v", pnLen, trunc, err)
+		}
+		if _, err := o.Open(sealed, 5, pnLen, 7); err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+	}
+}

@@ -201,16 +201,19 @@ type firstInitial struct {
 // comes back with refusal set.
 func openFirstInitial(pub crypto.PublicKey, pkt []byte, h packet.LongHeader) (*firstInitial, error) {
 	in := &firstInitial{hdr: h, origDCID: h.DstConnID}
-	in.seal, in.open = crypto.NewInitialKeys(pub, h.DstConnID.Bytes(), false)
-	pnLen, trunc, byte0, err := in.open.UnprotectHeader(pkt, h.PNOffset)
+	// Only the opener until the packet opens: most datagrams that fail
+	// here are junk sent to make the server work.
+	open := crypto.NewInitialOpener(pub, h.DstConnID.Bytes())
+	pnLen, trunc, byte0, err := open.UnprotectHeader(pkt, h.PNOffset)
 	if err != nil {
 		return nil, err
 	}
 	in.pn = packet.DecodePacketNumber(packet.InvalidPacketNumber, trunc, pnLen)
-	payload, err := in.open.Open(pkt, h.PNOffset, pnLen, uint64(in.pn))
+	payload, err := open.Open(pkt, h.PNOffset, pnLen, uint64(in.pn))
 	if err != nil {
 		return nil, err
 	}
+	in.seal, in.open = crypto.NewInitialKeys(pub, h.DstConnID.Bytes(), false)
 	refuse := func(code packet.TransportErrorCode, ft packet.FrameType, reason string) (*firstInitial, error) {
 		in.refusal = &packet.ConnectionCloseFrame{ErrorCode: uint64(code), FrameType: ft, Reason: []byte(reason)}
 		return in, nil
