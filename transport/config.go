@@ -69,6 +69,13 @@ type Config struct {
 	// MaxConns caps its connections (default 10,000).
 	MaxHandshakes int
 	MaxConns      int
+	// MaxUnsentBytes caps the bytes written to the streams of all of an
+	// Endpoint's connections and not yet sent (default 1 GiB), a bound on
+	// what peers that stop acknowledging can make a server hold; writes
+	// beyond it wait. Each connection has its own, smaller, bound as well
+	// (docs/SECURITY.md). Listen and Dial take it from their Config.
+	MaxUnsentBytes int64
+
 	// InstanceID names a Listener among the servers that hold its
 	// PrivateKey (a fleet behind one name). Its stateless reset tokens
 	// derive from the key and the instance, so that it never resets a
@@ -216,6 +223,9 @@ type FECConfig struct {
 
 // validate checks the fields whose ranges are documented.
 func (c *Config) validate() error {
+	if c.MaxUnsentBytes < 0 {
+		return fmt.Errorf("%w: Config.MaxUnsentBytes %d: want 0 (the default) or more", ErrInvalidConfig, c.MaxUnsentBytes)
+	}
 	if len(c.ApplicationProtocols) > packet.MaxApplicationProtocols {
 		return fmt.Errorf("%w: Config.ApplicationProtocols: %d names, want at most %d", ErrInvalidConfig, len(c.ApplicationProtocols), packet.MaxApplicationProtocols)
 	}
@@ -261,6 +271,7 @@ const (
 	defaultMaxConnWin         = 24 << 20
 	defaultMaxHandshakes      = 256
 	defaultMaxConns           = 10000
+	defaultMaxUnsentBytes     = 1 << 30
 )
 
 // withDefaults returns a copy of c with every unset field given its default.
@@ -282,6 +293,7 @@ func (c *Config) withDefaults() Config {
 	setDefault(&out.MaxConns, defaultMaxConns)
 	setDefault(&out.MaxHandshakesPerSource, max(out.MaxHandshakes/4, 1))
 	setDefault(&out.MaxConnsPerSource, max(out.MaxConns/4, 1))
+	setDefault(&out.MaxUnsentBytes, defaultMaxUnsentBytes)
 	out.MaxStreamWindow = max(out.MaxStreamWindow, out.InitialStreamWindow)
 	out.MaxConnWindow = max(out.MaxConnWindow, out.InitialConnWindow)
 	return out

@@ -47,6 +47,16 @@ func (c *Conn) closeWith(f packet.ConnectionCloseFrame, err error, now time.Time
 func (c *Conn) sendClose(f packet.ConnectionCloseFrame, now time.Time) {
 	b := make([]byte, 0, 64+f.Len()+crypto.TagLen)
 	if c.keys != nil {
+		// An address not yet validated gets at most three times what it
+		// sent (docs/PROTOCOL.md section 9): the reason is cut to fit,
+		// and with no room at all nothing is sent.
+		room := c.sendBudget() - closeOverhead
+		for len(f.Reason) > 0 && f.Len() > room {
+			f.Reason = f.Reason[:len(f.Reason)-1]
+		}
+		if f.Len() > room {
+			return
+		}
 		pn, err := c.loss.pnGen.Pop()
 		if err != nil {
 			return
@@ -83,6 +93,11 @@ func (c *Conn) sendClose(f packet.ConnectionCloseFrame, now time.Time) {
 		c.stats.sendErrors.Add(1)
 	}
 }
+
+// closeOverhead bounds what a 1-RTT packet adds to a CONNECTION_CLOSE
+// frame: the short header with the longest connection ID and packet
+// number, and the AEAD tag.
+const closeOverhead = 1 + packet.MaxConnIDLen + packet.MaxPacketNumberLen + crypto.TagLen
 
 // enterDraining: the peer closed. The connection ends; its endpoint
 // absorbs the peer's late packets for three PTOs without answering.
@@ -163,6 +178,7 @@ func (c *Conn) finish() {
 		level = slog.LevelDebug
 	}
 	c.diag(level, "connection ended", slog.String("error", c.closeErr.Error()))
+	c.detachUnsent()
 	c.ep.connDone(c, time.Now())
 	c.cancelCtx(c.closeErr)
 	close(c.done)

@@ -519,7 +519,7 @@ func (c *Conn) appendStreamFrames(b []byte, limit int, rec *sentFrames, now time
 		f := packet.StreamFrame{StreamID: id, Offset: offset, Data: data, Fin: fin}
 		b = f.Append(b)
 		c.stats.streamBytesSent.Add(uint64(s.send.BytesSent() - off))
-		c.streams.unsent.Add(off - s.send.BytesSent())
+		c.addUnsent(off - s.send.BytesSent())
 		more := s.send.HasData()
 		writable := s.send.Writable() > 0
 		starved := !more && s.send.Unsent() > 0

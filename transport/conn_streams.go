@@ -38,6 +38,9 @@ type streamsState struct {
 	roomMu    sync.Mutex
 	roomCh    chan struct{}
 	waiting   atomic.Bool
+	// detached says the connection ended and took its unsent bytes off
+	// the endpoint's count.
+	detached atomic.Bool
 
 	ctrl         []*Stream   // streams with control frames due
 	held         []*Stream   // streams whose partial packet waits to coalesce
@@ -82,15 +85,36 @@ const (
 )
 
 // sendRoom is how many more bytes the connection's streams may buffer
-// unsent now.
+// unsent now: under the connection's cap and the endpoint's
+// (Config.MaxUnsentBytes).
 func (c *Conn) sendRoom() int64 {
-	return max(c.streams.unsentCap.Load()-c.streams.unsent.Load(), 0)
+	return max(min(c.streams.unsentCap.Load()-c.streams.unsent.Load(), c.ep.sendRoom()), 0)
+}
+
+// addUnsent counts n more (or, negative, fewer) bytes written and not yet
+// sent, on the connection and its endpoint.
+func (c *Conn) addUnsent(n int64) {
+	c.streams.unsent.Add(n)
+	if !c.streams.detached.Load() {
+		c.ep.unsent.Add(n)
+	}
+}
+
+// detachUnsent takes the ended connection's unsent bytes off its
+// endpoint's count and wakes writers waiting for the endpoint's room.
+func (c *Conn) detachUnsent() {
+	c.streams.detached.Store(true)
+	c.ep.unsent.Add(-c.streams.unsent.Load())
+	c.ep.wakeRoomWaiters()
 }
 
 // waitRoom returns a channel closed when sendRoom may have grown, or nil
 // if there is room now.
 func (c *Conn) waitRoom() <-chan struct{} {
 	st := &c.streams
+	if c.ep.sendRoom() <= 0 {
+		return c.ep.waitRoom()
+	}
 	st.roomMu.Lock()
 	defer st.roomMu.Unlock()
 	if c.sendRoom() > 0 {
@@ -108,6 +132,7 @@ func (c *Conn) waitRoom() <-chan struct{} {
 func (c *Conn) updateSendRoom() {
 	st := &c.streams
 	st.unsentCap.Store(max(minUnsentCap, 2*int64(c.loss.cc.Window())))
+	c.ep.wakeRoomWaiters()
 	if !st.waiting.Load() || 2*c.sendRoom() < st.unsentCap.Load() {
 		return
 	}
@@ -279,7 +304,7 @@ func (c *Conn) onStopSending(f packet.StopSendingFrame) error {
 	unsent := s.send.Unsent()
 	reset := s.send.OnStopSending(f.ErrorCode)
 	if reset {
-		c.streams.unsent.Add(-unsent) // never to be sent now
+		c.addUnsent(-unsent) // never to be sent now
 	}
 	if s.sendErr == nil && (reset || s.send.PeerConsumed() < s.send.Written()) {
 		s.sendErr = &StreamError{StreamID: s.id, Code: ApplicationErrorCode(f.ErrorCode), Remote: true}

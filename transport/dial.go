@@ -77,6 +77,7 @@ func dialConfig(cfg *Config) (Config, error) {
 func dialPrivate(ctx context.Context, bind Bind, raddr netip.AddrPort, conf Config, newBind func(network, addr string) (Bind, error)) (*Conn, error) {
 	e := newEndpoint(bind)
 	e.private = true
+	e.room.limit = conf.MaxUnsentBytes
 	e.resetKey = newResetKey()
 	e.start()
 	return e.dial(ctx, raddr, conf, newBind)

@@ -128,6 +128,11 @@ type Endpoint struct {
 	readerEnd chan struct{} // closed when the reader goroutine has exited
 	workers   sync.WaitGroup
 
+	// unsent counts the bytes written to its connections' streams and not
+	// yet sent, which room bounds.
+	unsent atomic.Int64
+	room   endpointRoom
+
 	stats endpointStats
 }
 
@@ -195,6 +200,7 @@ func newEndpoint(bind Bind) *Endpoint {
 		closedCh:    make(chan struct{}),
 		readerEnd:   make(chan struct{}),
 	}
+	e.room.limit = defaultMaxUnsentBytes
 	e.accept.ready = make(chan struct{})
 	e.bindV.Store(&bindBox{bind})
 	return e

@@ -107,6 +107,7 @@ func (e *Endpoint) initAccept(cfg *Config) error {
 		return fmt.Errorf("limpet: listen: %w", err)
 	}
 	e.lcfg = &conf
+	e.room.limit = conf.MaxUnsentBytes
 	e.hs = hs
 	e.pub = conf.PrivateKey.Public()
 	// Derived from the static key, so that every server holding it, and a

@@ -84,3 +84,32 @@ func TestPeerSendBufferBoundedPerConnection(t *testing.T) {
 		}
 	})
 }
+
+// TestPeerSendBufferBoundedPerEndpoint: Config.MaxUnsentBytes bounds the
+// unsent bytes of all of an endpoint's connections, below a connection's
+// own bound; a connection that ends gives its share back.
+func TestPeerSendBufferBoundedPerEndpoint(t *testing.T) {
+	const limit = 100 << 10
+	synctest.Test(t, func(t *testing.T) {
+		tc := newTestConn(t, serverSide, func(c *Config) { c.MaxUnsentBytes = limit }, func(p *packet.TransportParameters) {
+			p.InitialMaxData = 1 << 40
+			p.InitialMaxStreamDataBidiRemote = 1 << 30
+		})
+		tc.ignoreFrame(packet.FrameAck)
+		s := tc.openStream(true)
+		n, _ := writeUntilBlocked(tc, s, 16<<20, time.Millisecond)
+		sent := int(tc.conn.Stats().StreamBytesSent)
+		if unsent := n - sent; unsent != limit {
+			t.Fatalf("wrote %d, sent %d: %d unsent, want the endpoint's limit %d", n, sent, unsent, limit)
+		}
+		if got := tc.listener.unsent.Load(); got != limit {
+			t.Fatalf("the endpoint counts %d unsent, want %d", got, limit)
+		}
+		tc.conn.CloseWithError(0, "")
+		tc.wait()
+		<-tc.conn.Done()
+		if got := tc.listener.unsent.Load(); got != 0 {
+			t.Fatalf("after the connection ended the endpoint counts %d unsent, want 0", got)
+		}
+	})
+}

@@ -159,7 +159,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 			chunk = chunk[:room]
 		}
 		n := s.send.Write(chunk)
-		s.c.streams.unsent.Add(int64(n))
+		s.c.addUnsent(int64(n))
 		s.mu.Unlock()
 		if n > 0 {
 			written += n
@@ -285,7 +285,7 @@ func (s *Stream) CancelWrite(code ApplicationErrorCode) {
 	s.mu.Lock()
 	unsent := s.send.Unsent()
 	if s.send.Reset(uint64(code)) {
-		s.c.streams.unsent.Add(-unsent)
+		s.c.addUnsent(-unsent)
 		if s.sendErr == nil {
 			s.sendErr = &StreamError{StreamID: s.id, Code: code}
 		}
