@@ -40,8 +40,10 @@ type handshakeState struct {
 	// pushes back (halfOpenIdle).
 	lastDeadline time.Time
 	// source is the client's source (sourceOf) on a server: what its
-	// handshake slot and connection count against.
-	source netip.Addr
+	// handshake slot and connection count against. holdsSlot says the
+	// slot is still held; Endpoint.mu guards it.
+	source    netip.Addr
+	holdsSlot bool
 
 	// origDCID is the DCID of the client's first Initial. It seeds the
 	// Initial keys and the handshake prologue unless a Retry intervened;

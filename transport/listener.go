@@ -28,9 +28,15 @@ type acceptQueue struct {
 	admission
 }
 
-// handshakeDone forgets an accepted connection's handshake: it was
-// confirmed, or it ended before.
+// handshakeDone gives back an accepted connection's handshake slot, once:
+// the handshake was confirmed, or the connection ended, whichever came
+// first (a connection can end in the loop iteration that confirmed it,
+// before it reaches the accept queue).
 func (q *acceptQueue) handshakeDone(c *Conn) {
+	if !c.hs.holdsSlot {
+		return
+	}
+	c.hs.holdsSlot = false
 	q.handshakes--
 	if !c.hs.retried {
 		q.unvalidated--
@@ -41,9 +47,7 @@ func (q *acceptQueue) handshakeDone(c *Conn) {
 
 // connDone forgets a connection of the accepting endpoint that ended.
 func (q *acceptQueue) connDone(c *Conn) {
-	if c.isServer && !c.hs.confirmed {
-		q.handshakeDone(c)
-	}
+	q.handshakeDone(c)
 	if c.isServer {
 		q.use(c.hs.source).conns--
 		q.tidy(c.hs.source)
@@ -374,6 +378,7 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 		return
 	}
 	e.live[c] = true
+	c.hs.holdsSlot = true // the pending Initial's
 	if !c.hs.retried {
 		e.accept.unvalidated++
 	}

@@ -259,3 +259,26 @@ func TestPeerServerHalfOpenTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestPeerServerSlotFreedWhenClosedAsConfirmed: a client whose first 1-RTT
+// packet confirms the handshake and closes the connection (a Dial followed
+// at once by Close) gives its handshake slot back. The slot used to be
+// kept, and 64 such clients locked their address out, 256 the listener.
+func TestPeerServerSlotFreedWhenClosedAsConfirmed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := startTestConn(t, serverSide)
+		tc.writeClientHello()
+		tc.wantServerHello("message 2")
+		tc.writeFrames(packet.PingFrame{}, packet.ConnectionCloseFrame{ErrorCode: uint64(packet.NoError)})
+		tc.advance(10 * time.Second) // past the draining period
+		if got, want := tc.listenerStateNow(), (listenerState{}); got != want {
+			t.Fatalf("after the client confirmed and closed, the listener holds %+v, want nothing", got)
+		}
+		tc.listener.mu.Lock()
+		n := len(tc.listener.accept.bySource)
+		tc.listener.mu.Unlock()
+		if n != 0 {
+			t.Fatalf("%d sources still counted, want none", n)
+		}
+	})
+}
