@@ -44,12 +44,20 @@ func hkdfExpandLabelContext(out, secret []byte, prefix, label string, context []
 	if fullLen > 255 || len(context) > 255 || len(out) > 255*sha256.Size || len(out) > 0xffff {
 		panic(fmt.Sprintf("crypto: ExpandLabel(%q, %d) out of range", label, len(out)))
 	}
-	info := make([]byte, 0, 2+1+fullLen+1+len(context))
-	info = append(info, byte(len(out)>>8), byte(len(out)), byte(fullLen))
+	var infoBuf [2 + 1 + 255 + 1 + 255 + 1]byte
+	info := append(infoBuf[:0], byte(len(out)>>8), byte(len(out)), byte(fullLen))
 	info = append(info, prefix...)
 	info = append(info, label...)
 	info = append(info, byte(len(context)))
 	info = append(info, context...)
+	if len(out) <= sha256.Size && len(secret) <= sha256.BlockSize {
+		// One block of output: T(1) = HMAC(secret, info || 0x01), computed
+		// without allocating, since servers derive Initial keys for every
+		// first Initial, junk included.
+		t := hmacSHA256(secret, append(info, 1))
+		copy(out, t[:])
+		return
+	}
 	if _, err := io.ReadFull(hkdf.Expand(sha256.New, secret, info), out); err != nil {
 		panic("crypto: HKDF-Expand failed within its limit: " + err.Error())
 	}
@@ -57,5 +65,31 @@ func hkdfExpandLabelContext(out, secret []byte, prefix, label string, context []
 
 // extract is HKDF-Extract-SHA256(salt, ikm).
 func extract(salt, ikm []byte) []byte {
+	if len(salt) <= sha256.BlockSize && len(ikm) <= maxHMACMessage {
+		prk := hmacSHA256(salt, ikm)
+		return prk[:]
+	}
 	return hkdf.Extract(sha256.New, ikm, salt)
+}
+
+// maxHMACMessage bounds the messages hmacSHA256 takes.
+const maxHMACMessage = 2 + 1 + 255 + 1 + 255 + 1
+
+// hmacSHA256 is HMAC-SHA256 (RFC 2104) for a key of at most one block and a
+// message of at most maxHMACMessage bytes, on the stack.
+func hmacSHA256(key, msg []byte) [sha256.Size]byte {
+	var inner [sha256.BlockSize + maxHMACMessage]byte
+	copy(inner[:], key)
+	for i := range sha256.BlockSize {
+		inner[i] ^= 0x36
+	}
+	n := sha256.BlockSize + copy(inner[sha256.BlockSize:], msg)
+	var outer [sha256.BlockSize + sha256.Size]byte
+	copy(outer[:], key)
+	for i := range sha256.BlockSize {
+		outer[i] ^= 0x5c
+	}
+	h := sha256.Sum256(inner[:n])
+	copy(outer[sha256.BlockSize:], h[:])
+	return sha256.Sum256(outer[:])
 }

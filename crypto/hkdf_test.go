@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
@@ -65,5 +66,20 @@ func TestExpandLabelLayout(t *testing.T) {
 	}
 	if got := ExpandLabel(secret, "key", 16); !bytes.Equal(got, want) {
 		t.Errorf("ExpandLabel(secret, key, 16) = %x, want %x", got, want)
+	}
+}
+
+func TestHMACSHA256MatchesStandardLibrary(t *testing.T) {
+	for _, keyLen := range []int{0, 1, 32, 63, 64} {
+		for _, msgLen := range []int{0, 1, 55, 56, 64, 200, maxHMACMessage} {
+			key := bytes.Repeat([]byte{byte(keyLen + 1)}, keyLen)
+			msg := bytes.Repeat([]byte{byte(msgLen + 7)}, msgLen)
+			want := hmac.New(sha256.New, key)
+			want.Write(msg)
+			got := hmacSHA256(key, msg)
+			if !bytes.Equal(got[:], want.Sum(nil)) {
+				t.Errorf("key %d bytes, message %d bytes: got %x, want %x", keyLen, msgLen, got, want.Sum(nil))
+			}
+		}
 	}
 }

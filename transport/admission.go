@@ -29,8 +29,9 @@ const (
 	sourceWorkBurst   = 10
 	maxMeteredSources = 4096
 	// A Retry is sent instead of a handshake while the workers' queue holds
-	// more than deepQueue Initials.
-	deepQueue = handshakeQueueLen / 4
+	// more than deepQueue Initials, so that a handshake never waits behind
+	// more than deepQueue others' Diffie-Hellman work.
+	deepQueue = 32
 )
 
 // sourceOf is the unit per-source limits count: an IPv4 address, or the

@@ -18,8 +18,10 @@ import (
 type acceptQueue struct {
 	queue []*Conn       // confirmed connections not yet accepted
 	ready chan struct{} // closed and replaced when queue grows
-	// handshakes counts server connections not yet confirmed, and Initials
-	// queued for the handshake workers.
+	// handshakes counts server connections not yet confirmed, and those a
+	// handshake worker is creating. Initials waiting for the workers do not
+	// count (the queue bounds them), so that a flood of junk in the queue
+	// takes no slot from the clients behind it.
 	handshakes int
 	// unvalidated counts the handshakes in progress that did not come
 	// through a Retry: the ones a spoofed source address can create. While
@@ -56,8 +58,11 @@ func (q *acceptQueue) connDone(c *Conn) {
 
 // handshakeQueueLen is how many Initials wait for the handshake workers.
 // Beyond it they are dropped: under a flood, established connections keep
-// their reader and new clients retransmit message 1.
-const handshakeQueueLen = 128
+// their reader and new clients retransmit message 1. Deep enough to ride
+// out the bursts of a flood of junk, which a worker sheds at a few
+// microseconds each (1024 of them wait about 7 ms, in 1.5 MB of buffers);
+// Diffie-Hellman work waits behind at most deepQueue others.
+const handshakeQueueLen = 1024
 
 // spentTokensCap bounds the Retry tokens remembered as used: more than a
 // token lifetime's worth of handshakes at thousands per second.
@@ -232,11 +237,15 @@ func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.A
 	}
 	full := len(e.live) >= cfg.MaxConns || use.conns >= cfg.MaxConnsPerSource
 	e.pending[dcid] = &pendingInitial{source: src}
-	e.accept.handshakes++
 	use.handshakes++
 	e.mu.Unlock()
 	select {
 	case e.hsJobs <- handshakeJob{rx: newRxDatagram(b, from, meta, now), full: full}:
+		if len(e.hsJobs) > deepQueue {
+			// On a busy core the reader would run its whole time slice
+			// and fill the queue before a worker ran: let one drain it.
+			runtime.Gosched()
+		}
 	default:
 		e.finishPending(dcid, nil, nil)
 		e.drop(&e.stats.handshakesShed, len(b), dropRejected)
@@ -251,7 +260,6 @@ func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byt
 	p := e.pending[dcid]
 	delete(e.pending, dcid)
 	if c == nil && p != nil {
-		e.accept.handshakes--
 		e.accept.use(p.source).handshakes--
 		e.accept.tidy(p.source)
 	}
@@ -273,9 +281,15 @@ func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byt
 
 func (e *Endpoint) handshakeWorker() {
 	defer e.workers.Done()
+	n := 0
 	for job := range e.hsJobs {
 		e.handshakeInitial(job)
 		job.rx.release()
+		if n++; n%16 == 0 {
+			// A deep queue of junk would hold the core for a whole time
+			// slice (10 ms); established connections go first.
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -349,10 +363,22 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 		e.finishPending(dcid, nil, retry)
 		return
 	}
+	e.mu.Lock()
+	full := e.accept.handshakes >= e.lcfg.MaxHandshakes
+	if !full {
+		e.accept.handshakes++ // the new connection's slot
+	}
+	e.mu.Unlock()
+	if full {
+		e.drop(&e.stats.refused, len(b), dropRejected)
+		e.finishPending(dcid, nil, nil)
+		return
+	}
 	c, refusal := acceptConn(e, in)
 	if c == nil {
 		e.stats.handshakesRejected.Add(1)
 		e.mu.Lock()
+		e.accept.handshakes--
 		e.accept.handshakeFailed(rx.at)
 		e.mu.Unlock()
 		if l := e.lcfg.Logger; l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
@@ -372,13 +398,14 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 	}
 	e.mu.Lock()
 	if e.closed {
+		e.accept.handshakes--
 		e.mu.Unlock()
 		e.finishPending(dcid, nil, nil)
 		c.qlogClosed(ErrListenerClosed) // its loop never runs to end the trace
 		return
 	}
 	e.live[c] = true
-	c.hs.holdsSlot = true // the pending Initial's
+	c.hs.holdsSlot = true // the one reserved above, and the pending Initial's for its source
 	if !c.hs.retried {
 		e.accept.unvalidated++
 	}
