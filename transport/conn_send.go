@@ -32,6 +32,12 @@ type txState struct {
 	// lost it (it still counts as sent and is recovered).
 	testDrop  func(rec *sentFrames) bool
 	dropBuilt bool
+
+	// full says the last send filled its batch: more may be due at once.
+	full bool
+	// built is the bytes of the batch built so far, which sendBudget
+	// counts before flush adds them to path.bytesSent.
+	built int64
 }
 
 // send writes every packet the connection may send now.
@@ -57,6 +63,7 @@ func (c *Conn) send(now time.Time) {
 	c.releaseHeld()
 	n := 0
 	initialBytes := 0
+	c.tx.full, c.tx.built = false, 0
 	for n < len(c.tx.bufs) && c.needInitial(now) {
 		b := c.buildInitial(c.tx.bufs[n].Buf[:0], now)
 		initialBytes += len(b)
@@ -66,6 +73,7 @@ func (c *Conn) send(now time.Time) {
 		}
 		c.tx.bufs[n].Buf = b
 		c.tx.bufs[n].ECN = packet.ECNNotECT // long-header packets are never marked
+		c.tx.built += int64(len(b))
 		n++
 	}
 	if c.keys != nil {
@@ -100,14 +108,17 @@ func (c *Conn) send(now time.Time) {
 			if c.tx.dropBuilt {
 				c.tx.dropBuilt = false // test hook: lose it on the wire
 			} else {
+				c.tx.built += int64(len(b))
 				n++
 			}
 			if ackOnly {
 				break
 			}
 		}
+		c.tx.full = n >= limit
 	}
 	failed := c.flush(n, now, accounting)
+	c.tx.built = 0
 	if n == 0 && accounting {
 		// The iteration's work (what came in, the timers) was the CPU's.
 		c.limit.state = limitCPU
@@ -207,7 +218,7 @@ func (c *Conn) sendBudget() int {
 	if c.path.validated {
 		return c.path.maxPacket
 	}
-	return int(max(0, min(int64(c.path.maxPacket), 3*c.path.bytesRecv-c.path.bytesSent)))
+	return int(max(0, min(int64(c.path.maxPacket), 3*c.path.bytesRecv-c.path.bytesSent-c.tx.built)))
 }
 
 // canSendAckEliciting applies congestion control and pacing.

@@ -107,12 +107,19 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	if c.keys == nil {
 		return next
 	}
-	earlier(c.loss.Deadline(&c.loss.rtt))
 	if c.sendBudget() < minAppPacket {
 		// Nothing can be sent on this unvalidated path until the peer
-		// sends more; do not spin on ACK or pacing deadlines meanwhile.
+		// sends more; do not spin on ACK or pacing deadlines meanwhile,
+		// nor on the probe timeout (RFC 9002 §6.2.2.1): once its backoff
+		// reaches maxPTOInterval its deadline stays in the past until a
+		// probe goes. Losses are still declared on time.
+		earlier(c.loss.History().LossTime())
+		if c.path.challengePending {
+			earlier(c.path.challengeDeadline) // then the validated path comes back
+		}
 		return next
 	}
+	earlier(c.loss.Deadline(&c.loss.rtt))
 	earlier(c.acks.AckDeadline())
 	if c.cfg.KeepAlivePeriod > 0 {
 		earlier(c.keepAliveAt())
@@ -124,8 +131,14 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	if (c.streams.sched.Len() > 0 || len(c.streams.ctrl) > 0) && c.loss.cc.CanSend(c.loss.BytesInFlight()) {
 		// Pacing holds data or stream control frames back (a
 		// STREAM_DATA_BLOCKED due as the last credit went): wake when
-		// the pacer allows the next send.
-		earlier(now.Add(c.loss.pacer.TimeUntilSend(now)))
+		// the pacer allows the next send. If it allows it now, send
+		// stopped for another reason: a full batch, to continue at once,
+		// or a send budget too small for these frames on an unvalidated
+		// path, which only the peer's next datagram raises (waking now
+		// would spin).
+		if d := c.loss.pacer.TimeUntilSend(now); d > 0 || c.tx.full {
+			earlier(now.Add(d))
+		}
 	}
 	if pe := c.keys.PreviousKeysExpiry(); !pe.IsZero() {
 		earlier(pe)
