@@ -12,8 +12,9 @@ import (
 // before the server does Diffie-Hellman work for it.
 
 const (
-	// While handshakes that cost Diffie-Hellman work fail faster than
-	// failureRate per second (after a burst of failureBurst), the endpoint
+	// While handshakes that cost Diffie-Hellman work (not replays, which
+	// the replay cache catches before it) fail faster than failureRate per
+	// second (after a burst of failureBurst), the endpoint
 	// is under attack: honest clients almost never fail a handshake, and a
 	// flood of unknown client keys or stale message 1s fails every one.
 	failureRate  = 50
@@ -108,8 +109,11 @@ func (a *admission) allowWork(src netip.Addr, now time.Time) bool {
 					delete(a.work, s)
 				}
 			}
-			if len(a.work) >= maxMeteredSources {
-				return false // more sources than a real server's clients at once
+			for s := range a.work {
+				if len(a.work) < maxMeteredSources {
+					break
+				}
+				delete(a.work, s) // forgetting a meter grants a fresh burst, never a lockout
 			}
 		}
 		b = &tokenBucket{}

@@ -73,7 +73,8 @@ type Config struct {
 	// Endpoint's connections and not yet sent (default 1 GiB), a bound on
 	// what peers that stop acknowledging can make a server hold; writes
 	// beyond it wait. Each connection has its own, smaller, bound as well
-	// (docs/SECURITY.md). Listen and Dial take it from their Config.
+	// (docs/SECURITY.md). Listen, NewEndpoint and Dial take it from their
+	// Config; Endpoint.Dial shares its endpoint's.
 	MaxUnsentBytes int64
 
 	// InstanceID names a Listener among the servers that hold its

@@ -193,6 +193,9 @@ type firstInitial struct {
 	// or the one a Retry token carries; retried says a valid token came.
 	origDCID packet.ConnectionID
 	retried  bool
+	// replayed says the handshake failed as a replay, caught before any
+	// Diffie-Hellman work.
+	replayed bool
 }
 
 // openFirstInitial removes the protection of a client's first Initial
@@ -271,6 +274,7 @@ func acceptConn(e *Endpoint, in *firstInitial) (*Conn, *packet.ConnectionCloseFr
 		return c.localParams().Append(nil), nil
 	})
 	if err != nil {
+		in.replayed = errors.Is(err, crypto.ErrReplay)
 		return nil, handshakeRefusal(err, paramErr)
 	}
 	c.keys = res.Keys

@@ -38,9 +38,11 @@ type streamsState struct {
 	roomMu    sync.Mutex
 	roomCh    chan struct{}
 	waiting   atomic.Bool
-	// detached says the connection ended and took its unsent bytes off
-	// the endpoint's count.
-	detached atomic.Bool
+	// unsentMu makes a change of unsent and of the endpoint's count one
+	// step, so that detached, set when the connection ended and took its
+	// unsent bytes off the endpoint's count, cannot fall between them.
+	unsentMu sync.Mutex
+	detached bool
 
 	ctrl         []*Stream   // streams with control frames due
 	held         []*Stream   // streams whose partial packet waits to coalesce
@@ -75,65 +77,80 @@ func (c *Conn) sendBufferSize() int { return int(c.cfg.MaxStreamWindow) }
 // sendBufferSize, and at most aheadOfCredit past the peer's
 // MAX_STREAM_DATA; and the bytes written and not yet sent, over all
 // streams, stay under max(minUnsentCap, 2 × the congestion window), which
-// leaves room for what the path can carry next and no more. Bytes sent
-// and unacknowledged are bounded by the congestion window.
+// leaves room for what the path can carry next and no more (TCP's send
+// buffer grows to about the same). Bytes sent and unacknowledged are
+// bounded by the congestion window.
 const (
-	aheadOfCredit = 32 << 10
-	// minUnsentCap leaves room for every stream to run aheadOfCredit past
-	// a peer that stopped reading, and still some for the others.
-	minUnsentCap = 8 << 20
+	aheadOfCredit = 16 << 10
+	// minUnsentCap leaves room for a hundred streams to run aheadOfCredit
+	// past a peer that stopped reading, and as much again for the others.
+	minUnsentCap = 2 << 20
 )
+
+// connRoom is how many more bytes the connection's own cap allows unsent.
+func (c *Conn) connRoom() int64 {
+	return c.streams.unsentCap.Load() - c.streams.unsent.Load()
+}
 
 // sendRoom is how many more bytes the connection's streams may buffer
 // unsent now: under the connection's cap and the endpoint's
 // (Config.MaxUnsentBytes).
 func (c *Conn) sendRoom() int64 {
-	return max(min(c.streams.unsentCap.Load()-c.streams.unsent.Load(), c.ep.sendRoom()), 0)
+	return max(min(c.connRoom(), c.ep.sendRoom()), 0)
 }
 
 // addUnsent counts n more (or, negative, fewer) bytes written and not yet
-// sent, on the connection and its endpoint.
+// sent, on the connection and, until it ended, its endpoint.
 func (c *Conn) addUnsent(n int64) {
-	c.streams.unsent.Add(n)
-	if !c.streams.detached.Load() {
+	st := &c.streams
+	st.unsentMu.Lock()
+	st.unsent.Add(n)
+	if !st.detached {
 		c.ep.unsent.Add(n)
 	}
+	st.unsentMu.Unlock()
 }
 
 // detachUnsent takes the ended connection's unsent bytes off its
 // endpoint's count and wakes writers waiting for the endpoint's room.
 func (c *Conn) detachUnsent() {
-	c.streams.detached.Store(true)
-	c.ep.unsent.Add(-c.streams.unsent.Load())
+	st := &c.streams
+	st.unsentMu.Lock()
+	st.detached = true
+	c.ep.unsent.Add(-st.unsent.Load())
+	st.unsentMu.Unlock()
 	c.ep.wakeRoomWaiters()
 }
 
 // waitRoom returns a channel closed when sendRoom may have grown, or nil
-// if there is room now.
+// if there is room now. The waiter is registered before room is checked
+// again, so the loop that frees room either sees it or is seen.
 func (c *Conn) waitRoom() <-chan struct{} {
-	st := &c.streams
 	if c.ep.sendRoom() <= 0 {
 		return c.ep.waitRoom()
 	}
+	st := &c.streams
 	st.roomMu.Lock()
-	defer st.roomMu.Unlock()
-	if c.sendRoom() > 0 {
-		return nil
-	}
 	if st.roomCh == nil {
 		st.roomCh = make(chan struct{})
 		st.waiting.Store(true)
 	}
-	return st.roomCh
+	ch := st.roomCh
+	st.roomMu.Unlock()
+	if c.sendRoom() > 0 {
+		return nil // the channel stays for the loop to close
+	}
+	return ch
 }
 
 // updateSendRoom sets the unsent cap from the congestion window and wakes
-// writers waiting for room once half of it is free. It runs on the loop.
+// writers waiting for room: the connection's once half of its cap is
+// free, the endpoint's as soon as it has any. It runs on the loop.
 func (c *Conn) updateSendRoom() {
 	st := &c.streams
 	st.unsentCap.Store(max(minUnsentCap, 2*int64(c.loss.cc.Window())))
 	c.ep.wakeRoomWaiters()
-	if !st.waiting.Load() || 2*c.sendRoom() < st.unsentCap.Load() {
+	if !st.waiting.Load() || 2*c.connRoom() < st.unsentCap.Load() {
 		return
 	}
 	st.roomMu.Lock()

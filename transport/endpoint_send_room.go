@@ -11,7 +11,7 @@ import (
 // more of a server's memory than that (docs/SECURITY.md). Writers beyond it
 // wait, on every connection of the endpoint.
 type endpointRoom struct {
-	limit   int64 // 0 for none
+	limit   int64
 	mu      sync.Mutex
 	waitCh  chan struct{} // closed and cleared when room frees up
 	waiting atomic.Bool   // mirrors waitCh != nil, for the loops
@@ -20,33 +20,33 @@ type endpointRoom struct {
 // sendRoom is how many more unsent bytes the endpoint's connections may
 // buffer.
 func (e *Endpoint) sendRoom() int64 {
-	if e.room.limit == 0 {
-		return 1 << 62
-	}
 	return e.room.limit - e.unsent.Load()
 }
 
 // waitRoom returns a channel closed when the endpoint's room may have
-// grown, or nil if there is room now.
+// grown, or nil if there is room now. As Conn.waitRoom, it registers the
+// waiter before it checks again.
 func (e *Endpoint) waitRoom() <-chan struct{} {
 	r := &e.room
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e.sendRoom() > 0 {
-		return nil
-	}
 	if r.waitCh == nil {
 		r.waitCh = make(chan struct{})
 		r.waiting.Store(true)
 	}
-	return r.waitCh
+	ch := r.waitCh
+	r.mu.Unlock()
+	if e.sendRoom() > 0 {
+		return nil
+	}
+	return ch
 }
 
-// wakeRoomWaiters wakes writers waiting for the endpoint's room once a
-// quarter of it is free.
+// wakeRoomWaiters wakes writers waiting for the endpoint's room as soon as
+// there is any: a threshold could leave them waiting for ever behind peers
+// that hold most of it, while new writes went through.
 func (e *Endpoint) wakeRoomWaiters() {
 	r := &e.room
-	if !r.waiting.Load() || 4*e.sendRoom() < r.limit {
+	if !r.waiting.Load() || e.sendRoom() <= 0 {
 		return
 	}
 	r.mu.Lock()

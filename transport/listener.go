@@ -76,11 +76,9 @@ const maxDuplicateInitials = 4
 // pendingInitial is a client's first Initial on its way through the
 // handshake workers, and the copies of it that arrived meanwhile. Each copy
 // gets the same answer as the first: message 2 from the new connection, or
-// the same Retry or refusal (docs/PROTOCOL.md section 4.5). It holds a
-// handshake slot of its source until then.
+// the same Retry or refusal (docs/PROTOCOL.md section 4.5).
 type pendingInitial struct {
-	dups   []*rxDatagram
-	source netip.Addr
+	dups []*rxDatagram
 }
 
 // handshakeJob is a client's first Initial for a handshake worker. full
@@ -226,28 +224,33 @@ func (e *Endpoint) routeInitial(b []byte, dcid packet.ConnectionID, from netip.A
 		return
 	}
 	cfg := e.lcfg
-	src := sourceOf(from)
-	use := e.accept.use(src)
+	var use sourceUse
+	if u := e.accept.bySource[sourceOf(from)]; u != nil {
+		use = *u
+	}
 	if e.closed || e.accept.handshakes >= cfg.MaxHandshakes || use.handshakes >= cfg.MaxHandshakesPerSource {
 		// Slots free up within a few seconds; the client retransmits.
-		e.accept.tidy(src)
 		e.mu.Unlock()
 		e.drop(&e.stats.refused, len(b), dropRejected)
 		return
 	}
+	// Only connections count against a source: a queued Initial may come
+	// from a spoofed address, and must not use up its owner's share.
 	full := len(e.live) >= cfg.MaxConns || use.conns >= cfg.MaxConnsPerSource
-	e.pending[dcid] = &pendingInitial{source: src}
-	use.handshakes++
-	e.mu.Unlock()
+	// Sent under the lock that Close takes to mark the endpoint closed
+	// before it closes the queue.
 	select {
 	case e.hsJobs <- handshakeJob{rx: newRxDatagram(b, from, meta, now), full: full}:
-		if len(e.hsJobs) > deepQueue {
+		e.pending[dcid] = &pendingInitial{}
+		deep := len(e.hsJobs) > deepQueue
+		e.mu.Unlock()
+		if deep {
 			// On a busy core the reader would run its whole time slice
 			// and fill the queue before a worker ran: let one drain it.
 			runtime.Gosched()
 		}
 	default:
-		e.finishPending(dcid, nil, nil)
+		e.mu.Unlock()
 		e.drop(&e.stats.handshakesShed, len(b), dropRejected)
 	}
 }
@@ -259,10 +262,6 @@ func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byt
 	e.mu.Lock()
 	p := e.pending[dcid]
 	delete(e.pending, dcid)
-	if c == nil && p != nil {
-		e.accept.use(p.source).handshakes--
-		e.accept.tidy(p.source)
-	}
 	e.mu.Unlock()
 	if p == nil {
 		return
@@ -305,6 +304,13 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 	b := rx.buf[:rx.n]
 	h, _ := packet.ParseLongHeader(b) // parsed by routeInitial
 	dcid := h.DstConnID
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		e.finishPending(dcid, nil, nil)
+		return
+	}
 	in, err := openFirstInitial(e.pub, b[:h.PacketLen], h)
 	if err != nil {
 		e.drop(&e.stats.badInitials, len(b), dropDecryptionFailure)
@@ -321,6 +327,7 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 		return
 	}
 	src := sourceOf(rx.from)
+	reserved := false
 	e.mu.Lock()
 	wantRetry := e.lcfg.RequireAddressValidation || 2*e.accept.unvalidated >= e.lcfg.MaxHandshakes ||
 		e.accept.underLoad(rx.at) || len(e.hsJobs) > deepQueue || job.full
@@ -347,7 +354,17 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 			e.finishPending(dcid, nil, nil)
 			return
 		}
+		// The slot first: a token spent on an Initial then dropped for
+		// want of a slot would strand its client, whose retransmissions
+		// carry the same token.
+		if !e.reserveHandshake(src) {
+			e.drop(&e.stats.refused, len(b), dropRejected)
+			e.finishPending(dcid, nil, nil)
+			return
+		}
+		reserved = true
 		if !e.spentTokens.Spend(token, crypto.DefaultRetryTokenLifetime, rx.at) {
+			e.releaseHandshake(src)
 			e.drop(&e.stats.tokensRejected, len(b), dropRejected)
 			e.finishPending(dcid, nil, nil)
 			return
@@ -363,13 +380,7 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 		e.finishPending(dcid, nil, retry)
 		return
 	}
-	e.mu.Lock()
-	full := e.accept.handshakes >= e.lcfg.MaxHandshakes
-	if !full {
-		e.accept.handshakes++ // the new connection's slot
-	}
-	e.mu.Unlock()
-	if full {
+	if !reserved && !e.reserveHandshake(src) {
 		e.drop(&e.stats.refused, len(b), dropRejected)
 		e.finishPending(dcid, nil, nil)
 		return
@@ -377,10 +388,14 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 	c, refusal := acceptConn(e, in)
 	if c == nil {
 		e.stats.handshakesRejected.Add(1)
-		e.mu.Lock()
-		e.accept.handshakes--
-		e.accept.handshakeFailed(rx.at)
-		e.mu.Unlock()
+		e.releaseHandshake(src)
+		if !in.replayed {
+			// Only failures that cost the Diffie-Hellman work signal
+			// load; a replay is caught before it.
+			e.mu.Lock()
+			e.accept.handshakeFailed(rx.at)
+			e.mu.Unlock()
+		}
 		if l := e.lcfg.Logger; l != nil && l.Enabled(context.Background(), slog.LevelDebug) {
 			reason := "replayed or unreadable client hello"
 			if refusal != nil {
@@ -398,14 +413,14 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 	}
 	e.mu.Lock()
 	if e.closed {
-		e.accept.handshakes--
 		e.mu.Unlock()
+		e.releaseHandshake(src)
 		e.finishPending(dcid, nil, nil)
 		c.qlogClosed(ErrListenerClosed) // its loop never runs to end the trace
 		return
 	}
 	e.live[c] = true
-	c.hs.holdsSlot = true // the one reserved above, and the pending Initial's for its source
+	c.hs.holdsSlot = true // the one reserved above
 	if !c.hs.retried {
 		e.accept.unvalidated++
 	}
@@ -417,6 +432,31 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 	e.finishPending(dcid, c, nil)
 	go c.loop()
 	c.wake()
+}
+
+// reserveHandshake takes a handshake slot, the listener's and one of src's,
+// for a connection about to be created, if both have room.
+func (e *Endpoint) reserveHandshake(src netip.Addr) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	use := e.accept.use(src)
+	if e.accept.handshakes >= e.lcfg.MaxHandshakes || use.handshakes >= e.lcfg.MaxHandshakesPerSource {
+		e.accept.tidy(src)
+		return false
+	}
+	e.accept.handshakes++
+	use.handshakes++
+	return true
+}
+
+// releaseHandshake gives back a slot reserveHandshake took, for a
+// connection that was not created.
+func (e *Endpoint) releaseHandshake(src netip.Addr) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.accept.handshakes--
+	e.accept.use(src).handshakes--
+	e.accept.tidy(src)
 }
 
 // answerInitial sends a CONNECTION_CLOSE in an Initial packet to the client

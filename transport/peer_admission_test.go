@@ -93,6 +93,13 @@ func (cl *testClient) wantClose(tc *testConn, reason string, code packet.Transpo
 // writeInitialWithToken sends message 1 to cl.dcid, echoing token.
 func (cl *testClient) writeInitialWithToken(tc *testConn, token []byte) {
 	tc.t.Helper()
+	cl.sealInitialWithToken(tc, token, func(b []byte) { tc.writeDatagramFrom(cl.addr, b) })
+}
+
+// sealInitialWithToken builds the Initial writeInitialWithToken sends and
+// hands it to send.
+func (cl *testClient) sealInitialWithToken(tc *testConn, token []byte, send func([]byte)) {
+	tc.t.Helper()
 	h := packet.LongHeader{Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: cl.dcid, SrcConnID: cl.scid, Token: token}
 	f := packet.CryptoFrame{Data: cl.msg1}
 	payloadLen := max(f.Len(), packet.MinInitialDatagramSize-packet.LongHeaderLen(h, 4, packet.MinInitialDatagramSize)-crypto.TagLen)
@@ -102,7 +109,7 @@ func (cl *testClient) writeInitialWithToken(tc *testConn, token []byte) {
 	for len(b) < pnOffset+4+payloadLen {
 		b = append(b, 0)
 	}
-	tc.writeDatagramFrom(cl.addr, cl.seal.Seal(b, pnOffset, 4, 0))
+	send(cl.seal.Seal(b, pnOffset, 4, 0))
 }
 
 // retried makes a client at addr that has followed the Listener's Retry:
@@ -280,5 +287,64 @@ func TestPeerServerSlotFreedWhenClosedAsConfirmed(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("%d sources still counted, want none", n)
 		}
+	})
+}
+
+// TestPeerServerTokenKeptWhenNoSlot: an Initial whose valid token reaches
+// a handshake worker when every slot has been taken since it was queued is
+// dropped without spending the token, so the client's retransmission,
+// which carries the same token, gets in once a slot is free.
+func TestPeerServerTokenKeptWhenNoSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := startTestConn(t, serverSide, requireAddressValidation, func(c *Config) { c.MaxHandshakes = 1 })
+		cl, token := retried(tc, netip.MustParseAddrPort("198.51.100.8:7000"), time.Now())
+		var datagram []byte
+		cl.sealInitialWithToken(tc, token, func(b []byte) { datagram = b })
+		l := tc.listener
+		deliver := func() {
+			job := handshakeJob{rx: newRxDatagram(datagram, cl.addr, rxMeta{}, time.Now())}
+			l.handshakeInitial(job) // as a worker does, the queue behind
+			job.rx.release()
+		}
+		l.mu.Lock()
+		l.accept.handshakes = 1 // taken while the Initial waited in the queue
+		l.mu.Unlock()
+		deliver()
+		tc.wantIdle("no slot: the Initial is dropped")
+		l.mu.Lock()
+		l.accept.handshakes = 0 // the slot is free again
+		l.mu.Unlock()
+		deliver() // the client's retransmission
+		cl.wantAnswer(tc, "the retransmission with the same token gets in", packet.LongTypeInitial)
+		if got := l.Stats().TokensRejected; got != 0 {
+			t.Errorf("TokensRejected = %d, want 0", got)
+		}
+	})
+}
+
+// TestPeerServerReplaysDoNotSignalLoad: replays the replay cache catches
+// cost no Diffie-Hellman work, so a flood of them does not put the
+// listener under load (which would make every honest client take a
+// Retry).
+func TestPeerServerReplaysDoNotSignalLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tc := startTestConn(t, serverSide)
+		orig := newTestClient(tc, netip.MustParseAddrPort("198.51.100.7:7000"))
+		orig.writeInitial(tc)
+		orig.wantAnswer(tc, "the original message 1", packet.LongTypeInitial)
+		for i := range failureBurst + 10 {
+			// The same message 1 to a fresh DCID: a new Initial for the
+			// listener, a replay for its cache.
+			replay := newTestClient(tc, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + i)}), 7000))
+			replay.msg1 = orig.msg1
+			replay.writeInitial(tc)
+		}
+		tc.wantIdle("replays get no answer")
+		if got := tc.listener.Stats().HandshakesRejected; got != failureBurst+10 {
+			t.Fatalf("HandshakesRejected = %d, want %d", got, failureBurst+10)
+		}
+		honest := newTestClient(tc, netip.MustParseAddrPort("198.18.0.1:7000"))
+		honest.writeInitial(tc)
+		honest.wantAnswer(tc, "no load: message 2 without a Retry", packet.LongTypeInitial)
 	})
 }
