@@ -177,6 +177,9 @@ func (s *SendStream) Announce() {
 	}
 }
 
+// SetMaxAheadOfCredit changes SendStreamConfig.MaxAheadOfCredit.
+func (s *SendStream) SetMaxAheadOfCredit(n int) { s.aheadMax = int64(max(n, 0)) }
+
 // Closed reports whether Close was called.
 func (s *SendStream) Closed() bool { return s.closed }
 

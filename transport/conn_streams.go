@@ -35,6 +35,7 @@ type streamsState struct {
 	// for room under it: closed and cleared when room frees up. roomMu
 	// guards roomCh; waiting mirrors roomCh != nil for the loop.
 	unsentCap atomic.Int64
+	aheadCap  atomic.Int64 // how far a stream may write past its credit
 	roomMu    sync.Mutex
 	roomCh    chan struct{}
 	waiting   atomic.Bool
@@ -65,6 +66,7 @@ func (st *streamsState) init(isServer bool, cfg Config) {
 	st.connRecv = streams.NewRecvWindow(int64(cfg.InitialConnWindow), int64(cfg.MaxConnWindow))
 	st.acceptReady = make(chan struct{})
 	st.unsentCap.Store(minUnsentCap)
+	st.aheadCap.Store(aheadOfCredit)
 }
 
 // sendBufferSize caps the bytes a stream buffers unacknowledged: enough
@@ -74,8 +76,12 @@ func (c *Conn) sendBufferSize() int { return int(c.cfg.MaxStreamWindow) }
 // A connection's send buffers are bounded three ways (docs/SECURITY.md),
 // so that a peer cannot make a server hold its writes without limit by
 // granting no credit or acknowledging nothing: each stream buffers at most
-// sendBufferSize, and at most aheadOfCredit past the peer's
-// MAX_STREAM_DATA; and the bytes written and not yet sent, over all
+// sendBufferSize, and at most max(aheadOfCredit, the congestion window)
+// past the peer's MAX_STREAM_DATA, so that a window is ready to go when
+// credit comes (as TCP's send buffer holds data beyond the receive
+// window: with less, a flow the receiver's window limits turns
+// application-limited and loses its share); and the bytes written and not
+// yet sent, over all
 // streams, stay under max(minUnsentCap, 2 × the congestion window), which
 // leaves room for what the path can carry next and no more (TCP's send
 // buffer grows to about the same). Bytes sent and unacknowledged are
@@ -148,7 +154,9 @@ func (c *Conn) waitRoom() <-chan struct{} {
 // free, the endpoint's as soon as it has any. It runs on the loop.
 func (c *Conn) updateSendRoom() {
 	st := &c.streams
-	st.unsentCap.Store(max(minUnsentCap, 2*int64(c.loss.cc.Window())))
+	cwnd := int64(c.loss.cc.Window())
+	st.unsentCap.Store(max(minUnsentCap, 2*cwnd))
+	st.aheadCap.Store(max(aheadOfCredit, cwnd))
 	c.ep.wakeRoomWaiters()
 	if !st.waiting.Load() || 2*c.connRoom() < st.unsentCap.Load() {
 		return

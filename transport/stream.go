@@ -158,6 +158,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		if int64(len(chunk)) > room {
 			chunk = chunk[:room]
 		}
+		s.send.SetMaxAheadOfCredit(int(s.c.streams.aheadCap.Load()))
 		n := s.send.Write(chunk)
 		s.c.addUnsent(int64(n))
 		s.mu.Unlock()
