@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"sync/atomic"
 	"time"
@@ -109,51 +110,57 @@ func runStaleReplay(ctx context.Context, env *attackEnv, ready func()) attackRes
 func floodPool(ctx context.Context, env *attackEnv, ready func(), addr netip.Addr, rate float64, what string) attackResult {
 	r := attackResult{unit: "dgram"}
 	pool := env.pool
-	sock, err := listenFrom(addr)
+	ps, err := openPoolSocket(env, addr)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	defer sock.Close()
-	var (
-		counts answerCounts
-		tally  answerTally
-		tokens tokenKeeper
-	)
-	sample := poolAnswers(env.serverPub, pool, &tally)
-	go readAnswers(sock, &counts, func(a serverAnswer, b []byte) {
-		if !tokens.keep(a) {
+	defer ps.sock.Close()
+	ready()
+	r.sent, r.active = floodInitials(ctx, ps.sock, env.addr, pool, rate, ps.tokens.latest)
+	r.note("%s message 1s %s, round robin, from %v", formatCount(float64(len(pool))), what, addr)
+	r.note("%s", answersNote(&ps.counts, &ps.tally))
+	ps.tokens.note(&r)
+	return r
+}
+
+// poolSocket is a socket that floods the prepared pool's Initials, and
+// what it learns from the server's answers: counts of each kind, the
+// sampled answers opened, the latest Retry token.
+type poolSocket struct {
+	sock   *net.UDPConn
+	counts answerCounts
+	tally  answerTally
+	tokens tokenKeeper
+}
+
+// openPoolSocket opens a poolSocket at addr and starts reading the
+// server's answers.
+func openPoolSocket(env *attackEnv, addr netip.Addr) (*poolSocket, error) {
+	sock, err := listenFrom(addr)
+	if err != nil {
+		return nil, err
+	}
+	ps := &poolSocket{sock: sock}
+	sample := poolAnswers(env.serverPub, env.pool, &ps.tally)
+	go readAnswers(sock, &ps.counts, func(a serverAnswer, b []byte) {
+		if !ps.tokens.keep(a) {
 			sample(a, b)
 		}
 	})
-	ready()
-	r.sent, r.active = floodInitials(ctx, sock, env.addr, pool, rate, tokens.latest)
-	r.note("%s message 1s %s, round robin, from %v", formatCount(float64(len(pool))), what, addr)
-	r.note("%s", answersNote(&counts, &tally))
-	tokens.note(&r)
-	return r
+	return ps, nil
 }
 
 func runStaleToken(ctx context.Context, env *attackEnv, ready func()) attackResult {
 	r := attackResult{unit: "dgram"}
 	pool := env.pool
-	sock, err := listenFrom(staleAddr)
+	ps, err := openPoolSocket(env, staleAddr)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	defer sock.Close()
-	var (
-		counts answerCounts
-		tally  answerTally
-		tokens tokenKeeper
-	)
-	sample := poolAnswers(env.serverPub, pool, &tally)
-	go readAnswers(sock, &counts, func(a serverAnswer, b []byte) {
-		if !tokens.keep(a) {
-			sample(a, b)
-		}
-	})
+	defer ps.sock.Close()
+	sock, tokens := ps.sock, &ps.tokens
 	// A tokenless Initial from this socket gets a Retry whose token is
 	// bound to the socket's address and port; any message 1 will do, as
 	// the server checks nothing else before it sends a Retry.
@@ -180,7 +187,7 @@ func runStaleToken(ctx context.Context, env *attackEnv, ready func()) attackResu
 	})
 	r.note("%s message 1s stamped 3 min ago, each with a Retry token obtained at %v and reused; Retries: %s (a fresh token asked for every %v)",
 		formatCount(float64(len(pool))), staleAddr, formatCount(float64(tokens.retries.Load())), tokenRefresh)
-	r.note("%s (each answer means the token was accepted)", answersNote(&counts, &tally))
+	r.note("%s (each answer means the token was accepted)", answersNote(&ps.counts, &ps.tally))
 	return r
 }
 

@@ -377,15 +377,5 @@ func loadAverage() string {
 	return strings.Join(fields[:3], " ")
 }
 
-// commandLine renders the invocation as "qbench args…", quoting arguments
-// that a shell would split, so it can be pasted back.
-func commandLine(args []string) string {
-	parts := []string{"qbench"}
-	for _, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]{}!#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
-}
+// commandLine renders the invocation as "qbench args…", for reports.
+func commandLine(args []string) string { return bench.CommandLine("qbench", args) }

@@ -193,15 +193,5 @@ func formatRates(rates map[flood.Attack]float64) string {
 	return strings.Join(parts, ",")
 }
 
-// commandLine renders the invocation as "qflood args…", quoting arguments
-// that a shell would split, so it can be pasted back.
-func commandLine(args []string) string {
-	parts := []string{"qflood"}
-	for _, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]{}!#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
-}
+// commandLine renders the invocation as "qflood args…", for reports.
+func commandLine(args []string) string { return bench.CommandLine("qflood", args) }
