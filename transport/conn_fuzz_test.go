@@ -535,6 +535,22 @@ func (fz *connFuzz) sendPacket(addr netip.AddrPort, frames []packet.Frame, drop,
 			source = false // whatever it holds
 		}
 	}
+	if !source {
+		// Raw bytes may run into the frames after them: a raw 0x1c whose
+		// reason swallows the next frame is a CONNECTION_CLOSE the peer
+		// sent. Record every close the whole payload parses to.
+		for rest := payload; len(rest) > 0; {
+			f, n, err := packet.ParseFrame(rest)
+			if err != nil {
+				break
+			}
+			if cf, ok := f.(packet.ConnectionCloseFrame); ok {
+				cf.Reason = bytes.Clone(cf.Reason)
+				fz.remoteCloses = append(fz.remoteCloses, cf)
+			}
+			rest = rest[n:]
+		}
+	}
 	pn := fz.tc.peerPN
 	sealed := fz.tc.seal1RTT(frames)
 	if source && hasStream && len(payload) <= fec.MaxPayload {
