@@ -230,6 +230,17 @@ func (w *SendWindow) Blocked() (limit int64, ok bool) {
 	return w.limit, true
 }
 
+// RepeatBlocked re-arms the blocked frame if the sender is still blocked at
+// the current limit, reporting whether it did: a blocked sender repeats it
+// periodically (RFC 9000 §4.1).
+func (w *SendWindow) RepeatBlocked() bool {
+	if w.blockedAt != w.limit || w.Available() > 0 {
+		return false
+	}
+	w.blockedReported = false
+	return true
+}
+
 // OnBlockedLost re-arms a lost blocked frame if we are still blocked at the
 // limit it carried.
 func (w *SendWindow) OnBlockedLost(limit int64) {

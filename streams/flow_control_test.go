@@ -180,6 +180,12 @@ func TestSendWindow(t *testing.T) {
 	if w.Limit() != 100 {
 		t.Errorf("SetLimit(50) moved the limit to %d", w.Limit())
 	}
+	if !w.RepeatBlocked() {
+		t.Fatalf("RepeatBlocked refused while still blocked at 100")
+	}
+	if limit, ok := w.Blocked(); !ok || limit != 100 {
+		t.Fatalf("after RepeatBlocked got Blocked (%d, %v), want (100, true)", limit, ok)
+	}
 	if !w.SetLimit(300) {
 		t.Errorf("SetLimit(300) did not report growth")
 	}
@@ -187,7 +193,13 @@ func TestSendWindow(t *testing.T) {
 	if _, ok := w.Blocked(); ok {
 		t.Errorf("Blocked reported after the limit grew")
 	}
+	if w.RepeatBlocked() {
+		t.Errorf("RepeatBlocked with 200 bytes of credit left")
+	}
 	w.Use(200)
+	if w.RepeatBlocked() {
+		t.Errorf("RepeatBlocked before the sender noted the block at 300")
+	}
 	w.NoteBlocked()
 	if limit, ok := w.Blocked(); !ok || limit != 300 {
 		t.Errorf("got Blocked (%d, %v), want (300, true)", limit, ok)

@@ -332,6 +332,13 @@ func (s *SendStream) CreditBlocked() bool {
 // OnBlockedLost re-arms a lost STREAM_DATA_BLOCKED if still blocked at limit.
 func (s *SendStream) OnBlockedLost(limit int64) { s.window.OnBlockedLost(limit) }
 
+// RepeatBlocked re-arms STREAM_DATA_BLOCKED at the current limit if the
+// stream still waits for credit, reporting whether it did: a blocked
+// sender repeats it periodically.
+func (s *SendStream) RepeatBlocked() bool {
+	return s.CreditBlocked() && s.window.RepeatBlocked()
+}
+
 // OnAcked records that a STREAM frame carrying [offset, offset+length), and
 // the FIN if fin, was acknowledged. The contiguous acknowledged prefix is
 // freed from the buffer (or kept until consumed, see RetainUntilConsumed).

@@ -45,6 +45,9 @@ type limitState struct {
 	// waits for its connection credit; pruned when they no longer do.
 	creditBlocked map[*Stream]struct{}
 	connBlocked   bool
+	// blockedProbes counts blocked frames repeated with nothing in
+	// flight since credit last came (conn_blocked_probe.go).
+	blockedProbes int
 
 	// The peer blocked on our credit: since when (zero if not), at what
 	// limit, and for how long in all, per connection and for any stream.
@@ -128,6 +131,9 @@ func (c *Conn) pruneCreditBlocked() {
 	}
 	if c.limit.connBlocked && c.streams.connSend.Available() > 0 {
 		c.limit.connBlocked = false
+	}
+	if !c.limit.connBlocked && len(c.limit.creditBlocked) == 0 {
+		c.limit.blockedProbes = 0
 	}
 }
 

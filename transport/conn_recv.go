@@ -268,6 +268,7 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 			return 0, frameErr(ft, err)
 		}
 		c.notePeerBlocked(nil, f.Limit, now)
+		c.onPeerBlocked(nil, f.Limit)
 		return n, nil
 	case ft == packet.FrameStreamDataBlocked:
 		f, n, err := packet.ParseStreamDataBlockedFrame(p)
@@ -277,6 +278,7 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		s, err := c.streamForFrame(f.StreamID, ft, false)
 		if s != nil {
 			c.notePeerBlocked(s, f.Limit, now)
+			c.onPeerBlocked(s, f.Limit)
 		}
 		return n, err
 	case ft == packet.FrameStreamsBlockedBidi || ft == packet.FrameStreamsBlockedUni:

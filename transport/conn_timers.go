@@ -62,6 +62,7 @@ func (c *Conn) onTimers(now time.Time) {
 			c.requeueOldestForProbe()
 		}
 	}
+	c.onBlockedProbeTimer(now)
 	c.checkPathTimers(now)
 	c.maybeMigrate(now, nil)
 	if c.cfg.KeepAlivePeriod > 0 && !now.Before(c.keepAliveAt()) {
@@ -125,6 +126,7 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 		earlier(c.keepAliveAt())
 	}
 	earlier(c.streams.holdUntil)
+	earlier(c.blockedProbeAt())
 	if c.path.challengePending {
 		earlier(c.path.challengeDeadline)
 	}
