@@ -27,7 +27,8 @@ const ackElicitingThreshold = 2
 // out of order (below the largest received, filling a gap) or above a gap
 // (packets missing just below it), because in both cases the sender's loss
 // detection needs to know quickly. A single ack-eliciting packet in
-// sequence is acknowledged within max_ack_delay. Packets that are not
+// sequence is acknowledged within max_ack_delay, unless the transport asks
+// for it at once (AckNow). Packets that are not
 // ack-eliciting are recorded and included in the next ACK, but never cause
 // one by themselves; otherwise two endpoints could acknowledge each other's
 // ACKs forever.
@@ -105,6 +106,15 @@ func (r *Receiver) OnPacketReceived(pn packet.PacketNumber, ackEliciting bool, n
 		r.setDeadline(now.Add(r.maxAckDelay))
 	}
 	return false
+}
+
+// AckNow makes the ACK due at once, if any packet waits for one: the packet
+// just received wants a prompt answer (a path MTU probe, whose sender
+// waits on it).
+func (r *Receiver) AckNow(now time.Time) {
+	if r.unacked {
+		r.setDeadline(now)
+	}
 }
 
 // setDeadline moves the ACK deadline to t unless it is already earlier.

@@ -116,6 +116,15 @@ type SentHistory[M any] struct {
 	ackElicitingInFlight int
 	lastAckElicitingTime time.Time // when the newest ack-eliciting in-flight packet was sent
 
+	// The newest packet sent that is neither ack-eliciting nor in flight
+	// (an ACK alone), which is not recorded: an ACK whose largest
+	// acknowledged is that packet still yields an RTT sample, as RFC 9002
+	// §5.1 has it (otherwise a peer that acknowledges our ACK last, as
+	// during the handshake, starves the estimate, and pacing runs on the
+	// 333 ms initial RTT). InvalidPacketNumber once used.
+	ackOnlyPN     packet.PacketNumber
+	ackOnlySentAt time.Time
+
 	lossTime       time.Time // earliest time an outstanding packet becomes lost by the time threshold
 	firstRTTSample time.Time // when the first RTT sample was taken; persistent congestion starts after it
 
@@ -138,7 +147,7 @@ func (h *SentHistory[M]) init(maxPackets int) {
 	if maxPackets < 1 {
 		maxPackets = DefaultMaxSentPackets
 	}
-	*h = SentHistory[M]{limit: maxPackets, largestAcked: packet.InvalidPacketNumber}
+	*h = SentHistory[M]{limit: maxPackets, largestAcked: packet.InvalidPacketNumber, ackOnlyPN: packet.InvalidPacketNumber}
 	h.reo.reset()
 }
 
@@ -157,13 +166,16 @@ func (h *SentHistory[M]) at(i int) *sentSlot[M] {
 //
 // A packet that is neither ack-eliciting nor in flight (one carrying only
 // ACK frames) is not stored: the peer never has to acknowledge it, so it
-// would stay until declared lost, and nothing depends on its fate.
+// would stay until declared lost, and nothing depends on its fate but the
+// RTT sample of an ACK that names it largest (only the newest is kept for
+// that).
 func (h *SentHistory[M]) OnPacketSent(p SentPacket[M]) error {
 	if p.Number < h.nextNumber {
 		return ErrPacketNumberOrder
 	}
 	if !p.AckEliciting && !p.InFlight {
 		h.nextNumber = p.Number + 1
+		h.ackOnlyPN, h.ackOnlySentAt = p.Number, p.TimeSent
 		return nil
 	}
 	if h.n == len(h.slots) {
@@ -320,6 +332,10 @@ func (h *SentHistory[M]) OnAck(f packet.AckFrame, now time.Time, acked []SentPac
 	h.popResolved()
 	if h.lost.n > 0 {
 		res.Spurious = h.ackLost(f.Ranges, largest, now)
+	}
+	if !largestNewlyAcked && largest == h.ackOnlyPN {
+		largestNewlyAcked, largestSentAt = true, h.ackOnlySentAt
+		h.ackOnlyPN = packet.InvalidPacketNumber
 	}
 
 	if largestNewlyAcked && ackElicitingAcked {

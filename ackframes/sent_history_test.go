@@ -122,8 +122,30 @@ func TestSentHistoryRTTSample(t *testing.T) {
 			wantSample: -1,
 		},
 		{
-			desc:       "largest is an ACK-only packet, which is not recorded",
+			// RFC 9002 §5.1: the largest acknowledged need not be
+			// ack-eliciting; its send time is kept though it is not stored.
+			desc:       "largest is the newest ACK-only packet, which is not stored",
 			packets:    []pkt{{0, true, true}, {1, false, false}},
+			ack:        []packet.AckRange{rg(0, 1)},
+			wantSample: ms(99),
+		},
+		{
+			desc:       "largest is an ACK-only packet, but nothing ack-eliciting is newly acknowledged",
+			packets:    []pkt{{0, true, true}, {1, false, false}},
+			preAck:     []packet.AckRange{rg(0, 0)},
+			ack:        []packet.AckRange{rg(0, 1)},
+			wantSample: -1,
+		},
+		{
+			desc:       "largest is an older ACK-only packet, whose send time is gone",
+			packets:    []pkt{{0, true, true}, {1, false, false}, {2, false, false}},
+			ack:        []packet.AckRange{rg(0, 1)},
+			wantSample: -1,
+		},
+		{
+			desc:       "the ACK-only packet's sample is taken once",
+			packets:    []pkt{{0, true, true}, {1, false, false}, {2, true, true}},
+			preAck:     []packet.AckRange{rg(0, 1)},
 			ack:        []packet.AckRange{rg(0, 1)},
 			wantSample: -1,
 		},

@@ -21,6 +21,11 @@ const maxPTOInterval = time.Second
 type ackState struct {
 	*ackframes.Receiver
 	buf []packet.AckRange // scratch for parsing and building ACK frames
+	// probeOnly says the packet being handled holds only PING and
+	// PADDING. In a datagram over 1200 bytes that is a path MTU probe,
+	// acknowledged at once: a probe can fill the sender's congestion
+	// window, which would then wait max_ack_delay for the ACK.
+	probeOnly bool
 }
 
 func (a *ackState) init() {

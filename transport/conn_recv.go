@@ -134,6 +134,10 @@ func (c *Conn) handleShort(pkt []byte, rx *rxDatagram, now time.Time) {
 		return
 	}
 	c.acks.OnPacketReceived(pn, ackEliciting, now)
+	if c.acks.probeOnly && rx.n > baseDatagramSize {
+		// A path MTU probe: its sender waits on the answer.
+		c.acks.AckNow(now)
+	}
 	c.ecnOnReceived(rx.ecn)
 	c.fecAfterPacket(pn, payload, now)
 }
@@ -180,6 +184,7 @@ func (c *Conn) handleFrames(p []byte, now time.Time) (ackEliciting bool, err err
 		return false, protoErr(packet.ProtocolViolation, 0, "packet with no frames")
 	}
 	c.fec.hasStream, c.fec.hasOther = false, false
+	c.acks.probeOnly = true
 	for len(p) > 0 {
 		ft, _, err := packet.PeekFrameType(p)
 		if err != nil {
@@ -187,6 +192,9 @@ func (c *Conn) handleFrames(p []byte, now time.Time) (ackEliciting bool, err err
 		}
 		if ft.AckEliciting() {
 			ackEliciting = true
+		}
+		if ft != packet.FramePing && ft != packet.FramePadding {
+			c.acks.probeOnly = false
 		}
 		if err := c.fecNoteFrame(ft); err != nil {
 			return ackEliciting, err

@@ -367,6 +367,13 @@ func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen
 		}
 		c.loss.cc.OnPacketSent(now, int64(pn), size)
 		c.loss.pacer.OnSent(now, size)
+	} else {
+		// Not stored, but its send time is kept for the RTT sample of an
+		// ACK that names it largest.
+		if err := c.loss.OnPacketSent(ackframes.SentPacket[sentFrames]{Number: pn, TimeSent: now, Size: size}); err != nil {
+			c.abort(err)
+			return nil
+		}
 	}
 	if c.keys.ShouldUpdate() && c.keys.CanUpdate() && c.hs.confirmed {
 		c.keys.InitiateKeyUpdate()

@@ -762,7 +762,7 @@ func (tc *testConn) handshake() {
 		}
 		tc.discardUnread()
 		tc.advance(testRTT)
-		tc.writeFrames(tc.ackAll())
+		tc.writeFrames(tc.ackAllButProbes())
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // the confirmed connection is queued already: Accept must not wait
 		c, err := tc.listener.Accept(ctx)
@@ -800,7 +800,7 @@ func (tc *testConn) handshake() {
 		if round > 3 {
 			tc.t.Fatalf("after the handshake: the %v keeps sending", tc.side)
 		}
-		tc.writeFrames(tc.ackAll())
+		tc.writeFrames(tc.ackAllButProbes())
 	}
 	tc.discardUnread()
 	tc.logf("handshake complete; the test starts here")
@@ -1319,6 +1319,23 @@ func (tc *testConn) ackAll() packet.AckFrame {
 		tc.t.Fatalf("ackAll: no 1-RTT packet received from the %v", tc.side)
 	}
 	f := ackFor(tc.connPNs...)
+	if tc.reportECN {
+		f.HasECN, f.ECN = true, tc.ecnCounts
+	}
+	return f
+}
+
+// ackAllButProbes is ackAll less the MTU probes the handshake saw, which
+// the test answers, or not, as its path would.
+func (tc *testConn) ackAllButProbes() packet.AckFrame {
+	tc.t.Helper()
+	pns := slices.DeleteFunc(slices.Clone(tc.connPNs), func(pn packet.PacketNumber) bool {
+		return slices.ContainsFunc(tc.probes, func(p sentProbe) bool { return p.pn == pn })
+	})
+	if len(pns) == 0 {
+		tc.t.Fatalf("ackAllButProbes: no 1-RTT packet but probes received from the %v", tc.side)
+	}
+	f := ackFor(pns...)
 	if tc.reportECN {
 		f.HasECN, f.ECN = true, tc.ecnCounts
 	}

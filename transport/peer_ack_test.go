@@ -57,6 +57,25 @@ func TestPeerAckPolicy(t *testing.T) {
 			tc.wantIdle("one ACK")
 		})
 	})
+	t.Run("a path MTU probe is acknowledged at once", func(t *testing.T) {
+		forBothSides(t, func(t *testing.T, side connSide) {
+			// A probe can fill the sender's congestion window: waiting
+			// max_ack_delay would stall it that long.
+			tc := newTestConn(t, side)
+			pn := tc.peerPN
+			tc.writeFrames(packet.PingFrame{}, packet.PaddingFrame{Size: 1300})
+			tc.wantAck("a 1300-byte PING is a probe: acknowledged at once", pn)
+			if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
+				t.Fatalf("ACK sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
+			}
+			tc.writeFrames(packet.PingFrame{}, packet.PaddingFrame{Size: 1000})
+			tc.wantIdle("a PING within 1200 bytes is no probe: its ACK waits")
+			tc.advance(maxAckDelay)
+			tc.wantAck("acknowledged at max_ack_delay", pn+1)
+			tc.writeFrames(packet.MaxDataFrame{Max: 1 << 30}, packet.PaddingFrame{Size: 1300})
+			tc.wantIdle("a large packet with other frames is no probe: its ACK waits")
+		})
+	})
 	t.Run("a gap makes the ACK go at once", func(t *testing.T) {
 		forBothSides(t, func(t *testing.T, side connSide) {
 			tc := newTestConn(t, side)

@@ -111,21 +111,22 @@ func (p *mtuPath) stream() []byte {
 }
 
 // TestPeerMTUDiscoveryFindsTunnel: on a path of MTU 1400 (1372 bytes of
-// UDP payload over IPv4), the search tries 1252 and 1372, which get
-// through, and 1392 three times, which does not, and settles at 1372; data
-// then goes in 1372-byte datagrams. The lost probes do not shrink the
-// congestion window (RFC 9000 §14.4).
+// UDP payload over IPv4), the search tries the ceiling 1472 first, which
+// is lost, then climbs: 1252 and 1372, which get through, and 1392 three
+// times, which does not, and settles at 1372; data then goes in 1372-byte
+// datagrams. The lost probes do not shrink the congestion window
+// (RFC 9000 §14.4).
 func TestPeerMTUDiscoveryFindsTunnel(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
 		tc := newTestConn(t, side, withDiscovery(1472))
 		p := newMTUPath(tc, 1372)
 		p.run(2 * time.Second)
-		if want := []int{1252, 1372, 1392, 1392, 1392}; !slices.Equal(p.probes, want) {
+		if want := []int{1472, 1252, 1372, 1392, 1392, 1392}; !slices.Equal(p.probes, want) {
 			t.Fatalf("probes %v, want %v", p.probes, want)
 		}
 		st := tc.conn.Stats()
-		if st.MaxDatagramSize != 1372 || st.MTUProbesSent != 5 || st.MTUProbesLost != 3 {
-			t.Fatalf("MaxDatagramSize %d, probes sent %d lost %d; want 1372, 5, 3", st.MaxDatagramSize, st.MTUProbesSent, st.MTUProbesLost)
+		if st.MaxDatagramSize != 1372 || st.MTUProbesSent != 6 || st.MTUProbesLost != 4 {
+			t.Fatalf("MaxDatagramSize %d, probes sent %d lost %d; want 1372, 6, 4", st.MaxDatagramSize, st.MTUProbesSent, st.MTUProbesLost)
 		}
 		if st.PacketsLost != 0 {
 			t.Errorf("PacketsLost %d: lost probes counted as lost packets", st.PacketsLost)

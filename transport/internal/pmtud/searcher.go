@@ -69,6 +69,11 @@ type Searcher struct {
 	probeLosts int // probes of probeSize lost so far
 
 	done bool // the search has nothing left to try
+	// descending marks a new path's first probes: from the ceiling down
+	// through the common sizes while the local system refuses them, so
+	// that the first probe it sends is the largest the local interface
+	// carries (section 11, "The search").
+	descending bool
 	// raising marks a search the raise timer started; retry is the size
 	// it tries first, the smallest that failed last time.
 	raising bool
@@ -92,6 +97,7 @@ type Searcher struct {
 func New(max, overhead int, now time.Time) *Searcher {
 	s := &Searcher{max: max, overhead: overhead}
 	s.Reset(now)
+	s.descending = !s.done
 	return s
 }
 
@@ -149,6 +155,12 @@ func (s *Searcher) ProbeDue(now time.Time) (size int, ok bool) {
 // what works and what does not, else the midpoint; 0 when the gap is below
 // Granularity.
 func (s *Searcher) nextSize() int {
+	if s.descending {
+		if p := s.largestCandidateBelow(s.tooBig); p > s.current {
+			return p
+		}
+		s.descending = false
+	}
 	if s.probeSize > s.current && s.probeSize < s.tooBig && s.probeLosts > 0 {
 		return s.probeSize // this size is still being tried
 	}
@@ -167,6 +179,20 @@ func (s *Searcher) nextSize() int {
 		return 0
 	}
 	return (s.current + s.tooBig) / 2
+}
+
+// largestCandidateBelow is the largest common payload or the ceiling below
+// limit, or 0.
+func (s *Searcher) largestCandidateBelow(limit int) int {
+	if s.max < limit {
+		return s.max
+	}
+	for i := len(commonMTUs) - 1; i >= 0; i-- {
+		if p := commonMTUs[i] - s.overhead; p < limit && p <= s.max {
+			return p
+		}
+	}
+	return 0
 }
 
 // finish ends a search; one that stopped below the ceiling looks again
@@ -198,6 +224,7 @@ func (s *Searcher) OnProbeAcked(pn int64) Event {
 	}
 	s.probing = false
 	s.probeLosts = 0
+	s.descending = false
 	if s.suspect > 0 {
 		// The old size still gets through: the losses were something
 		// else (an outage, a burst).
@@ -224,6 +251,13 @@ func (s *Searcher) OnProbeLost(pn int64, now time.Time) Event {
 		return NoEvent
 	}
 	s.probing = false
+	if s.descending {
+		// The largest size the local interface carries is lost further
+		// on: climb from the bottom instead, where this size will be
+		// tried again, MaxProbes times, if the climb reaches it.
+		s.descending = false
+		return NoEvent
+	}
 	if s.suspect > 0 {
 		failed := s.suspect
 		s.Reset(now)

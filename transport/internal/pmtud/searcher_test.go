@@ -52,18 +52,22 @@ func TestSearchSettles(t *testing.T) {
 		wantFirstProbes []int
 	}{
 		{desc: "IPv4 Ethernet, 9000-byte interface refuses jumbo locally", max: 65527, overhead: 28,
+			// Refused down to the interface's size, which is the first
+			// probe on the wire, and the last.
 			p: path{limit: 1472, local: 1472}, want: 1472, wantLostAtMost: 0,
-			wantFirstProbes: []int{1252, 1372, 1392, 1452, 1464, 1472}},
+			wantFirstProbes: []int{65527, 65507, 16356, 8972, 1472}},
 		{desc: "IPv6 WireGuard tunnel (MTU 1420)", max: 1452, overhead: 48,
-			p: path{limit: 1372}, want: 1372, wantLostAtMost: 2 * MaxProbes,
-			wantFirstProbes: []int{1232, 1352, 1372, 1432}},
+			p: path{limit: 1372}, want: 1372, wantLostAtMost: 2*MaxProbes + 1,
+			wantFirstProbes: []int{1452, 1232, 1352, 1372, 1432}},
 		{desc: "IPv4 path of MTU 1280", max: 1472, overhead: 28,
-			p: path{limit: 1252}, want: 1252, wantLostAtMost: 3 * MaxProbes},
+			p: path{limit: 1252}, want: 1252, wantLostAtMost: 3*MaxProbes + 1},
 		{desc: "odd MTU 1350 found within Granularity", max: 1472, overhead: 28,
-			p: path{limit: 1322}, wantLostAtMost: 4 * MaxProbes},
+			p: path{limit: 1322}, wantLostAtMost: 4*MaxProbes + 1},
 		{desc: "jumbo LAN, Ethernet path beyond: no bisection above 1472", max: 65527, overhead: 28,
-			p: path{limit: 1472, local: 8972}, want: 1472, wantLostAtMost: MaxProbes,
-			wantFirstProbes: []int{1252, 1372, 1392, 1452, 1464, 1472, 8972, 8972, 8972}},
+			// The lost first probe is not the size's verdict: the
+			// climb tries it MaxProbes times.
+			p: path{limit: 1472, local: 8972}, want: 1472, wantLostAtMost: MaxProbes + 1,
+			wantFirstProbes: []int{65527, 65507, 16356, 8972, 1252, 1372, 1392, 1452, 1464, 1472, 8972, 8972, 8972}},
 		{desc: "jumbo 9000", max: 65527, overhead: 28,
 			p: path{limit: 8972, local: 8972}, want: 8972},
 		{desc: "loopback, ceiling 65527", max: 65527, overhead: 28,
@@ -99,6 +103,7 @@ func TestSearchSettles(t *testing.T) {
 
 func TestProbeLostFewerThanMaxProbesIsRetried(t *testing.T) {
 	s := New(1472, 28, t0)
+	loseFirstProbe(t, s, 1472)
 	size, _ := s.ProbeDue(t0)
 	for i := range MaxProbes - 1 {
 		s.OnProbeSent(int64(i+1), size)
@@ -113,8 +118,55 @@ func TestProbeLostFewerThanMaxProbesIsRetried(t *testing.T) {
 	}
 }
 
+// loseFirstProbe checks that a new path's first probe is want, the largest
+// size the interface carries, and loses it: the search climbs from the
+// bottom then.
+func loseFirstProbe(t *testing.T, s *Searcher, want int) {
+	t.Helper()
+	size, ok := s.ProbeDue(t0)
+	if !ok || size != want {
+		t.Fatalf("first probe %d, %v; want %d", size, ok, want)
+	}
+	s.OnProbeSent(1000, size)
+	if ev := s.OnProbeLost(1000, t0); ev != NoEvent {
+		t.Fatalf("losing the first probe: %v, want NoEvent", ev)
+	}
+	if next, ok := s.ProbeDue(t0); !ok || next != 1200+52 {
+		t.Fatalf("after the first probe was lost: ProbeDue = %d, %v; want the climb's first size 1252", next, ok)
+	}
+}
+
+// TestFirstProbeLargestLocal: a new path's first probe on the wire is the
+// largest candidate the local interface does not refuse, so a path that
+// carries it (loopback, a LAN, most of the Internet at 1500) settles in one
+// round trip; a path that loses it is searched from the bottom.
+func TestFirstProbeLargestLocal(t *testing.T) {
+	s := New(65507, 28, t0)
+	size, _ := s.ProbeDue(t0)
+	if size != 65507 {
+		t.Fatalf("first probe %d, want the ceiling 65507", size)
+	}
+	s.OnProbeSent(1, size)
+	if ev := s.OnProbeAcked(1); ev != Raised || s.Current() != 65507 {
+		t.Fatalf("OnProbeAcked = %v, Current %d; want Raised, 65507", ev, s.Current())
+	}
+	if size, ok := s.ProbeDue(t0); ok || s.Searching() {
+		t.Fatalf("after the ceiling was acknowledged: ProbeDue = %d, %v, searching %v; want done", size, ok, s.Searching())
+	}
+
+	s = New(65527, 28, t0)
+	for _, refused := range []int{65527, 65507, 16356} {
+		if size, _ := s.ProbeDue(t0); size != refused {
+			t.Fatalf("probe %d, want %d", size, refused)
+		}
+		s.OnProbeTooBig(refused, t0)
+	}
+	loseFirstProbe(t, s, 8972)
+}
+
 func TestProbeInFlightBlocksNext(t *testing.T) {
 	s := New(1472, 28, t0)
+	loseFirstProbe(t, s, 1472)
 	size, _ := s.ProbeDue(t0)
 	s.OnProbeSent(1, size)
 	if _, ok := s.ProbeDue(t0); ok {
