@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -64,9 +65,6 @@ var (
 	// finished, successfully or not.
 	ErrHandshakeDone = errors.New("crypto: handshake already finished")
 )
-
-// noiseCipherSuite is Noise_IK_25519_ChaChaPoly_BLAKE2s's primitives.
-var noiseCipherSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashBLAKE2s)
 
 // prologue binds the protocol version and the client's Initial destination
 // connection ID into the Noise transcript, so that a handshake cannot be
@@ -195,14 +193,18 @@ func NewClientHandshake(cfg ClientConfig, clientDCID []byte, now time.Time) (*Cl
 			return nil, nil, err
 		}
 	}
-	staticPub := static.Public()
+	staticKey, err := ecdh.X25519().NewPrivateKey(static[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("crypto: ClientConfig.StaticKey: %w", err)
+	}
+	staticPub := staticKey.PublicKey().Bytes()
 	c := &ClientHandshake{
 		noiseConfig: noise.Config{
-			CipherSuite:   noiseCipherSuite,
+			CipherSuite:   newNoiseSuite(staticKey),
 			Pattern:       noise.HandshakeIK,
 			Initiator:     true,
 			Prologue:      prologue(clientDCID),
-			StaticKeypair: noise.DHKey{Private: static[:], Public: staticPub[:]},
+			StaticKeypair: noise.DHKey{Private: static[:], Public: staticPub},
 			PeerStatic:    clone(cfg.ServerKey[:]),
 		},
 		serverKey: cfg.ServerKey,
@@ -332,6 +334,7 @@ type ServerConfig struct {
 // replay cache. It is safe for concurrent use.
 type Server struct {
 	static            noise.DHKey
+	staticECDH        *ecdh.PrivateKey // static, parsed once
 	public            PublicKey
 	suites            []Suite
 	preferServerOrder bool
@@ -384,9 +387,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		rng = rand.Reader
 	}
 	static := cfg.StaticKey
-	pub := static.Public()
+	staticECDH, err := ecdh.X25519().NewPrivateKey(static[:])
+	if err != nil {
+		return nil, fmt.Errorf("crypto: ServerConfig.StaticKey: %w", err)
+	}
+	var pub PublicKey
+	copy(pub[:], staticECDH.PublicKey().Bytes())
 	return &Server{
 		static:            noise.DHKey{Private: static[:], Public: clone(pub[:])},
+		staticECDH:        staticECDH,
 		public:            pub,
 		suites:            slices.Clone(suites),
 		preferServerOrder: preferServer,
@@ -437,7 +446,7 @@ func (s *Server) Accept(msg1, clientDCID []byte, now time.Time, transportParams 
 		return nil, nil, err
 	}
 	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite:   noiseCipherSuite,
+		CipherSuite:   newNoiseSuite(s.staticECDH),
 		Random:        s.rng,
 		Pattern:       noise.HandshakeIK,
 		Initiator:     false,

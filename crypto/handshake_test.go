@@ -369,7 +369,7 @@ func noiseResponder(t *testing.T, key PrivateKey, msg1 []byte, payload []byte) [
 	t.Helper()
 	pub := key.Public()
 	hs, err := noise.NewHandshakeState(noise.Config{
-		CipherSuite: noiseCipherSuite, Pattern: noise.HandshakeIK, Prologue: prologue(testDCID),
+		CipherSuite: noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashBLAKE2s), Pattern: noise.HandshakeIK, Prologue: prologue(testDCID),
 		StaticKeypair: noise.DHKey{Private: key[:], Public: pub[:]},
 	})
 	if err != nil {
