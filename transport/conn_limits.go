@@ -94,7 +94,7 @@ func (c *Conn) classifyLimit(now time.Time, sendFailed bool) limitKind {
 	case sendFailed:
 		return limitSocket
 	case c.streams.sched.Len() > 0:
-		if !c.loss.cc.CanSend(c.loss.BytesInFlight()) {
+		if !c.loss.cc.CanSend(c.cwndInFlight()) {
 			return limitCwnd
 		}
 		if c.loss.pacer.TimeUntilSend(now) > 0 {

@@ -31,6 +31,28 @@ type mtuState struct {
 	search *pmtud.Searcher
 	// streamSentAt is when a packet with stream data last left.
 	streamSentAt time.Time
+	// The probe in flight, if any (probeBytes 0 when none): it counts in
+	// bytes in flight but holds nothing else back (cwndInFlight).
+	probePN    packet.PacketNumber
+	probeBytes int
+}
+
+// cwndInFlight is the bytes in flight that the congestion window holds
+// other packets to: all but a path MTU probe's. A 64 KiB probe on loopback
+// is five times the initial window; counted, it would stop the handshake's
+// last frames and the first data for a round trip (and a receiver that
+// delayed its ACK, for max_ack_delay). One probe at a time, at most one
+// datagram beyond the window.
+func (c *Conn) cwndInFlight() int {
+	return max(c.loss.BytesInFlight()-c.mtu.probeBytes, 0)
+}
+
+// probeSettled forgets the probe in flight once p, if it is that probe, is
+// acknowledged or lost.
+func (c *Conn) probeSettled(p *ackframes.SentPacket[sentFrames]) {
+	if c.mtu.probeBytes > 0 && p.Number == c.mtu.probePN {
+		c.mtu.probeBytes = 0
+	}
 }
 
 // raiseActivity is how recently stream data must have been sent for a
@@ -127,7 +149,7 @@ func (c *Conn) mtuProbeDue(now time.Time) (int, bool) {
 		return 0, false
 	}
 	size, ok := s.ProbeDue(now)
-	if !ok || !c.loss.cc.CanSend(c.loss.BytesInFlight()) || c.loss.pacer.TimeUntilSend(now) > 0 {
+	if !ok || !c.loss.cc.CanSend(c.cwndInFlight()) || c.loss.pacer.TimeUntilSend(now) > 0 {
 		return 0, false
 	}
 	if s.Raising() && now.Sub(c.mtu.streamSentAt) > raiseActivity {
@@ -184,11 +206,13 @@ func (c *Conn) sendMTUProbe(size int, now time.Time) {
 	}
 	c.loss.cc.OnPacketSent(now, int64(pn), len(b))
 	c.loss.pacer.OnSent(now, len(b))
+	c.mtu.probePN, c.mtu.probeBytes = pn, len(b)
 }
 
 // mtuOnAcked feeds an acknowledged packet to the search: a probe's
 // acknowledgement confirms its size; others inform black-hole detection.
 func (c *Conn) mtuOnAcked(p *ackframes.SentPacket[sentFrames], now time.Time) {
+	c.probeSettled(p)
 	s := c.mtu.search
 	if s == nil {
 		return
@@ -207,6 +231,7 @@ func (c *Conn) mtuOnAcked(p *ackframes.SentPacket[sentFrames], now time.Time) {
 func (c *Conn) mtuOnLost(p *ackframes.SentPacket[sentFrames], now time.Time) bool {
 	s := c.mtu.search
 	if p.Frames.mtuProbe {
+		c.probeSettled(p)
 		c.stats.mtuProbesLost.Add(1)
 		c.loss.quiet.add(p.Number)
 		if s != nil && s.OnProbeLost(int64(p.Number), now) == pmtud.BlackHole {

@@ -226,7 +226,7 @@ func (c *Conn) canSendAckEliciting(now time.Time) bool {
 	if c.loss.probes > 0 {
 		return true
 	}
-	if !c.loss.cc.CanSend(c.loss.BytesInFlight()) {
+	if !c.loss.cc.CanSend(c.cwndInFlight()) {
 		return false
 	}
 	return c.loss.pacer.TimeUntilSend(now) <= 0

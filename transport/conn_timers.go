@@ -130,7 +130,7 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	if c.path.challengePending {
 		earlier(c.path.challengeDeadline)
 	}
-	if (c.streams.sched.Len() > 0 || len(c.streams.ctrl) > 0) && c.loss.cc.CanSend(c.loss.BytesInFlight()) {
+	if (c.streams.sched.Len() > 0 || len(c.streams.ctrl) > 0) && c.loss.cc.CanSend(c.cwndInFlight()) {
 		// Pacing holds data or stream control frames back (a
 		// STREAM_DATA_BLOCKED due as the last credit went): wake when
 		// the pacer allows the next send. If it allows it now, send

@@ -242,3 +242,38 @@ func TestPeerMTUDisabled(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerMTUProbeHoldsNothingBack: a probe five times the initial window
+// (64 KiB, as on loopback) is in flight unanswered, yet the handshake's
+// last frames and the first data go at once: the window holds other
+// packets to the bytes in flight less the probe's. One probe at a time,
+// so at most one datagram beyond the window.
+func TestPeerMTUProbeHoldsNothingBack(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side, withDiscovery(65507), func(c *Config) { c.NoDelay = true })
+		if len(tc.probes) == 0 || tc.probes[0].size != 65507 {
+			t.Fatalf("probes during the handshake %+v, want the first of 65507 bytes", tc.probes)
+		}
+		tc.ignoreFrame(packet.FrameAck)
+		data := randomData(9, 8000) // within the initial window
+		s := tc.openStream(true)
+		if _, err := s.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		id := tc.connStreamID(0, true)
+		var got []byte
+		for {
+			f, ok := tc.readFrame()
+			if !ok {
+				break
+			}
+			if sf, ok := f.(packet.StreamFrame); ok && sf.StreamID == id {
+				got = append(got, sf.Data...)
+			}
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("with the probe unanswered, %d of %d bytes left at once, want all", len(got), len(data))
+		}
+		tc.wantIdle("the probe's answer is awaited for nothing else")
+	})
+}
