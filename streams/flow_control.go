@@ -92,8 +92,10 @@ func (w *RecvWindow) Consume(n int64) {
 }
 
 // Update reports a new limit to advertise, if one is due. An update is due
-// when at most half the window is left for the peer, so that the update
-// arrives before the peer stalls, or when the previous update was lost.
+// once a quarter of the window has been consumed (at most three quarters
+// left for the peer, as quic-go does), so that the update arrives well
+// before the peer stalls even when the application reads in bursts, or
+// when the previous update was lost.
 //
 // Before moving the limit, Update auto-tunes: if the application consumed
 // the last window at a rate at which a whole window lasts less than four
@@ -108,7 +110,7 @@ func (w *RecvWindow) Update(now time.Time, rtt time.Duration) (limit int64, ok b
 		w.epochStart = now
 		w.epochConsumed = 0
 	}
-	if w.limit-w.consumed <= w.size/2 {
+	if w.limit-w.consumed <= w.size-w.size/4 {
 		w.autoTune(now, rtt)
 		if next := min(w.consumed+w.size, packet.MaxVarint); next > w.limit {
 			w.limit = next

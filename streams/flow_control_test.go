@@ -28,7 +28,8 @@ func TestRecvWindowUpdateAndAutoTune(t *testing.T) {
 		wantLimit int64
 		wantSize  int64
 	}{
-		{"under half consumed: no update", 8191, 10 * time.Millisecond, rtt, false, 16384, 16384},
+		{"under a quarter consumed: no update", 4095, 10 * time.Millisecond, rtt, false, 16384, 16384},
+		{"a quarter consumed fast: update, too soon to judge the rate", 4096, 10 * time.Millisecond, rtt, true, 4096 + 16384, 16384},
 		{"half consumed fast: window doubles", 8192, 10 * time.Millisecond, rtt, true, 8192 + 32768, 32768},
 		{"half consumed just under 2 RTT: doubles", 8192, 199 * time.Millisecond, rtt, true, 8192 + 32768, 32768},
 		{"half consumed in 2 RTT: keeps size", 8192, 200 * time.Millisecond, rtt, true, 8192 + 16384, 16384},

@@ -140,12 +140,15 @@ func (c *Conn) setMaxPacket(n int, now time.Time) {
 }
 
 // mtuProbeDue returns the size of the probe to send now, if the search
-// wants one and the path may carry it: the handshake confirmed (a probe's
-// loss must not be taken for the handshake's), the path validated, no
-// challenge outstanding, and room in the congestion window.
+// wants one and the path may carry it: a server's handshake confirmed (a
+// probe's loss must not be taken for the handshake's; a client has nothing
+// left to lose once message 2 has come, and probing then rather than a
+// round trip later, at HANDSHAKE_DONE, lets its first data use the size),
+// the path validated, no challenge outstanding, and room in the
+// congestion window.
 func (c *Conn) mtuProbeDue(now time.Time) (int, bool) {
 	s := c.mtu.search
-	if s == nil || !c.hs.confirmed || !c.path.validated || c.path.challengePending || c.state != stateActive {
+	if s == nil || (c.isServer && !c.hs.confirmed) || !c.path.validated || c.path.challengePending || c.state != stateActive {
 		return 0, false
 	}
 	size, ok := s.ProbeDue(now)

@@ -742,9 +742,16 @@ func (tc *testConn) handshake() {
 		if p == nil || p.kind != kind1RTT || !p.ackEliciting() {
 			tc.t.Fatalf("after message 2: got %v, want an ack-eliciting 1-RTT packet from the client", p)
 		}
+		// A client may probe the path MTU as soon as it has the keys:
+		// the test answers the probes, or not.
+		for ; p != nil; p = tc.readPacket() {
+			if isProbe(p) {
+				tc.probes = append(tc.probes, sentProbe{p.pn, tc.cur.size})
+			}
+		}
 		tc.discardUnread()
 		tc.advance(testRTT)
-		tc.writeFrames(tc.ackAll(), packet.HandshakeDoneFrame{})
+		tc.writeFrames(tc.ackAllButProbes(), packet.HandshakeDoneFrame{})
 	case serverSide:
 		tc.writeClientHello()
 		tc.wantServerHello("the server answers message 1 with message 2")
