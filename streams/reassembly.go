@@ -4,11 +4,14 @@ import "math/bits"
 
 // reassembly puts a receive stream's frames back in order. Bytes are copied
 // into a ring at their offsets, and a bitmap of the same size records which
-// slots hold received, unread bytes. A bitmap rather than a list of ranges
-// keeps memory bounded by the window however the peer fragments or overlaps
-// its frames: n bytes of window cost n bytes of data plus n/8 bytes of bits,
-// and there is no per-gap bookkeeping for an attacker to inflate. Finding
-// gaps and contiguous runs scans 64 bytes per word.
+// slots past the contiguous prefix hold received bytes (the prefix, from
+// readOffset to contiguousEnd, is all received and needs no bits: in-order
+// data, the bulk of any transfer, never touches the bitmap). A bitmap
+// rather than a list of ranges keeps memory bounded by the window however
+// the peer fragments or overlaps its frames: n bytes of window cost n bytes
+// of data plus n/8 bytes of bits, and there is no per-gap bookkeeping for an
+// attacker to inflate. Finding gaps and contiguous runs scans 64 bytes per
+// word.
 type reassembly struct {
 	data ring
 	have bitRing
@@ -32,7 +35,16 @@ func (r *reassembly) insert(offset int64, data []byte, maxSize int) {
 		offset = r.readOffset
 	}
 	r.ensure(int(end-r.readOffset), maxSize)
-	for o := offset; o < end; {
+	if offset <= r.contiguousEnd && r.storedEnd <= r.contiguousEnd {
+		// In order, with nothing stored beyond: no bits to keep.
+		if end > r.contiguousEnd {
+			r.data.write(r.contiguousEnd, data[r.contiguousEnd-offset:])
+			r.buffered += end - r.contiguousEnd
+			r.contiguousEnd, r.storedEnd = end, end
+		}
+		return
+	}
+	for o := max(offset, r.contiguousEnd); o < end; {
 		gap := r.have.firstClear(o, end)
 		if gap == end {
 			break
@@ -45,7 +57,11 @@ func (r *reassembly) insert(offset int64, data []byte, maxSize int) {
 	}
 	r.storedEnd = max(r.storedEnd, end)
 	if r.contiguousEnd >= offset && r.contiguousEnd < end {
-		r.contiguousEnd = r.have.firstClear(end, r.storedEnd)
+		// The gap at the prefix's end is filled: the prefix grows over
+		// every stored byte that follows, whose bits it no longer needs.
+		newEnd := r.have.firstClear(end, r.storedEnd)
+		r.have.clear(r.contiguousEnd, newEnd)
+		r.contiguousEnd = newEnd
 	}
 }
 
@@ -90,11 +106,9 @@ func (r *reassembly) discard() int64 {
 	return n
 }
 
+// skip drops n bytes of the contiguous prefix (n <= readable), which have
+// no bits to clear.
 func (r *reassembly) skip(n int64) {
-	if n == 0 {
-		return
-	}
-	r.have.clear(r.readOffset, r.readOffset+n)
 	r.readOffset += n
 	r.buffered -= n
 }
