@@ -293,6 +293,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 			ackLimit -= c.fec.reserve()
 		}
 		f, ok := c.acks.BuildAck(now, 3, ackLimit-len(b)-c.ecnAckReserve(), c.acks.buf[:0])
+		c.acks.buf = f.Ranges[:0] // keep what it grew to
 		if ok {
 			c.ecnAckFields(&f)
 			b = f.Append(b)

@@ -36,8 +36,9 @@ type Stream struct {
 	// ErrStreamClosed.
 	readClosed, writeClosed bool
 	eofSeen                 bool // Read returned io.EOF; the loop was told
-	// consumedCh is closed, and replaced, whenever PeerConsumed grows or the
-	// stream fails, waking WaitConsumed callers.
+	// consumedCh is closed whenever PeerConsumed grows or the stream
+	// fails, waking WaitConsumed callers; nil while no one waits, so that
+	// receipts cost no allocation.
 	consumedCh chan struct{}
 
 	readable chan struct{} // one-slot signal: data, FIN, an error or a close
@@ -59,7 +60,6 @@ type Stream struct {
 func newStream(c *Conn, id StreamID, send *streams.SendStream, recv *streams.RecvStream) *Stream {
 	return &Stream{
 		c: c, id: id, send: send, recv: recv,
-		consumedCh:    make(chan struct{}),
 		readable:      make(chan struct{}, 1),
 		writable:      make(chan struct{}, 1),
 		readDeadline:  deadline.New(),
@@ -341,6 +341,9 @@ func (s *Stream) WaitConsumed(ctx context.Context, n int64) error {
 			s.mu.Unlock()
 			return err
 		}
+		if s.consumedCh == nil {
+			s.consumedCh = make(chan struct{})
+		}
 		ch := s.consumedCh
 		s.mu.Unlock()
 		select {
@@ -366,8 +369,10 @@ func (s *Stream) deliveryErrorLocked(cause error) error {
 
 // wakeConsumedLocked wakes WaitConsumed callers.
 func (s *Stream) wakeConsumedLocked() {
-	close(s.consumedCh)
-	s.consumedCh = make(chan struct{})
+	if s.consumedCh != nil {
+		close(s.consumedCh)
+		s.consumedCh = nil
+	}
 }
 
 // fail ends both directions with err (connection failure). Buffered data
