@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"sync/atomic"
 	"time"
 
 	"github.com/limpetnet/limpet/cmd/qsend/internal/wire"
@@ -161,32 +162,99 @@ func (s *session) receiveFile(st *sess.Stream, f *fileState, h wire.FileHeader) 
 }
 
 // copyData moves the rest of e's data from st to the partial, hashing it.
+// Writing overlaps with reading and hashing: a writer goroutine takes the
+// filled buffers in order, so the time the file system takes (on tmpfs,
+// the kernel allocating pages: as long as the read itself) is not added to
+// the network's. Profiled, the receiver spent two thirds of its time in
+// write(2), during which it read nothing.
 func (s *session) copyData(st *sess.Stream, pf *partialFile, hasher hash.Hash, index int, e wire.Entry) (wire.Result, error) {
 	n := e.Size - pf.written
-	buf := make([]byte, min(recvBufferSize, max(n, 1)))
-	for n > 0 {
+	w := newFileWriter(pf, int(min(recvBufferSize, max(n, 1))))
+	for n > 0 && !w.failed.Load() {
+		buf := w.buffer()
 		got, rerr := st.Read(buf[:min(int64(len(buf)), n)])
 		if got > 0 {
 			hasher.Write(buf[:got])
-			if err := pf.write(buf[:got]); err != nil {
-				res := diskFailure(err, "writing", e.Path, pf.written)
-				if res.Status == wire.StatusAbort {
-					res.Message += "; the part received is kept for resume"
-				}
-				return res, nil
-			}
+			w.write(buf[:got])
 			n -= int64(got)
 			s.received.Add(int64(got))
 			s.progress.add(index, int64(got))
+		} else {
+			w.giveBack(buf)
 		}
 		if rerr == io.EOF && n > 0 {
+			if err := w.finish(); err != nil {
+				break
+			}
 			return failed("%s: the sender's stream ended %d bytes early", e.Path, n), nil
 		}
 		if rerr != nil && rerr != io.EOF {
+			if err := w.finish(); err != nil {
+				break
+			}
 			return wire.Result{}, errConnLost
 		}
 	}
+	if err := w.finish(); err != nil {
+		res := diskFailure(err, "writing", e.Path, pf.written)
+		if res.Status == wire.StatusAbort {
+			res.Message += "; the part received is kept for resume"
+		}
+		return res, nil
+	}
 	return wire.Result{Status: wire.StatusOK}, nil
+}
+
+// fileWriter writes buffers to a partial file on a goroutine of its own,
+// in the order given, with two buffers: one being filled, one being
+// written.
+type fileWriter struct {
+	pf     *partialFile
+	free   chan []byte
+	full   chan []byte
+	done   chan error
+	failed atomic.Bool // a write failed: stop reading
+	ended  bool
+	err    error
+}
+
+func newFileWriter(pf *partialFile, size int) *fileWriter {
+	w := &fileWriter{pf: pf, free: make(chan []byte, 2), full: make(chan []byte, 1), done: make(chan error, 1)}
+	w.free <- make([]byte, size)
+	w.free <- make([]byte, size)
+	go func() {
+		var err error
+		for b := range w.full {
+			if err == nil {
+				if err = pf.write(b); err != nil {
+					w.failed.Store(true)
+				}
+			}
+			w.free <- b[:cap(b)]
+		}
+		w.done <- err
+	}()
+	return w
+}
+
+// buffer returns an empty buffer, waiting for the writer to finish one.
+func (w *fileWriter) buffer() []byte { return <-w.free }
+
+// write queues b, a buffer from buffer, for writing.
+func (w *fileWriter) write(b []byte) { w.full <- b }
+
+// giveBack returns an unused buffer.
+func (w *fileWriter) giveBack(b []byte) { w.free <- b }
+
+// finish waits for every queued write and returns the first error; the
+// partial file is the caller's again.
+func (w *fileWriter) finish() error {
+	if !w.ended {
+		w.ended = true
+		close(w.full)
+		w.err = <-w.done
+	}
+	return w.err
 }
 
 // putInPlace makes a verified partial the file: mode, fsync, time, rename,
