@@ -83,3 +83,71 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkStreamsParallel compares one stream with many in parallel on one
+// connection, the same bytes per op: 1 × 1000 MiB and 100 × 10 MiB, each
+// stream written and read by a goroutine of its own. Issue 18 wants the
+// aggregate of the parallel run within 10% of the single stream's:
+//
+//	go test ./transport -run '^$' -bench StreamsParallel -benchtime 3x
+func BenchmarkStreamsParallel(b *testing.B) {
+	for _, streams := range []int{1, 100} {
+		b.Run(strconv.Itoa(streams), func(b *testing.B) { benchStreamsParallel(b, streams, 1000<<20/streams) })
+	}
+}
+
+func benchStreamsParallel(b *testing.B, streams, perStream int) {
+	_, cli, srv := testPair(&testing.T{}, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	chunk := make([]byte, 256<<10)
+	b.SetBytes(int64(streams * perStream))
+	cpuBefore := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		received := make(chan int64, streams)
+		go func() {
+			for range streams {
+				rs, err := srv.AcceptStream(ctx)
+				if err != nil {
+					received <- -1
+					continue
+				}
+				go func() {
+					n, _ := io.Copy(io.Discard, rs)
+					received <- n
+				}()
+			}
+		}()
+		errs := make(chan error, streams)
+		for range streams {
+			go func() {
+				s, err := cli.OpenStream(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				for left := perStream; left > 0; left -= len(chunk) {
+					if _, err := s.Write(chunk[:min(len(chunk), left)]); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- s.Close()
+			}()
+		}
+		for range streams {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range streams {
+			if n := <-received; n != int64(perStream) {
+				b.Fatalf("a stream delivered %d bytes, want %d", n, perStream)
+			}
+		}
+	}
+	b.StopTimer()
+	cpu := processCPU() - cpuBefore
+	b.ReportMetric(cpu.Seconds()/(float64(b.N)*float64(streams*perStream)/(1<<30)), "cpu-s/GiB")
+}
