@@ -42,7 +42,10 @@ type Encoder struct {
 	pending []repair // repair frames of closed groups not yet sent, oldest first
 	spare   [][]byte // symbol buffers for reuse
 	shards  [][]byte // scratch: sources then repairs, for the coder
-	groups  [groupRing]GroupState
+	// groups holds groupRing entries, allocated with the first group: an
+	// encoder that protects nothing (adaptive FEC on a clean path, which
+	// is most connections) holds none of its 32 KiB.
+	groups []GroupState
 }
 
 // repair is a repair frame waiting to be sent.
@@ -118,7 +121,7 @@ func (e *Encoder) Add(pn packet.PacketNumber, payload []byte) uint64 {
 	}
 	if len(e.sources) == 0 {
 		e.seq++
-		e.groups[e.seq%groupRing] = GroupState{Seq: e.seq, Open: true}
+		e.setGroup(GroupState{Seq: e.seq, Open: true})
 	}
 	seq := e.seq
 	sym := e.buffer()[:prefixLen]
@@ -153,7 +156,7 @@ func (e *Encoder) close() {
 		r = min(max(e.repairs(k), 0), k)
 	}
 	if r == 0 {
-		e.groups[e.seq%groupRing] = GroupState{Seq: e.seq}
+		e.setGroup(GroupState{Seq: e.seq})
 		e.recycleSources()
 		return
 	}
@@ -182,7 +185,7 @@ func (e *Encoder) close() {
 	for i, sym := range e.shards[k:] {
 		e.pending = append(e.pending, repair{seq: e.seq, frame: packet.FECRepairFrame{Sources: sources, Index: i, Symbol: sym}})
 	}
-	e.groups[e.seq%groupRing] = GroupState{Seq: e.seq, Unsent: r}
+	e.setGroup(GroupState{Seq: e.seq, Unsent: r})
 	clear(e.shards)
 	e.recycleSources()
 }
@@ -255,10 +258,21 @@ func (e *Encoder) DropRepair() {
 	}
 }
 
+// setGroup records g in the ring, making the ring on first use.
+func (e *Encoder) setGroup(g GroupState) {
+	if e.groups == nil {
+		e.groups = make([]GroupState, groupRing)
+	}
+	e.groups[g.Seq%groupRing] = g
+}
+
 // GroupState returns what the Encoder remembers about group seq, or false
 // if it has forgotten the group (more than groupRing groups ago) or never
 // opened it.
 func (e *Encoder) GroupState(seq uint64) (GroupState, bool) {
+	if e.groups == nil {
+		return GroupState{}, false
+	}
 	g := e.groups[seq%groupRing]
 	if seq == 0 || g.Seq != seq {
 		return GroupState{}, false
