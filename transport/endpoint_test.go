@@ -169,7 +169,7 @@ func TestEndpointsDialEachOther(t *testing.T) {
 // -benchtime=1000x for the figure the README quotes.
 func BenchmarkEndpointConnMemory(b *testing.B) {
 	key, _ := crypto.GenerateKey()
-	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, MaxHandshakes: 4096})
+	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, MaxHandshakes: 4096, MaxConns: 1 << 20, MaxConnsPerSource: 1 << 20, MaxHandshakesPerSource: 1 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
