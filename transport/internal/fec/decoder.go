@@ -83,7 +83,9 @@ type Recovered struct {
 // groups are forgotten first.
 type Decoder struct {
 	cfg   DecoderConfig
-	codes [packet.MaxFECSources + 1]reedsolomon.Encoder
+	// codes, done and recoveredRing are made on first use: a Decoder
+	// that never sees a repair (a peer on a clean path) holds none of them.
+	codes []reedsolomon.Encoder // by group size
 
 	// Received source payloads by packet number, and their arrival order
 	// (a FIFO from srcHead) for eviction.
@@ -95,11 +97,11 @@ type Decoder struct {
 
 	groups      []*group // waiting for symbols, oldest first
 	repairBytes int
-	done        [doneRing]span // finished groups, newest at doneNext-1
+	done        []span // doneRing finished groups, newest at doneNext-1
 	doneNext    int
 
 	recovered     map[packet.PacketNumber]bool
-	recoveredRing [recoveredRing]packet.PacketNumber
+	recoveredRing []packet.PacketNumber
 	recoveredNext int
 
 	out    []Recovered
@@ -125,12 +127,6 @@ func NewDecoder(cfg DecoderConfig) *Decoder {
 		cfg:       cfg.withDefaults(),
 		src:       make(map[packet.PacketNumber][]byte),
 		recovered: make(map[packet.PacketNumber]bool),
-	}
-	for i := range d.done {
-		d.done[i] = span{first: packet.InvalidPacketNumber, last: packet.InvalidPacketNumber}
-	}
-	for i := range d.recoveredRing {
-		d.recoveredRing[i] = packet.InvalidPacketNumber
 	}
 	return d
 }
@@ -257,6 +253,9 @@ func (d *Decoder) try(i int) error {
 // decode rebuilds g's missing sources into d.out.
 func (d *Decoder) decode(g *group) error {
 	k := len(g.sources)
+	if d.codes == nil {
+		d.codes = make([]reedsolomon.Encoder, packet.MaxFECSources+1)
+	}
 	code := d.codes[k]
 	if code == nil {
 		var err error
@@ -306,6 +305,12 @@ func (d *Decoder) finish(i int) {
 			g.repairs[j] = nil
 		}
 	}
+	if d.done == nil {
+		d.done = make([]span, doneRing)
+		for i := range d.done {
+			d.done[i] = span{first: packet.InvalidPacketNumber, last: packet.InvalidPacketNumber}
+		}
+	}
 	d.done[d.doneNext] = span{g.sources[0], groupEnd(g.sources)}
 	d.doneNext = (d.doneNext + 1) % doneRing
 	d.groups = slices.Delete(d.groups, i, i+1)
@@ -348,6 +353,12 @@ func (d *Decoder) buffer() []byte {
 }
 
 func (d *Decoder) markRecovered(pn packet.PacketNumber) {
+	if d.recoveredRing == nil {
+		d.recoveredRing = make([]packet.PacketNumber, recoveredRing)
+		for i := range d.recoveredRing {
+			d.recoveredRing[i] = packet.InvalidPacketNumber
+		}
+	}
 	if old := d.recoveredRing[d.recoveredNext]; old != packet.InvalidPacketNumber {
 		delete(d.recovered, old)
 	}
