@@ -82,7 +82,7 @@ type Recovered struct {
 // payloads. Memory is bounded by DecoderConfig; the oldest payloads and
 // groups are forgotten first.
 type Decoder struct {
-	cfg   DecoderConfig
+	cfg DecoderConfig
 	// codes, done and recoveredRing are made on first use: a Decoder
 	// that never sees a repair (a peer on a clean path) holds none of them.
 	codes []reedsolomon.Encoder // by group size
