@@ -139,7 +139,7 @@ func TestPeerStaleBlockedGetsCredit(t *testing.T) {
 						t.Fatalf("blocked below the current limit: nothing more sent, want %s", formatFrame(want))
 					}
 					if c, ok := f.(packet.PathChallengeFrame); ok && tc.lastDgram.to == from && from != tc.peerAddr {
-						tc.writeFramesFrom(from, packet.PathResponseFrame{Data: c.Data})
+						tc.writeFramesFrom(from, packet.PathResponseFrame(c))
 						continue
 					}
 					if !framesEqual(f, want) {
