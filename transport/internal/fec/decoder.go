@@ -144,8 +144,15 @@ func (d *Decoder) AddSource(pn packet.PacketNumber, payload []byte) ([]Recovered
 	if _, dup := d.src[pn]; dup {
 		return nil, nil
 	}
-	buf := d.buffer()
-	buf = append(buf, payload...)
+	var buf []byte
+	if len(payload) <= smallSource {
+		// Exact size: an idle connection's last few small packets stay
+		// here until newer ones push them out, and a full-size buffer
+		// each would be most of what the connection holds.
+		buf = slices.Clone(payload)
+	} else {
+		buf = append(d.buffer(), payload...)
+	}
 	d.src[pn] = buf
 	d.srcOrder = append(d.srcOrder, pn)
 	d.srcBytes += len(buf)
@@ -330,7 +337,9 @@ func (d *Decoder) evictSources() {
 		d.srcHead++
 		if p, ok := d.src[pn]; ok {
 			d.srcBytes -= len(p)
-			d.spare = append(d.spare, p[:0])
+			if cap(p) >= MaxSymbolLen {
+				d.spare = append(d.spare, p[:0])
+			}
 			delete(d.src, pn)
 		}
 	}
@@ -341,6 +350,10 @@ func (d *Decoder) evictSources() {
 		d.srcHead = 0
 	}
 }
+
+// smallSource is the largest source payload kept in a buffer of its own
+// size rather than a pooled one of MaxSymbolLen.
+const smallSource = 256
 
 // buffer returns an empty buffer of capacity MaxSymbolLen.
 func (d *Decoder) buffer() []byte {
