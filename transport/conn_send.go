@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"sync"
 	"time"
 
 	"github.com/limpetnet/limpet/ackframes"
@@ -54,11 +53,11 @@ func (c *Conn) send(now time.Time) {
 	} else {
 		c.limit.since = now
 	}
-	batch := txBatchPool.Get().(*txBatch)
-	c.tx.bufs = batch[:]
+	batch := txBatchPool.get()
+	c.tx.bufs = batch
 	defer func() {
 		c.tx.bufs = nil
-		txBatchPool.Put(batch)
+		txBatchPool.put(batch)
 	}()
 	c.releaseHeld()
 	n := 0
@@ -132,19 +131,19 @@ func (c *Conn) send(now time.Time) {
 	}
 }
 
-// txBatch is one call of send's worth of datagram buffers.
-type txBatch [maxSendBatch]Datagram
+// A tx batch is one call of send's worth of datagram buffers,
+// maxSendBatch of them.
 
 // txBatchPool shares send buffers among an endpoint's connections: a
 // connection needs them only while it builds packets. Buffers start at an
 // Ethernet datagram and grow to the largest datagram size in use.
-var txBatchPool = sync.Pool{New: func() any {
-	b := new(txBatch)
+var txBatchPool = newBufferPool(4, func() []Datagram {
+	b := make([]Datagram, maxSendBatch)
 	for i := range b {
 		b[i].Buf = make([]byte, 0, packet.DefaultMaxUDPPayload+crypto.TagLen)
 	}
 	return b
-}}
+})
 
 // txBuffer returns the i-th datagram buffer of the batch, empty and with
 // room for a datagram of the path's current size.

@@ -63,6 +63,9 @@ func (c *Conn) onTimers(now time.Time) {
 		}
 	}
 	c.onBlockedProbeTimer(now)
+	if now.Sub(c.idle.lastRecv) >= rxShrinkAfter {
+		c.rx.shrink()
+	}
 	c.checkPathTimers(now)
 	c.maybeMigrate(now, nil)
 	if c.cfg.KeepAlivePeriod > 0 && !now.Before(c.keepAliveAt()) {
@@ -70,6 +73,10 @@ func (c *Conn) onTimers(now time.Time) {
 	}
 	c.keys.DiscardExpiredKeys(now)
 }
+
+// rxShrinkAfter is how long a connection receives nothing before its
+// receive queue gives back what bursts grew it to.
+const rxShrinkAfter = time.Second
 
 // idleTimeoutNow is the negotiated idle timeout, but never less than three
 // probe timeouts (RFC 9000 §10.1).

@@ -38,11 +38,14 @@ type rxDatagram struct {
 // they wait in a queue.
 var rxSizeClasses = [...]int{1500, 9216, maxRxDatagram}
 
-var rxPools [len(rxSizeClasses)]sync.Pool
+// rxPools hold each class's buffers; their reserves keep up to 4 MiB each
+// through garbage collections (64 of the largest, as many as a few of a
+// bulk transfer's receive bursts hold).
+var rxPools [len(rxSizeClasses)]*bufferPool[*rxDatagram]
 
 func init() {
 	for i, size := range rxSizeClasses {
-		rxPools[i].New = func() any { return &rxDatagram{buf: make([]byte, size)} }
+		rxPools[i] = newBufferPool((4<<20)/size, func() *rxDatagram { return &rxDatagram{buf: make([]byte, size)} })
 	}
 }
 
@@ -59,7 +62,7 @@ func newRxDatagram(b []byte, from netip.AddrPort, meta rxMeta, at time.Time) *rx
 	for len(b) > rxSizeClasses[i] {
 		i++
 	}
-	rx := rxPools[i].Get().(*rxDatagram)
+	rx := rxPools[i].get()
 	rx.n = copy(rx.buf, b)
 	rx.from = from
 	rx.at = at
@@ -71,7 +74,7 @@ func newRxDatagram(b []byte, from netip.AddrPort, meta rxMeta, at time.Time) *rx
 func (rx *rxDatagram) release() {
 	for i, size := range rxSizeClasses {
 		if cap(rx.buf) == size {
-			rxPools[i].Put(rx)
+			rxPools[i].put(rx)
 			return
 		}
 	}

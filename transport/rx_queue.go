@@ -70,17 +70,33 @@ func (q *rxQueue) pop() *rxDatagram {
 	return rx
 }
 
-// refill swaps the drained batch for what the reader queued since.
+// refill swaps the drained batch for what the reader queued since. The
+// two slices keep what bursts grew them to while datagrams keep coming
+// (regrowing them was most of a bulk transfer's allocations); shrink lets
+// it go once the connection is quiet.
 func (q *rxQueue) refill() {
 	old := q.batch[:0]
-	if cap(old) > 2*rxBurst {
-		old = nil // let a burst's memory go
-	}
 	q.mu.Lock()
 	q.batch, q.items = q.items, old
 	q.bytes = 0
 	q.mu.Unlock()
 	q.next = 0
+}
+
+// shrink drops slices grown past a few bursts, on the loop, when nothing
+// waits: the connection has gone quiet.
+func (q *rxQueue) shrink() {
+	if q.next < len(q.batch) {
+		return
+	}
+	if cap(q.batch) > 2*rxBurst {
+		q.batch, q.next = nil, 0
+	}
+	q.mu.Lock()
+	if len(q.items) == 0 && cap(q.items) > 2*rxBurst {
+		q.items = nil
+	}
+	q.mu.Unlock()
 }
 
 // pending reports whether datagrams wait, on the loop.
