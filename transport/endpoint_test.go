@@ -166,7 +166,7 @@ func TestEndpointsDialEachOther(t *testing.T) {
 // connection costs: b.N pairs (client on one Endpoint, server on one
 // listener, each pair having echoed one message), reported as resident
 // memory and Go heap per pair, both sides together. Run it with
-// -benchtime=1000x for the figure the README quotes.
+// -benchtime=10000x for the figure the README quotes.
 func BenchmarkEndpointConnMemory(b *testing.B) {
 	key, _ := crypto.GenerateKey()
 	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, MaxHandshakes: 4096, MaxConns: 1 << 20, MaxConnsPerSource: 1 << 20, MaxHandshakesPerSource: 1 << 20})
