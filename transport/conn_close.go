@@ -128,13 +128,7 @@ func (c *Conn) setCloseErr(err error) {
 		return
 	}
 	c.closeErr = err
-	c.streams.mu.Lock()
-	all := make([]*Stream, 0, len(c.streams.byID))
-	for _, s := range c.streams.byID {
-		all = append(all, s)
-	}
-	c.streams.mu.Unlock()
-	for _, s := range all {
+	for _, s := range c.streamsSnapshot() {
 		s.fail(err)
 	}
 }
@@ -214,4 +208,16 @@ func (c *Conn) closeLocal(f packet.ConnectionCloseFrame, err error) error {
 		c.closeWith(f, err, now)
 	})
 	return nil
+}
+
+// streamsSnapshot is the connection's streams, copied under the lock so
+// that each can then be locked on its own.
+func (c *Conn) streamsSnapshot() []*Stream {
+	c.streams.mu.Lock()
+	defer c.streams.mu.Unlock()
+	all := make([]*Stream, 0, len(c.streams.byID))
+	for _, s := range c.streams.byID {
+		all = append(all, s)
+	}
+	return all
 }

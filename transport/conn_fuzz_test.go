@@ -1627,13 +1627,7 @@ func (fz *connFuzz) checkState() []string {
 	if p := &c.path; !p.validated && p.bytesSent > 3*p.bytesRecv {
 		add("sent %d bytes to %v, not validated, which sent %d (docs/PROTOCOL.md section 9: at most 3×)", p.bytesSent, p.peer, p.bytesRecv)
 	}
-	c.streams.mu.Lock()
-	all := make([]*Stream, 0, len(c.streams.byID))
-	for _, s := range c.streams.byID {
-		all = append(all, s)
-	}
-	c.streams.mu.Unlock()
-	for _, s := range all {
+	for _, s := range c.streamsSnapshot() {
 		s.mu.Lock()
 		if r := s.recv; r != nil {
 			if r.HighestReceived() > r.Limit() || r.Consumed() > r.HighestReceived() || r.Buffered() < 0 || r.Consumed() < 0 {

@@ -168,13 +168,7 @@ func TestEndpointsDialEachOther(t *testing.T) {
 // memory and Go heap per pair, both sides together. Run it with
 // -benchtime=10000x for the figure the README quotes.
 func BenchmarkEndpointConnMemory(b *testing.B) {
-	key, _ := crypto.GenerateKey()
-	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, MaxHandshakes: 4096, MaxConns: 1 << 20, MaxConnsPerSource: 1 << 20, MaxHandshakesPerSource: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go echoAll(ln)
+	key, ln := echoListener(b)
 	ep, err := NewEndpoint("127.0.0.1:0", nil)
 	if err != nil {
 		b.Fatal(err)
@@ -204,6 +198,20 @@ func BenchmarkEndpointConnMemory(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.StackInuse)/float64(b.N), "stack-B/pair")
 	runtime.KeepAlive(conns)
+}
+
+// echoListener is an echo server on loopback that admits as many
+// connections from one address as the memory benchmarks make, closed when
+// the benchmark ends.
+func echoListener(b *testing.B) (crypto.PrivateKey, *Listener) {
+	key, _ := crypto.GenerateKey()
+	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, MaxHandshakes: 4096, MaxConns: 1 << 20, MaxConnsPerSource: 1 << 20, MaxHandshakesPerSource: 1 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go echoAll(ln)
+	return key, ln
 }
 
 func heapBytes() int64 {

@@ -77,13 +77,7 @@ func runIdleFleet(spec string) int {
 //
 //	go test ./transport -run '^$' -bench ServerIdleMemory -benchtime 10000x
 func BenchmarkServerIdleMemory(b *testing.B) {
-	key, _ := crypto.GenerateKey()
-	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, MaxHandshakes: 4096, MaxConns: 1 << 20, MaxConnsPerSource: 1 << 20, MaxHandshakesPerSource: 1 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go echoAll(ln)
+	key, ln := echoListener(b)
 	debug.FreeOSMemory()
 	rss0, heap0 := residentBytes(b), heapBytes()
 	pub := key.Public()
