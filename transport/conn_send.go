@@ -54,7 +54,7 @@ func (c *Conn) send(now time.Time) {
 		c.limit.since = now
 	}
 	batch := txBatchPool.get()
-	c.tx.bufs = batch
+	c.tx.bufs = batch.d
 	defer func() {
 		c.tx.bufs = nil
 		txBatchPool.put(batch)
@@ -131,16 +131,18 @@ func (c *Conn) send(now time.Time) {
 	}
 }
 
-// A tx batch is one call of send's worth of datagram buffers,
-// maxSendBatch of them.
+// txBatch is one call of send's worth of datagram buffers, maxSendBatch
+// of them. (A pointer to an array would do, but the generic pool of one
+// hits a compiler internal error, "bad ptr to array in slice".)
+type txBatch struct{ d []Datagram }
 
 // txBatchPool shares send buffers among an endpoint's connections: a
 // connection needs them only while it builds packets. Buffers start at an
 // Ethernet datagram and grow to the largest datagram size in use.
-var txBatchPool = newBufferPool(4, func() []Datagram {
-	b := make([]Datagram, maxSendBatch)
-	for i := range b {
-		b[i].Buf = make([]byte, 0, packet.DefaultMaxUDPPayload+crypto.TagLen)
+var txBatchPool = newBufferPool(4, func() *txBatch {
+	b := &txBatch{d: make([]Datagram, maxSendBatch)}
+	for i := range b.d {
+		b.d[i].Buf = make([]byte, 0, packet.DefaultMaxUDPPayload+crypto.TagLen)
 	}
 	return b
 })
