@@ -523,7 +523,7 @@ func (fz *connFuzz) packetStep(in *fuzzIn) {
 // the network drops it, delivers it from addr.
 func (fz *connFuzz) sendPacket(addr netip.AddrPort, frames []packet.Frame, drop, unsentAck bool) {
 	var payload []byte
-	source, hasStream := true, false
+	source, hasStream, raw := true, false, false
 	for _, f := range frames {
 		payload = f.Append(payload)
 		switch f.(type) {
@@ -532,23 +532,31 @@ func (fz *connFuzz) sendPacket(addr netip.AddrPort, frames []packet.Frame, drop,
 		case packet.PathChallengeFrame, packet.PathResponseFrame, packet.FECRepairFrame:
 			source = false
 		case fuzzRaw:
-			source = false // whatever it holds
+			source, raw = false, true // whatever it holds
 		}
 	}
 	if !source {
 		// Raw bytes may run into the frames after them: a raw 0x1c whose
 		// reason swallows the next frame is a CONNECTION_CLOSE the peer
-		// sent. Record every close the whole payload parses to.
+		// sent, and a raw STREAM frame may swallow an ACK. Record every
+		// close the whole payload parses to, and the unsent ACKs it holds.
+		parsedUnsentAck := false
 		for rest := payload; len(rest) > 0; {
 			f, n, err := packet.ParseFrame(rest)
 			if err != nil {
 				break
 			}
-			if cf, ok := f.(packet.ConnectionCloseFrame); ok {
-				cf.Reason = bytes.Clone(cf.Reason)
-				fz.remoteCloses = append(fz.remoteCloses, cf)
+			switch f := f.(type) {
+			case packet.ConnectionCloseFrame:
+				f.Reason = bytes.Clone(f.Reason)
+				fz.remoteCloses = append(fz.remoteCloses, f)
+			case packet.AckFrame:
+				parsedUnsentAck = parsedUnsentAck || f.LargestAcked() > fz.tc.largestConnPN
 			}
 			rest = rest[n:]
+		}
+		if raw {
+			unsentAck = parsedUnsentAck
 		}
 	}
 	pn := fz.tc.peerPN
