@@ -9,8 +9,8 @@ import "math/bits"
 // data, the bulk of any transfer, never touches the bitmap). A bitmap
 // rather than a list of ranges keeps memory bounded by the window however
 // the peer fragments or overlaps its frames: n bytes of window cost n bytes
-// of data plus n/8 bytes of bits, and there is no per-gap bookkeeping for an
-// attacker to inflate. Finding gaps and contiguous runs scans 64 bytes per
+// of data plus n/8 bytes of bits (made when the first byte arrives out of
+// order), and there is no per-gap bookkeeping for an attacker to inflate. Finding gaps and contiguous runs scans 64 bytes per
 // word.
 type reassembly struct {
 	data ring
@@ -44,6 +44,10 @@ func (r *reassembly) insert(offset int64, data []byte, maxSize int) {
 		}
 		return
 	}
+	if r.have.size != int64(r.data.size()) {
+		// The first bytes out of order: the bitmap is made when needed.
+		r.have = newBitRing(r.data.size())
+	}
 	for o := max(offset, r.contiguousEnd); o < end; {
 		gap := r.have.firstClear(o, end)
 		if gap == end {
@@ -73,6 +77,11 @@ func (r *reassembly) ensure(need, maxSize int) {
 	}
 	old := r.have
 	r.data.grow(need, maxSize, r.readOffset, r.storedEnd)
+	if r.storedEnd <= r.contiguousEnd {
+		// No bits to keep: an in-order stream never has a bitmap.
+		r.have = bitRing{}
+		return
+	}
 	r.have = newBitRing(r.data.size())
 	for o := r.readOffset; o < r.storedEnd; {
 		a := old.firstSet(o, r.storedEnd)

@@ -9,47 +9,144 @@ import (
 // stream's cap is smaller. Streams that carry little data stay small.
 const minRingSize = 4096
 
+// ringBlockSize is where a ring stops being one array: larger rings are
+// made of blocks of this size, so that growing one moves block pointers
+// instead of bytes. (A hundred streams of 10 MiB each doubling a
+// contiguous ring to a few MiB spent 15% of their CPU copying.)
+const (
+	ringBlockShift = 16
+	ringBlockSize  = 1 << ringBlockShift
+	ringBlockMask  = ringBlockSize - 1
+)
+
 // ring holds a sliding window of a stream's bytes addressed by stream
-// offset: byte o lives at buf[o % len(buf)]. Because the position depends
-// only on the offset, data received or written out of order lands in place
-// and no bytes move as the window slides. The buffer grows by doubling up to
-// a cap given by its owner and is never shrunk while the stream is live, so
-// steady-state use does not allocate.
+// offset. A small ring is one array, byte o at buf[o % len(buf)]; a large
+// one is len(blocks) blocks, byte o in block (o / ringBlockSize) %
+// len(blocks). Because the position depends only on the offset, data
+// received or written out of order lands in place and no bytes move as the
+// window slides. The ring grows up to a cap given by its owner and is never
+// shrunk while the stream is live, so steady-state use does not allocate.
 type ring struct {
-	buf []byte
+	buf    []byte   // the ring while it is at most one block
+	blocks [][]byte // the ring's blocks once it is larger (buf is nil)
 }
 
 // size is the ring's capacity in bytes.
-func (r *ring) size() int { return len(r.buf) }
+func (r *ring) size() int {
+	if r.blocks != nil {
+		return len(r.blocks) << ringBlockShift
+	}
+	return len(r.buf)
+}
 
-// grow makes room for need bytes, never above maxSize, keeping the bytes at
-// offsets [start, end) in place. need above maxSize is a bug in the caller,
-// which bounds need by its flow-control window or buffer cap.
+// grow makes room for need bytes, keeping the bytes at offsets
+// [start, end) in place. It doubles the ring, never past maxSize. need
+// above maxSize is a bug in the caller, which bounds need by its
+// flow-control window or buffer cap.
 func (r *ring) grow(need, maxSize int, start, end int64) {
-	if need <= len(r.buf) {
+	size := r.size()
+	if need <= size {
 		return
 	}
 	if need > maxSize {
 		panic("streams: ring buffer grown beyond its cap")
 	}
-	n := min(max(2*len(r.buf), need, minRingSize), maxSize)
+	n := min(max(2*size, need, minRingSize), maxSize)
+	if nb := blocksFor(n, need, maxSize); nb > 0 {
+		if r.blocks != nil {
+			r.growBlocks(nb, start, end)
+			return
+		}
+		// From one array to blocks: the live bytes, at most a block, move.
+		old := *r
+		*r = ring{blocks: make([][]byte, nb)}
+		for i := range r.blocks {
+			r.blocks[i] = getRingBuf(ringBlockSize)
+		}
+		r.copyFrom(old, start, end)
+		old.release()
+		return
+	}
 	old := *r
-	r.buf = getRingBuf(n)
+	*r = ring{buf: getRingBuf(n)}
+	r.copyFrom(old, start, end)
+	old.release()
+}
+
+// blocksFor is the number of blocks for a ring of about n bytes holding
+// need within maxSize, or 0 when it is to be one array: n is at most a
+// block, or maxSize is not a whole number of blocks and need lies in the
+// part past the last whole one (the cap's last growth).
+func blocksFor(n, need, maxSize int) int {
+	if n <= ringBlockSize {
+		return 0
+	}
+	nb := (n + ringBlockMask) >> ringBlockShift
+	if nb<<ringBlockShift > maxSize {
+		nb = maxSize >> ringBlockShift
+	}
+	if nb<<ringBlockShift < need {
+		return 0
+	}
+	return nb
+}
+
+// copyFrom copies the bytes at offsets [start, end) from old into r.
+func (r *ring) copyFrom(old ring, start, end int64) {
 	if old.size() == 0 {
 		return
 	}
 	for off := start; off < end; {
-		chunk := old.view(off, int(min(end-off, int64(old.size()))))
+		chunk := old.view(off, int(end-off))
 		r.write(off, chunk)
 		off += int64(len(chunk))
 	}
-	putRingBuf(old.buf)
+}
+
+// growBlocks re-slots the blocks holding [start, end) into a ring of nb
+// blocks. A block holds two live block numbers when the window wraps onto
+// the block it starts in; their new slots differ, so the later part is
+// copied into a block of its own.
+func (r *ring) growBlocks(nb int, start, end int64) {
+	old := r.blocks
+	r.blocks = make([][]byte, nb)
+	used := make([]bool, len(old))
+	if start < end {
+		first, last := start>>ringBlockShift, (end-1)>>ringBlockShift
+		for b := first; b <= last; b++ {
+			i := int(b % int64(len(old)))
+			if !used[i] {
+				used[i] = true
+				r.blocks[b%int64(nb)] = old[i]
+				continue
+			}
+			// The block of first again: copy b's live head out of it.
+			blk := getRingBuf(ringBlockSize)
+			copy(blk[:end&ringBlockMask], old[i])
+			r.blocks[b%int64(nb)] = blk
+		}
+	}
+	spare := 0
+	for i := range r.blocks {
+		if r.blocks[i] != nil {
+			continue
+		}
+		for spare < len(old) && used[spare] {
+			spare++
+		}
+		if spare < len(old) {
+			r.blocks[i] = old[spare]
+			used[spare] = true
+			continue
+		}
+		r.blocks[i] = getRingBuf(ringBlockSize)
+	}
 }
 
 // write copies p to the offsets starting at off.
 func (r *ring) write(off int64, p []byte) {
 	for len(p) > 0 {
-		n := copy(r.buf[off%int64(len(r.buf)):], p)
+		n := copy(r.at(off), p)
 		p = p[n:]
 		off += int64(n)
 	}
@@ -58,41 +155,51 @@ func (r *ring) write(off int64, p []byte) {
 // read copies the bytes starting at off into p.
 func (r *ring) read(off int64, p []byte) {
 	for len(p) > 0 {
-		n := copy(p, r.buf[off%int64(len(r.buf)):])
+		n := copy(p, r.at(off))
 		p = p[n:]
 		off += int64(n)
 	}
 }
 
-// view returns up to n bytes starting at off without copying. It stops at
-// the end of the underlying array, so it may return fewer than n bytes. The
-// slice's capacity ends with it, so appending to it cannot overwrite the
-// ring.
-func (r *ring) view(off int64, n int) []byte {
-	i := int(off % int64(len(r.buf)))
-	j := i + min(n, len(r.buf)-i)
-	return r.buf[i:j:j]
+// at returns the ring from off to the end of its array or block.
+func (r *ring) at(off int64) []byte {
+	if r.blocks != nil {
+		return r.blocks[(off>>ringBlockShift)%int64(len(r.blocks))][off&ringBlockMask:]
+	}
+	return r.buf[off%int64(len(r.buf)):]
 }
 
-// release drops the buffer once the stream no longer needs its bytes.
+// view returns up to n bytes starting at off without copying. It stops at
+// the end of the underlying array or block, so it may return fewer than n
+// bytes. The slice's capacity ends with it, so appending to it cannot
+// overwrite the ring.
+func (r *ring) view(off int64, n int) []byte {
+	b := r.at(off)
+	b = b[:min(n, len(b))]
+	return b[:len(b):len(b)]
+}
+
+// release drops the buffers once the stream no longer needs its bytes.
 func (r *ring) release() {
 	putRingBuf(r.buf)
 	r.buf = nil
+	for _, b := range r.blocks {
+		putRingBuf(b)
+	}
+	r.blocks = nil
 }
 
-// Ring buffers are recycled by power-of-two size, among all streams: a
-// connection running 100 streams of 10 MiB in parallel allocated (and the
-// runtime zeroed) about as many bytes of buffer as it moved, each stream's
-// ring doubling from 4 KiB. A recycled buffer holds old bytes, which is
-// safe because a ring never hands out a byte before it was written (the
-// send buffer reads only what was written; reassembly only what arrived).
-const maxPooledRing = 16 << 20
-
-var ringPools [26]sync.Pool // by bits.Len of the size: up to 25 for maxPooledRing
+// Ring buffers and blocks are recycled by power-of-two size, among all
+// streams: a connection running 100 streams of 10 MiB in parallel
+// allocated (and the runtime zeroed) about as many bytes of buffer as it
+// moved. A recycled buffer holds old bytes, which is safe because a ring
+// never hands out a byte before it was written (the send buffer reads only
+// what was written; reassembly only what arrived).
+var ringPools [bits.UintSize]sync.Pool // by bits.Len of the size
 
 // pooledRingClass is the pool for a buffer of n bytes, or -1.
 func pooledRingClass(n int) int {
-	if n < minRingSize || n > maxPooledRing || n&(n-1) != 0 {
+	if n < minRingSize || n > ringBlockSize || n&(n-1) != 0 {
 		return -1
 	}
 	return bits.Len(uint(n))
