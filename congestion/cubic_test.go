@@ -61,12 +61,19 @@ func (d *driver) ack(priorInFlight int, pkts ...sent) {
 }
 
 // growTo runs slow start with window-limited single-packet ACKs until the
-// window is exactly w bytes; w - Window() must be a multiple of the
-// datagram size.
+// window is exactly w bytes: a short datagram first if w - Window() is not
+// a multiple of the datagram size.
 func (d *driver) growTo(w int) {
 	d.t.Helper()
-	if (w-d.c.Window())%d.mss != 0 || w < d.c.Window() {
-		d.t.Fatalf("growTo(%d) from %d: not reachable in whole datagrams", w, d.c.Window())
+	if w < d.c.Window() {
+		d.t.Fatalf("growTo(%d) from %d: the window only grows", w, d.c.Window())
+	}
+	if r := (w - d.c.Window()) % d.mss; r != 0 {
+		p := sent{pn: d.nextPN, at: d.now, size: r}
+		d.c.OnPacketSent(d.now, d.nextPN, r)
+		d.nextPN++
+		d.advance(time.Millisecond)
+		d.ack(d.c.Window(), p)
 	}
 	for d.c.Window() < w {
 		p := d.send(1)
@@ -90,10 +97,11 @@ func TestInitialAndMinimumWindow(t *testing.T) {
 		wantInitial int
 		wantMinimum int
 	}{
-		{desc: "QUIC minimum datagram", size: 1200, wantInitial: 12000, wantMinimum: 2400},
-		{desc: "default datagram", size: 1252, wantInitial: 12520, wantMinimum: 2504},
-		{desc: "10 datagrams just under 14720", size: 1452, wantInitial: 14520, wantMinimum: 2904},
+		{desc: "QUIC minimum datagram: 14720 bytes all the same", size: 1200, wantInitial: 14720, wantMinimum: 2400},
+		{desc: "default datagram", size: 1252, wantInitial: 14720, wantMinimum: 2504},
+		{desc: "IPv4 Ethernet datagram", size: 1472, wantInitial: 14720, wantMinimum: 2944},
 		{desc: "14720 caps ten Ethernet-sized datagrams", size: 1500, wantInitial: 14720, wantMinimum: 3000},
+		{desc: "two datagrams from 7360 bytes", size: 8000, wantInitial: 16000, wantMinimum: 16000},
 		{desc: "jumbo datagrams get two", size: 9000, wantInitial: 18000, wantMinimum: 18000},
 	}
 	for _, tt := range tests {
@@ -115,7 +123,7 @@ func TestNewCubicDefaults(t *testing.T) {
 	if got, want := c.MaxDatagramSize(), DefaultMaxDatagramSize; got != want {
 		t.Errorf("MaxDatagramSize: got %d, want %d", got, want)
 	}
-	if got, want := c.Window(), 12520; got != want {
+	if got, want := c.Window(), 14720; got != want {
 		t.Errorf("Window: got %d, want %d", got, want)
 	}
 	if got, want := c.SlowStartThreshold(), math.MaxInt; got != want {
@@ -134,16 +142,16 @@ func TestNewCubicDefaults(t *testing.T) {
 }
 
 func TestCanSend(t *testing.T) {
-	c := NewCubic(CubicOptions{MaxDatagramSize: 1200}) // window 12000
+	c := NewCubic(CubicOptions{MaxDatagramSize: 1472}) // window 14720
 	tests := []struct {
 		desc     string
 		inFlight int
 		want     bool
 	}{
 		{desc: "empty", inFlight: 0, want: true},
-		{desc: "room for exactly one more datagram", inFlight: 10800, want: true},
-		{desc: "a datagram would overshoot by a byte", inFlight: 10801, want: false},
-		{desc: "window full", inFlight: 12000, want: false},
+		{desc: "room for exactly one more datagram", inFlight: 13248, want: true},
+		{desc: "a datagram would overshoot by a byte", inFlight: 13249, want: false},
+		{desc: "window full", inFlight: 14720, want: false},
 	}
 	for _, tt := range tests {
 		if got := c.CanSend(tt.inFlight); got != tt.want {
@@ -153,7 +161,8 @@ func TestCanSend(t *testing.T) {
 }
 
 func TestSlowStartGrowth(t *testing.T) {
-	const mss = 1000 // initial window 10000
+	const mss = 1000
+	iw := InitialWindow(mss) // 14720
 	tests := []struct {
 		desc          string
 		opts          CubicOptions
@@ -161,11 +170,11 @@ func TestSlowStartGrowth(t *testing.T) {
 		priorInFlight int
 		want          int
 	}{
-		{desc: "grows by the bytes acknowledged", packets: 3, priorInFlight: 10000, want: 13000},
-		{desc: "paced: one ACK may grow by many datagrams (L = infinity)", packets: 20, priorInFlight: 20000, want: 30000},
-		{desc: "unpaced: L = 8 datagrams per ACK", opts: CubicOptions{Unpaced: true}, packets: 20, priorInFlight: 20000, want: 18000},
-		{desc: "half the window in flight still counts as window-limited", packets: 1, priorInFlight: 5000, want: 11000},
-		{desc: "less than half in flight: application-limited", packets: 1, priorInFlight: 4999, want: 10000},
+		{desc: "grows by the bytes acknowledged", packets: 3, priorInFlight: iw, want: iw + 3000},
+		{desc: "paced: one ACK may grow by many datagrams (L = infinity)", packets: 20, priorInFlight: 20000, want: iw + 20000},
+		{desc: "unpaced: L = 8 datagrams per ACK", opts: CubicOptions{Unpaced: true}, packets: 20, priorInFlight: 20000, want: iw + 8000},
+		{desc: "half the window in flight still counts as window-limited", packets: 1, priorInFlight: iw / 2, want: iw + 1000},
+		{desc: "less than half in flight: application-limited", packets: 1, priorInFlight: iw/2 - 1, want: iw},
 	}
 	for _, tt := range tests {
 		tt.opts.MaxDatagramSize = mss
@@ -439,17 +448,18 @@ func TestSetMaxDatagramSize(t *testing.T) {
 		wantSize   int
 		wantWindow int
 	}{
-		{desc: "untouched window becomes the new initial window", size: 1452, wantSize: 1452, wantWindow: 14520},
-		{desc: "shrinking an untouched window too", size: 1200, wantSize: 1200, wantWindow: 12000},
-		{desc: "grown window is kept", grow: true, size: 1452, wantSize: 1452, wantWindow: 14000},
-		{desc: "grown window is raised to the new minimum", grow: true, size: 9000, wantSize: 9000, wantWindow: 18000},
-		{desc: "non-positive size is ignored", size: 0, wantSize: 1000, wantWindow: 10000},
+		{desc: "untouched window becomes the new initial window", size: 9000, wantSize: 9000, wantWindow: 18000},
+		{desc: "the initial window is 14720 bytes up to 7360-byte datagrams", size: 1452, wantSize: 1452, wantWindow: 14720},
+		{desc: "shrinking an untouched window too", grow: false, size: 1200, wantSize: 1200, wantWindow: 14720},
+		{desc: "grown window is kept", grow: true, size: 1452, wantSize: 1452, wantWindow: 20000},
+		{desc: "grown window is raised to the new minimum", grow: true, size: 12000, wantSize: 12000, wantWindow: 24000},
+		{desc: "non-positive size is ignored", size: 0, wantSize: 1000, wantWindow: 14720},
 		{desc: "oversized is clamped", size: 1 << 20, wantSize: MaxDatagramSizeLimit, wantWindow: 2 * MaxDatagramSizeLimit},
 	}
 	for _, tt := range tests {
 		d := newDriver(t, CubicOptions{MaxDatagramSize: 1000})
 		if tt.grow {
-			d.growTo(14000)
+			d.growTo(20000)
 		}
 		d.c.SetMaxDatagramSize(tt.size)
 		if got := d.c.MaxDatagramSize(); got != tt.wantSize {
@@ -465,14 +475,14 @@ func TestReset(t *testing.T) {
 	d, _ := caDriver(t)
 	d.c.Reset(d.now)
 	c := d.c
-	if c.Window() != 10000 || c.SlowStartThreshold() != math.MaxInt || c.InRecovery() || c.Phase() != PhaseSlowStart ||
+	if c.Window() != InitialWindow(1000) || c.SlowStartThreshold() != math.MaxInt || c.InRecovery() || c.Phase() != PhaseSlowStart ||
 		c.epochStarted || c.wMax != 0 {
 		t.Fatalf("after Reset: window %d, ssthresh %d, recovery %v, phase %v, epoch %v, W_max %v; want the initial state",
 			c.Window(), c.SlowStartThreshold(), c.InRecovery(), c.Phase(), c.epochStarted, c.wMax)
 	}
 	// A loss of a packet sent before the reset starts a fresh episode.
 	c.OnLoss(d.now, 1000, d.now.Add(-time.Hour))
-	if got, want := c.Window(), 7000; got != want {
+	if got, want := c.Window(), InitialWindow(1000)*7/10; got != want {
 		t.Fatalf("loss after Reset: window %d, want %d", got, want)
 	}
 }
@@ -498,7 +508,7 @@ func TestPhaseString(t *testing.T) {
 func TestIgnoresEmptyLoss(t *testing.T) {
 	c := NewCubic(CubicOptions{})
 	c.OnLoss(simEpoch, 0, simEpoch)
-	if c.InRecovery() || c.Window() != 12520 {
+	if c.InRecovery() || c.Window() != InitialWindow(DefaultMaxDatagramSize) {
 		t.Fatalf("a loss of zero bytes changed the state: window %d, recovery %v", c.Window(), c.InRecovery())
 	}
 }

@@ -188,15 +188,15 @@ func TestPacerBeforeFirstRTTSample(t *testing.T) {
 	p := NewPacer(c.MaxDatagramSize())
 	now := simEpoch
 	p.SetRate(now, c.Window(), rtt.Smoothed(), c.InSlowStart())
-	// 2 · 12520 B / 333 ms.
-	if got, want := p.Rate(), uint64(75195); got != want {
+	// 2 · 14720 B / 333 ms.
+	if got, want := p.Rate(), uint64(88408); got != want {
 		t.Fatalf("Rate with the initial RTT: got %d, want %d", got, want)
 	}
 	for range PacerBurstDatagrams {
 		p.OnSent(now, c.MaxDatagramSize())
 	}
-	// 1252 B at 12520·8/(333 ms·4) B/ns: ceil(1252·1332e6/100160) ns.
-	if got, want := p.TimeUntilSend(now), 16650000*time.Nanosecond; got != want {
+	// 1252 B at 14720·8/(333 ms·4) B/ns: ceil(1252·1332e6/117760) ns.
+	if got, want := p.TimeUntilSend(now), 14161549*time.Nanosecond; got != want {
 		t.Fatalf("wait after the initial burst: got %v, want %v", got, want)
 	}
 }
