@@ -11,7 +11,7 @@
 // A receiver prints one line on standard output, "listening on HOST:PORT
 // key PUBKEY"; the sender pins that key with --pin, or trusts it on first
 // use and records it in ~/.config/qsend/known_hosts. A file counts as sent
-// only when the receiver has checked its SHA-256, fsync'd it and renamed it
+// only when the receiver has checked its BLAKE3 hash, fsync'd it and renamed it
 // into place. If a transfer is interrupted, running the same send command
 // again continues from what the receiver holds on disk, after both sides
 // hash that prefix.

@@ -319,6 +319,12 @@ func TestReceiverVerifiesHash(t *testing.T) {
 			payload: append(append([]byte{}, data...), wire.AppendFrame(nil, wire.FrameTrailer, (&wire.Trailer{Hash: [wire.HashLen]byte{1}}).Append(nil))...),
 			want:    "f.txt: hash mismatch",
 		},
+		{
+			// Protocol version 1's hash: a receiver of version 2 checks BLAKE3.
+			desc:    "SHA-256 hash",
+			payload: append(append([]byte{}, data...), wire.AppendFrame(nil, wire.FrameTrailer, (&wire.Trailer{Hash: [wire.HashLen]byte(sha256Of(data))}).Append(nil))...),
+			want:    "f.txt: hash mismatch",
+		},
 		{desc: "stream ends early", payload: data[:3], want: "f.txt: the sender's stream ended 2 bytes early"},
 	}
 	for _, tt := range tests {
@@ -334,7 +340,7 @@ func TestReceiverVerifiesHash(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hdr := wire.FileHeader{Index: 0, PrefixHash: [wire.HashLen]byte(sha256Of(nil))}
+			hdr := wire.FileHeader{Index: 0, PrefixHash: [wire.HashLen]byte(wire.NewHash().Sum(nil))}
 			st.Write(append(wire.AppendFrame(nil, wire.FrameFileHeader, hdr.Append(nil)), tt.payload...))
 			st.CloseWrite()
 			st.SetReadDeadline(time.Now().Add(10 * time.Second))

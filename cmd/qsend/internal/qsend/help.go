@@ -6,7 +6,7 @@ package qsend
 
 const mainHelp = `qsend sends files and directory trees over limpet, an encrypted transport
 over UDP that survives NAT rebinding and address changes. Every file is
-hashed end to end (SHA-256) and counts as sent only when the receiver has
+hashed end to end (BLAKE3) and counts as sent only when the receiver has
 verified it, written it to disk and renamed it into place. An interrupted
 transfer resumes where the receiver's verified data ends: run the same
 command again.

@@ -199,12 +199,12 @@ func (s *partialStore) open(id string) (*partialFile, error) {
 	return &partialFile{store: s, id: id, data: data, lastSync: time.Now()}, nil
 }
 
-// hashPrefix returns SHA-256 of the partial's first n bytes, read back from
+// hashPrefix returns the file hash (wire.NewHash) of the partial's first n bytes, read back from
 // disk. A partial shorter than n hashes what there is, which then cannot
 // match the sender's hash.
 func (p *partialFile) hashPrefix(n int64) ([wire.HashLen]byte, error) {
 	var sum [wire.HashLen]byte
-	h := sha256.New()
+	h := wire.NewHash()
 	if _, err := io.Copy(h, io.NewSectionReader(p.data, 0, n)); err != nil {
 		return sum, err
 	}

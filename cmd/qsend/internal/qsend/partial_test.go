@@ -1,7 +1,6 @@
 package qsend
 
 import (
-	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"testing"
@@ -156,7 +155,9 @@ func TestPartialCheckpointAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := sha256.Sum256(data[:2000]); got != want {
+	h := wire.NewHash()
+	h.Write(data[:2000])
+	if want := [wire.HashLen]byte(h.Sum(nil)); got != want {
 		t.Fatalf("prefix hash %x, want %x", got, want)
 	}
 	if err := pf.startAt(2000); err != nil {

@@ -1,7 +1,6 @@
 package qsend
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -122,7 +121,7 @@ func (s *session) receiveFile(st *sess.Stream, f *fileState, h wire.FileHeader) 
 		return diskFailure(err, "creating a partial file for", e.Path, 0), nil
 	}
 	defer pf.close()
-	hasher := sha256.New()
+	hasher := wire.NewHash()
 	if h.Offset > 0 {
 		// Re-read what we have rather than trust it: the sender's file may
 		// have changed, or the partial may be damaged.
@@ -295,7 +294,7 @@ func (s *session) confirmInPlace(st *sess.Stream, f *fileState, h wire.FileHeade
 		return diskFailure(err, "opening", e.Path, 0), nil
 	}
 	defer file.Close()
-	hasher := sha256.New()
+	hasher := wire.NewHash()
 	n, err := io.Copy(hasher, io.LimitReader(file, e.Size))
 	if err != nil {
 		return diskFailure(err, "reading", e.Path, n), nil

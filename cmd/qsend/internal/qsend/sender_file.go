@@ -3,7 +3,6 @@ package qsend
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -83,7 +82,7 @@ func (s *sendSession) sendOnce(i int, offset int64) (wire.Result, error) {
 	if info, err := f.Stat(); err != nil || info.Size() != e.Size {
 		return wire.Result{}, &errLocal{fmt.Sprintf("%s: changed size since the transfer started; not sent", e.local)}
 	}
-	hasher := sha256.New()
+	hasher := wire.NewHash()
 	if offset > 0 {
 		if n, err := io.Copy(hasher, io.NewSectionReader(f, 0, offset)); err != nil || n != offset {
 			return wire.Result{}, &errLocal{fmt.Sprintf("%s: cannot read it back to compare with the receiver's copy", e.local)}

@@ -31,7 +31,7 @@
 //
 // # Control stream
 //
-//	sender   → Manifest     {Version (8) = 1, Entry Count (uv), Entry...}
+//	sender   → Manifest     {Version (8) = 2, Entry Count (uv), Entry...}
 //	receiver → ManifestReply {Status (8), Message Length (uv), Message,
 //	                          Offset Count (uv), Offset (uv)...}
 //	   ... file streams ...
@@ -63,10 +63,11 @@
 //	receiver → Result     {Status (8), Message Length (uv), Message}
 //
 // Index names a file entry of the manifest. Offset is either 0 or the offset
-// the receiver offered; Prefix Hash is SHA-256 of the file's first Offset
-// bytes, which the receiver compares with a fresh hash of what it has on
-// disk (the partial is re-read, never trusted blindly). Hash is SHA-256 of
-// the whole file. The receiver writes the data to a partial file, verifies
+// the receiver offered; Prefix Hash is BLAKE3 (256-bit output) of the file's
+// first Offset bytes, which the receiver compares with a fresh hash of what
+// it has on disk (the partial is re-read, never trusted blindly). Hash is
+// BLAKE3 of the whole file. (Version 1 used SHA-256; a receiver refuses a
+// manifest of another version, naming both.) The receiver writes the data to a partial file, verifies
 // the whole-file hash, fsyncs, sets the mode and time, renames the file into
 // place and fsyncs its directory; only then does it answer StatusOK. The
 // sender counts a file delivered only on that answer.

@@ -9,7 +9,7 @@ import (
 )
 
 // Version is the protocol version this package speaks.
-const Version = 1
+const Version = 2
 
 // Caps on a manifest, which a receiver holds in memory for a whole session.
 // A million entries with typical paths is well under MaxManifestLen.

@@ -62,7 +62,8 @@ func TestParseManifestRefuses(t *testing.T) {
 		wantErr error
 	}{
 		{desc: "empty", in: nil, wantErr: ErrMalformed},
-		{desc: "other version", in: []byte{2, 0}, wantErr: ErrVersion},
+		{desc: "older version", in: []byte{1, 0}, wantErr: ErrVersion},
+		{desc: "newer version", in: []byte{3, 0}, wantErr: ErrVersion},
 		{desc: "count beyond cap", in: binary.AppendUvarint([]byte{Version}, MaxEntries+1), wantErr: ErrMalformed},
 		{desc: "count beyond the bytes present", in: binary.AppendUvarint([]byte{Version}, 1000), wantErr: ErrMalformed},
 		{desc: "truncated entry", in: manifestBytes(good[:len(good)-1]), wantErr: ErrMalformed},

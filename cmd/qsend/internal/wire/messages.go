@@ -1,14 +1,22 @@
 package wire
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"unicode/utf8"
+
+	"github.com/zeebo/blake3"
 )
 
-// HashLen is the length of the SHA-256 hashes in FileHeader and Trailer.
-const HashLen = sha256.Size
+// HashLen is the length of the hashes in FileHeader and Trailer.
+const HashLen = 32
+
+// NewHash returns the end-to-end file hash: BLAKE3 with a 256-bit output.
+// It is a cryptographic hash like SHA-256 (a partial or a file in place is
+// only trusted when it matches) at about twice SHA-256's speed with SHA-NI
+// here, which matters because both ends hash every byte they move.
+func NewHash() hash.Hash { return blake3.New() }
 
 // MaxMessageLen caps the human-readable message of a reply or result.
 const MaxMessageLen = 1024
