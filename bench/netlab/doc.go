@@ -50,7 +50,8 @@
 // [Options.Link] set, the client–router veth pair is replaced by an emulated
 // link: a layer-3 TUN device in the client namespace and one in the router
 // namespace, keeping the veth ends' names (c0, rc), addresses, routes and
-// MTU, and a forwarder in the test process between them. The
+// MTU, and a forwarder between them, in a process of its own (the program
+// started again; see emulator_process_linux.go). The
 // forwarder reads every IP packet from one device, runs it through a
 // [linkem.Link] for that direction and writes it into the other device when
 // the model says it arrives. Each direction has its own one-way delay,
@@ -79,8 +80,11 @@
 // The forwarder is four goroutines: a reader and a sender per direction. A
 // sender waits for the next delivery on a Go timer and finishes the last
 // two milliseconds with nanosleep on a thread of its own whose timer slack
-// is 1 ns, because Go timers fire up to a millisecond late. Lab.Close stops
-// the goroutines and closes the devices.
+// is 1 ns, because Go timers fire up to a millisecond late. A nanosleep
+// holds its P, so the forwarder's process has a P for each goroutine; and
+// it is a process of its own so that a transport written in Go, measured
+// in the test process, never holds the Ps the forwarder's timers need.
+// Lab.Close stops the process, which closes the devices.
 //
 // # Observed behaviour
 //

@@ -65,7 +65,7 @@ type Lab struct {
 	// emu forwards between the client's and the router's TUN devices when
 	// Options.Link is set; it is nil otherwise. It is set while the lab
 	// is built and never changes after New returns.
-	emu *emulator
+	emu *emulatorProcess
 
 	// mu guards the fields below; it is held only for short, non-blocking
 	// sections so that In never waits behind a reconfiguration.

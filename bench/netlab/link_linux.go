@@ -6,7 +6,8 @@ import (
 )
 
 // createEmulatedLink opens the client's and the router's TUN devices, in
-// place of the veth pair, and starts the forwarder between them. It does
+// place of the veth pair, and starts the forwarder between them in a
+// process of its own (emulator_process_linux.go). It does
 // nothing without Options.Link. The devices get their addresses and routes
 // in configureAddresses, like the veth ends they replace.
 func (l *Lab) createEmulatedLink() error {
@@ -28,9 +29,8 @@ func (l *Lab) createEmulatedLink() error {
 		closeFiles(client, router)
 		return err
 	}
-	emu, err := startEmulator(client, router, *l.opts.Link, l.MTU())
+	emu, err := startEmulatorProcess(client, router, *l.opts.Link, l.MTU())
 	if err != nil {
-		closeFiles(client, router)
 		return err
 	}
 	l.emu = emu

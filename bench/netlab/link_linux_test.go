@@ -6,9 +6,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,22 +194,39 @@ func TestSymmetricLink(t *testing.T) {
 	}
 }
 
-// emulatorGoroutines counts the goroutines running the emulator's loops,
-// whose stacks all start in the closures of startEmulator (the "created by"
-// line names startEmulator without ".func").
-func emulatorGoroutines() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "netlab.startEmulator.func")
-		}
-		buf = make([]byte, 2*len(buf))
+// childProcesses counts this process's children, zombies included (a
+// child not waited for).
+func childProcesses(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
 	}
+	n := 0
+	for _, e := range entries {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so parse after ")".
+		rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+		var state string
+		var ppid int
+		if _, err := fmt.Sscan(rest, &state, &ppid); err == nil && ppid == os.Getpid() {
+			n++
+		}
+	}
+	return n
 }
 
-// TestLinkCloseStopsEmulator runs sequentially (no t.Parallel) so that no
-// other lab's emulator runs while it counts goroutines.
+// emulatorRunning reports whether the lab's forwarder process is alive.
+func emulatorRunning(l *Lab) bool {
+	p := l.emu.cmd
+	return p.ProcessState == nil && p.Process.Signal(syscall.Signal(0)) == nil
+}
+
+// TestLinkCloseStopsEmulator: the forwarder runs in a process of its own
+// from New, and Close ends it, with packets still in the link.
 func TestLinkCloseStopsEmulator(t *testing.T) {
 	requireRoot(t)
 	cfg := SymmetricLink(linkem.Config{Delay: 50 * time.Millisecond})
@@ -217,8 +234,8 @@ func TestLinkCloseStopsEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if got := emulatorGoroutines(); got != 4 {
-		t.Errorf("%d emulator goroutines running, want 4", got)
+	if !emulatorRunning(l) {
+		t.Errorf("no emulator process running after New")
 	}
 	// Leave packets in flight.
 	c, err := l.ListenUDP(Client, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
@@ -233,8 +250,11 @@ func TestLinkCloseStopsEmulator(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if got := emulatorGoroutines(); got != 0 {
-		t.Errorf("%d emulator goroutines left after Close, want 0", got)
+	if emulatorRunning(l) {
+		t.Errorf("the emulator process still runs after Close")
+	}
+	if st := l.emu.cmd.ProcessState; st == nil || !st.Success() {
+		t.Errorf("emulator process state after Close: %v, want a clean exit", st)
 	}
 	if got := labNamespaces(t, l.Prefix()); len(got) != 0 {
 		t.Errorf("namespaces left after Close: %v", got)
@@ -259,8 +279,8 @@ func TestLinkCloseStopsEmulator(t *testing.T) {
 		if err == nil || l != nil {
 			t.Fatalf("New with failure at %q: got %v, %v; want nil and an error", step, l, err)
 		}
-		if got := emulatorGoroutines(); got != 0 {
-			t.Errorf("failure at %q: %d emulator goroutines left, want 0", step, got)
+		if got := childProcesses(t); got != 0 {
+			t.Errorf("failure at %q: %d child processes left (an emulator), want 0", step, got)
 		}
 		if got := labNamespaces(t, ours); len(got) != len(before) {
 			t.Errorf("failure at %q: namespaces %v, want %v", step, got, before)

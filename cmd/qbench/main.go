@@ -342,7 +342,8 @@ func writeMarkdown(w io.Writer, r bench.Report) {
 	io.WriteString(w, bench.FormatMatrixMarkdown(r.Paths, r.Protocols))
 	io.WriteString(w, "\nGoodput: bytes the server application read per second of the bulk transfer (Mbit/s = 10^6 bits/s), median and min–max over the runs; "+
 		"a run stopped by the time cap counts the bytes read until then. Times run from the start of the dial (handshake included) to the server's last byte; "+
-		"time to first byte ends at the server's first byte. CPU s/GiB: user+sys time of the whole process per GiB moved (client and server; the emulator's forwarder too on emulated paths). "+
+		"time to first byte ends at the server's first byte. CPU s/GiB: user+sys time of the whole process per GiB moved (client and server, or both peer processes for quic-go). "+
+		"On emulated paths the link runs in a process of its own, whose CPU is not counted. "+
 		"Emulated paths: a userspace link between the client and router namespaces with half the RTT of delay each way, a drop-tail queue of one bandwidth-delay product, and the loss in each direction; "+
 		"on the CoDel row the queue is managed by CoDel (RFC 8289: 5 ms target, 100 ms interval), which marks ECN-capable packets CE and drops the others, behind a drop-tail limit of four RTTs. "+
 		"Path MTU rows: an n-MTU tunnel makes the router forward at most n-byte packets and answer longer ones with ICMP; a jumbo link has every link at 9000 bytes; MTU sizes are of IP packets, limpet's datagram size of UDP payloads (28 bytes less over IPv4). "+
