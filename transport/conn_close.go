@@ -206,6 +206,12 @@ func (c *Conn) closeForShutdown() {
 func (c *Conn) closeLocal(f packet.ConnectionCloseFrame, err error) error {
 	c.run(context.Background(), func(now time.Time) {
 		c.closeWith(f, err, now)
+		// The qlog trace ends here rather than after the closing period:
+		// a program that exits once Close returns (qsend does) still
+		// leaves a whole trace, CONNECTION_CLOSE included.
+		if c.closeErr != nil {
+			c.qlogClosed(c.closeErr)
+		}
 	})
 	return nil
 }
