@@ -523,6 +523,7 @@ func (fz *connFuzz) packetStep(in *fuzzIn) {
 // the network drops it, delivers it from addr.
 func (fz *connFuzz) sendPacket(addr netip.AddrPort, frames []packet.Frame, drop, unsentAck bool) {
 	var payload []byte
+	committed := frames // what the connection will take the packet to hold
 	source, hasStream, raw := true, false, false
 	for _, f := range frames {
 		payload = f.Append(payload)
@@ -538,14 +539,18 @@ func (fz *connFuzz) sendPacket(addr netip.AddrPort, frames []packet.Frame, drop,
 	if !source {
 		// Raw bytes may run into the frames after them: a raw 0x1c whose
 		// reason swallows the next frame is a CONNECTION_CLOSE the peer
-		// sent, and a raw STREAM frame may swallow an ACK. Record every
-		// close the whole payload parses to, and the unsent ACKs it holds.
+		// sent, a raw STREAM frame may swallow an ACK, a raw PATH_CHALLENGE
+		// the next frame's bytes as its data. Record every close the whole
+		// payload parses to and the unsent ACKs it holds, and, with raw
+		// bytes, commit the frames as the connection parses them.
 		parsedUnsentAck := false
+		var parsed []packet.Frame
 		for rest := payload; len(rest) > 0; {
 			f, n, err := packet.ParseFrame(rest)
 			if err != nil {
 				break
 			}
+			parsed = append(parsed, f)
 			switch f := f.(type) {
 			case packet.ConnectionCloseFrame:
 				f.Reason = bytes.Clone(f.Reason)
@@ -557,6 +562,7 @@ func (fz *connFuzz) sendPacket(addr netip.AddrPort, frames []packet.Frame, drop,
 		}
 		if raw {
 			unsentAck = parsedUnsentAck
+			committed = parsed
 		}
 	}
 	pn := fz.tc.peerPN
@@ -567,11 +573,11 @@ func (fz *connFuzz) sendPacket(addr netip.AddrPort, frames []packet.Frame, drop,
 		fz.enc.Add(pn, payload)
 	}
 	if drop {
-		fz.held = append(fz.held, fuzzHeld{pn: pn, sealed: sealed, frames: frames})
+		fz.held = append(fz.held, fuzzHeld{pn: pn, sealed: sealed, frames: committed})
 		return
 	}
 	if fz.deliver(addr, sealed) {
-		fz.commit(pn, frames, addr)
+		fz.commit(pn, committed, addr)
 		if unsentAck {
 			fz.expectClose = "an ACK of a packet the connection never sent"
 		}
