@@ -117,7 +117,7 @@ type emulatorProcess struct {
 	enc    *json.Encoder
 	dec    *json.Decoder
 	stdin  io.WriteCloser
-	last   LinkStats // the counters at close, for stats after it
+	last   LinkStats // the counters the child last reported, for stats after close
 	closed bool
 	err    error // from close
 }
