@@ -3,6 +3,7 @@ package streams
 import (
 	"math/bits"
 	"sync"
+	"unsafe"
 )
 
 // minRingSize is the first allocation of a stream buffer, unless the
@@ -194,7 +195,10 @@ func (r *ring) release() {
 // allocated (and the runtime zeroed) about as many bytes of buffer as it
 // moved. A recycled buffer holds old bytes, which is safe because a ring
 // never hands out a byte before it was written (the send buffer reads only
-// what was written; reassembly only what arrived).
+// what was written; reassembly only what arrived). The pools hold a
+// buffer's first byte, not a *[]byte: a pointer goes into an interface
+// without an allocation, a slice header would cost one every Put. A class
+// has one size, so the pointer and the class give back the slice.
 var ringPools [bits.UintSize]sync.Pool // by bits.Len of the size
 
 // pooledRingClass is the pool for a buffer of n bytes, or -1.
@@ -207,8 +211,8 @@ func pooledRingClass(n int) int {
 
 func getRingBuf(n int) []byte {
 	if c := pooledRingClass(n); c >= 0 {
-		if b, ok := ringPools[c].Get().(*[]byte); ok {
-			return *b
+		if p, ok := ringPools[c].Get().(*byte); ok {
+			return unsafe.Slice(p, n)
 		}
 	}
 	return make([]byte, n)
@@ -216,6 +220,6 @@ func getRingBuf(n int) []byte {
 
 func putRingBuf(b []byte) {
 	if c := pooledRingClass(len(b)); c >= 0 && cap(b) == len(b) {
-		ringPools[c].Put(&b)
+		ringPools[c].Put(unsafe.SliceData(b))
 	}
 }

@@ -50,3 +50,23 @@ func TestRecycledRingsLeakNothing(t *testing.T) {
 		s.OnAcked(off, len(frame), false)
 	}
 }
+
+// TestRingPoolRecyclesWithoutAllocating: a buffer put back and taken again
+// costs no allocation (the pools hold a pointer, not a slice header), and
+// comes back whole: the same memory, the size asked for.
+func TestRingPoolRecyclesWithoutAllocating(t *testing.T) {
+	for _, size := range []int{minRingSize, ringBlockSize} {
+		b := getRingBuf(size)
+		putRingBuf(b)
+		allocs := testing.AllocsPerRun(100, func() {
+			got := getRingBuf(size)
+			if len(got) != size || cap(got) != size {
+				t.Fatalf("size %d: got len %d cap %d", size, len(got), cap(got))
+			}
+			putRingBuf(got)
+		})
+		if allocs != 0 {
+			t.Errorf("size %d: %.1f allocations per get and put, want 0", size, allocs)
+		}
+	}
+}

@@ -292,6 +292,7 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 		case ackCovers(f, h.pn):
 			c.stats.fecPeerRecovered.Add(1)
 			c.onFramesAcked(&h.frames)
+			c.loss.spareFrames.release(&h.frames)
 		case c.fecGroupSettled(h.frames.fecGroup, largest):
 			lostBytes += c.fecLost(&h)
 			lastLostSent = h.timeSent
@@ -330,6 +331,7 @@ func (c *Conn) fecLost(h *heldPacket) int {
 	c.stats.packetsLost.Add(1)
 	c.qlogLost(h.pn, "limpet:fec_group_settled")
 	c.onFramesLost(&h.frames)
+	c.loss.spareFrames.release(&h.frames)
 	if h.inFlight {
 		return h.size
 	}

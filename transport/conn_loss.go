@@ -43,6 +43,8 @@ type lossState struct {
 	pacer *congestion.Pacer
 
 	ackedBuf, lostBuf []ackframes.SentPacket[sentFrames] // scratch
+	// spareFrames are resolved packets' frame overflow slices, reused.
+	spareFrames frameSpares
 	// told are the packets of the loss being reported to cc (tellLoss).
 	told []packet.PacketNumber
 
@@ -122,7 +124,7 @@ func (c *Conn) onAck(f packet.AckFrame, now time.Time) error {
 		c.mtuOnAcked(p, now)
 		c.keys.OnAcked(uint64(p.Number))
 		c.onFramesAcked(&p.Frames)
-		p.Frames.reset()
+		c.loss.spareFrames.release(&p.Frames)
 	}
 	c.fecResolveHeld(f, now)
 	c.mtuCheckBlackHole(now)
@@ -181,11 +183,14 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 		if c.mtuOnLost(p, now) {
 			// A probe too big for the path, most likely: no congestion
 			// signal (RFC 9000 §14.4), and nothing to send again.
-			p.Frames.reset()
+			c.loss.spareFrames.release(&p.Frames)
 			continue
 		}
 		if c.fecHold(p) {
-			continue // its group's repair packets may still rebuild it
+			// Its group's repair packets may still rebuild it; the held
+			// copy owns the frames now.
+			p.Frames = sentFrames{}
+			continue
 		}
 		c.stats.packetsLost.Add(1)
 		c.qlogLost(p.Number, trigger)
@@ -203,7 +208,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 			c.loss.quiet.add(p.Number)
 		}
 		c.onFramesLost(&p.Frames)
-		p.Frames.reset()
+		c.loss.spareFrames.release(&p.Frames)
 	}
 	if lostBytes > 0 {
 		c.tellLoss(now, lostBytes, largestLostSent)

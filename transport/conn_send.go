@@ -361,7 +361,7 @@ func (c *Conn) finishAppPacket(b []byte, pn packet.PacketNumber, pnOffset, pnLen
 		rec.ecnMarked = c.tx.mark == packet.ECNECT0
 		sp := ackframes.SentPacket[sentFrames]{
 			Number: pn, TimeSent: now, Size: size,
-			AckEliciting: true, InFlight: true, Frames: rec.clone(),
+			AckEliciting: true, InFlight: true, Frames: rec.keep(&c.loss.spareFrames),
 		}
 		if err := c.loss.OnPacketSent(sp); err != nil {
 			c.abort(err)

@@ -84,15 +84,44 @@ func (s *sentFrames) each(fn func(f *sentFrame)) {
 	}
 }
 
-// clone copies s for keeping; only the rare overflow slice is allocated.
-func (s *sentFrames) clone() sentFrames {
+// keep copies s for the sent-packet history. Its overflow slice, when
+// there is one, comes from spares: packets with more than three frames
+// would otherwise cost an allocation each.
+func (s *sentFrames) keep(spares *frameSpares) sentFrames {
 	c := *s
+	c.more = nil
 	if len(s.more) > 0 {
-		c.more = append([]sentFrame(nil), s.more...)
-	} else {
-		c.more = nil
+		c.more = append(spares.take(), s.more...)
 	}
 	return c
+}
+
+// frameSpares are the overflow slices of resolved packets' records, for
+// keep to reuse; at most maxFrameSpares of them.
+type frameSpares [][]sentFrame
+
+const maxFrameSpares = 64
+
+func (sp *frameSpares) take() []sentFrame {
+	n := len(*sp)
+	if n == 0 {
+		return nil
+	}
+	b := (*sp)[n-1]
+	(*sp)[n-1] = nil
+	*sp = (*sp)[:n-1]
+	return b
+}
+
+// release resets fs, a record nothing else refers to any more (its packet
+// was acknowledged or declared lost and its frames handled), and keeps its
+// overflow slice for reuse.
+func (sp *frameSpares) release(fs *sentFrames) {
+	if cap(fs.more) > 0 && len(*sp) < maxFrameSpares {
+		*sp = append(*sp, fs.more[:0])
+	}
+	fs.more = nil
+	fs.reset()
 }
 
 func (s *sentFrames) reset() {

@@ -94,6 +94,8 @@ type Decoder struct {
 	srcHead  int
 	srcBytes int
 	spare    [][]byte
+	// smallSpare are evicted buffers of small sources, for reuse.
+	smallSpare [][]byte
 
 	groups      []*group // waiting for symbols, oldest first
 	repairBytes int
@@ -149,7 +151,7 @@ func (d *Decoder) AddSource(pn packet.PacketNumber, payload []byte) ([]Recovered
 		// Exact size: an idle connection's last few small packets stay
 		// here until newer ones push them out, and a full-size buffer
 		// each would be most of what the connection holds.
-		buf = slices.Clone(payload)
+		buf = append(d.smallBuffer(), payload...)
 	} else {
 		buf = append(d.buffer(), payload...)
 	}
@@ -337,8 +339,11 @@ func (d *Decoder) evictSources() {
 		d.srcHead++
 		if p, ok := d.src[pn]; ok {
 			d.srcBytes -= len(p)
-			if cap(p) >= MaxSymbolLen {
+			switch {
+			case cap(p) >= MaxSymbolLen:
 				d.spare = append(d.spare, p[:0])
+			case cap(p) == smallSource && len(d.smallSpare) < maxSmallSpare:
+				d.smallSpare = append(d.smallSpare, p[:0])
 			}
 			delete(d.src, pn)
 		}
@@ -352,8 +357,22 @@ func (d *Decoder) evictSources() {
 }
 
 // smallSource is the largest source payload kept in a buffer of its own
-// size rather than a pooled one of MaxSymbolLen.
-const smallSource = 256
+// (of smallSource bytes) rather than a pooled one of MaxSymbolLen; at most
+// maxSmallSpare of those wait for reuse.
+const (
+	smallSource   = 256
+	maxSmallSpare = 64
+)
+
+// smallBuffer returns an empty buffer of capacity smallSource.
+func (d *Decoder) smallBuffer() []byte {
+	if n := len(d.smallSpare); n > 0 {
+		b := d.smallSpare[n-1]
+		d.smallSpare = d.smallSpare[:n-1]
+		return b
+	}
+	return make([]byte, 0, smallSource)
+}
 
 // buffer returns an empty buffer of capacity MaxSymbolLen.
 func (d *Decoder) buffer() []byte {

@@ -325,3 +325,27 @@ func describe(rs []Recovered) string {
 	}
 	return s + "]"
 }
+
+// TestDecoderSteadyStateDoesNotAllocate: once a Decoder holds as many
+// sources as it may, each new one, small or full-size, reuses the buffer
+// of the source it evicts.
+func TestDecoderSteadyStateDoesNotAllocate(t *testing.T) {
+	d := NewDecoder(DecoderConfig{MaxSources: 32})
+	small, large := bytes.Repeat([]byte{1}, 100), bytes.Repeat([]byte{2}, 1400)
+	pn := packet.PacketNumber(0)
+	// Each run adds one of each (AllocsPerRun rounds down).
+	add := func() {
+		for _, p := range [][]byte{small, large} {
+			if _, err := d.AddSource(pn, p); err != nil {
+				t.Fatal(err)
+			}
+			pn++
+		}
+	}
+	for range 500 {
+		add()
+	}
+	if allocs := testing.AllocsPerRun(1000, add); allocs != 0 {
+		t.Errorf("%.0f allocations per pair of sources in steady state, want 0", allocs)
+	}
+}
