@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,16 +24,28 @@ import (
 // each delivers over the following window.
 //
 // limpetProtocol configures the limpet flows: ProtocolLimpet (the default
-// configuration) or ProtocolLimpetBBR.
+// configuration) or ProtocolLimpetBBR. ProtocolTCPCubic or ProtocolTCPBBR
+// there makes a reference row without limpet: the first flow is TCP too,
+// so that a report can say what TCP itself gets on the same link.
 func RunFairness(ctx context.Context, nw Network, congestion, limpetProtocol string, warmup, window time.Duration) FairnessResult {
 	res := FairnessResult{Congestion: congestion, Limpet: limpetProtocol, Window: window.Seconds()}
 	tune := transport.Config{}
+	start := startCompetingFlows
 	switch limpetProtocol {
 	case ProtocolLimpet:
 	case ProtocolLimpetBBR:
 		tune.CongestionControl = transport.CongestionBBR
+	case ProtocolTCPCubic, ProtocolTCPBBR:
+		if congestion == "limpet" {
+			res.Err = "a TCP reference row competes with TCP, not limpet"
+			return res
+		}
+		first := strings.TrimPrefix(limpetProtocol, "tcp-")
+		start = func(ctx context.Context, nw Network, second string, _ transport.Config, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
+			return startTCPPair(ctx, nw, first, second, closers, fail)
+		}
 	default:
-		res.Err = fmt.Sprintf("limpet flow %q: want %s or %s", limpetProtocol, ProtocolLimpet, ProtocolLimpetBBR)
+		res.Err = fmt.Sprintf("first flow %q: want %s, %s, %s or %s", limpetProtocol, ProtocolLimpet, ProtocolLimpetBBR, ProtocolTCPCubic, ProtocolTCPBBR)
 		return res
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -46,7 +59,6 @@ func RunFairness(ctx context.Context, nw Network, congestion, limpetProtocol str
 	var firstErr error
 	fail := func(err error) { failOnce.Do(func() { firstErr = err; cancel() }) }
 
-	start := startCompetingFlows
 	if congestion == "limpet" {
 		start = func(ctx context.Context, nw Network, _ string, tune transport.Config, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
 			return startLimpetPair(ctx, nw, tune, closers, fail)
@@ -139,6 +151,34 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, tun
 	go writeUntilDone(ctx, tc, fail)
 	go writeUntilDone(ctx, ls, fail)
 	return limpetIn, tcpIn, nil
+}
+
+// startTCPPair connects two TCP flows, the first with congestion control
+// first, the second with second, each to a listener of its own, and starts
+// their senders and receivers in that order, as startLimpetPair does.
+func startTCPPair(ctx context.Context, nw Network, first, second string, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
+	counters := []*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}
+	for i, cc := range []string{first, second} {
+		control := func(_, _ string, c syscall.RawConn) error { return setCongestion(c, cc) }
+		ln, err := nw.ListenTCP(ctx, control)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tcp listen %d: %w", i+1, err)
+		}
+		closers.add(ln)
+		c, err := nw.DialTCP(ctx, ln.Addr().(*net.TCPAddr).AddrPort(), control)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tcp dial %d: %w", i+1, err)
+		}
+		closers.add(c)
+		sc, err := ln.Accept()
+		if err != nil {
+			return nil, nil, fmt.Errorf("tcp accept %d: %w", i+1, err)
+		}
+		closers.add(sc)
+		go writeUntilDone(ctx, c, fail)
+		go countReads(ctx, sc, counters[i], fail)
+	}
+	return counters[0], counters[1], nil
 }
 
 // startLimpetPair connects two limpet flows to one listener and starts

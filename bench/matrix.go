@@ -32,7 +32,8 @@ type PathSpec struct {
 	// "bbr"), or a second limpet flow ("limpet").
 	Fairness string `json:"fairness,omitempty"`
 	// FairnessLimpet is the protocol of the limpet flows of a fairness
-	// row: ProtocolLimpet if empty, or ProtocolLimpetBBR.
+	// row: ProtocolLimpet if empty, or ProtocolLimpetBBR; ProtocolTCPCubic
+	// or ProtocolTCPBBR make the first flow TCP (a reference row).
 	FairnessLimpet string `json:"fairness_limpet,omitempty"`
 	// MTU is the MTU of every link of the lab for the row
 	// (netlab.Options.MTU); zero means 1500. The matrix builds a new lab
@@ -222,7 +223,7 @@ func codelECNPath() PathSpec {
 
 // fairnessPaths share the 100 Mbit/s, 50 ms link between one limpet flow
 // and another: TCP CUBIC, TCP BBR, and a second limpet flow; with limpet as
-// it comes, then with limpet-bbr.
+// it comes, then with limpet-bbr; then TCP against TCP, for reference.
 func fairnessPaths() []PathSpec {
 	var paths []PathSpec
 	for _, limpet := range []string{ProtocolLimpet, ProtocolLimpetBBR} {
@@ -238,6 +239,18 @@ func fairnessPaths() []PathSpec {
 			}
 			paths = append(paths, p)
 		}
+	}
+	// References without limpet: what TCP gets against TCP on the same
+	// link, started the same way, first flow first.
+	for _, pair := range [][2]string{{ProtocolTCPCubic, "bbr"}, {ProtocolTCPCubic, "cubic"}, {ProtocolTCPBBR, "bbr"}} {
+		p := emulatedPath(50*time.Millisecond, 0)
+		first := strings.ToUpper(strings.TrimPrefix(pair[0], "tcp-"))
+		p.Name = "reference: TCP " + first + " and TCP " + strings.ToUpper(pair[1]) + " sharing 100 Mbit/s, RTT 50 ms"
+		if first == strings.ToUpper(pair[1]) {
+			p.Name = "reference: two TCP " + first + " flows sharing 100 Mbit/s, RTT 50 ms"
+		}
+		p.Fairness, p.FairnessLimpet = pair[1], pair[0]
+		paths = append(paths, p)
 	}
 	return paths
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/limpetnet/limpet/bench/netlab"
@@ -98,7 +99,11 @@ func runLabRow(ctx context.Context, p *MatrixPlan, lab *netlab.Lab, path PathSpe
 	case path.Fairness != "":
 		for rep := range p.Reps {
 			r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, path.fairnessLimpet(), FairnessWarmup, FairnessWindow)
-			p.progress("%s: [%d/%d] limpet %.1f Mbit/s, other flow %.1f Mbit/s, limpet's share %.2f %s", path.Name, rep+1, p.Reps, r.LimpetMbit, r.OtherMbit, r.LimpetShare, r.Err)
+			first := "limpet"
+			if strings.HasPrefix(path.fairnessLimpet(), "tcp-") {
+				first = "first flow"
+			}
+			p.progress("%s: [%d/%d] %s %.1f Mbit/s, other flow %.1f Mbit/s, %s's share %.2f %s", path.Name, rep+1, p.Reps, first, r.LimpetMbit, r.OtherMbit, first, r.LimpetShare, r.Err)
 			res.Fairness = append(res.Fairness, r)
 		}
 	case path.RequestResponse != nil:
