@@ -130,6 +130,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 }
 
+// firstWriteSlice is how much of a Write is copied before the loop is
+// told of it: about an initial congestion window.
+const firstWriteSlice = 16 << 10
+
 // Write queues p for sending, blocking while the send buffer is full. It
 // fails with ErrStreamClosed after Close or CloseWrite, with an error
 // wrapping os.ErrDeadlineExceeded once the write deadline has passed, and
@@ -155,6 +159,13 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		chunk := p[written:]
 		room := s.c.sendRoom()
+		sliced := false
+		if written == 0 && room > firstWriteSlice && len(chunk) > firstWriteSlice {
+			// Hand the loop a first flight before copying the rest: an
+			// idle connection starts sending while a large write is
+			// still being copied in.
+			room, sliced = firstWriteSlice, true
+		}
 		if int64(len(chunk)) > room {
 			chunk = chunk[:room]
 		}
@@ -168,6 +179,9 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		if written == len(p) {
 			return written, nil
+		}
+		if sliced && n == len(chunk) {
+			continue
 		}
 		var roomFreed <-chan struct{}
 		if n == len(chunk) {
