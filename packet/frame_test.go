@@ -433,3 +433,18 @@ func TestFrameErrorMessage(t *testing.T) {
 		t.Errorf("error = %q, want %q", got, want)
 	}
 }
+
+// TestParsePaddingRunLengths: a PADDING run ends exactly at the first
+// non-zero byte or at the end of the payload, whatever its length against
+// the eight-byte steps of the scan.
+func TestParsePaddingRunLengths(t *testing.T) {
+	for size := 1; size <= 40; size++ {
+		for _, tail := range [][]byte{nil, {byte(FramePing)}, {byte(FramePing), 0, 0}} {
+			b := append(make([]byte, size), tail...)
+			f, n, err := ParsePaddingFrame(b)
+			if err != nil || n != size || f.Size != size {
+				t.Errorf("run of %d then %x: size %d, consumed %d, err %v", size, tail, f.Size, n, err)
+			}
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package packet
 
+import "encoding/binary"
+
 // PaddingFrame is a run of PADDING bytes (type 0x00, RFC 9000 §19.1). A
 // sender pads Initial datagrams to MinInitialDatagramSize and short packets
 // to the header-protection minimum; a receiver skips the whole run at once.
@@ -27,6 +29,10 @@ func ParsePaddingFrame(b []byte) (PaddingFrame, int, error) {
 		return PaddingFrame{}, 0, err
 	}
 	n := 1
+	// Eight bytes at a time: a path MTU probe is up to 64 KiB of padding.
+	for n+8 <= len(b) && binary.LittleEndian.Uint64(b[n:]) == 0 {
+		n += 8
+	}
 	for n < len(b) && b[n] == 0 {
 		n++
 	}

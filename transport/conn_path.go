@@ -245,8 +245,10 @@ func (c *Conn) sealAlone(frames []byte, size int) ([]byte, packet.PacketNumber, 
 	b = packet.AppendPacketNumber(b, pn, pnLen)
 	payloadStart := len(b)
 	b = append(b, frames...)
-	for len(b)+crypto.TagLen < max(size, minResetTrigger) {
-		b = append(b, 0) // PADDING
+	if pad := max(size, minResetTrigger) - crypto.TagLen - len(b); pad > 0 {
+		// PADDING frames, appended at once: a path MTU probe on
+		// loopback is 64 KiB of them.
+		b = append(b, make([]byte, pad)...)
 	}
 	var qframes []map[string]any
 	if c.qlog.enabled(qlog.LevelFrame) {
