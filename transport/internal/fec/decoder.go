@@ -365,23 +365,21 @@ const (
 )
 
 // smallBuffer returns an empty buffer of capacity smallSource.
-func (d *Decoder) smallBuffer() []byte {
-	if n := len(d.smallSpare); n > 0 {
-		b := d.smallSpare[n-1]
-		d.smallSpare = d.smallSpare[:n-1]
-		return b
-	}
-	return make([]byte, 0, smallSource)
-}
+func (d *Decoder) smallBuffer() []byte { return takeSpare(&d.smallSpare, smallSource) }
 
 // buffer returns an empty buffer of capacity MaxSymbolLen.
-func (d *Decoder) buffer() []byte {
-	if n := len(d.spare); n > 0 {
-		b := d.spare[n-1]
-		d.spare = d.spare[:n-1]
+func (d *Decoder) buffer() []byte { return takeSpare(&d.spare, MaxSymbolLen) }
+
+// takeSpare returns the last of spares, or a new empty buffer of capacity
+// size when there is none.
+func takeSpare(spares *[][]byte, size int) []byte {
+	if n := len(*spares); n > 0 {
+		b := (*spares)[n-1]
+		(*spares)[n-1] = nil
+		*spares = (*spares)[:n-1]
 		return b
 	}
-	return make([]byte, 0, MaxSymbolLen)
+	return make([]byte, 0, size)
 }
 
 func (d *Decoder) markRecovered(pn packet.PacketNumber) {

@@ -202,14 +202,7 @@ func (e *Encoder) recycleSources() {
 }
 
 // buffer returns an empty symbol buffer of capacity MaxSymbolLen.
-func (e *Encoder) buffer() []byte {
-	if n := len(e.spare); n > 0 {
-		b := e.spare[n-1]
-		e.spare = e.spare[:n-1]
-		return b
-	}
-	return make([]byte, 0, MaxSymbolLen)
-}
+func (e *Encoder) buffer() []byte { return takeSpare(&e.spare, MaxSymbolLen) }
 
 // HasRepair reports whether a repair frame is waiting to be sent.
 func (e *Encoder) HasRepair() bool { return len(e.pending) > 0 }
