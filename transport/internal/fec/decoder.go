@@ -148,9 +148,11 @@ func (d *Decoder) AddSource(pn packet.PacketNumber, payload []byte) ([]Recovered
 	}
 	var buf []byte
 	if len(payload) <= smallSource {
-		// Exact size: an idle connection's last few small packets stay
-		// here until newer ones push them out, and a full-size buffer
-		// each would be most of what the connection holds.
+		// A small buffer: an idle connection's last few small packets
+		// stay here until newer ones push them out, and a full-size
+		// buffer each would be most of what the connection holds.
+		// (Source bytes are counted by length, so these 256-byte
+		// buffers can hold up to MaxSources·256 bytes beyond the count.)
 		buf = append(d.smallBuffer(), payload...)
 	} else {
 		buf = append(d.buffer(), payload...)
