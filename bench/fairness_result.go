@@ -4,7 +4,7 @@ import "time"
 
 // FairnessResult is what two competing flows got from one bottleneck: one
 // limpet stream and another flow, a TCP connection or a second limpet
-// stream, started together.
+// stream, started as RunFairness says.
 type FairnessResult struct {
 	// Mbit/s of each flow over the measured window (after the warm-up).
 	LimpetMbit float64 `json:"limpet_mbit_per_s"`

@@ -90,7 +90,7 @@ func FormatMatrixMarkdown(results []PathResult, protocols []string) string {
 		}
 	}
 	if len(fairness) > 0 {
-		b.WriteString("\n### Sharing a bottleneck: one limpet flow and another (TCP or limpet), started together\n\n")
+		b.WriteString("\n### Sharing a bottleneck: one limpet flow and another (TCP or limpet), and TCP against TCP\n\n")
 		b.WriteString("A limpet flow and a TCP flow start sending together; of two flows of one protocol, the first starts sending a handshake before the second. Reference rows run two TCP flows that way, the first in the limpet columns.\n\n")
 		b.WriteString("| path | runs | limpet Mbit/s | other flow Mbit/s | limpet's share (median, min–max) |\n")
 		b.WriteString("|---|--:|--:|--:|--:|\n")
