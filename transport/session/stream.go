@@ -60,6 +60,13 @@ type Stream struct {
 	sendDone     bool // the peer has finished reading
 	sendErr      error
 
+	// pumps counts the pump goroutines alive, and busyLo..busyHi is the
+	// range pump busyGen is copying to its carrier: sendBuffer.trim
+	// recycles a chunk only when no other pump could still read it.
+	pumps          int
+	busyLo, busyHi int64
+	busyGen        uint64
+
 	readOff  int64
 	recvEOF  bool
 	recvErr  error
@@ -123,6 +130,7 @@ func (st *Stream) attach(c *transport.Stream, gen uint64, hdrLen int64) {
 	}
 	base := st.carrierBase
 	recvDone := st.recvDone
+	st.pumps++ // the pump started below
 	st.wakeLocked()
 	s.mu.Unlock()
 	if recvDone {
@@ -168,6 +176,11 @@ func (st *Stream) collectWireLocked() {
 // the FIN.
 func (st *Stream) pump(ctx context.Context, c *transport.Stream, gen uint64, off int64) {
 	s := st.s
+	defer func() {
+		s.mu.Lock()
+		st.pumps--
+		s.mu.Unlock()
+	}()
 	finSent := false
 	for {
 		s.mu.Lock()
@@ -189,10 +202,14 @@ func (st *Stream) pump(ctx context.Context, c *transport.Stream, gen uint64, off
 			return
 		case off < st.buf.end:
 			chunk := st.buf.slice(off, maxChunk)
+			st.busyLo, st.busyHi, st.busyGen = off, off+int64(len(chunk)), gen
 			s.mu.Unlock()
 			n, err := c.Write(chunk)
-			off += int64(n)
 			s.mu.Lock()
+			if st.busyGen == gen {
+				st.busyLo, st.busyHi = 0, 0
+			}
+			off += int64(n)
 			st.sent = max(st.sent, off)
 			s.mu.Unlock()
 			if err != nil {
@@ -253,7 +270,7 @@ func (st *Stream) onConsumedLocked(off int64) {
 	}
 	s := st.s
 	st.consumed = off
-	s.buffered -= st.buf.trim(off)
+	s.buffered -= st.buf.trim(off, st.pumps <= 1, st.busyLo, st.busyHi)
 	st.acked = max(st.acked, off)
 	st.sent = max(st.sent, off)
 	st.wakeLocked()
