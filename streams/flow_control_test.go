@@ -29,7 +29,9 @@ func TestRecvWindowUpdateAndAutoTune(t *testing.T) {
 		wantSize  int64
 	}{
 		{"under a quarter consumed: no update", 4095, 10 * time.Millisecond, rtt, false, 16384, 16384},
-		{"a quarter consumed fast: update, too soon to judge the rate", 4096, 10 * time.Millisecond, rtt, true, 4096 + 16384, 16384},
+		{"a quarter consumed fast: window doubles", 4096, 10 * time.Millisecond, rtt, true, 4096 + 32768, 32768},
+		{"a quarter consumed just under 1 RTT: doubles", 4096, 99 * time.Millisecond, rtt, true, 4096 + 32768, 32768},
+		{"a quarter consumed in 1 RTT: keeps size", 4096, 100 * time.Millisecond, rtt, true, 4096 + 16384, 16384},
 		{"half consumed fast: window doubles", 8192, 10 * time.Millisecond, rtt, true, 8192 + 32768, 32768},
 		{"half consumed just under 2 RTT: doubles", 8192, 199 * time.Millisecond, rtt, true, 8192 + 32768, 32768},
 		{"half consumed in 2 RTT: keeps size", 8192, 200 * time.Millisecond, rtt, true, 8192 + 16384, 16384},
@@ -204,5 +206,54 @@ func TestSendWindow(t *testing.T) {
 	w.NoteBlocked()
 	if limit, ok := w.Blocked(); !ok || limit != 300 {
 		t.Errorf("got Blocked (%d, %v), want (300, true)", limit, ok)
+	}
+}
+
+// TestRecvWindowKeepsAheadOfSlowStart moves 1 MiB over a simulated 100
+// Mbit/s, 50 ms path in 1 ms steps: the sender's window starts at 14720
+// bytes and doubles every RTT, the reader consumes each byte as it arrives,
+// and window updates take half an RTT to reach the sender. A 512 KiB initial
+// window is less than the path's 625 KB bandwidth-delay product, so
+// auto-tuning must double it before the last round of slow start; judged
+// over half windows it doubled a round late and the sender stalled.
+func TestRecvWindowKeepsAheadOfSlowStart(t *testing.T) {
+	const (
+		total     = 1 << 20
+		oneWay    = 25 // ms
+		rtt       = 2 * oneWay * time.Millisecond
+		linkBytes = 12_500 // per ms at 100 Mbit/s
+	)
+	w := NewRecvWindow(512<<10, 16<<20)
+	limits := []int64{w.Limit()} // limits[ms]: the limit as of that ms
+	inFlight := make(map[int]int64)
+	var sent, stalledMS int64
+	cwnd := int64(14720)
+	for ms := 0; w.Consumed() < total; ms++ {
+		if ms > 2000 {
+			t.Fatalf("1 MiB not delivered after 2 s: sent %d, consumed %d", sent, w.Consumed())
+		}
+		now := t0.Add(time.Duration(ms) * time.Millisecond)
+		if n := inFlight[ms]; n > 0 {
+			receiveAndConsume(t, w, n)
+			delete(inFlight, ms)
+		}
+		w.Update(now, rtt)
+		limits = append(limits, w.Limit())
+		if ms > 0 && ms%int(rtt/time.Millisecond) == 0 {
+			cwnd *= 2
+		}
+		known := limits[max(0, len(limits)-1-oneWay)]
+		want := min(cwnd/int64(rtt/time.Millisecond)+1, linkBytes, total-sent)
+		n := min(want, known-sent)
+		if n < want {
+			stalledMS++
+		}
+		if n > 0 {
+			sent += n
+			inFlight[ms+oneWay] += n
+		}
+	}
+	if stalledMS > 0 {
+		t.Errorf("the sender waited for flow control for %d ms; final window %d", stalledMS, w.Size())
 	}
 }
