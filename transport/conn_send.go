@@ -253,9 +253,12 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 
 	// An ACK goes out when the ACK policy says so, or rides along in a
 	// packet that is sent anyway (docs/PROTOCOL.md section 5; RFC 9000
-	// §13.2). Room for it is kept while the other frames are packed.
+	// §13.2). It is built first, at most ackReserve bytes, so that the
+	// other frames leave exactly its room: a fixed reserve left data
+	// packets that carried a 12-byte ACK 53 bytes short of the datagram.
 	const ackReserve = 64
 	ackDue := c.acks.ShouldAckNow(now)
+	ack, ackLen := c.buildAck(now, min(ackReserve, limit))
 	// Path frames come first and may use the ACK's reserve: on a new path
 	// the 3× budget can be under 100 bytes (the peer sent one small ACK),
 	// and the challenge is what unlocks the rest. Like ACKs they are not
@@ -270,10 +273,7 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	// longest payload (docs/PROTOCOL.md section 10).
 	sentData := false
 	if !ackOnly {
-		frameLimit := limit
-		if c.acks.HasUnacked() {
-			frameLimit -= ackReserve
-		}
+		frameLimit := limit - ackLen
 		b = c.appendControlFrames(b, frameLimit, rec, now)
 		if len(b) > payloadStart && rec.hasAckEliciting() {
 			ackEliciting = true
@@ -288,18 +288,20 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 			ackEliciting = true
 		}
 	}
-	if c.acks.HasUnacked() && (ackDue || ackEliciting) {
-		ackLimit := limit
+	if ackLen > 0 && (ackDue || ackEliciting) {
+		room := limit - len(b)
 		if sentData {
-			ackLimit -= c.fec.reserve()
+			room -= c.fec.reserve()
 		}
-		f, ok := c.acks.BuildAck(now, 3, ackLimit-len(b)-c.ecnAckReserve(), c.acks.buf[:0])
-		c.acks.buf = f.Ranges[:0] // keep what it grew to
-		if ok {
-			c.ecnAckFields(&f)
-			b = f.Append(b)
+		if room > ackLen {
+			// The other frames left more than the reserve: a longer ACK,
+			// with more ranges, fits.
+			ack, ackLen = c.buildAck(now, room)
+		}
+		if ackLen > 0 && ackLen <= room {
+			b = ack.Append(b)
 			c.acks.OnAckSent()
-			rec.add(sentFrame{kind: sentAck, offset: int64(f.LargestAcked())})
+			rec.add(sentFrame{kind: sentAck, offset: int64(ack.LargestAcked())})
 		}
 	}
 	if len(b) == payloadStart {
@@ -688,4 +690,21 @@ func (c *Conn) onFramesLost(fs *sentFrames) {
 			}
 		}
 	})
+}
+
+// buildAck is the ACK frame the next packet would carry, at most maxLen
+// bytes with its ECN counts, and its length; 0 when there is nothing to
+// acknowledge or no room. The frame's ranges live in c.acks.buf until the
+// next call.
+func (c *Conn) buildAck(now time.Time, maxLen int) (packet.AckFrame, int) {
+	if !c.acks.HasUnacked() {
+		return packet.AckFrame{}, 0
+	}
+	f, ok := c.acks.BuildAck(now, 3, maxLen-c.ecnAckReserve(), c.acks.buf[:0])
+	c.acks.buf = f.Ranges[:0] // keep what it grew to
+	if !ok {
+		return packet.AckFrame{}, 0
+	}
+	c.ecnAckFields(&f)
+	return f, f.Len()
 }

@@ -102,3 +102,59 @@ func TestPeerAckPolicy(t *testing.T) {
 		})
 	})
 }
+
+// TestPeerAckFillsDataPackets checks that an ACK riding on stream data takes
+// its own length from the datagram and no more: the data packet that
+// carries it is as long as those that do not.
+func TestPeerAckFillsDataPackets(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		s := tc.openStream(true)
+		if _, err := s.Write(randomData(5, 200_000)); err != nil {
+			t.Fatal(err)
+		}
+		full := 0 // the longest datagram with stream data
+		for d := tc.readDatagram(); d != nil; d = tc.readDatagram() {
+			full = max(full, d.size)
+		}
+		if full == 0 {
+			t.Fatal("no stream data sent")
+		}
+		// An ACK of that flight opens the window; its PING makes the
+		// Conn owe an ACK, which rides on the next data packets.
+		tc.writeFrames(tc.ackAll(), packet.PingFrame{})
+		withAck, total := 0, 0
+		var sent []*testDatagram
+		for range 20 { // pacing spreads the packets out
+			for d := tc.readDatagram(); d != nil; d = tc.readDatagram() {
+				sent = append(sent, d)
+			}
+			tc.advance(time.Millisecond)
+		}
+		for _, d := range sent {
+			p := d.packets[len(d.packets)-1]
+			hasAck, hasData := false, false
+			for _, f := range p.frames {
+				switch f.(type) {
+				case packet.AckFrame:
+					hasAck = true
+				case packet.StreamFrame:
+					hasData = true
+				}
+			}
+			if !hasData {
+				continue
+			}
+			total++
+			if hasAck {
+				withAck++
+				if d.size != full {
+					t.Errorf("a data packet with an ACK is %d bytes, want %d like the others", d.size, full)
+				}
+			}
+		}
+		if withAck == 0 || total < 2 {
+			t.Fatalf("%d data packets after the ACK, %d with an ACK; want an ACK on one of several", total, withAck)
+		}
+	})
+}
