@@ -114,7 +114,13 @@ func (h *hystart) onAck(largestAcked int64, sample time.Duration, haveSample boo
 			case PhaseConservativeSlowStart:
 				// The RTT fell back below the level that triggered CSS: the
 				// increase was jitter, not a queue, so slow start resumes.
-				if h.currentRoundMinRTT < h.cssBaselineMinRTT {
+				// The check is for CSS rounds (RFC 9406 §4.2): in the round
+				// that entered CSS, a lower sample only lowers the baseline
+				// to that round's minimum, or every later, lower sample of
+				// the round would leave CSS and the next re-enter it.
+				if h.cssEntryRound {
+					h.cssBaselineMinRTT = h.currentRoundMinRTT
+				} else if h.currentRoundMinRTT < h.cssBaselineMinRTT {
 					h.cssBaselineMinRTT = noRTT
 					h.phase = PhaseSlowStart
 				}

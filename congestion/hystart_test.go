@@ -291,3 +291,47 @@ func equalPhases(a, b []Phase) bool {
 	}
 	return true
 }
+
+// TestHyStartEntryRoundDoesNotFlap feeds a round whose RTT samples enter
+// CSS at the eighth and then fall a little, staying well above the
+// threshold: the rest of the round stays in CSS, with the round's minimum
+// as the baseline, and a following round at that minimum stays there too.
+func TestHyStartEntryRoundDoesNotFlap(t *testing.T) {
+	var h hystart
+	h.reset()
+	var pn int64
+	send := func(n int) {
+		for range n {
+			h.onPacketSent(pn)
+			pn++
+		}
+	}
+	// Each round's packets go out at the first ACK of the one before.
+	send(16)
+	for i := range int64(16) {
+		h.onAck(i, ms(100), true)
+		if i == 0 {
+			send(16)
+		}
+	}
+	samples := []time.Duration{ms(125), ms(125), ms(125), ms(125), ms(125), ms(125), ms(125), ms(125),
+		ms(124), ms(123), ms(122), ms(121), ms(120), ms(119), ms(118), ms(117)}
+	changes, phase := 0, h.phase
+	for i, rtt := range samples {
+		if got := h.onAck(16+int64(i), rtt, true); got != phase {
+			changes++
+			phase = got
+		}
+		if i == 0 {
+			send(8)
+		}
+	}
+	if phase != PhaseConservativeSlowStart || changes != 1 {
+		t.Fatalf("after the round: %v with %d phase changes, want conservative_slow_start after 1", phase, changes)
+	}
+	for i := range int64(8) {
+		if got := h.onAck(32+i, ms(117), true); got != PhaseConservativeSlowStart {
+			t.Fatalf("a round at the entry round's minimum: got %v, want conservative_slow_start", got)
+		}
+	}
+}
