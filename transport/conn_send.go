@@ -293,12 +293,13 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		if sentData {
 			room -= c.fec.reserve()
 		}
-		if room > ackLen {
-			// The other frames left more than the reserve: a longer ACK,
-			// with more ranges, fits.
+		if room != ackLen {
+			// The other frames left more than the reserve, and a longer
+			// ACK with more ranges fits, or path frames took some of it
+			// and a shorter one must do.
 			ack, ackLen = c.buildAck(now, room)
 		}
-		if ackLen > 0 && ackLen <= room {
+		if ackLen > 0 {
 			b = ack.Append(b)
 			c.acks.OnAckSent()
 			rec.add(sentFrame{kind: sentAck, offset: int64(ack.LargestAcked())})
