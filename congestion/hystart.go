@@ -114,11 +114,14 @@ func (h *hystart) onAck(largestAcked int64, sample time.Duration, haveSample boo
 			case PhaseConservativeSlowStart:
 				// The RTT fell back below the level that triggered CSS: the
 				// increase was jitter, not a queue, so slow start resumes.
-				// The check is for CSS rounds (RFC 9406 §4.2): in the round
-				// that entered CSS, a lower sample only lowers the baseline
-				// to that round's minimum, or every later, lower sample of
-				// the round would leave CSS and the next re-enter it.
-				if h.cssEntryRound {
+				// RFC 9406 §4.2 checks this on every ACK in CSS, the rest of
+				// the entry round included, where each later, lower sample
+				// would leave CSS and the next re-enter it with that sample
+				// as the baseline. In the entry round, then, a lower sample
+				// that still shows the increase only lowers the baseline to
+				// it; one below the threshold resumes slow start, as the
+				// RFC's check would have.
+				if h.cssEntryRound && h.currentRoundMinRTT >= h.lastRoundMinRTT+rttThreshold(h.lastRoundMinRTT) {
 					h.cssBaselineMinRTT = h.currentRoundMinRTT
 				} else if h.currentRoundMinRTT < h.cssBaselineMinRTT {
 					h.cssBaselineMinRTT = noRTT

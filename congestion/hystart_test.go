@@ -335,3 +335,41 @@ func TestHyStartEntryRoundDoesNotFlap(t *testing.T) {
 		}
 	}
 }
+
+// TestHyStartEntryRoundFallsBelowThreshold: in the round that entered
+// CSS, a sample below the threshold that triggered it (last round's
+// minimum plus RttThresh) shows the increase was not a queue: slow start
+// resumes, and the rest of the round does not re-enter CSS.
+func TestHyStartEntryRoundFallsBelowThreshold(t *testing.T) {
+	var h hystart
+	h.reset()
+	var pn int64
+	send := func(n int) {
+		for range n {
+			h.onPacketSent(pn)
+			pn++
+		}
+	}
+	send(16)
+	for i := range int64(16) {
+		h.onAck(i, ms(100), true)
+		if i == 0 {
+			send(16)
+		}
+	}
+	// Threshold 112.5 ms: eight samples at 113 enter CSS, then 101.
+	for i := range int64(8) {
+		h.onAck(16+i, ms(113), true)
+	}
+	if h.phase != PhaseConservativeSlowStart {
+		t.Fatalf("after eight samples at 113 ms: %v, want conservative_slow_start", h.phase)
+	}
+	if got := h.onAck(24, ms(101), true); got != PhaseSlowStart {
+		t.Fatalf("a 101 ms sample in the entry round: %v, want slow_start", got)
+	}
+	for i := int64(25); i < 32; i++ {
+		if got := h.onAck(i, ms(113), true); got != PhaseSlowStart {
+			t.Fatalf("the rest of the round at 113 ms (minimum 101): %v, want slow_start", got)
+		}
+	}
+}

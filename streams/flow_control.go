@@ -110,9 +110,11 @@ func (w *RecvWindow) Consume(n int64) {
 // rtt is the smoothed RTT; zero disables growth.
 func (w *RecvWindow) Update(now time.Time, rtt time.Duration) (limit int64, ok bool) {
 	if !w.epochStarted {
+		// The first epoch starts now: what was read before took an
+		// unknown time, and counting it would double the window at once.
 		w.epochStarted = true
 		w.epochStart = now
-		w.epochConsumed = 0
+		w.epochConsumed = w.consumed
 	}
 	if w.limit-w.consumed <= w.size-w.size/4 {
 		w.autoTune(now, rtt)

@@ -257,3 +257,21 @@ func TestRecvWindowKeepsAheadOfSlowStart(t *testing.T) {
 		t.Errorf("the sender waited for flow control for %d ms; final window %d", stalledMS, w.Size())
 	}
 }
+
+// TestRecvWindowFirstEpochStartsAtFirstUpdate: bytes read before the first
+// Update took an unknown time and say nothing of the rate; counting them
+// in the first epoch would double the window with no time elapsed.
+func TestRecvWindowFirstEpochStartsAtFirstUpdate(t *testing.T) {
+	const rtt = 100 * time.Millisecond
+	w := NewRecvWindow(16384, 1<<20)
+	receiveAndConsume(t, w, 8192)
+	limit, ok := w.Update(t0, rtt)
+	if !ok || limit != 8192+16384 || w.Size() != 16384 {
+		t.Fatalf("first update: (%d, %v), size %d; want (%d, true), size 16384", limit, ok, w.Size(), 8192+16384)
+	}
+	// The first epoch's own quarter window, read fast, does double it.
+	receiveAndConsume(t, w, 4096)
+	if limit, ok := w.Update(t0.Add(time.Millisecond), rtt); !ok || w.Size() != 32768 || limit != 12288+32768 {
+		t.Fatalf("second update: (%d, %v), size %d; want (%d, true), size 32768", limit, ok, w.Size(), 12288+32768)
+	}
+}

@@ -295,9 +295,16 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		}
 		if room != ackLen {
 			// The other frames left more than the reserve, and a longer
-			// ACK with more ranges fits, or path frames took some of it
-			// and a shorter one must do.
-			ack, ackLen = c.buildAck(now, room)
+			// ACK with more ranges may fit, or path frames took some of it
+			// and a shorter one must do. BuildAck lists ranges from the
+			// top in the same order whatever its limit, so rebuilding
+			// into the shared buffer leaves the first frame's ranges as
+			// they were; it is kept when the rebuild is no longer (the
+			// ECN counts' reserve is an estimate, which can leave the
+			// rebuild a byte or two less room than the first).
+			if f, n := c.buildAck(now, room); n > ackLen || room < ackLen {
+				ack, ackLen = f, n
+			}
 		}
 		if ackLen > 0 {
 			b = ack.Append(b)
@@ -410,10 +417,7 @@ func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames, now tim
 	// so a frame asked for and then left out for lack of room would never
 	// go (a MAX_DATA lost that way stalls the peer for good).
 	if len(b)+reserve <= limit {
-		if lim, ok := c.streams.connRecv.Update(now, c.loss.rtt.Smoothed()); ok {
-			b = packet.MaxDataFrame{Max: lim}.Append(b)
-			rec.add(sentFrame{kind: sentMaxData, offset: lim})
-		}
+		b = c.appendMaxData(b, rec, now)
 	}
 	for _, ids := range [2]*remoteIDs{{c.streams.remoteBidi, true}, {c.streams.remoteUni, false}} {
 		if len(b)+reserve > limit {
@@ -454,6 +458,20 @@ func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames, now tim
 		c.streams.ctrl[i] = nil
 	}
 	c.streams.ctrl = keep
+	// A stream's update may have enlarged the connection window
+	// (EnsureMinimum), whose update is then due at once.
+	if len(b)+reserve <= limit {
+		b = c.appendMaxData(b, rec, now)
+	}
+	return b
+}
+
+// appendMaxData adds MAX_DATA if an update of the connection window is due.
+func (c *Conn) appendMaxData(b []byte, rec *sentFrames, now time.Time) []byte {
+	if lim, ok := c.streams.connRecv.Update(now, c.loss.rtt.Smoothed()); ok {
+		b = packet.MaxDataFrame{Max: lim}.Append(b)
+		rec.add(sentFrame{kind: sentMaxData, offset: lim})
+	}
 	return b
 }
 
@@ -491,6 +509,11 @@ func (c *Conn) appendStreamControl(b []byte, s *Stream, rec *sentFrames, now tim
 		if lim, ok := s.recv.WindowUpdate(now, c.loss.rtt.Smoothed()); ok {
 			b = packet.MaxStreamDataFrame{StreamID: s.id, Max: lim}.Append(b)
 			rec.add(sentFrame{kind: sentMaxStreamData, id: s.id, offset: lim})
+			// A stream window that auto-tuning enlarged pulls the
+			// connection's along to 1.5 times its size (as quic-go does),
+			// so that one fast stream is not held back by the connection
+			// window, which tunes on its own more slowly.
+			c.streams.connRecv.EnsureMinimum(s.recv.WindowSize() + s.recv.WindowSize()/2)
 		}
 	}
 	return b

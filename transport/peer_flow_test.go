@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"io"
 	"testing"
 
 	"github.com/limpetnet/limpet/packet"
@@ -220,4 +221,57 @@ func TestPeerFlowControlBlockedWriter(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestPeerStreamWindowGrowthPullsConnWindow: when auto-tuning enlarges a
+// stream's receive window, the connection window grows to 1.5 times it,
+// and the MAX_DATA saying so leaves with the MAX_STREAM_DATA, so that one
+// fast stream is not held back by the connection window.
+func TestPeerStreamWindowGrowthPullsConnWindow(t *testing.T) {
+	const streamWindow, connWindow = 4000, 6000
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side, func(c *Config) {
+			c.InitialStreamWindow, c.MaxStreamWindow = streamWindow, 64000
+			c.InitialConnWindow, c.MaxConnWindow = connWindow, 64000
+		})
+		id := tc.peerStreamID(0, true)
+		data := randomData(3, 16000)
+		var s *Stream
+		var off int64
+		buf := make([]byte, len(data))
+		for off < int64(len(data)) {
+			chunk := data[off : off+streamWindow/4]
+			tc.writeFrames(packet.StreamFrame{StreamID: id, Offset: off, Data: chunk})
+			if s == nil {
+				s = tc.acceptStream(true)
+			}
+			if _, err := io.ReadFull(s, buf[:len(chunk)]); err != nil || !bytes.Equal(buf[:len(chunk)], chunk) {
+				t.Fatalf("reading at %d: %v", off, err)
+			}
+			off += int64(len(chunk))
+			for d := tc.readDatagram(); d != nil; d = tc.readDatagram() {
+				var msd, md int64 = -1, -1
+				for _, p := range d.packets {
+					for _, f := range p.frames {
+						switch f := f.(type) {
+						case packet.MaxStreamDataFrame:
+							msd = f.Max
+						case packet.MaxDataFrame:
+							md = f.Max
+						}
+					}
+				}
+				if msd < 0 || msd-off <= streamWindow {
+					continue
+				}
+				// The stream window grew: MAX_DATA must come along.
+				window := msd - off
+				if md < off+window+window/2 {
+					t.Fatalf("MAX_STREAM_DATA %d (window %d at offset %d) came with MAX_DATA %d; want at least %d", msd, window, off, md, off+window+window/2)
+				}
+				return
+			}
+		}
+		t.Fatalf("the stream window never grew over %d bytes read fast", len(data))
+	})
 }
