@@ -297,23 +297,7 @@ func equalPhases(a, b []Phase) bool {
 // threshold: the rest of the round stays in CSS, with the round's minimum
 // as the baseline, and a following round at that minimum stays there too.
 func TestHyStartEntryRoundDoesNotFlap(t *testing.T) {
-	var h hystart
-	h.reset()
-	var pn int64
-	send := func(n int) {
-		for range n {
-			h.onPacketSent(pn)
-			pn++
-		}
-	}
-	// Each round's packets go out at the first ACK of the one before.
-	send(16)
-	for i := range int64(16) {
-		h.onAck(i, ms(100), true)
-		if i == 0 {
-			send(16)
-		}
-	}
+	h, send := afterBaselineRound()
 	samples := []time.Duration{ms(125), ms(125), ms(125), ms(125), ms(125), ms(125), ms(125), ms(125),
 		ms(124), ms(123), ms(122), ms(121), ms(120), ms(119), ms(118), ms(117)}
 	changes, phase := 0, h.phase
@@ -341,22 +325,7 @@ func TestHyStartEntryRoundDoesNotFlap(t *testing.T) {
 // minimum plus RttThresh) shows the increase was not a queue: slow start
 // resumes, and the rest of the round does not re-enter CSS.
 func TestHyStartEntryRoundFallsBelowThreshold(t *testing.T) {
-	var h hystart
-	h.reset()
-	var pn int64
-	send := func(n int) {
-		for range n {
-			h.onPacketSent(pn)
-			pn++
-		}
-	}
-	send(16)
-	for i := range int64(16) {
-		h.onAck(i, ms(100), true)
-		if i == 0 {
-			send(16)
-		}
-	}
+	h, _ := afterBaselineRound()
 	// Threshold 112.5 ms: eight samples at 113 enter CSS, then 101.
 	for i := range int64(8) {
 		h.onAck(16+i, ms(113), true)
@@ -372,4 +341,29 @@ func TestHyStartEntryRoundFallsBelowThreshold(t *testing.T) {
 			t.Fatalf("the rest of the round at 113 ms (minimum 101): %v, want slow_start", got)
 		}
 	}
+}
+
+// afterBaselineRound returns a hystart that has seen one round of 16
+// packets at 100 ms, with the second round's 16 packets (numbers 16–31)
+// sent at the first ACK of the first, and a function that sends the next
+// n packets. Each round's packets go out at the first ACK of the round
+// before, as a window-limited sender's do.
+func afterBaselineRound() (*hystart, func(n int)) {
+	h := new(hystart)
+	h.reset()
+	var pn int64
+	send := func(n int) {
+		for range n {
+			h.onPacketSent(pn)
+			pn++
+		}
+	}
+	send(16)
+	for i := range int64(16) {
+		h.onAck(i, ms(100), true)
+		if i == 0 {
+			send(16)
+		}
+	}
+	return h, send
 }
