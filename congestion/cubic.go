@@ -401,11 +401,9 @@ func (c *Cubic) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Ti
 	}
 	if c.haveRecovery && !largestLostSentTime.After(c.recoveryStart) {
 		// Part of the congestion event that already reduced the window:
-		// its undo now needs these bytes to be spurious too.
+		// its undo now needs these bytes to be spurious too. The loss
+		// rate leaves them out, as answered (lossSignal.onReduced).
 		c.undo.lostBytes += lostBytes
-		if c.tolerant {
-			c.signal.onLost(now, lostBytes, c.maxDatagramSize, c.smoothedRTT, c.InSlowStart())
-		}
 		return true
 	}
 	betaNum, betaDen := cubicBetaNum, cubicBetaDen

@@ -184,3 +184,36 @@ func TestRisingQueueInSlowStart(t *testing.T) {
 		}
 	}
 }
+
+// The losses that caused a reduction are answered by it: the rest of that
+// episode's losses, and the ones before it, do not keep the loss rate over
+// 10 % and make the next random losses congestion. (A slow-start
+// overshoot at 1 % random loss lost a fifth of a round and then cut the
+// window at every round trip's random loss for eight round trips.)
+func TestLossRateJudgedAfreshAfterReduction(t *testing.T) {
+	d := tolerantDriver(t)
+	d.steady(100*time.Millisecond, 120) // a deep queue
+	cut := d.now
+	if !d.c.OnLoss(d.now, 10*d.mss, d.now.Add(-time.Millisecond)) {
+		t.Fatal("loss with a deep queue was not congestion")
+	}
+	reduced := d.c.Window()
+	// The rest of the episode: 60 more datagrams sent before the cut.
+	for range 60 {
+		d.c.OnLoss(d.now, d.mss, cut.Add(-time.Millisecond))
+	}
+	// The queue drains; 300 datagrams later a random loss of a packet
+	// sent after the cut. Over the last eight round trips 71 of about 670
+	// datagrams were lost, but all but this one belong to the answered
+	// episode.
+	d.steady(50*time.Millisecond, 300)
+	if d.c.OnLoss(d.now, d.mss, d.now.Add(-time.Millisecond)) {
+		t.Fatal("a random loss after the episode was taken as congestion")
+	}
+	if d.c.Window() < reduced {
+		t.Fatalf("window %d after the random loss, below the reduced %d", d.c.Window(), reduced)
+	}
+	if total, _ := d.c.Reductions(); total != 1 {
+		t.Fatalf("Reductions = %d, want 1", total)
+	}
+}
