@@ -104,9 +104,10 @@ func (w *RecvWindow) Consume(n int64) {
 // quarter window rather than every half matters in slow start, where the
 // rate doubles each RTT: a longer epoch averages in the slow early rounds
 // and doubles the window a round late, when the sender already waits for
-// it (1 MiB at 100 Mbit/s and 50 ms RTT stalled 6 ms on a 512 KiB window). The first call starts the first
-// measurement epoch, so the transport should call Update whenever the
-// application has read something; calls that find nothing due are cheap.
+// it (1 MiB at 100 Mbit/s and 50 ms RTT stalled 6 ms on a 512 KiB
+// window). The first call starts the first measurement epoch, so the
+// transport should call Update whenever the application has read
+// something; calls that find nothing due are cheap.
 // rtt is the smoothed RTT; zero disables growth.
 func (w *RecvWindow) Update(now time.Time, rtt time.Duration) (limit int64, ok bool) {
 	if !w.epochStarted {
