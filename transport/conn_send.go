@@ -258,7 +258,11 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	// packets that carried a 12-byte ACK 53 bytes short of the datagram.
 	const ackReserve = 64
 	ackDue := c.acks.ShouldAckNow(now)
-	ack, ackLen := c.buildAck(now, min(ackReserve, limit))
+	ackRoom := min(ackReserve, limit-len(b))
+	if ackOnly {
+		ackRoom = limit - len(b) // only path frames compete for the room
+	}
+	ack, ackLen := c.buildAck(now, ackRoom)
 	// Path frames come first and may use the ACK's reserve: on a new path
 	// the 3× budget can be under 100 bytes (the peer sent one small ACK),
 	// and the challenge is what unlocks the rest. Like ACKs they are not
@@ -293,15 +297,15 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		if sentData {
 			room -= c.fec.reserve()
 		}
-		if room != ackLen {
-			// The other frames left more than the reserve, and a longer
-			// ACK with more ranges may fit, or path frames took some of it
-			// and a shorter one must do. BuildAck lists ranges from the
-			// top in the same order whatever its limit, so rebuilding
-			// into the shared buffer leaves the first frame's ranges as
-			// they were; it is kept when the rebuild is no longer (the
-			// ECN counts' reserve is an estimate, which can leave the
-			// rebuild a byte or two less room than the first).
+		if room > ackRoom || room < ackLen {
+			// The other frames left more room than the first build had,
+			// and a longer ACK with more ranges may fit, or path frames
+			// took some of it and a shorter one must do. BuildAck lists
+			// ranges from the top in the same order whatever its limit,
+			// so rebuilding into the shared buffer leaves the first
+			// frame's ranges as they were; it is kept when the rebuild is
+			// no longer (the ECN counts' reserve is an estimate, which
+			// can leave the rebuild a byte or two less room).
 			if f, n := c.buildAck(now, room); n > ackLen || room < ackLen {
 				ack, ackLen = f, n
 			}
