@@ -237,13 +237,23 @@ func (p *partialFile) startAt(n int64) error {
 	return nil
 }
 
-// write appends b and starts a checkpoint when one is due.
+// write appends b and starts a checkpoint when one is due. A checkpoint
+// slower than the data makes it wait once two checkpoints' worth is
+// unsynced: a crash must lose a bounded part of the transfer, and an fsync
+// that took 100 ms at 600 MB/s left 66 MB unsynced behind a 16 MiB
+// cadence.
 func (p *partialFile) write(b []byte) error {
 	if p.pending != nil {
 		select {
 		case <-p.pending:
 			p.pending = nil
 		default:
+			p.mu.Lock()
+			behind := p.written - p.durable
+			p.mu.Unlock()
+			if behind >= 2*checkpointBytes {
+				p.waitCheckpoint()
+			}
 		}
 	}
 	p.mu.Lock()
