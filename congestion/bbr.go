@@ -1,38 +1,63 @@
 package congestion
 
 import (
+	"math"
 	"math/rand/v2"
 	"time"
 )
 
-// BBR constants (draft-ietf-ccwg-bbr, section 2.5 and following).
+// BBR constants (draft-ietf-ccwg-bbr, BBRv3).
 const (
 	// bbrStartupPacingGain is 4·ln 2, the smallest gain that doubles the
-	// delivery rate every round trip; the window gets 2 BDPs.
+	// delivery rate every round trip.
 	bbrStartupPacingGain = 2.77
-	bbrStartupCwndGain   = 2.0
+	// bbrDefaultCwndGain bounds what is in flight to two BDPs, so delayed
+	// and stretched ACKs do not leave the pipe empty.
+	bbrDefaultCwndGain = 2.0
 	// bbrDrainPacingGain drains in about a round trip the queue Startup
-	// built.
-	bbrDrainPacingGain = 0.35
-	// bbrCwndGain bounds what is in flight outside Startup: two BDPs, so
-	// delayed and stretched ACKs do not leave the pipe empty.
-	bbrCwndGain = 2.0
+	// built (at most one BDP, by the window gain of 2).
+	bbrDrainPacingGain = 0.5
+	// The ProbeBW cycle's gains: DOWN sends at 90 % of the estimate, UP at
+	// 125 % with room for a quarter BDP more in flight.
+	bbrProbeDownPacingGain = 0.9
+	bbrProbeUpPacingGain   = 1.25
+	bbrProbeUpCwndGain     = 2.25
 	// bbrProbeRTTCwndGain is the window in ProbeRTT, in BDPs.
 	bbrProbeRTTCwndGain = 0.5
 
-	// bbrFullBwThresh and bbrFullBwCount: Startup ends once the bandwidth
-	// estimate has grown less than 25 % in 3 round trips in a row.
-	bbrFullBwThresh = 1.25
-	bbrFullBwCount  = 3
+	// bbrLossThresh is the loss rate, of what was in flight, above which
+	// a bandwidth probe has put too much in flight.
+	bbrLossThresh = 0.02
+	// bbrBeta is the most one loss response takes off a bound, as CUBIC's
+	// multiplicative decrease does.
+	bbrBeta = 0.7
+	// bbrHeadroom is the share of inflight_longterm left free for other
+	// flows while cruising.
+	bbrHeadroom = 0.15
 
-	// bbrBwFilterRounds is how many round trips the bandwidth estimate,
-	// a windowed maximum of the delivery rate, remembers.
-	bbrBwFilterRounds = 10
-	// bbrMinRTTFilter is how long a minimum RTT stands before ProbeRTT
-	// measures it again; bbrProbeRTTDuration is how long ProbeRTT holds
-	// the smaller window.
+	// Startup ends once the delivery rate has grown less than 25 % in 3
+	// round trips in a row, or once a round trip lost more than
+	// bbrLossThresh in at least 6 separate losses.
+	bbrFullBwThresh         = 1.25
+	bbrFullBwCount          = 3
+	bbrStartupFullLossCount = 6
+
+	// bbrMinRTTFilter is how long a minimum RTT stands; bbrProbeRTTInterval
+	// how often ProbeRTT drains the queue to measure it, if no lower
+	// sample came; bbrProbeRTTDuration how long ProbeRTT holds.
 	bbrMinRTTFilter     = 10 * time.Second
+	bbrProbeRTTInterval = 5 * time.Second
 	bbrProbeRTTDuration = 200 * time.Millisecond
+
+	// bbrExtraAckedRounds is how many round trips the estimate of ACK
+	// aggregation remembers after Startup.
+	bbrExtraAckedRounds = 10
+	// bbrRenoRoundsMax bounds the Reno-coexistence wait between probes.
+	bbrRenoRoundsMax = 63
+	// bbrProbeWaitBase and bbrProbeWaitSpread give the wall-clock wait
+	// between probes, uniform in [2 s, 3 s).
+	bbrProbeWaitBase   = 2 * time.Second
+	bbrProbeWaitSpread = time.Second
 
 	// bbrPacingMargin paces 1 % under the estimate, so the sender does not
 	// build a queue at the rate it measured.
@@ -41,19 +66,22 @@ const (
 	bbrMinPipeDatagrams = 4
 )
 
-// bbrProbeBWGains is the ProbeBW cycle: a round trip probing for more
-// bandwidth at 1.25, one draining the queue that made at 0.75, then six
-// cruising at the estimate.
-var bbrProbeBWGains = [...]float64{1.25, 0.75, 1, 1, 1, 1, 1, 1}
+// unbounded marks a bound that is not set.
+var unbounded = math.Inf(1)
 
-// BBRState is the state of BBR's model (draft-ietf-ccwg-bbr, section 4.3).
+// BBRState is the state of BBR's state machine (draft-ietf-ccwg-bbr,
+// section 4.1).
 type BBRState uint8
 
 const (
 	BBRStartup BBRState = iota
 	BBRDrain
-	BBRProbeBW
+	BBRProbeBWDown
+	BBRProbeBWCruise
+	BBRProbeBWRefill
+	BBRProbeBWUp
 	BBRProbeRTT
+	bbrNoState // the undo state when there is nothing to undo
 )
 
 // String returns the state's name, as traces write it.
@@ -63,33 +91,60 @@ func (s BBRState) String() string {
 		return "startup"
 	case BBRDrain:
 		return "drain"
-	case BBRProbeBW:
-		return "probe_bw"
+	case BBRProbeBWDown:
+		return "probe_bw_down"
+	case BBRProbeBWCruise:
+		return "probe_bw_cruise"
+	case BBRProbeBWRefill:
+		return "probe_bw_refill"
+	case BBRProbeBWUp:
+		return "probe_bw_up"
 	case BBRProbeRTT:
 		return "probe_rtt"
 	}
 	return "unknown"
 }
 
-// BBR is a model-based congestion controller after draft-ietf-ccwg-bbr: it
-// paces at its estimate of the bottleneck bandwidth (the largest delivery
-// rate of the last 10 round trips) and keeps about two bandwidth-delay
-// products in flight, the delay being the smallest RTT of the last 10 s.
-// Startup doubles the rate every round trip until the estimate stops
-// growing, Drain empties the queue that built, ProbeBW cycles its pacing
-// gain through 1.25, 0.75 and 1 to find more bandwidth and give back what
-// the probe queued, and ProbeRTT shrinks the window for 200 ms when the
-// minimum RTT is 10 s old, to measure it again.
+// ProbingBW reports whether the state is one of ProbeBW's four.
+func (s BBRState) ProbingBW() bool { return s >= BBRProbeBWDown && s <= BBRProbeBWUp }
+
+// bbrAckPhase tells what the ACKs arriving now say about a bandwidth
+// probe.
+type bbrAckPhase uint8
+
+const (
+	acksInit          bbrAckPhase = iota // no probe feedback
+	acksRefilling                        // sending at the estimate to fill the pipe
+	acksProbeStarting                    // in flight rising to probe
+	acksProbeFeedback                    // feedback from the probe
+	acksProbeStopping                    // probe over, its feedback still arriving
+)
+
+// BBR is BBRv3 after draft-ietf-ccwg-bbr. It paces at its estimate of the
+// bottleneck bandwidth (the largest delivery rate of this and the last
+// bandwidth-probing cycle) and keeps about two bandwidth-delay products
+// in flight, the delay being the smallest RTT of the last 10 s. Startup
+// doubles the rate every round trip until it stops growing or losses
+// pass 2 %; Drain empties the queue that built; ProbeBW cycles through
+// DOWN (90 % of the estimate until the queue is gone), CRUISE, REFILL
+// and UP (125 %) every 2–3 s or Reno-equivalent round trips, whichever
+// is sooner; ProbeRTT halves the window for 200 ms every 5 s to measure
+// the minimum RTT again.
 //
-// Loss and ECN marks do not change the model: this is BBR's first
-// version's response. The bounds BBRv3 adds on what is in flight when a
-// probe loses more than 2 % (inflight_hi, inflight_lo) are not
-// implemented, so on a shared bottleneck with a shallow buffer this BBR
-// takes more than its share, as the first version does. It implements
-// Controller.
+// Unlike BBR's first version it answers loss. A probe whose packets lose
+// more than 2 % of what was in flight sets inflight_longterm, a ceiling
+// later probes raise slowly, and cruising leaves 15 % of it free for
+// other flows. Outside probes, each round trip with a loss lowers the
+// short-term bounds (bw_shortterm, inflight_shortterm) to what the last
+// round delivered, or by at most 30 %; they are forgotten at the next
+// probe. Random loss under 2 % therefore costs little, and loss from a
+// full queue makes BBR leave room. ECN marks are not answered, so a
+// sender running it marks its packets Not-ECT. It implements Controller
+// and PacketLossObserver.
 type BBR struct {
 	maxDatagramSize int
 	rs              rateSampler
+	rng             *rand.Rand
 
 	state      BBRState
 	pacingGain float64
@@ -97,55 +152,135 @@ type BBR struct {
 	cwnd       int
 	pacingRate float64 // bytes per second, 0 before the first estimate
 
-	// Bandwidth: the largest delivery-rate sample of each of the last
-	// bbrBwFilterRounds round trips.
-	bwRounds          [bbrBwFilterRounds]float64
-	round             uint64
-	nextRoundDelivery int64
-	roundStart        bool
+	// Packet-timed round trips.
+	round              uint64
+	nextRoundDelivered int64
+	roundStart         bool
 
-	// Minimum RTT, and when it was last lowered or measured again.
-	minRTT      time.Duration
-	minRTTStamp time.Time
+	// The data-rate model: max_bw is the largest delivery rate of this
+	// and the last ProbeBW cycle, bw that bounded by bw_shortterm.
+	maxBwSlots [2]float64
+	cycleCount uint64
+	maxBw      float64
+	bwShort    float64
+	bw         float64
+
+	// The data-volume model.
+	minRTT           time.Duration // 0 until the first sample
+	minRTTStamp      time.Time
+	probeRTTMinDelay time.Duration
+	probeRTTMinStamp time.Time
+	probeRTTExpired  bool
+	inflightLong     float64
+	inflightShort    float64
+	maxInflight      float64
+	extraAcked       float64
+	aggregation      ackAggregation
+
+	// Congestion signals of the current loss round.
+	lossInRound        bool
+	lossSaved          bool // the undo state was saved in this loss round
+	lossRoundDelivered int64
+	lossRoundStart     bool
+	bwLatest           float64
+	inflightLatest     int64
+	lossEventsInRound  int
+	lossEventsLast     int // of the round that just ended
 
 	// Startup's end.
-	filledPipe bool
-	fullBw     float64
-	fullBwRuns int
+	fullBwReached   bool
+	fullBwNow       bool
+	fullBw          float64
+	fullBwCount     int
+	drainStartRound uint64
 
-	// ProbeBW's cycle.
-	cycleIndex  int
-	cycleStart  time.Time
-	lossInPhase bool
+	// ProbeBW.
+	ackPhase               bbrAckPhase
+	bwProbeSample          bool
+	bwProbeUpAcked         float64
+	probeUpAckedPerInc     float64
+	bwProbeUpRounds        int
+	roundsSinceProbeUp     uint64
+	bwProbeWait            time.Duration
+	cycleStamp             time.Time
+	prevProbeTooHigh       bool
+	prevProbePrecautionary bool
 
-	// ProbeRTT.
-	probeRTTDone  time.Time
-	probeRTTRound uint64
-	priorCwnd     int
+	// ProbeRTT and idle restarts.
+	probeRTTDoneStamp time.Time
+	probeRTTRoundDone bool
+	priorCwnd         int
+	idleRestart       bool
+
+	// Undo of a loss response that turns out spurious.
+	undoState         BBRState
+	undoBwShort       float64
+	undoInflightShort float64
+	undoInflightLong  float64
+	lostSinceSave     int
+	spuriousSinceSave int
+
+	// Random-loss tolerance: the classifier, and the lost packets of the
+	// loss being reported, held until OnLoss classifies them.
+	tolerant bool
+	signal   lossSignal
+	pending  []pendingLoss
+	smoothed time.Duration
 
 	// The ACK frame being processed.
 	batchAcked, batchLost int
+	lostCounted           int  // of batchLost, what OnPacketLost took out of flight
+	probeEndedByLoss      bool // since the last OnLoss
+	inFlight              int
+	sample                rateSample
+	rate                  float64 // the sample's delivery rate, 0 if none
+	rttSample             time.Duration
 	lastRTTSamples        uint64
-	rng                   *rand.Rand
+	cwndLimited           bool // in the last round trip
+	cwndLimitedInRound    bool
 }
 
-var _ Controller = (*BBR)(nil)
+var (
+	_ Controller         = (*BBR)(nil)
+	_ PacketLossObserver = (*BBR)(nil)
+)
 
-// NewBBR returns a BBR controller in Startup for datagrams of
-// maxDatagramSize bytes (DefaultMaxDatagramSize if not positive).
-func NewBBR(maxDatagramSize int) *BBR {
-	b := &BBR{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+// BBROptions configures NewBBR.
+type BBROptions struct {
+	// MaxDatagramSize is the datagram size the window starts in
+	// (DefaultMaxDatagramSize if not positive).
+	MaxDatagramSize int
+	// TolerateRandomLoss hides from the model the losses that come with
+	// no congestion signal (no standing queue, a loss rate under 10 %),
+	// as Cubic's option of the same name judges them: they leave flight
+	// and count towards neither the 2 % a probe may lose nor the
+	// short-term bounds. Without it BBR answers every loss as the draft
+	// does, and random loss above 2 % holds it far below the path's
+	// capacity (a bandwidth probe can never succeed).
+	TolerateRandomLoss bool
+}
+
+// NewBBR returns a BBR controller in Startup.
+func NewBBR(opts BBROptions) *BBR {
+	b := &BBR{rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), tolerant: opts.TolerateRandomLoss}
 	b.maxDatagramSize = DefaultMaxDatagramSize
-	if maxDatagramSize > 0 {
-		b.maxDatagramSize = min(maxDatagramSize, MaxDatagramSizeLimit)
+	if opts.MaxDatagramSize > 0 {
+		b.maxDatagramSize = min(opts.MaxDatagramSize, MaxDatagramSizeLimit)
 	}
 	b.reset()
 	return b
 }
 
+// seed makes the controller's random choices repeatable, for tests.
+func (b *BBR) seed(s uint64) { b.rng = rand.New(rand.NewPCG(s, s)) }
+
 func (b *BBR) reset() {
-	*b = BBR{maxDatagramSize: b.maxDatagramSize, rng: b.rng}
+	*b = BBR{maxDatagramSize: b.maxDatagramSize, rng: b.rng, tolerant: b.tolerant, pending: b.pending[:0]}
 	b.cwnd = InitialWindow(b.maxDatagramSize)
+	b.inflightLong = unbounded
+	b.probeUpAckedPerInc = unbounded
+	b.undoState = bbrNoState
+	b.resetShortTermModel()
 	b.enterStartup()
 }
 
@@ -154,28 +289,72 @@ func (b *BBR) Reset(now time.Time) { b.reset() }
 
 func (b *BBR) enterStartup() {
 	b.state = BBRStartup
-	b.pacingGain, b.cwndGain = bbrStartupPacingGain, bbrStartupCwndGain
+	b.pacingGain, b.cwndGain = bbrStartupPacingGain, bbrDefaultCwndGain
 }
 
-// bw is the bandwidth estimate in bytes per second, 0 before a sample.
-func (b *BBR) bw() float64 {
-	var m float64
-	for _, r := range b.bwRounds {
-		m = max(m, r)
-	}
-	return m
+func (b *BBR) enterDrain() {
+	b.state = BBRDrain
+	b.pacingGain, b.cwndGain = bbrDrainPacingGain, bbrDefaultCwndGain
+	b.drainStartRound = b.round
 }
+
+func (b *BBR) minPipe() int { return bbrMinPipeDatagrams * b.maxDatagramSize }
 
 // bdp is the estimated bandwidth-delay product in bytes, or 0.
 func (b *BBR) bdp() float64 {
 	if b.minRTT <= 0 {
 		return 0
 	}
-	return b.bw() * b.minRTT.Seconds()
+	return b.bw * b.minRTT.Seconds()
 }
 
+// bdpMultiple is gain BDPs, or the initial window before an RTT sample.
+func (b *BBR) bdpMultiple(bw, gain float64) float64 {
+	if b.minRTT <= 0 {
+		return float64(InitialWindow(b.maxDatagramSize))
+	}
+	return gain * bw * b.minRTT.Seconds()
+}
+
+// quantizationBudget raises an in-flight target to what keeps the pipe
+// busy: at least the minimum window, and two datagrams more in UP.
+func (b *BBR) quantizationBudget(inflight float64) float64 {
+	inflight = max(inflight, float64(b.minPipe()))
+	if b.state == BBRProbeBWUp {
+		inflight += 2 * float64(b.maxDatagramSize)
+	}
+	return inflight
+}
+
+// inflightAt is what gain BDPs at bandwidth bw put in flight.
+func (b *BBR) inflightAt(bw, gain float64) float64 {
+	return b.quantizationBudget(b.bdpMultiple(bw, gain))
+}
+
+// targetInflight is the BDP, unless congestion cut the window lower.
+func (b *BBR) targetInflight() float64 { return min(b.bdp(), float64(b.cwnd)) }
+
 // OnPacketSent implements Controller.
-func (b *BBR) OnPacketSent(now time.Time, pn int64, bytes int) { b.rs.onSent(now, pn, bytes) }
+func (b *BBR) OnPacketSent(now time.Time, pn int64, bytes int) {
+	if b.rs.inFlight == 0 && b.rs.appLimitedUntil != 0 {
+		b.restartFromIdle(now)
+	}
+	b.rs.onSent(now, pn, bytes)
+}
+
+// restartFromIdle paces at the estimate itself after an idle period, to
+// get back to a full pipe soon, and ends a ProbeRTT the idle period
+// already served.
+func (b *BBR) restartFromIdle(now time.Time) {
+	b.idleRestart = true
+	b.aggregation.start = now
+	switch {
+	case b.state.ProbingBW():
+		b.setPacingRate(1)
+	case b.state == BBRProbeRTT:
+		b.checkProbeRTTDone(now)
+	}
+}
 
 // OnPacketAcked implements Controller.
 func (b *BBR) OnPacketAcked(now time.Time, pn int64, bytes int, sentTime time.Time) {
@@ -183,214 +362,210 @@ func (b *BBR) OnPacketAcked(now time.Time, pn int64, bytes int, sentTime time.Ti
 	b.batchAcked += bytes
 }
 
-// OnLoss implements Controller: the loss is taken out of flight but does
-// not change the model, and is reported as not taken as congestion.
-func (b *BBR) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time) bool {
-	b.rs.onLost(lostBytes)
-	b.batchLost += lostBytes
-	b.lossInPhase = true
-	return false
-}
-
-// OnCongestionExperienced implements Controller: marks do not change the
-// model.
-func (b *BBR) OnCongestionExperienced(now, largestAckedSentTime time.Time) bool { return false }
-
-// OnSpuriousLoss implements Controller; there is no reduction to undo.
-func (b *BBR) OnSpuriousLoss(now time.Time, bytes int, lostAt time.Time) {}
-
-// OnPersistentCongestion implements Controller: the window falls to the
-// minimum, and the model is kept; the first ACKs after the outage raise
-// the window again.
-func (b *BBR) OnPersistentCongestion(now time.Time) {
-	b.cwnd = b.minPipe()
-}
-
 // OnAppLimited marks the delivery-rate samples of packets sent from now
 // on as application-limited, until what is in flight now is delivered:
 // the sender had nothing to send, so they understate the path.
 func (b *BBR) OnAppLimited() { b.rs.onAppLimited() }
 
-// OnAckProcessed implements Controller.
+// OnAckProcessed implements Controller: the per-ACK steps of the draft,
+// updating the model and the state machine and then the pacing rate and
+// the window.
 func (b *BBR) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) {
 	acked := b.batchAcked
-	inFlight := max(priorInFlight-acked-b.batchLost, 0)
+	b.inFlight = max(priorInFlight-acked-b.batchLost, 0)
 	b.batchAcked, b.batchLost = 0, 0
-	b.rs.inFlight = inFlight
-
+	b.rs.inFlight = b.inFlight
+	if priorInFlight+b.maxDatagramSize > b.cwnd {
+		b.cwndLimitedInRound = true
+	}
+	b.rttSample = 0
 	if rtt != nil && rtt.HasSample() && rtt.Samples() != b.lastRTTSamples {
 		b.lastRTTSamples = rtt.Samples()
-		b.updateMinRTT(now, rtt.Latest())
+		b.rttSample = rtt.Latest()
+		if b.tolerant {
+			b.signal.onRTTSample(now, rtt)
+		}
 	}
-	b.roundStart = false
+	if rtt != nil {
+		b.smoothed = rtt.Smoothed()
+	}
+	if b.tolerant {
+		b.signal.onAcked(now, acked, b.smoothed)
+	}
 	s, ok := b.rs.take(b.minRTT)
-	if s.valid && s.priorDelivered >= b.nextRoundDelivery {
-		// Rounds count even on samples too short to give a rate.
-		b.nextRoundDelivery = b.rs.delivered
-		b.round++
-		b.roundStart = true
-		b.bwRounds[b.round%bbrBwFilterRounds] = 0
-	}
+	b.sample, b.rate = s, 0
 	if ok {
-		if r := s.rate(); !s.appLimited || r >= b.bw() {
-			i := b.round % bbrBwFilterRounds
-			b.bwRounds[i] = max(b.bwRounds[i], r)
-		}
-		if b.roundStart && !s.appLimited {
-			b.checkFullPipe()
-		}
+		b.rate = s.rate()
 	}
-	b.updateState(now, inFlight)
-	b.updateCwnd(acked)
-	b.updatePacingRate(rtt)
-}
+	if s.valid {
+		b.updateLatestDeliverySignals()
+		b.updateCongestionSignals()
+		b.updateAckAggregation(now, acked)
+		b.checkFullBwReached()
+		b.checkStartupDone()
+		b.checkDrainDone(now)
+		b.updateProbeBWCyclePhase(now, acked)
+	}
+	b.updateMinRTT(now)
+	b.checkProbeRTT(now)
+	if s.valid {
+		b.advanceLatestDeliverySignals()
+	}
+	b.bw = min(b.maxBw, b.bwShort)
 
-// updateMinRTT lowers the minimum RTT, or starts ProbeRTT when it is too
-// old.
-func (b *BBR) updateMinRTT(now time.Time, sample time.Duration) {
-	expired := !b.minRTTStamp.IsZero() && now.Sub(b.minRTTStamp) > bbrMinRTTFilter
-	if sample > 0 && (b.minRTT == 0 || sample <= b.minRTT || expired) {
-		b.minRTT = sample
-		b.minRTTStamp = now
-	}
-	if expired && b.state != BBRProbeRTT {
-		b.state = BBRProbeRTT
-		b.pacingGain, b.cwndGain = 1, bbrProbeRTTCwndGain
-		b.priorCwnd = max(b.priorCwnd, b.cwnd)
-		b.probeRTTDone = time.Time{}
-	}
-}
-
-// checkFullPipe notes, at each round trip's start, whether the bandwidth
-// estimate still grows.
-func (b *BBR) checkFullPipe() {
-	if b.filledPipe {
-		return
-	}
-	if bw := b.bw(); bw >= b.fullBw*bbrFullBwThresh {
-		b.fullBw = bw
-		b.fullBwRuns = 0
-		return
-	}
-	b.fullBwRuns++
-	if b.fullBwRuns >= bbrFullBwCount {
-		b.filledPipe = true
-	}
-}
-
-// updateState moves the state machine on with inFlight bytes left.
-func (b *BBR) updateState(now time.Time, inFlight int) {
-	switch b.state {
-	case BBRStartup:
-		if b.filledPipe {
-			b.state = BBRDrain
-			b.pacingGain, b.cwndGain = bbrDrainPacingGain, bbrStartupCwndGain
-		}
-	case BBRDrain:
-		if float64(inFlight) <= b.bdp() {
-			b.enterProbeBW(now)
-		}
-	case BBRProbeBW:
-		b.advanceCycle(now, inFlight)
-	case BBRProbeRTT:
-		target := b.probeRTTCwnd()
-		switch {
-		case b.probeRTTDone.IsZero() && inFlight <= target:
-			b.probeRTTDone = now.Add(bbrProbeRTTDuration)
-			b.probeRTTRound = b.round + 1
-		case !b.probeRTTDone.IsZero() && now.After(b.probeRTTDone) && b.round >= b.probeRTTRound:
-			b.minRTTStamp = now
-			b.cwnd = max(b.cwnd, b.priorCwnd)
-			b.priorCwnd = 0
-			if b.filledPipe {
-				b.enterProbeBW(now)
-			} else {
-				b.enterStartup()
-			}
-		}
-	}
-}
-
-// enterProbeBW starts the cycle at a random phase other than the drain
-// after the probe, so flows that start together do not probe together.
-func (b *BBR) enterProbeBW(now time.Time) {
-	b.state = BBRProbeBW
-	b.cwndGain = bbrCwndGain
-	b.cycleIndex = b.rng.IntN(len(bbrProbeBWGains) - 1)
-	if b.cycleIndex >= 1 {
-		b.cycleIndex++
-	}
-	b.startPhase(now)
-}
-
-func (b *BBR) startPhase(now time.Time) {
-	b.pacingGain = bbrProbeBWGains[b.cycleIndex]
-	b.cycleStart = now
-	b.lossInPhase = false
-}
-
-// advanceCycle moves to the cycle's next phase after a minimum RTT: the
-// probe goes on until it has put 1.25 BDPs in flight or lost a packet, and
-// the drain ends early once the queue is gone.
-func (b *BBR) advanceCycle(now time.Time, inFlight int) {
-	elapsed := now.Sub(b.cycleStart) > b.minRTT
-	bdp := b.bdp()
-	next := elapsed
-	switch {
-	case b.pacingGain > 1:
-		next = elapsed && (b.lossInPhase || float64(inFlight) >= b.pacingGain*bdp)
-	case b.pacingGain < 1:
-		next = elapsed || float64(inFlight) <= bdp
-	}
-	if next {
-		b.cycleIndex = (b.cycleIndex + 1) % len(bbrProbeBWGains)
-		b.startPhase(now)
-	}
-}
-
-func (b *BBR) minPipe() int { return bbrMinPipeDatagrams * b.maxDatagramSize }
-
-func (b *BBR) probeRTTCwnd() int {
-	return max(int(bbrProbeRTTCwndGain*b.bdp()), b.minPipe())
-}
-
-// updateCwnd grows the window towards cwnd_gain BDPs by the bytes acked:
-// without limit until Startup ends, so the window keeps up with the
-// doubling rate.
-func (b *BBR) updateCwnd(acked int) {
-	target := int(b.cwndGain*b.bdp()) + 3*b.maxDatagramSize
-	switch {
-	case b.bdp() == 0:
-		b.cwnd += acked // no estimate yet: grow as slow start does
-	case b.filledPipe:
-		b.cwnd = min(b.cwnd+acked, target)
-	case b.cwnd < target || b.rs.delivered < int64(InitialWindow(b.maxDatagramSize)):
-		b.cwnd += acked
-	}
-	b.cwnd = min(max(b.cwnd, b.minPipe()), DefaultMaxWindow)
-	if b.state == BBRProbeRTT {
-		b.cwnd = min(b.cwnd, b.probeRTTCwnd())
-	}
-}
-
-// updatePacingRate paces at pacing_gain times the estimate; before the
-// first estimate, at the startup gain over the initial window and RTT. In
-// Startup the rate never falls.
-func (b *BBR) updatePacingRate(rtt *RTTStats) {
-	bw := b.bw()
-	if bw == 0 {
+	b.setPacingRate(b.pacingGain)
+	if b.pacingRate == 0 {
 		srtt := DefaultInitialRTT
-		if rtt != nil {
+		if rtt != nil && rtt.HasSample() {
 			srtt = rtt.Smoothed()
 		}
 		b.pacingRate = bbrStartupPacingGain * float64(InitialWindow(b.maxDatagramSize)) / srtt.Seconds()
+	}
+	b.setCwnd(acked)
+}
+
+// isCwndLimited reports whether the window limited the sender in this or
+// the last round trip.
+func (b *BBR) isCwndLimited() bool { return b.cwndLimited || b.cwndLimitedInRound }
+
+func (b *BBR) startRound() { b.nextRoundDelivered = b.rs.delivered }
+
+// updateRound counts a round trip when the ACKed packet was sent after
+// the one that started the last.
+func (b *BBR) updateRound() {
+	b.roundStart = false
+	if b.sample.priorDelivered < b.nextRoundDelivered {
 		return
 	}
-	rate := b.pacingGain * bw * bbrPacingMargin
-	if b.state == BBRStartup && rate < b.pacingRate {
+	b.startRound()
+	b.round++
+	b.roundsSinceProbeUp++
+	b.roundStart = true
+	b.cwndLimited, b.cwndLimitedInRound = b.cwndLimitedInRound, false
+}
+
+// updateMaxBw feeds the sample to the max_bw filter; an
+// application-limited one only if it raises the estimate.
+func (b *BBR) updateMaxBw() {
+	b.updateRound()
+	if b.rate > 0 && (b.rate >= b.maxBw || !b.sample.appLimited) {
+		i := b.cycleCount % 2
+		b.maxBwSlots[i] = max(b.maxBwSlots[i], b.rate)
+		b.maxBw = max(b.maxBwSlots[0], b.maxBwSlots[1])
+	}
+}
+
+// advanceMaxBwFilter starts the filter's next cycle, forgetting the
+// samples of the one before the last.
+func (b *BBR) advanceMaxBwFilter() {
+	b.cycleCount++
+	b.maxBwSlots[b.cycleCount%2] = 0
+	b.maxBw = max(b.maxBwSlots[0], b.maxBwSlots[1])
+}
+
+func (b *BBR) resetFullBw() {
+	b.fullBw, b.fullBwCount, b.fullBwNow = 0, 0, false
+}
+
+// checkFullBwReached looks, once a round trip, for a plateau in the
+// delivery rate while accelerating (Startup, ProbeBW UP).
+func (b *BBR) checkFullBwReached() {
+	if b.fullBwNow || !b.roundStart || b.sample.appLimited || b.rate == 0 {
 		return
 	}
-	b.pacingRate = rate
+	if b.rate >= b.fullBw*bbrFullBwThresh {
+		b.resetFullBw()
+		b.fullBw = b.rate
+		return
+	}
+	b.fullBwCount++
+	b.fullBwNow = b.fullBwCount >= bbrFullBwCount
+	if b.fullBwNow {
+		b.fullBwReached = true
+	}
+}
+
+func (b *BBR) checkStartupDone() {
+	b.checkStartupHighLoss()
+	if b.state == BBRStartup && b.fullBwReached {
+		b.enterDrain()
+	}
+}
+
+// checkStartupHighLoss ends Startup when the round trip that just ended
+// lost more than bbrLossThresh of what was in flight, in at least
+// bbrStartupFullLossCount separate losses: the queue overflowed.
+func (b *BBR) checkStartupHighLoss() {
+	if b.state != BBRStartup || b.fullBwReached || !b.lossRoundStart {
+		return
+	}
+	if b.lossEventsLast < bbrStartupFullLossCount || !inflightTooHigh(b.sample.lost, b.sample.txInFlight) {
+		return
+	}
+	b.undoState = BBRStartup
+	b.fullBwReached = true
+	b.inflightLong = max(b.bdp(), float64(b.inflightLatest))
+}
+
+// checkDrainDone ends Drain once the queue is gone, or after 3 round
+// trips if the estimate was too high for it ever to go.
+func (b *BBR) checkDrainDone(now time.Time) {
+	if b.state == BBRDrain && (float64(b.inFlight) <= b.inflightAt(b.bw, 1) || b.round > b.drainStartRound+3) {
+		b.enterProbeBW(now)
+	}
+}
+
+// setPacingRate paces at gain times the estimate, less the margin; in
+// Startup the rate never falls.
+func (b *BBR) setPacingRate(gain float64) {
+	rate := gain * b.bw * bbrPacingMargin
+	if b.fullBwReached || rate > b.pacingRate {
+		b.pacingRate = rate
+	}
+}
+
+// setCwnd grows the window by the bytes acked towards cwnd_gain BDPs
+// (without limit until the pipe is full) and applies the model's bounds.
+func (b *BBR) setCwnd(acked int) {
+	b.maxInflight = b.quantizationBudget(b.bdpMultiple(b.bw, b.cwndGain) + b.extraAcked)
+	cwnd := float64(b.cwnd)
+	switch {
+	case b.fullBwReached:
+		cwnd = min(cwnd+float64(acked), b.maxInflight)
+	case cwnd < b.maxInflight || b.rs.delivered < int64(InitialWindow(b.maxDatagramSize)):
+		cwnd += float64(acked)
+	}
+	cwnd = max(cwnd, float64(b.minPipe()))
+	if b.state == BBRProbeRTT {
+		cwnd = min(cwnd, b.probeRTTCwnd())
+	}
+	cwnd = min(cwnd, b.cwndCap())
+	b.cwnd = int(min(cwnd, DefaultMaxWindow))
+}
+
+// cwndCap is the bound the model puts on the window: inflight_longterm
+// while probing, less the headroom while cruising or in ProbeRTT, and
+// inflight_shortterm always.
+func (b *BBR) cwndCap() float64 {
+	c := unbounded
+	switch {
+	case b.state.ProbingBW() && b.state != BBRProbeBWCruise:
+		c = b.inflightLong
+	case b.state == BBRProbeRTT || b.state == BBRProbeBWCruise:
+		c = b.inflightWithHeadroom()
+	}
+	c = min(c, b.inflightShort)
+	return max(c, float64(b.minPipe()))
+}
+
+// inflightWithHeadroom is inflight_longterm less 15 %, left free for
+// other flows.
+func (b *BBR) inflightWithHeadroom() float64 {
+	if math.IsInf(b.inflightLong, 1) {
+		return unbounded
+	}
+	headroom := max(float64(b.maxDatagramSize), bbrHeadroom*b.inflightLong)
+	return max(b.inflightLong-headroom, float64(b.minPipe()))
 }
 
 // PacingRate is the rate the sender should pace at, in bytes per second.
@@ -407,13 +582,22 @@ func (b *BBR) CanSend(bytesInFlight int) bool {
 // InSlowStart implements Controller: Startup is BBR's slow start.
 func (b *BBR) InSlowStart() bool { return b.state == BBRStartup }
 
-// State is the model's state.
+// State is the state machine's state.
 func (b *BBR) State() BBRState { return b.state }
 
-// Bandwidth is the bandwidth estimate in bytes per second, and MinRTT the
-// minimum RTT the model uses.
-func (b *BBR) Bandwidth() float64    { return b.bw() }
+// Bandwidth is the bandwidth estimate in bytes per second (max_bw bounded
+// by bw_shortterm), and MinRTT the minimum RTT the model uses.
+func (b *BBR) Bandwidth() float64    { return b.bw }
 func (b *BBR) MinRTT() time.Duration { return b.minRTT }
+
+// InflightLongterm is the ceiling on bytes in flight that the last
+// probes' losses set, and false if none has.
+func (b *BBR) InflightLongterm() (int, bool) {
+	if math.IsInf(b.inflightLong, 1) {
+		return 0, false
+	}
+	return int(b.inflightLong), true
+}
 
 // SetMaxDatagramSize implements Controller.
 func (b *BBR) SetMaxDatagramSize(n int) {

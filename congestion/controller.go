@@ -20,7 +20,8 @@ import "time"
 //  1. OnSpuriousLoss for each in-flight packet that the ACK acknowledged
 //     after it had been declared lost;
 //  2. RTTStats.Update, if the ACK produced an RTT sample;
-//  3. OnLoss once for the packets it declared lost, if any, then
+//  3. OnLoss once for the packets it declared lost, if any (a
+//     PacketLossObserver first hears of each in OnPacketLost), then
 //     OnPersistentCongestion if those losses establish it (RFC 9002 §7.6);
 //  4. OnPacketAcked for each newly acknowledged in-flight packet;
 //  5. OnAckProcessed once.

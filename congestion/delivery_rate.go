@@ -27,7 +27,8 @@ type rateSampler struct {
 	// appLimitedUntil, if non-zero, marks samples application-limited
 	// until delivered passes it.
 	appLimitedUntil int64
-	inFlight        int // bytes in flight, as the sampler counts them
+	inFlight        int   // bytes in flight, as the sampler counts them
+	lost            int64 // bytes declared lost so far
 
 	ring []packetDelivery
 	base time.Time // the origin of the ring's times
@@ -46,8 +47,13 @@ type packetDelivery struct {
 	deliveredTime time.Duration
 	firstSentTime time.Duration
 	sentTime      time.Duration
-	sent          bool
-	appLimited    bool
+	// txInFlight is the bytes in flight once the packet was sent, itself
+	// included, and lost the bytes declared lost before it was sent:
+	// together they give the loss rate of what was sent with it.
+	txInFlight int
+	lost       int64
+	sent       bool
+	appLimited bool
 }
 
 // rateSample is one delivery-rate sample.
@@ -55,6 +61,8 @@ type rateSample struct {
 	delivered      int64         // bytes delivered over the interval
 	interval       time.Duration // the longer of the send and ACK intervals
 	priorDelivered int64         // delivered when the packet was sent
+	txInFlight     int           // bytes in flight once it was sent
+	lost           int64         // bytes declared lost since it was sent
 	appLimited     bool
 	sentTime       time.Time // of the packet the sample comes from
 	valid          bool      // a packet of the ACK frame was found
@@ -91,6 +99,7 @@ func (r *rateSampler) onSent(now time.Time, pn int64, bytes int) {
 	r.ring[pn%int64(len(r.ring))] = packetDelivery{
 		pn: pn, sent: true, delivered: r.delivered, deliveredTime: r.deliveredTime.Sub(r.base),
 		firstSentTime: r.firstSentTime.Sub(r.base), sentTime: now.Sub(r.base), appLimited: r.appLimitedUntil != 0,
+		txInFlight: r.inFlight + bytes, lost: r.lost,
 	}
 	r.inFlight += bytes
 }
@@ -117,6 +126,8 @@ func (r *rateSampler) onAcked(now time.Time, pn int64, bytes int) {
 	}
 	r.sample = rateSample{
 		priorDelivered: p.delivered,
+		txInFlight:     p.txInFlight,
+		lost:           p.lost, // made relative in take
 		appLimited:     p.appLimited,
 		sentTime:       sentTime,
 		interval:       max(p.sentTime-p.firstSentTime, now.Sub(r.base.Add(p.deliveredTime))),
@@ -138,7 +149,38 @@ func (r *rateSampler) grow() {
 }
 
 // onLost takes lost bytes out of flight.
-func (r *rateSampler) onLost(bytes int) { r.inFlight = max(r.inFlight-bytes, 0) }
+func (r *rateSampler) onLost(bytes int) {
+	r.inFlight = max(r.inFlight-bytes, 0)
+	r.lost += int64(bytes)
+}
+
+// onRandomLoss takes lost packet pn (if not negative) of bytes out of
+// flight without counting it lost: a loss judged random says nothing of
+// what the path can carry.
+func (r *rateSampler) onRandomLoss(pn int64, bytes int) {
+	r.inFlight = max(r.inFlight-bytes, 0)
+	if r.ring == nil || pn < 0 {
+		return
+	}
+	if p := &r.ring[pn%int64(len(r.ring))]; p.sent && p.pn == pn {
+		p.sent = false
+	}
+}
+
+// onPacketLost takes lost packet pn of bytes out of flight and returns
+// its send state, if the ring still holds it.
+func (r *rateSampler) onPacketLost(pn int64, bytes int) (packetDelivery, bool) {
+	r.onLost(bytes)
+	if r.ring == nil || pn < 0 {
+		return packetDelivery{}, false
+	}
+	p := &r.ring[pn%int64(len(r.ring))]
+	if !p.sent || p.pn != pn {
+		return packetDelivery{}, false
+	}
+	p.sent = false
+	return *p, true
+}
 
 // take returns the sample built from the ACK frame just processed, and
 // whether it gives a rate: not when the interval is shorter than minRTT,
@@ -151,6 +193,7 @@ func (r *rateSampler) take(minRTT time.Duration) (rateSample, bool) {
 	r.haveSample = false
 	s := r.sample
 	s.delivered = r.delivered - s.priorDelivered
+	s.lost = r.lost - s.lost
 	if s.interval <= 0 || s.interval < minRTT {
 		return s, false
 	}

@@ -237,7 +237,7 @@ func (r BottleneckReport) advice() string {
 			return fmt.Sprintf("limited by the congestion controller %.0f%% of the time, with %.2f%% loss, %.0f%% of it judged random and not slowed down for: the path's capacity", pct, 100*r.LossRate, 100*r.RandomLossShare)
 		}
 		if r.LossRate >= 0.001 {
-			return fmt.Sprintf("limited by the congestion controller %.0f%% of the time, with %.2f%% loss that came with a queue or at a high rate, taken as congestion (a loss-based controller gets about %s there): if it is not, Config.CongestionControl BBR does not slow down for loss", pct, 100*r.LossRate, rateString(r.LossBound))
+			return fmt.Sprintf("limited by the congestion controller %.0f%% of the time, with %.2f%% loss that came with a queue or at a high rate, taken as congestion (a loss-based controller gets about %s there): if it is not, Config.CongestionControl BBR slows down only for loss above 2%%", pct, 100*r.LossRate, rateString(r.LossBound))
 		}
 		return fmt.Sprintf("limited by the congestion controller %.0f%% of the time: the path's capacity", pct)
 	}

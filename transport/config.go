@@ -152,7 +152,8 @@ type Config struct {
 	// losses of 10 % or more over the last eight round trips. Other losses,
 	// such as a radio link's, are sent again without cutting the window,
 	// so a lossy path runs at its rate (docs/PROTOCOL.md section 3 says
-	// when this guess can be wrong).
+	// when this guess can be wrong). With CongestionBBR it makes BBR hear
+	// of every loss, as draft-ietf-ccwg-bbr has it.
 	EveryLossIsCongestion bool
 	// CongestionControl chooses the congestion controller: CongestionCUBIC
 	// (the zero value) or CongestionBBR.
@@ -167,13 +168,14 @@ const (
 	// by default slows down only for losses with a congestion signal
 	// (Config.EveryLossIsCongestion; docs/PROTOCOL.md section 3).
 	CongestionCUBIC CongestionControl = iota
-	// CongestionBBR is BBR (congestion.BBR, after draft-ietf-ccwg-bbr):
-	// it paces at the bottleneck bandwidth it measures and does not slow
-	// down for loss or ECN marks, so its packets go out Not-ECT (a sender
-	// that marks them ECN-capable must answer CE marks, RFC 3168).
-	// Without BBRv3's loss bounds it takes far more than its share of a
-	// bottleneck shared with loss-based flows such as TCP CUBIC: it suits
-	// lossy paths and links of one's own, not shared ones.
+	// CongestionBBR is BBRv3 (congestion.BBR, after draft-ietf-ccwg-bbr):
+	// it paces at the bottleneck bandwidth it measures, bounds what it
+	// keeps in flight by the losses of its bandwidth probes (more than
+	// 2 % sets a ceiling) and, between probes, by what the last round
+	// trip with a loss delivered. Like CUBIC here it hears only of the
+	// losses that carry a congestion signal, unless EveryLossIsCongestion.
+	// It does not answer ECN marks, so its packets go out Not-ECT (a
+	// sender that marks them ECN-capable must answer CE marks, RFC 3168).
 	CongestionBBR
 )
 

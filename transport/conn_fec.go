@@ -294,7 +294,9 @@ func (c *Conn) fecResolveHeld(f packet.AckFrame, now time.Time) {
 			c.onFramesAcked(&h.frames)
 			c.loss.spareFrames.release(&h.frames)
 		case c.fecGroupSettled(h.frames.fecGroup, largest):
-			lostBytes += c.fecLost(&h)
+			n := c.fecLost(&h)
+			c.observeLost(now, h.pn, n)
+			lostBytes += n
 			lastLostSent = h.timeSent
 			c.loss.told = append(c.loss.told, h.pn)
 		default:
@@ -315,7 +317,9 @@ func (c *Conn) fecReleaseHeld(now time.Time) {
 	var lastLostSent time.Time
 	c.loss.told = c.loss.told[:0]
 	for i := range c.fec.held {
-		lostBytes += c.fecLost(&c.fec.held[i])
+		n := c.fecLost(&c.fec.held[i])
+		c.observeLost(now, c.fec.held[i].pn, n)
+		lostBytes += n
 		lastLostSent = c.fec.held[i].timeSent
 		c.loss.told = append(c.loss.told, c.fec.held[i].pn)
 	}

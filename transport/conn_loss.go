@@ -61,7 +61,10 @@ func (l *lossState) init(now time.Time, cfg *Config) {
 	l.pnGen = ackframes.NewPacketNumberGenerator(rand.NewPCG(rand.Uint64(), rand.Uint64()), ackframes.DefaultSkipPeriod)
 	l.pacer = congestion.NewPacer(baseDatagramSize)
 	if cfg.CongestionControl == CongestionBBR {
-		l.cc = congestion.NewBBR(baseDatagramSize)
+		l.cc = congestion.NewBBR(congestion.BBROptions{
+			MaxDatagramSize:    baseDatagramSize,
+			TolerateRandomLoss: !cfg.EveryLossIsCongestion,
+		})
 		l.pacer.SetBurstInterval(congestion.PacerBurstIntervalBBR)
 	} else {
 		l.cc = congestion.NewCubic(congestion.CubicOptions{
@@ -203,6 +206,7 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 			lostBytes += p.Size
 			largestLostSent = p.TimeSent
 			c.loss.told = append(c.loss.told, p.Number)
+			c.observeLost(now, p.Number, p.Size)
 		}
 		if p.Frames.fecRepair {
 			c.loss.quiet.add(p.Number)
@@ -216,6 +220,15 @@ func (c *Conn) onLost(lost []ackframes.SentPacket[sentFrames], persistent bool, 
 	if persistent {
 		c.loss.cc.OnPersistentCongestion(now)
 		c.loss.rtt.ExpireMin()
+	}
+}
+
+// observeLost tells a controller that wants each lost packet
+// (congestion.PacketLossObserver) of packet pn, of size bytes, before
+// tellLoss reports the loss they are part of.
+func (c *Conn) observeLost(now time.Time, pn packet.PacketNumber, size int) {
+	if o, ok := c.loss.cc.(congestion.PacketLossObserver); ok && size > 0 {
+		o.OnPacketLost(now, int64(pn), size)
 	}
 }
 

@@ -56,8 +56,9 @@ type ConnStats struct {
 	// RandomLosses counts the lost packets congestion control did not
 	// slow down for: CUBIC's judged random, with no queue or loss rate to
 	// say the path is congested (docs/PROTOCOL.md §3,
-	// Config.EveryLossIsCongestion), and every loss under BBR, which does
-	// not slow down for loss. They were sent again like any loss.
+	// Config.EveryLossIsCongestion), and under BBR every loss but those
+	// that ended a bandwidth probe by passing 2 % of what was in flight.
+	// They were sent again like any loss.
 	RandomLosses uint64
 	// LossCongestionEvents counts the congestion window reductions that
 	// losses caused (ECN marks' are ECNCongestionEvents).
