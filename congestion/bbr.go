@@ -229,8 +229,7 @@ type BBR struct {
 
 	// The ACK frame being processed.
 	batchAcked, batchLost int
-	lostCounted           int  // of batchLost, what OnPacketLost took out of flight
-	probeEndedByLoss      bool // since the last OnLoss
+	lostCounted           int // of batchLost, what OnPacketLost took out of flight
 	inFlight              int
 	sample                rateSample
 	rate                  float64 // the sample's delivery rate, 0 if none

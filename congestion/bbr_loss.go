@@ -64,7 +64,6 @@ func (b *BBR) packetLost(now time.Time, pn int64, bytes int) {
 // handleInflightTooHigh answers a probe that lost too much, once per
 // probe.
 func (b *BBR) handleInflightTooHigh(now time.Time, appLimited bool, txInFlight float64) {
-	b.probeEndedByLoss = true
 	b.prevProbeTooHigh = true
 	b.bwProbeSample = false
 	if !appLimited {
@@ -78,13 +77,9 @@ func (b *BBR) handleInflightTooHigh(now time.Time, appLimited bool, txInFlight f
 
 // OnLoss implements Controller. Losses are noted for the round trip's
 // response; bytes that OnPacketLost did not already take out of flight
-// are taken out here. It reports the loss as taken for congestion only
-// if it ended a bandwidth probe: losses under the threshold only hold the
-// short-term bounds to what the path delivers, which is no slowing down
-// for a loss that took nothing from the path's capacity.
-//
-// With TolerateRandomLoss, a loss the classifier judges random only
-// leaves flight.
+// are taken out here. With TolerateRandomLoss, a loss the classifier
+// judges random only leaves flight, and OnLoss reports it as not taken
+// for congestion; every other loss reaches the model.
 func (b *BBR) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time) bool {
 	rest := lostBytes - b.lostCounted
 	b.lostCounted = 0
@@ -109,9 +104,7 @@ func (b *BBR) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time
 	}
 	b.lossEventsInRound++
 	b.lostSinceSave += lostBytes
-	taken := b.probeEndedByLoss
-	b.probeEndedByLoss = false
-	return taken
+	return true
 }
 
 // noteLoss starts the loss round at the first loss, so the response comes

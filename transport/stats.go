@@ -56,9 +56,8 @@ type ConnStats struct {
 	// RandomLosses counts the lost packets congestion control did not
 	// slow down for: CUBIC's judged random, with no queue or loss rate to
 	// say the path is congested (docs/PROTOCOL.md §3,
-	// Config.EveryLossIsCongestion), and under BBR every loss but those
-	// that ended a bandwidth probe by passing 2 % of what was in flight.
-	// They were sent again like any loss.
+	// Config.EveryLossIsCongestion); BBR's judged random the same way
+	// never reach its model. They were sent again like any loss.
 	RandomLosses uint64
 	// LossCongestionEvents counts the congestion window reductions that
 	// losses caused (ECN marks' are ECNCongestionEvents).
