@@ -70,7 +70,7 @@ const (
 var unbounded = math.Inf(1)
 
 // BBRState is the state of BBR's state machine (draft-ietf-ccwg-bbr,
-// section 4.1).
+// "State Machine").
 type BBRState uint8
 
 const (

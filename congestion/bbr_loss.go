@@ -2,7 +2,8 @@ package congestion
 
 import "time"
 
-// BBR's answer to loss (draft-ietf-ccwg-bbr, section 5.5.10): while
+// BBR's answer to loss (draft-ietf-ccwg-bbr, "Updating the Model Upon
+// Packet Loss"): while
 // probing, a loss rate above bbrLossThresh of what was in flight sets
 // the long-term ceiling; otherwise each round trip with a loss lowers the
 // short-term bounds towards what the last round delivered.
@@ -32,7 +33,8 @@ func inflightAtLoss(txInFlight int, lost int64, size int) float64 {
 
 // OnPacketLost implements PacketLossObserver: the packet leaves flight,
 // and if it was sent while probing and the loss since then passes the
-// threshold, the probe ends and sets inflight_longterm.
+// threshold, the probe ends and sets inflight_longterm. With
+// TolerateRandomLoss this waits for OnLoss to classify the loss.
 func (b *BBR) OnPacketLost(now time.Time, pn int64, bytes int) {
 	b.lostCounted += bytes
 	if b.tolerant {

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// ProbeBW's cycle (draft-ietf-ccwg-bbr, section 5.3.3): DOWN drains the
+// ProbeBW's cycle (draft-ietf-ccwg-bbr, "ProbeBW"): DOWN drains the
 // queue, CRUISE holds the estimate, REFILL fills the pipe for a round
 // trip, UP probes for more. Probes come every 2–3 s, or sooner when a
 // Reno flow with the same window would have grown back by then.

@@ -2,7 +2,7 @@ package congestion
 
 import "time"
 
-// BBR's minimum RTT and ProbeRTT (draft-ietf-ccwg-bbr, section 5.3.4):
+// BBR's minimum RTT and ProbeRTT (draft-ietf-ccwg-bbr, "ProbeRTT"):
 // the minimum RTT stands 10 s; if no sample as low came for 5 s, ProbeRTT
 // halves the window for 200 ms and a round trip, so the queue drains and
 // every BBR flow on the bottleneck measures the empty path.

@@ -1,8 +1,8 @@
 // Package congestion decides how much and how fast a limpet connection may
 // send on one path: the RTT estimator of RFC 9002 §5 (RTTStats), a
-// pluggable window-based Controller with CUBIC (RFC 9438) and HyStart++
-// (RFC 9406) as its implementation (Cubic), and a token-bucket Pacer
-// (RFC 9002 §7.7).
+// pluggable window-based Controller with two implementations, CUBIC
+// (RFC 9438) with HyStart++ (RFC 9406) (Cubic) and BBRv3
+// (draft-ietf-ccwg-bbr) (BBR), and a token-bucket Pacer (RFC 9002 §7.7).
 //
 // The package is sans-IO: nothing here reads a clock, starts a goroutine or
 // arms a timer. Every time-dependent method takes now, so tests drive it
@@ -17,13 +17,14 @@
 //	// For each ACK frame:
 //	cc.OnSpuriousLoss(now, size, lostAt)                // for each packet it acknowledged after its loss
 //	rtt.Update(latestRTT, ackDelay, handshakeConfirmed) // if it gave a sample
+//	cc.(PacketLossObserver).OnPacketLost(now, pn, size) // for each lost packet, if cc wants them (BBR)
 //	cc.OnLoss(now, lostBytes, largestLostSentTime)      // if packets were declared lost
 //	cc.OnPersistentCongestion(now)                      // if the losses establish it
 //	for each newly acknowledged in-flight packet {
 //		cc.OnPacketAcked(now, pn, size, sentTime)
 //	}
 //	cc.OnAckProcessed(now, priorBytesInFlight, rtt)
-//	pacer.SetRate(now, cc.Window(), rtt.Smoothed(), cc.InSlowStart())
+//	pacer.SetRate(now, cc.Window(), rtt.Smoothed(), cc.InSlowStart()) // or BBR's PacingRate
 //
 //	// Before each datagram (probes on PTO skip both checks):
 //	if cc.CanSend(bytesInFlight) && pacer.TimeUntilSend(now) == 0 {
@@ -41,7 +42,8 @@
 //
 // # Limitations
 //
-// ECN congestion signals are not implemented, and only the last window
-// reduction can be undone when its losses prove spurious. The minimum RTT is refreshed only on
-// request (RTTStats.ExpireMin), not on a timer.
+// Only the last window reduction can be undone when its losses prove
+// spurious. RTTStats refreshes its minimum RTT only on request
+// (RTTStats.ExpireMin), not on a timer; BBR keeps its own, with ProbeRTT.
+// BBR does not answer ECN marks.
 package congestion
