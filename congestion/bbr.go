@@ -503,7 +503,7 @@ func (b *BBR) checkStartupHighLoss() {
 	}
 	b.undoState = BBRStartup
 	b.fullBwReached = true
-	b.inflightLong = max(b.bdp(), float64(b.inflightLatest))
+	b.inflightLong = math.Floor(max(b.bdp(), float64(b.inflightLatest)))
 }
 
 // checkDrainDone ends Drain once the queue is gone, or after 3 round

@@ -1,6 +1,9 @@
 package congestion
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // BBR's answer to loss (draft-ietf-ccwg-bbr, "Updating the Model Upon
 // Packet Loss"): while
@@ -69,7 +72,9 @@ func (b *BBR) handleInflightTooHigh(now time.Time, appLimited bool, txInFlight f
 	b.prevProbeTooHigh = true
 	b.bwProbeSample = false
 	if !appLimited {
-		b.inflightLong = max(txInFlight, b.targetInflight()*bbrBeta)
+		// Whole bytes, as the window is: a fraction above it would keep
+		// a window at the ceiling from counting as reaching it.
+		b.inflightLong = math.Floor(max(txInFlight, b.targetInflight()*bbrBeta))
 	}
 	if b.state == BBRProbeBWUp {
 		b.undoState = BBRProbeBWUp

@@ -245,3 +245,36 @@ func TestBBRRandomLossReportedRandom(t *testing.T) {
 		}
 	}
 }
+
+// After a probe sets inflight_longterm, the next probe that finds the
+// window held at it raises it faster every round trip for as long as it
+// loses nothing: on a clean path it climbs back well past a few datagrams.
+func TestBBRProbeRaisesInflightLongterm(t *testing.T) {
+	l, _, b := probeUp(t)
+	b.handleInflightTooHigh(l.now, false, 0.8*float64(l.bdp())+0.5)
+	hi, _ := b.InflightLongterm()
+	runUntil(t, l, 10*time.Second, func() bool { return b.State() == BBRProbeBWUp })
+	runUntil(t, l, 5*time.Second, func() bool { return b.State() != BBRProbeBWUp })
+	after, _ := b.InflightLongterm()
+	t.Logf("inflight_longterm %d before the probe, %d after", hi, after)
+	if after < hi+30*1452 {
+		t.Fatalf("inflight_longterm %d after a clean probe from %d, want at least 30 datagrams more", after, hi)
+	}
+}
+
+// A window held at inflight_longterm keeps a probe going whatever the
+// delivery rate does. The ceiling is whole bytes, as the window is: one
+// with a fraction of a byte above the window made such a probe end after
+// three round trips, as if the bandwidth had stopped growing.
+func TestBBRWindowAtCeilingKeepsProbing(t *testing.T) {
+	b := newSimBBR(1)
+	b.state = BBRProbeBWUp
+	b.handleInflightTooHigh(simEpoch, false, 500000.5)
+	b.state = BBRProbeBWUp // handleInflightTooHigh ended the probe
+	hi, _ := b.InflightLongterm()
+	b.cwnd, b.cwndLimited, b.fullBwNow = hi, true, true
+	b.inFlight = hi - 1452
+	if b.isTimeToGoDown() {
+		t.Fatalf("a probe at its ceiling (window %d, inflight_longterm %v) ended", b.cwnd, b.inflightLong)
+	}
+}
