@@ -219,6 +219,7 @@ type BBR struct {
 	undoInflightLong  float64
 	lostSinceSave     int
 	spuriousSinceSave int
+	savedAt           time.Time
 
 	// Random-loss tolerance: the classifier, and the lost packets of the
 	// loss being reported, held until OnLoss classifies them.
@@ -229,8 +230,10 @@ type BBR struct {
 
 	// The ACK frame being processed.
 	batchAcked, batchLost int
-	lostCounted           int // of batchLost, what OnPacketLost took out of flight
-	inFlight              int
+	batchLostAt           time.Time // when batchLost was declared
+	lostCounted           int       // of batchLost, what OnPacketLost took out of flight
+	inFlight              int       // after the ACK
+	priorInFlight         int       // before it
 	sample                rateSample
 	rate                  float64 // the sample's delivery rate, 0 if none
 	rttSample             time.Duration
@@ -371,9 +374,17 @@ func (b *BBR) OnAppLimited() { b.rs.onAppLimited() }
 // the window.
 func (b *BBR) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) {
 	acked := b.batchAcked
-	b.inFlight = max(priorInFlight-acked-b.batchLost, 0)
+	// Losses this ACK declared are in priorInFlight; those a loss timer
+	// declared earlier are not, and must not be taken out twice.
+	lost := 0
+	if now.Equal(b.batchLostAt) {
+		lost = b.batchLost
+	}
+	b.inFlight = max(priorInFlight-acked-lost, 0)
+	b.priorInFlight = priorInFlight
 	b.batchAcked, b.batchLost = 0, 0
 	b.rs.inFlight = b.inFlight
+	b.roundStart = false
 	if priorInFlight+b.maxDatagramSize > b.cwnd {
 		b.cwndLimitedInRound = true
 	}
@@ -415,7 +426,7 @@ func (b *BBR) OnAckProcessed(now time.Time, priorInFlight int, rtt *RTTStats) {
 	b.setPacingRate(b.pacingGain)
 	if b.pacingRate == 0 {
 		srtt := DefaultInitialRTT
-		if rtt != nil && rtt.HasSample() {
+		if rtt != nil && rtt.HasSample() && rtt.Smoothed() > 0 {
 			srtt = rtt.Smoothed()
 		}
 		b.pacingRate = bbrStartupPacingGain * float64(InitialWindow(b.maxDatagramSize)) / srtt.Seconds()
@@ -455,8 +466,12 @@ func (b *BBR) updateMaxBw() {
 }
 
 // advanceMaxBwFilter starts the filter's next cycle, forgetting the
-// samples of the one before the last.
+// samples of the one before the last; not while this cycle has none, which
+// would leave no estimate at all.
 func (b *BBR) advanceMaxBwFilter() {
+	if b.maxBwSlots[b.cycleCount%2] == 0 {
+		return
+	}
 	b.cycleCount++
 	b.maxBwSlots[b.cycleCount%2] = 0
 	b.maxBw = max(b.maxBwSlots[0], b.maxBwSlots[1])

@@ -56,7 +56,7 @@ type pendingLoss struct {
 // packetLost answers lost packet pn as a congestion signal.
 func (b *BBR) packetLost(now time.Time, pn int64, bytes int) {
 	p, ok := b.rs.onPacketLost(pn, bytes)
-	b.noteLoss()
+	b.noteLoss(now)
 	if !b.bwProbeSample || !ok {
 		return
 	}
@@ -90,6 +90,9 @@ func (b *BBR) handleInflightTooHigh(now time.Time, appLimited bool, txInFlight f
 func (b *BBR) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time) bool {
 	rest := lostBytes - b.lostCounted
 	b.lostCounted = 0
+	if !now.Equal(b.batchLostAt) {
+		b.batchLost, b.batchLostAt = 0, now
+	}
 	b.batchLost += lostBytes
 	pending := b.pending
 	b.pending = b.pending[:0]
@@ -107,7 +110,7 @@ func (b *BBR) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time
 	}
 	if rest > 0 {
 		b.rs.onLost(rest)
-		b.noteLoss()
+		b.noteLoss(now)
 	}
 	b.lossEventsInRound++
 	b.lostSinceSave += lostBytes
@@ -119,12 +122,12 @@ func (b *BBR) OnLoss(now time.Time, lostBytes int, largestLostSentTime time.Time
 // undo is saved at the first loss of a round even if a probe's end
 // (which clears lossInRound) came between, so an undo restores what was
 // before the loss rather than what it made.
-func (b *BBR) noteLoss() {
+func (b *BBR) noteLoss(now time.Time) {
 	if !b.lossInRound {
 		b.lossRoundDelivered = b.rs.delivered
 	}
 	if !b.lossSaved {
-		b.saveStateUponLoss()
+		b.saveStateUponLoss(now)
 		b.lossSaved = true
 	}
 	b.lossInRound = true
@@ -185,7 +188,8 @@ func (b *BBR) resetShortTermModel() {
 
 // saveStateUponLoss keeps what a loss response may change, to restore it
 // if the loss turns out spurious.
-func (b *BBR) saveStateUponLoss() {
+func (b *BBR) saveStateUponLoss(now time.Time) {
+	b.savedAt = now
 	b.saveCwnd()
 	b.undoState = bbrNoState
 	b.undoBwShort = b.bwShort
@@ -198,6 +202,9 @@ func (b *BBR) saveStateUponLoss() {
 // state was saved has been acknowledged after all, the loss response is
 // undone, and a probe that loss ended starts again.
 func (b *BBR) OnSpuriousLoss(now time.Time, bytes int, lostAt time.Time) {
+	if lostAt.Before(b.savedAt) {
+		return // an earlier episode's, whose response this cannot undo
+	}
 	b.spuriousSinceSave += bytes
 	if b.lostSinceSave == 0 || b.spuriousSinceSave < b.lostSinceSave {
 		return

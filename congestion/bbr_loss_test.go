@@ -1,6 +1,7 @@
 package congestion
 
 import (
+	"container/heap"
 	"math"
 	"testing"
 	"time"
@@ -40,12 +41,22 @@ func probeUp(t *testing.T) (*linkSim, *simFlow, *BBR) {
 }
 
 // loseNewest reports the n packets f sent last as lost, one by one, and
-// then together, as loss detection does, and returns whether the
-// controller took them for congestion.
+// then together, as a loss timer would, takes them off the link, and
+// returns whether the controller took them for congestion.
 func loseNewest(l *linkSim, f *simFlow, n int) bool {
-	for pn := f.nextPN - int64(n); pn < f.nextPN; pn++ {
+	first := f.nextPN - int64(n)
+	for pn := first; pn < f.nextPN; pn++ {
 		f.cc.(PacketLossObserver).OnPacketLost(l.now, pn, f.mss)
 	}
+	kept := f.flight[:0]
+	for _, p := range f.flight {
+		if p.pn < first {
+			kept = append(kept, p)
+		}
+	}
+	f.flight = kept
+	heap.Init(&f.flight)
+	f.inFlt -= n * f.mss
 	return f.cc.OnLoss(l.now, n*f.mss, l.now)
 }
 
@@ -276,5 +287,71 @@ func TestBBRWindowAtCeilingKeepsProbing(t *testing.T) {
 	b.inFlight = hi - 1452
 	if b.isTimeToGoDown() {
 		t.Fatalf("a probe at its ceiling (window %d, inflight_longterm %v) ended", b.cwnd, b.inflightLong)
+	}
+}
+
+// After a probe that lost too much, the next probe stops as soon as what
+// is in flight reaches the ceiling that loss set; losing nothing there,
+// BBR probes again at once (REFILL within a few round trips, not 2–3 s
+// later), this time holding the ceiling. Behind a queue of a quarter BDP
+// every other probe loses too much, so both kinds come in turn.
+func TestBBRPrecautionaryProbe(t *testing.T) {
+	l := newLinkSim(t, 100, 50*time.Millisecond, 0)
+	l.queueLimit = l.bdp() / 4
+	b := newSimBBR(1)
+	l.add(b, 0)
+	var precautionary int
+	var stoppedAt time.Time
+	prev := b.State()
+	for range 30000 {
+		l.run(time.Millisecond)
+		st := b.State()
+		switch {
+		case st == prev:
+		case prev == BBRProbeBWUp && b.prevProbePrecautionary:
+			precautionary++
+			stoppedAt = l.now
+		case st == BBRProbeBWRefill && !stoppedAt.IsZero():
+			if d := l.now.Sub(stoppedAt); d > 4*b.MinRTT() {
+				t.Fatalf("REFILL %v after a precautionary probe, want within a few round trips", d)
+			}
+			stoppedAt = time.Time{}
+		}
+		prev = st
+	}
+	if precautionary < 3 {
+		t.Fatalf("%d probes stopped at the ceiling in 30 s, want one after each probe that lost too much", precautionary)
+	}
+	if !stoppedAt.IsZero() && l.now.Sub(stoppedAt) > 4*b.MinRTT() {
+		t.Fatal("no REFILL after the last precautionary probe")
+	}
+}
+
+// A loss a timer declares leaves flight at once; the next ACK's bytes in
+// flight, measured after it, must not lose those bytes a second time.
+func TestBBRTimerLossCountedOnce(t *testing.T) {
+	l, f, b := probeUp(t)
+	loseNewest(l, f, 1) // no ACK with it: a loss timer
+	l.now = f.flight[0].arrive
+	f.deliver(l.now) // the next ACK, nothing sent in between
+	if got, want := b.inFlight, f.inFlt; got != want {
+		t.Fatalf("BBR counts %d bytes in flight after the next ACK, the path has %d", got, want)
+	}
+}
+
+// A late ACK of a packet lost in an earlier loss episode does not undo the
+// response to a later one.
+func TestBBRSpuriousLossOfEarlierEpisode(t *testing.T) {
+	l, f, b := probeUp(t)
+	earlier := l.now
+	l.run(time.Second)
+	for b.State() != BBRProbeBWUp {
+		l.run(time.Millisecond)
+	}
+	n := int(0.03*float64(f.inFlt))/f.mss + 1
+	loseNewest(l, f, n)
+	b.OnSpuriousLoss(l.now, n*f.mss, earlier)
+	if b.State() != BBRProbeBWDown {
+		t.Fatalf("state %v: a spurious loss of an earlier episode undid this one", b.State())
 	}
 }

@@ -115,8 +115,12 @@ func (b *BBR) isTimeToCruise() bool {
 // isTimeToGoDown ends UP when the delivery rate stops growing, unless
 // inflight_longterm held the window back; or, after a probe that went too
 // high, as soon as what is in flight reaches that level again.
+//
+// What was in flight is taken before the ACK, as Linux does: the window
+// holds it at the ceiling, and once the ACK's bytes leave it is always
+// below.
 func (b *BBR) isTimeToGoDown() bool {
-	if b.prevProbeTooHigh && float64(b.inFlight) >= b.inflightLong {
+	if b.prevProbeTooHigh && float64(b.priorInFlight+b.maxDatagramSize) > b.inflightLong {
 		b.prevProbePrecautionary = true
 		return true
 	}
