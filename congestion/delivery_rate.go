@@ -159,18 +159,19 @@ func (r *rateSampler) onLost(bytes int) {
 // what the path can carry.
 func (r *rateSampler) onRandomLoss(pn int64, bytes int) {
 	r.inFlight = max(r.inFlight-bytes, 0)
-	if r.ring == nil || pn < 0 {
-		return
-	}
-	if p := &r.ring[pn%int64(len(r.ring))]; p.sent && p.pn == pn {
-		p.sent = false
-	}
+	r.forget(pn)
 }
 
 // onPacketLost takes lost packet pn of bytes out of flight and returns
 // its send state, if the ring still holds it.
 func (r *rateSampler) onPacketLost(pn int64, bytes int) (packetDelivery, bool) {
 	r.onLost(bytes)
+	return r.forget(pn)
+}
+
+// forget frees packet pn's slot, which no ACK will sample now, and
+// returns what it held, if it held pn.
+func (r *rateSampler) forget(pn int64) (packetDelivery, bool) {
 	if r.ring == nil || pn < 0 {
 		return packetDelivery{}, false
 	}
