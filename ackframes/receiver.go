@@ -12,26 +12,28 @@ import (
 // parameters").
 const DefaultMaxAckDelay = 25 * time.Millisecond
 
-// ackElicitingThreshold is how many ack-eliciting packets may arrive before
-// an ACK goes out at once: every second one, as RFC 9000 §13.2.2
-// recommends, so the sender's congestion window keeps growing and its loss
-// detection gets timely information.
-const ackElicitingThreshold = 2
+// DefaultAckElicitingThreshold is how many ack-eliciting packets may arrive
+// without an ACK going out at once: the next one sends it, so every second
+// packet is acknowledged, as RFC 9000 §13.2.2 recommends, until the peer asks
+// for another policy with ACK_FREQUENCY (docs/PROTOCOL.md section 5, "ACK
+// frequency").
+const DefaultAckElicitingThreshold = 1
 
 // Receiver is the receive side of one packet-number space: it remembers
 // which packets arrived, rejects duplicates, decides when an ACK frame is
 // due (RFC 9000 §13.2.1–13.2.2) and builds it.
 //
-// The ACK policy: an ACK is due at once when a second ack-eliciting packet
-// has arrived since the last ACK, or when an ack-eliciting packet arrives
-// out of order (below the largest received, filling a gap) or above a gap
-// (packets missing just below it), because in both cases the sender's loss
-// detection needs to know quickly. A single ack-eliciting packet in
-// sequence is acknowledged within max_ack_delay, unless the transport asks
-// for it at once (AckNow). Packets that are not
-// ack-eliciting are recorded and included in the next ACK, but never cause
-// one by themselves; otherwise two endpoints could acknowledge each other's
-// ACKs forever.
+// The ACK policy: an ACK is due at once when more ack-eliciting packets
+// than the threshold (1 unless SetAckFrequency changed it) have arrived
+// since the last ACK, or when an ack-eliciting packet arrives out of order
+// (below the largest received, filling a gap) or above a gap (packets
+// missing just below it), because in both cases the sender's loss
+// detection needs to know quickly; a reordering threshold of 0 turns the
+// last two off. Fewer ack-eliciting packets are acknowledged within
+// max_ack_delay, unless the transport asks for it at once (AckNow).
+// Packets that are not ack-eliciting are recorded and included in the next
+// ACK, but never cause one by themselves; otherwise two endpoints could
+// acknowledge each other's ACKs forever.
 //
 // Create one with NewReceiver; the zero value is not usable. A Receiver is
 // owned by the connection's goroutine and is not safe for concurrent use.
@@ -39,6 +41,9 @@ const ackElicitingThreshold = 2
 type Receiver struct {
 	received    RangeSet
 	maxAckDelay time.Duration
+	// threshold and ignoreOrder are the peer's ACK_FREQUENCY requests.
+	threshold   uint64
+	ignoreOrder bool
 
 	largest     packet.PacketNumber // largest number received, InvalidPacketNumber before the first
 	largestTime time.Time           // when the largest arrived; the ACK Delay is measured from it
@@ -50,7 +55,7 @@ type Receiver struct {
 
 	// ACK scheduling since the last ACK frame was sent.
 	unacked           bool      // some reportable packet arrived
-	ackElicitingCount int       // ack-eliciting reportable packets that arrived
+	ackElicitingCount uint64    // ack-eliciting reportable packets that arrived
 	deadline          time.Time // when the ACK is due; zero when none is
 }
 
@@ -64,6 +69,7 @@ type Receiver struct {
 func NewReceiver(maxAckDelay time.Duration, maxRanges int) *Receiver {
 	r := &Receiver{
 		maxAckDelay: max(maxAckDelay, 0),
+		threshold:   DefaultAckElicitingThreshold,
 		largest:     packet.InvalidPacketNumber,
 		reportFloor: packet.InvalidPacketNumber,
 	}
@@ -97,16 +103,34 @@ func (r *Receiver) OnPacketReceived(pn packet.PacketNumber, ackEliciting bool, n
 		return false
 	}
 	r.ackElicitingCount++
-	outOfOrder := pn < prevLargest
-	newGap := pn > prevLargest+1
+	reordered := !r.ignoreOrder && (pn < prevLargest || pn > prevLargest+1)
 	switch {
-	case r.ackElicitingCount >= ackElicitingThreshold || outOfOrder || newGap:
+	case r.ackElicitingCount > r.threshold || reordered:
 		r.setDeadline(now)
 	case r.deadline.IsZero():
 		r.setDeadline(now.Add(r.maxAckDelay))
 	}
 	return false
 }
+
+// SetAckFrequency applies the peer's ACK_FREQUENCY request: an ACK goes out once
+// more than threshold ack-eliciting packets have arrived, within maxAckDelay
+// otherwise; with reordering 0, packets out of order or above a gap no longer
+// make it go at once. Reordering thresholds above 1 are taken as 1:
+// acknowledging sooner than asked is always allowed (docs/PROTOCOL.md section 5,
+// "ACK frequency"). An ACK already scheduled keeps its deadline if that is
+// sooner.
+func (r *Receiver) SetAckFrequency(threshold uint64, maxAckDelay time.Duration, reordering uint64) {
+	r.threshold = threshold
+	r.maxAckDelay = max(maxAckDelay, 0)
+	r.ignoreOrder = reordering == 0
+	if r.ackElicitingCount > r.threshold {
+		r.setDeadline(r.largestTime)
+	}
+}
+
+// MaxAckDelay is the longest this Receiver holds back an ACK.
+func (r *Receiver) MaxAckDelay() time.Duration { return r.maxAckDelay }
 
 // AckNow makes the ACK due at once, if any packet waits for one: the packet
 // just received wants a prompt answer (a path MTU probe, whose sender

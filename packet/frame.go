@@ -124,6 +124,10 @@ func ParseFrame(b []byte) (Frame, int, error) {
 		return wrapFrame(ParseHandshakeDoneFrame(b))
 	case FrameConsumed:
 		return wrapFrame(ParseConsumedFrame(b))
+	case FrameAckFrequency:
+		return wrapFrame(ParseAckFrequencyFrame(b))
+	case FrameImmediateAck:
+		return wrapFrame(ParseImmediateAckFrame(b))
 	case FrameFECRepair:
 		return wrapFrame(ParseFECRepairFrame(b, nil))
 	case FrameFECSourceInfo:

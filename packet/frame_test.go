@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // boundaryValues are the edges of the varint encodings.
@@ -26,6 +27,8 @@ func sampleFrames() []Frame {
 		PaddingFrame{Size: 1200},
 		PingFrame{},
 		HandshakeDoneFrame{},
+		ImmediateAckFrame{},
+		AckFrequencyFrame{Sequence: 1, AckElicitingThreshold: 9, RequestedMaxAckDelay: 12500 * time.Microsecond, ReorderingThreshold: 1},
 		AckFrame{Ranges: []AckRange{{100, 100}, {90, 95}, {0, 10}}, Delay: 25},
 		AckFrame{Ranges: []AckRange{{2, 2}, {0, 0}}, HasECN: true, ECN: ECNCounts{1, 2, 3}},
 		AckFrame{Ranges: boundaryAckRanges()},
@@ -57,6 +60,7 @@ func sampleFrames() []Frame {
 			StreamFrame{StreamID: StreamID(v), Offset: iv / 2, Data: []byte("x")},
 			ResetStreamFrame{StreamID: StreamID(v), ErrorCode: v, FinalSize: iv},
 			StopSendingFrame{StreamID: StreamID(v), ErrorCode: v},
+			AckFrequencyFrame{Sequence: v, AckElicitingThreshold: v, RequestedMaxAckDelay: time.Duration(min(v, maxDurationMicros)) * time.Microsecond, ReorderingThreshold: v},
 			CryptoFrame{Offset: iv, Data: []byte{}},
 			MaxDataFrame{Max: iv},
 			MaxStreamDataFrame{StreamID: StreamID(v), Max: iv},
@@ -292,6 +296,8 @@ func TestTypedParserRejectsOtherTypes(t *testing.T) {
 		"consumed":  func(b []byte) error { _, _, err := ParseConsumedFrame(b); return err },
 		"new CID":   func(b []byte) error { _, _, err := ParseNewConnectionIDFrame(b); return err },
 		"handshake": func(b []byte) error { _, _, err := ParseHandshakeDoneFrame(b); return err },
+		"ack freq":  func(b []byte) error { _, _, err := ParseAckFrequencyFrame(b); return err },
+		"immediate": func(b []byte) error { _, _, err := ParseImmediateAckFrame(b); return err },
 	}
 	for name, parse := range parsers {
 		if err := parse(ping); !errors.Is(err, ErrFrameTypeMismatch) {

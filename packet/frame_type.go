@@ -38,6 +38,8 @@ const (
 	FrameFECRepair     FrameType = 0x30 // Reed-Solomon repair symbol, once FEC is negotiated
 	FrameFECSourceInfo FrameType = 0x31 // reserved, unused: FEC_REPAIR lists its sources itself
 	FrameConsumed      FrameType = 0x32 // delivery receipt: bytes the application read
+	FrameAckFrequency  FrameType = 0x33 // how often the peer should acknowledge, once min_ack_delay is announced
+	FrameImmediateAck  FrameType = 0x34 // acknowledge this packet at once
 )
 
 // Stream frame type bits (RFC 9000 §19.8).
@@ -54,7 +56,7 @@ func (t FrameType) IsStream() bool { return t >= 0x08 && t <= 0x0f }
 // is not: like any unknown type it is a FRAME_ENCODING_ERROR
 // (docs/PROTOCOL.md section 5).
 func (t FrameType) Known() bool {
-	return t <= FrameHandshakeDone || t == FrameFECRepair || t == FrameConsumed
+	return t <= FrameHandshakeDone || t == FrameFECRepair || (t >= FrameConsumed && t <= FrameImmediateAck)
 }
 
 // AckEliciting reports whether a packet carrying a frame of type t must be
@@ -132,6 +134,10 @@ func (t FrameType) String() string {
 		return "FEC_SOURCE_INFO"
 	case FrameConsumed:
 		return "CONSUMED"
+	case FrameAckFrequency:
+		return "ACK_FREQUENCY"
+	case FrameImmediateAck:
+		return "IMMEDIATE_ACK"
 	}
 	return "FRAME(0x" + strconv.FormatUint(uint64(t), 16) + ")"
 }

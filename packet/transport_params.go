@@ -28,6 +28,7 @@ const (
 	tpRetrySrcConnID                 = 0x10
 	tpFEC                            = 0x4c01
 	tpApplicationProtocols           = 0x4c02
+	tpMinAckDelay                    = 0x4c03
 )
 
 // Limits on transport parameter values (RFC 9000 §18.2).
@@ -117,6 +118,12 @@ type TransportParameters struct {
 	// names of the protocols a client offers, in its order of preference,
 	// or the one a server chose. Each is 1 to 255 bytes; at most 16.
 	ApplicationProtocols []string
+	// MinAckDelay is limpet's min_ack_delay parameter (docs/PROTOCOL.md
+	// section 5.1): the shortest ACK delay this endpoint can keep to, in
+	// whole microseconds, at most MaxAckDelay. Announcing it
+	// (HasMinAckDelay) lets the peer send ACK_FREQUENCY and IMMEDIATE_ACK.
+	MinAckDelay    time.Duration
+	HasMinAckDelay bool
 }
 
 // DefaultTransportParameters are the values an absent parameter stands for
@@ -195,6 +202,9 @@ func (p TransportParameters) Append(b []byte) []byte {
 			b = append(b, byte(len(name)))
 			b = append(b, name...)
 		}
+	}
+	if p.HasMinAckDelay {
+		b = appendVarintParam(b, tpMinAckDelay, uint64(p.MinAckDelay/time.Microsecond))
 	}
 	return b
 }
@@ -277,6 +287,8 @@ func transportParameterBit(id uint64) (uint32, bool) {
 		return 1 << 31, true
 	case id == tpApplicationProtocols:
 		return 1 << 30, true
+	case id == tpMinAckDelay:
+		return 1 << 29, true
 	case id <= tpRetrySrcConnID && id != 0x0d: // 0x0d, preferred_address, is not a limpet parameter
 		return 1 << id, true
 	}
@@ -365,6 +377,11 @@ func (p *TransportParameters) set(id uint64, val []byte, fromServer bool) error 
 		p.ActiveConnIDLimit = v
 	case tpFEC:
 		p.FECMaxRepairSymbols = v
+	case tpMinAckDelay:
+		// Beyond 2^14 ms it cannot be below max_ack_delay, which Validate
+		// checks; capping keeps the Duration in range.
+		p.MinAckDelay = time.Duration(min(v, uint64(MaxMaxAckDelay/time.Microsecond)+1)) * time.Microsecond
+		p.HasMinAckDelay = true
 	}
 	return nil
 }
@@ -417,6 +434,8 @@ func (p TransportParameters) Validate(fromServer bool) error {
 		problem = "ack_delay_exponent above 20"
 	case p.MaxAckDelay < 0 || p.MaxAckDelay > MaxMaxAckDelay:
 		problem = "max_ack_delay outside 0..2^14-1 ms"
+	case p.HasMinAckDelay && (p.MinAckDelay < 0 || p.MinAckDelay > p.MaxAckDelay):
+		problem = "min_ack_delay above max_ack_delay"
 	case p.ActiveConnIDLimit < MinActiveConnIDLimit:
 		problem = "active_connection_id_limit below 2"
 	case len(p.ApplicationProtocols) > MaxApplicationProtocols || (fromServer && len(p.ApplicationProtocols) > 1):

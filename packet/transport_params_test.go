@@ -29,6 +29,7 @@ func fullTransportParameters(t testing.TB) TransportParameters {
 	p.InitialSrcConnID, p.HasInitialSrcConnID = ConnectionID{}, true // a zero-length CID is still present
 	p.RetrySrcConnID, p.HasRetrySrcConnID = mustConnID(t, seqBytes(8)), true
 	p.FECMaxRepairSymbols = 4
+	p.MinAckDelay, p.HasMinAckDelay = 1234*time.Microsecond, true
 	return p
 }
 
@@ -68,10 +69,12 @@ func TestTransportParametersGolden(t *testing.T) {
 	p.MaxIdleTimeout = 30 * time.Second
 	p.AckDelayExponent = 0
 	p.FECMaxRepairSymbols = 1
+	p.MinAckDelay, p.HasMinAckDelay = time.Millisecond, true
 	want := []byte{
 		0x01, 0x04, 0x80, 0x00, 0x75, 0x30, // max_idle_timeout 30000 ms (above 2^14: four bytes)
 		0x0a, 0x01, 0x00, // ack_delay_exponent 0
 		0x80, 0x00, 0x4c, 0x01, 0x01, 0x01, // fec 1
+		0x80, 0x00, 0x4c, 0x03, 0x02, 0x43, 0xe8, // min_ack_delay 1000 µs
 	}
 	if got := p.Append(nil); string(got) != string(want) {
 		t.Errorf("Append = %x, want %x", got, want)
@@ -112,6 +115,10 @@ func TestParseTransportParametersRejects(t *testing.T) {
 		{"duplicate unknown parameter", []byte{0x21, 0x00, 0x21, 0x00}, true},
 		{"duplicate fec", []byte{0x80, 0x00, 0x4c, 0x01, 0x01, 0x00, 0x80, 0x00, 0x4c, 0x01, 0x01, 0x00}, true},
 		{"ack_delay_exponent 21", []byte{0x0a, 0x01, 21}, true},
+		{"min_ack_delay above the default max_ack_delay", []byte{0x80, 0x00, 0x4c, 0x03, 0x04, 0x80, 0x00, 0x61, 0xa9}, true},
+		{"min_ack_delay above max_ack_delay", []byte{0x0b, 0x01, 0x01, 0x80, 0x00, 0x4c, 0x03, 0x02, 0x43, 0xe9}, true},
+		{"min_ack_delay of 2^62-1 µs", append([]byte{0x80, 0x00, 0x4c, 0x03, 0x08}, AppendVarint(nil, MaxVarint)...), true},
+		{"duplicate min_ack_delay", []byte{0x80, 0x00, 0x4c, 0x03, 0x01, 0x00, 0x80, 0x00, 0x4c, 0x03, 0x01, 0x00}, true},
 		{"max_ack_delay 2^14", []byte{0x0b, 0x04, 0x80, 0x00, 0x40, 0x00}, true},
 		{"active_connection_id_limit 1", []byte{0x0e, 0x01, 0x01}, true},
 		{"active_connection_id_limit 0", []byte{0x0e, 0x01, 0x00}, true},

@@ -132,6 +132,13 @@ func (w *RecvWindow) Update(now time.Time, rtt time.Duration) (limit int64, ok b
 	return 0, false
 }
 
+// UpdateDue reports whether Update would report a limit now, without
+// changing anything: so that a transport can tell a read that must be
+// answered at once (new credit) from one that only a receipt follows.
+func (w *RecvWindow) UpdateDue() bool {
+	return !w.epochStarted || w.resend || w.limit-w.consumed <= w.size-w.size/4
+}
+
 func (w *RecvWindow) autoTune(now time.Time, rtt time.Duration) {
 	inEpoch := w.consumed - w.epochConsumed
 	if inEpoch < w.size/4 {

@@ -275,3 +275,45 @@ func TestRecvWindowFirstEpochStartsAtFirstUpdate(t *testing.T) {
 		t.Fatalf("second update: (%d, %v), size %d; want (%d, true), size 32768", limit, ok, w.Size(), 12288+32768)
 	}
 }
+
+// TestRecvWindowUpdateDue checks that UpdateDue predicts Update without
+// changing anything: due before the first Update (which starts the
+// auto-tuning epoch), then once a quarter of the window is consumed, and
+// after a lost update.
+func TestRecvWindowUpdateDue(t *testing.T) {
+	now := time.Unix(0, 0)
+	w := NewRecvWindow(1000, 1000)
+	check := func(step string) {
+		t.Helper()
+		due := w.UpdateDue()
+		_, got := w.Update(now, 0)
+		if got != due {
+			t.Fatalf("%s: UpdateDue() = %v, but Update reported %v", step, due, got)
+		}
+	}
+	if !w.UpdateDue() {
+		t.Fatal("UpdateDue() = false before the first Update")
+	}
+	w.Update(now, 0) // starts the epoch; nothing consumed, nothing due
+	if w.UpdateDue() {
+		t.Fatal("UpdateDue() = true with nothing consumed")
+	}
+	if err := w.Receive(600); err != nil {
+		t.Fatal(err)
+	}
+	w.Consume(249)
+	check("249 of 1000 consumed")
+	w.Consume(1)
+	if !w.UpdateDue() {
+		t.Fatal("UpdateDue() = false with a quarter consumed")
+	}
+	lim, ok := w.Update(now, 0)
+	if !ok || w.UpdateDue() {
+		t.Fatalf("Update = %d, %v; UpdateDue() after it = %v", lim, ok, w.UpdateDue())
+	}
+	w.OnUpdateLost(lim)
+	if !w.UpdateDue() {
+		t.Fatal("UpdateDue() = false after the update was lost")
+	}
+	check("after the loss")
+}

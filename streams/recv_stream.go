@@ -358,6 +358,13 @@ func (s *RecvStream) WindowUpdate(now time.Time, rtt time.Duration) (limit int64
 	return s.window.Update(now, rtt)
 }
 
+// WindowUpdateDue reports whether WindowUpdate would report a limit now.
+func (s *RecvStream) WindowUpdateDue() bool { return s.window.UpdateDue() }
+
+// AllRead reports whether the application has read every byte up to the
+// final size.
+func (s *RecvStream) AllRead() bool { return s.finalKnown && s.appRead == s.finalSize }
+
 // OnWindowUpdateLost re-arms a lost MAX_STREAM_DATA carrying limit.
 func (s *RecvStream) OnWindowUpdateLost(limit int64) { s.window.OnUpdateLost(limit) }
 

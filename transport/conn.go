@@ -53,12 +53,13 @@ type Conn struct {
 	hs         handshakeState // conn_handshake.go
 	keys       *crypto.AppKeys
 	peerParams packet.TransportParameters
-	ids        connIDs      // conn_ids.go
-	path       pathState    // conn_path.go
-	acks       ackState     // conn_loss.go: what we received and owe ACKs for
-	loss       lossState    // conn_loss.go: what we sent, loss recovery, congestion
-	streams    streamsState // conn_streams.go
-	idle       idleState    // conn_timers.go
+	ids        connIDs           // conn_ids.go
+	path       pathState         // conn_path.go
+	acks       ackState          // conn_loss.go: what we received and owe ACKs for
+	ackFreq    ackFrequencyState // conn_ack_frequency.go: how often we ask the peer to acknowledge
+	loss       lossState         // conn_loss.go: what we sent, loss recovery, congestion
+	streams    streamsState      // conn_streams.go
+	idle       idleState         // conn_timers.go
 	lifetime   lifetimeState
 	fec        fecState   // conn_fec.go
 	tx         txState    // conn_send.go
@@ -76,8 +77,10 @@ type Conn struct {
 type pendingState struct {
 	mu      sync.Mutex
 	streams []*Stream // streams with new data or control frames to send
+	reads   []*Stream // streams the application read from
 	read    int64     // bytes read by the application, for MAX_DATA
-	spare   []*Stream // loop-owned: the other half of streams' double buffer
+	// loop-owned: the other halves of the double buffers
+	spare, spareReads []*Stream
 }
 
 func newConn(ep *Endpoint, isServer bool, cfg Config, peer netip.AddrPort, now time.Time) *Conn {
@@ -128,6 +131,7 @@ func (c *Conn) localParams() packet.TransportParameters {
 	p.InitialSrcConnID = c.ids.localCID
 	p.HasInitialSrcConnID = true
 	p.FECMaxRepairSymbols = c.fec.announce()
+	p.MinAckDelay, p.HasMinAckDelay = minAckDelay, true
 	if c.isServer {
 		if c.hs.appProto != "" {
 			p.ApplicationProtocols = []string{c.hs.appProto}
@@ -156,6 +160,7 @@ func (c *Conn) applyPeerParams(p packet.TransportParameters, now time.Time) {
 	c.qlogParameters("local", c.localParams())
 	c.qlogParameters("remote", p)
 	c.loss.SetPeerMaxAckDelay(p.MaxAckDelay)
+	c.ackFreq.init(p)
 	if p.MaxIdleTimeout > 0 && p.MaxIdleTimeout < c.idle.timeout {
 		c.idle.timeout = p.MaxIdleTimeout
 	}
@@ -266,7 +271,7 @@ func (c *Conn) onRead(s *Stream, n int) {
 	c.stats.streamBytesRead.Add(uint64(n))
 	c.pend.mu.Lock()
 	c.pend.read += int64(n)
-	c.pend.streams = append(c.pend.streams, s)
+	c.pend.reads = append(c.pend.reads, s)
 	c.pend.mu.Unlock()
 	c.wake()
 }
@@ -286,12 +291,19 @@ func (c *Conn) collectPending(now time.Time) {
 	// Swap the two lists so neither is reallocated in steady state.
 	pend := c.pend.streams
 	c.pend.streams = c.pend.spare[:0]
+	reads := c.pend.reads
+	c.pend.reads = c.pend.spareReads[:0]
 	read := c.pend.read
 	c.pend.read = 0
 	c.pend.mu.Unlock()
 	if read > 0 {
 		c.streams.connRecv.Consume(read)
 	}
+	for _, s := range reads {
+		c.queueAfterRead(s, now)
+	}
+	clear(reads)
+	c.pend.spareReads = reads[:0]
 	for _, s := range pend {
 		if s.send != nil {
 			s.mu.Lock()

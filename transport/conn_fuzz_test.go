@@ -795,7 +795,20 @@ func (fz *connFuzz) decodeFrame(in *fuzzIn, room int) ([]packet.Frame, bool) {
 		fz.remoteCloses = append(fz.remoteCloses, cf)
 		f = cf
 	case k == fzFramePing:
-		f = packet.PingFrame{}
+		switch {
+		case flags&1 != 0:
+			f = packet.ImmediateAckFrame{}
+		case flags&2 != 0:
+			// The peer's ACK frequency, with a delay the Conn accepts.
+			f = packet.AckFrequencyFrame{
+				Sequence:              uint64(in.u8()),
+				AckElicitingThreshold: uint64(in.u8()),
+				RequestedMaxAckDelay:  minAckDelay + time.Duration(in.u16())*time.Microsecond,
+				ReorderingThreshold:   uint64(flags >> 2),
+			}
+		default:
+			f = packet.PingFrame{}
+		}
 	case k == fzFramePadding:
 		f = packet.PaddingFrame{Size: 1 + int(in.u8()%64)}
 	case k == fzFrameDataBlocked:

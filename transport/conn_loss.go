@@ -26,6 +26,12 @@ type ackState struct {
 	// acknowledged at once: a probe can fill the sender's congestion
 	// window, which would then wait max_ack_delay for the ACK.
 	probeOnly bool
+	// immediate says the packet being handled carries IMMEDIATE_ACK.
+	immediate bool
+	// freqSeq is the Sequence of the last ACK_FREQUENCY applied, if
+	// freqApplied.
+	freqSeq     uint64
+	freqApplied bool
 }
 
 func (a *ackState) init() {

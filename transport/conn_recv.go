@@ -134,8 +134,13 @@ func (c *Conn) handleShort(pkt []byte, rx *rxDatagram, now time.Time) {
 		return
 	}
 	c.acks.OnPacketReceived(pn, ackEliciting, now)
-	if c.acks.probeOnly && rx.n > baseDatagramSize {
+	switch {
+	case c.acks.probeOnly && rx.n > baseDatagramSize:
 		// A path MTU probe: its sender waits on the answer.
+		c.acks.AckNow(now)
+	case c.acks.immediate, rx.ecn == packet.ECNCE:
+		// IMMEDIATE_ACK asked for it; a CE mark is a congestion signal
+		// the sender should hear of without delay (RFC 9000 §13.2.1).
 		c.acks.AckNow(now)
 	}
 	c.ecnOnReceived(rx.ecn)
@@ -184,7 +189,7 @@ func (c *Conn) handleFrames(p []byte, now time.Time) (ackEliciting bool, err err
 		return false, protoErr(packet.ProtocolViolation, 0, "packet with no frames")
 	}
 	c.fec.hasStream, c.fec.hasOther = false, false
-	c.acks.probeOnly = true
+	c.acks.probeOnly, c.acks.immediate = true, false
 	for len(p) > 0 {
 		ft, _, err := packet.PeekFrameType(p)
 		if err != nil {
@@ -328,6 +333,15 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		}
 		c.onConnectionClose(f, now)
 		return n, nil
+	case ft == packet.FrameAckFrequency:
+		f, n, err := packet.ParseAckFrequencyFrame(p)
+		if err != nil {
+			return 0, frameErr(ft, err)
+		}
+		return n, c.onAckFrequency(f)
+	case ft == packet.FrameImmediateAck:
+		c.acks.immediate = true
+		return 1, nil
 	case ft == packet.FrameHandshakeDone:
 		if c.isServer {
 			return 0, protoErr(packet.ProtocolViolation, ft, "HANDSHAKE_DONE from client")

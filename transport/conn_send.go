@@ -60,6 +60,10 @@ func (c *Conn) send(now time.Time) {
 		txBatchPool.put(batch)
 	}()
 	c.releaseHeld()
+	// Receipts whose time has come join the control frames even if the
+	// window holds them back, so that their deadline does not keep waking
+	// the loop.
+	c.releaseReceipts(now, false)
 	n := 0
 	initialBytes := 0
 	c.tx.full, c.tx.built = false, 0
@@ -258,6 +262,9 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 	// packets that carried a 12-byte ACK 53 bytes short of the datagram.
 	const ackReserve = 64
 	ackDue := c.acks.ShouldAckNow(now)
+	if !ackOnly {
+		c.releaseReceipts(now, ackDue)
+	}
 	ackRoom := min(ackReserve, limit-len(b))
 	if ackOnly {
 		ackRoom = limit - len(b) // only path frames compete for the room
@@ -286,6 +293,12 @@ func (c *Conn) buildAppPacket(b []byte, now time.Time, ackOnly bool) []byte {
 		if sentData {
 			ackEliciting = true
 			c.mtu.streamSentAt = now
+		}
+		if c.loss.probes > 0 && c.ackFreq.enabled && len(b) < frameLimit {
+			// A probe's ACK should not wait for the peer's threshold or delay
+			// (docs/PROTOCOL.md section 5, "ACK frequency").
+			b = append(b, byte(packet.FrameImmediateAck))
+			ackEliciting = true
 		}
 		if !ackEliciting && (c.loss.pingDue || c.loss.probes > 0) {
 			b = append(b, byte(packet.FramePing))
@@ -412,6 +425,7 @@ func (s *sentFrames) hasAckEliciting() bool {
 func (c *Conn) appendControlFrames(b []byte, limit int, rec *sentFrames, now time.Time) []byte {
 	const reserve = 32 // the largest control frame we emit
 	b = c.appendConnIDFrames(b, limit-reserve, rec)
+	b = c.appendAckFrequency(b, limit, rec)
 	if c.hs.sendDone && len(b)+1 <= limit {
 		b = append(b, byte(packet.FrameHandshakeDone))
 		rec.add(sentFrame{kind: sentHandshakeDone})
@@ -716,6 +730,8 @@ func (c *Conn) onFramesLost(fs *sentFrames) {
 			if c.path.challengePending {
 				c.path.challengeDue = true
 			}
+		case sentAckFrequency:
+			c.onAckFrequencyLost(uint64(f.offset))
 		}
 	})
 }

@@ -49,6 +49,8 @@ type streamsState struct {
 	held         []*Stream   // streams whose partial packet waits to coalesce
 	holdUntil    time.Time   // when the first held stream must be sent anyway
 	lostReceipts []sentFrame // final CONSUMED frames of finished streams, to resend
+	receipts     []*Stream   // streams whose receipt waits for an ACK to ride with
+	receiptsAt   time.Time   // when they go anyway
 
 	// acceptMu guards the queues of peer-opened streams.
 	acceptMu    sync.Mutex

@@ -3,6 +3,7 @@ package transport
 import (
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/limpetnet/limpet/packet"
 )
@@ -170,6 +171,20 @@ func TestPeerProtocolErrors(t *testing.T) {
 		},
 		wantCode:  packet.FrameEncodingError,
 		wantFrame: packet.FrameMaxStreamsBidi,
+	}, {
+		desc: "ACK_FREQUENCY asking for less than min_ack_delay",
+		rule: "docs/PROTOCOL.md section 5, \"ACK frequency\": a Requested Max Ack Delay below min_ack_delay is PROTOCOL_VIOLATION",
+		frames: func(tc *testConn) []packet.Frame {
+			return []packet.Frame{packet.AckFrequencyFrame{AckElicitingThreshold: 9, RequestedMaxAckDelay: minAckDelay - time.Microsecond, ReorderingThreshold: 1}}
+		},
+		wantCode:  packet.ProtocolViolation,
+		wantFrame: packet.FrameAckFrequency,
+	}, {
+		desc:      "truncated ACK_FREQUENCY",
+		rule:      "docs/PROTOCOL.md section 5: a truncated frame is FRAME_ENCODING_ERROR",
+		frames:    func(tc *testConn) []packet.Frame { return []packet.Frame{rawFrame{0x33, 0x00, 0x09, 0x44}} },
+		wantCode:  packet.FrameEncodingError,
+		wantFrame: packet.FrameAckFrequency,
 	}, {
 		desc:      "a packet without frames",
 		rule:      "RFC 9000 §12.4: a packet without frames is PROTOCOL_VIOLATION",

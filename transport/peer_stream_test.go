@@ -5,7 +5,9 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/packet"
 )
 
@@ -129,7 +131,9 @@ func TestPeerStreamResetByPeer(t *testing.T) {
 
 // TestPeerStreamConsumed: CONSUMED (docs/PROTOCOL.md section 7) is sent only
 // once the application has read, with the offset read so far, and for the
-// end of the stream once the application reads up to the FIN.
+// end of the stream once the application reads up to the FIN. A receipt
+// that nothing else answers at once (no new credit, not the last byte)
+// waits up to max_ack_delay for a packet to ride with.
 func TestPeerStreamConsumed(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
 		tc := newTestConn(t, side)
@@ -151,6 +155,11 @@ func TestPeerStreamConsumed(t *testing.T) {
 		if _, err := io.ReadFull(s, buf); err != nil {
 			t.Fatalf("Read: %v", err)
 		}
+		readAt := time.Now()
+		tc.wantNoFrame("a receipt alone waits for a packet to ride with")
+		tc.advanceTo(readAt.Add(ackframes.DefaultMaxAckDelay - time.Nanosecond))
+		tc.wantNoFrame("a receipt alone waits up to max_ack_delay")
+		tc.advanceTo(readAt.Add(ackframes.DefaultMaxAckDelay))
 		tc.wantFrame("a receipt for all 5 bytes", packet.ConsumedFrame{StreamID: id, Offset: 5})
 
 		tc.writeFrames(packet.StreamFrame{StreamID: id, Offset: 5, Data: []byte("!"), Fin: true})
@@ -161,5 +170,37 @@ func TestPeerStreamConsumed(t *testing.T) {
 		}
 		tc.wantFrame("a final receipt for the whole stream", packet.ConsumedFrame{StreamID: id, Offset: 6})
 		tc.wantNoFrame("one final receipt")
+	})
+}
+
+// TestPeerStreamReceiptRidesWithAck: a waiting receipt goes in the packet
+// of the next ACK (docs/PROTOCOL.md section 7).
+func TestPeerStreamReceiptRidesWithAck(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameMaxData)
+		tc.ignoreFrame(packet.FrameMaxStreamData)
+		id := tc.peerStreamID(0, true)
+		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("hello, world")})
+		s := tc.acceptStream(true)
+		buf := make([]byte, 2)
+		if _, err := io.ReadFull(s, buf); err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		tc.wantFrame("the first read starts the window's epoch: its receipt goes at once", packet.ConsumedFrame{StreamID: id, Offset: 2})
+		tc.wantFrameType("with the ACK", packet.FrameAck)
+		if _, err := io.ReadFull(s, buf); err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		tc.wantIdle("the second receipt waits")
+		pn := tc.peerPN
+		tc.writeFrames(packet.PingFrame{})
+		tc.writeFrames(packet.PingFrame{})
+		tc.wantFrame("two packets make the ACK due, and the receipt rides with it", packet.ConsumedFrame{StreamID: id, Offset: 4})
+		tc.wantAck("the ACK", pn, pn+1)
+		if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
+			t.Fatalf("sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
+		}
+		tc.wantIdle("one packet")
 	})
 }

@@ -8,7 +8,8 @@ import (
 
 // qlogFrames describes the frames of a plaintext payload as qlog frame
 // objects; limpet's own frames are named limpet:consumed and
-// limpet:fec_repair. It runs only while frames are traced.
+// limpet:fec_repair, ACK_FREQUENCY and IMMEDIATE_ACK as in the qlog draft
+// for the ACK frequency extension. It runs only while frames are traced.
 func qlogFrames(p []byte) []map[string]any {
 	var out []map[string]any
 	for len(p) > 0 {
@@ -85,6 +86,11 @@ func qlogFrame(f packet.Frame) map[string]any {
 		return map[string]any{"frame_type": "new_token", "token": map[string]any{"raw": map[string]any{"length": len(f.Token)}}}
 	case packet.ConsumedFrame:
 		return map[string]any{"frame_type": "limpet:consumed", "stream_id": uint64(f.StreamID), "offset": f.Offset}
+	case packet.AckFrequencyFrame:
+		return map[string]any{"frame_type": "ack_frequency", "sequence_number": f.Sequence, "ack_eliciting_threshold": f.AckElicitingThreshold,
+			"request_max_ack_delay": float64(f.RequestedMaxAckDelay) / 1e6, "reordering_threshold": f.ReorderingThreshold}
+	case packet.ImmediateAckFrame:
+		return map[string]any{"frame_type": "immediate_ack"}
 	case packet.FECRepairFrame:
 		sources := make([]int64, len(f.Sources))
 		for i, pn := range f.Sources {

@@ -26,6 +26,7 @@ const (
 	sentNewConnID                                   // NEW_CONNECTION_ID with sequence number offset
 	sentRetireConnID                                // RETIRE_CONNECTION_ID with sequence number offset
 	sentPathChallenge                               // PATH_CHALLENGE
+	sentAckFrequency                                // ACK_FREQUENCY with sequence number offset
 )
 
 // sentFrame is one frame's record in a sent packet.

@@ -52,9 +52,12 @@ type Stream struct {
 	flushTo int64
 
 	// Owned by the connection loop.
-	queuedCtrl bool      // in the loop's list of streams with control frames due
-	finished   bool      // both directions done and accounted for
-	heldSince  time.Time // when coalescing started holding a partial packet
+	queuedCtrl bool // in the loop's list of streams with control frames due
+	// queuedReceipt: in the loop's list of streams whose receipt waits to
+	// ride with an ACK (conn_receipts.go)
+	queuedReceipt bool
+	finished      bool      // both directions done and accounted for
+	heldSince     time.Time // when coalescing started holding a partial packet
 }
 
 func newStream(c *Conn, id StreamID, send *streams.SendStream, recv *streams.RecvStream) *Stream {
@@ -339,7 +342,10 @@ func (s *Stream) Consumed() int64 {
 
 // WaitConsumed blocks until the peer application has read at least n bytes of
 // the stream. If the stream or connection fails first it returns a
-// *DeliveryError saying how far the data got.
+// *DeliveryError saying how far the data got. A limpet peer reports a read
+// at once when it reaches the end of the stream or frees flow-control
+// credit, and otherwise with its next ACK, within its max_ack_delay (25 ms
+// by default).
 func (s *Stream) WaitConsumed(ctx context.Context, n int64) error {
 	if s.send == nil {
 		return ErrStreamClosed

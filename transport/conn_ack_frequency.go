@@ -1,0 +1,128 @@
+package transport
+
+import (
+	"time"
+
+	"github.com/limpetnet/limpet/packet"
+)
+
+// minAckDelay is our min_ack_delay (docs/PROTOCOL.md section 5, "ACK
+// frequency"): the shortest ACK delay a peer may ask of us. The loop's timers
+// keep to a millisecond on a busy host.
+const minAckDelay = time.Millisecond
+
+// Thresholds of the ACK frequency we ask for in congestion avoidance
+// (docs/PROTOCOL.md section 5, "ACK frequency"): every tenth packet once the
+// window holds 80 datagrams, every fourth from 32, so that at least eight ACKs a
+// round trip keep the window clocked out; RFC 9000's every second below that.
+const (
+	ackFreqBulkThreshold   = 9
+	ackFreqBulkDatagrams   = 80
+	ackFreqMediumThreshold = 3
+	ackFreqMediumDatagrams = 32
+	// ackFreqDelayDivisor: the delay asked for with a raised threshold is
+	// a quarter of the minimum RTT, so that the last packets of a flight
+	// are not acknowledged much later than the rest.
+	ackFreqDelayDivisor = 4
+)
+
+// ackFrequencyState is what we asked the peer about acknowledging: each
+// ACK is a datagram for it to send and for us to receive and process, and
+// on a bulk transfer RFC 9000's every second packet makes them a third of
+// all datagrams.
+type ackFrequencyState struct {
+	enabled bool // the peer announced min_ack_delay
+	// peerMin and peerMax bound the delay we may ask for.
+	peerMin, peerMax time.Duration
+	// threshold and delay are what the peer applies, as far as we know:
+	// its defaults until an ACK_FREQUENCY goes out.
+	threshold uint64
+	delay     time.Duration
+	// nextSeq numbers the next ACK_FREQUENCY; lastSeq is the latest sent,
+	// whose loss makes us send the current wish again.
+	nextSeq, lastSeq uint64
+	due              bool
+}
+
+func (a *ackFrequencyState) init(p packet.TransportParameters) {
+	*a = ackFrequencyState{
+		enabled:   p.HasMinAckDelay,
+		peerMin:   p.MinAckDelay,
+		peerMax:   p.MaxAckDelay,
+		threshold: 1,
+		delay:     p.MaxAckDelay,
+	}
+}
+
+// wanted is the ACK frequency the congestion controller's state calls for:
+// RFC 9000's in slow start, whose window grows with every ACK and whose
+// exit watches every RTT sample, and fewer ACKs once the window is large.
+func (c *Conn) ackFrequencyWanted() (uint64, time.Duration) {
+	a := &c.ackFreq
+	datagrams := c.loss.cc.Window() / max(c.path.maxPacket, 1)
+	var threshold uint64
+	switch {
+	case c.loss.cc.InSlowStart() || datagrams < ackFreqMediumDatagrams:
+		return 1, a.peerMax
+	case datagrams < ackFreqBulkDatagrams:
+		threshold = ackFreqMediumThreshold
+	default:
+		threshold = ackFreqBulkThreshold
+	}
+	// Whole milliseconds, so that the minimum RTT's jitter does not
+	// call for a new frame.
+	delay := (c.loss.rtt.Min() / ackFreqDelayDivisor).Truncate(time.Millisecond)
+	delay = min(max(delay, a.peerMin, minAckDelay), a.peerMax)
+	return threshold, delay
+}
+
+// appendAckFrequency adds an ACK_FREQUENCY frame when what we want differs
+// from what we last asked for, or the frame that asked was lost.
+func (c *Conn) appendAckFrequency(b []byte, limit int, rec *sentFrames) []byte {
+	a := &c.ackFreq
+	if !a.enabled || c.state != stateActive {
+		return b
+	}
+	threshold, delay := c.ackFrequencyWanted()
+	if !a.due && threshold == a.threshold && delay == a.delay {
+		return b
+	}
+	f := packet.AckFrequencyFrame{
+		Sequence:              a.nextSeq,
+		AckElicitingThreshold: threshold,
+		RequestedMaxAckDelay:  delay,
+		ReorderingThreshold:   1,
+	}
+	if len(b)+f.Len() > limit {
+		return b
+	}
+	b = f.Append(b)
+	rec.add(sentFrame{kind: sentAckFrequency, offset: int64(f.Sequence)})
+	a.lastSeq, a.nextSeq = f.Sequence, f.Sequence+1
+	a.threshold, a.delay, a.due = threshold, delay, false
+	return b
+}
+
+// onAckFrequencyLost sends the current wish again if the lost frame was
+// the latest; an older one was overtaken anyway.
+func (c *Conn) onAckFrequencyLost(seq uint64) {
+	if seq == c.ackFreq.lastSeq {
+		c.ackFreq.due = true
+	}
+}
+
+// onAckFrequency applies the peer's ACK_FREQUENCY frame, unless a later
+// one was applied already (frames can arrive out of order). A delay below
+// our min_ack_delay is a PROTOCOL_VIOLATION; one above the largest
+// max_ack_delay a transport parameter can carry is taken as that.
+func (c *Conn) onAckFrequency(f packet.AckFrequencyFrame) error {
+	if f.RequestedMaxAckDelay < minAckDelay {
+		return protoErr(packet.ProtocolViolation, packet.FrameAckFrequency, "requested max ack delay below min_ack_delay")
+	}
+	if c.acks.freqApplied && f.Sequence <= c.acks.freqSeq {
+		return nil
+	}
+	c.acks.freqSeq, c.acks.freqApplied = f.Sequence, true
+	c.acks.SetAckFrequency(f.AckElicitingThreshold, min(f.RequestedMaxAckDelay, packet.MaxMaxAckDelay), f.ReorderingThreshold)
+	return nil
+}
