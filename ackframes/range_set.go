@@ -157,6 +157,23 @@ func (s *RangeSet) Seen(pn packet.PacketNumber) bool {
 	return pn < s.floor || s.Contains(pn)
 }
 
+// SmallestMissingAbove is the smallest number above f, at or above Floor,
+// that is missing from the set while a larger number is in it: the lowest
+// hole above f. ok is false when there is none.
+func (s *RangeSet) SmallestMissingAbove(f packet.PacketNumber) (pn packet.PacketNumber, ok bool) {
+	start := max(f+1, s.floor, 0)
+	i := s.searchEnd(start)
+	switch {
+	case i == len(s.ranges):
+		return 0, false // start is above every number in the set
+	case s.ranges[i].Smallest > start:
+		return start, true
+	case i+1 < len(s.ranges):
+		return s.ranges[i].Largest + 1, true
+	}
+	return 0, false
+}
+
 // Floor is the lowest number the set still tracks; all numbers below it
 // count as seen. It is 0 until the set first forgets a range.
 func (s *RangeSet) Floor() packet.PacketNumber { return s.floor }

@@ -262,3 +262,23 @@ func TestRangeSetAddDoesNotAllocate(t *testing.T) {
 		t.Errorf("Add allocates %v times per call, want 0", allocs)
 	}
 }
+
+func TestRangeSetSmallestMissingAbove(t *testing.T) {
+	s := NewRangeSet(0)
+	for _, n := range []pn{0, 1, 2, 5, 6, 9} {
+		s.Add(n)
+	}
+	for _, tt := range []struct {
+		f    pn
+		want pn
+		ok   bool
+	}{{-1, 3, true}, {2, 3, true}, {3, 4, true}, {4, 7, true}, {5, 7, true}, {7, 8, true}, {8, 0, false}, {9, 0, false}, {100, 0, false}} {
+		got, ok := s.SmallestMissingAbove(tt.f)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("SmallestMissingAbove(%d) = %d, %v; want %d, %v", tt.f, got, ok, tt.want, tt.ok)
+		}
+	}
+	if _, ok := NewRangeSet(0).SmallestMissingAbove(-1); ok {
+		t.Error("an empty set has a hole")
+	}
+}

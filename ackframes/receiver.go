@@ -41,12 +41,18 @@ const DefaultAckElicitingThreshold = 1
 type Receiver struct {
 	received    RangeSet
 	maxAckDelay time.Duration
-	// threshold and ignoreOrder are the peer's ACK_FREQUENCY requests.
-	threshold   uint64
-	ignoreOrder bool
+	// threshold and reordering are the peer's ACK_FREQUENCY requests.
+	threshold  uint64
+	reordering uint64
 
 	largest     packet.PacketNumber // largest number received, InvalidPacketNumber before the first
 	largestTime time.Time           // when the largest arrived; the ACK Delay is measured from it
+	// largestEliciting is the largest ack-eliciting number received, and
+	// lastAcked the Largest Acknowledged of the last ACK sent; both
+	// InvalidPacketNumber before the first.
+	largestEliciting packet.PacketNumber
+	lastAcked        packet.PacketNumber
+	lastCE           bool // the last packet received was marked CE
 
 	// reportFloor is the largest acknowledged number of an ACK frame the peer
 	// has acknowledged (RFC 9000 §13.2.4). Numbers at or below it are no
@@ -70,8 +76,12 @@ func NewReceiver(maxAckDelay time.Duration, maxRanges int) *Receiver {
 	r := &Receiver{
 		maxAckDelay: max(maxAckDelay, 0),
 		threshold:   DefaultAckElicitingThreshold,
+		reordering:  1,
 		largest:     packet.InvalidPacketNumber,
 		reportFloor: packet.InvalidPacketNumber,
+
+		largestEliciting: packet.InvalidPacketNumber,
+		lastAcked:        packet.InvalidPacketNumber,
 	}
 	r.received.init(maxRanges)
 	return r
@@ -103,9 +113,9 @@ func (r *Receiver) OnPacketReceived(pn packet.PacketNumber, ackEliciting bool, n
 		return false
 	}
 	r.ackElicitingCount++
-	reordered := !r.ignoreOrder && (pn < prevLargest || pn > prevLargest+1)
+	r.largestEliciting = max(r.largestEliciting, pn)
 	switch {
-	case r.ackElicitingCount > r.threshold || reordered:
+	case r.ackElicitingCount > r.threshold || r.reordered(pn, prevLargest):
 		r.setDeadline(now)
 	case r.deadline.IsZero():
 		r.setDeadline(now.Add(r.maxAckDelay))
@@ -113,20 +123,68 @@ func (r *Receiver) OnPacketReceived(pn packet.PacketNumber, ackEliciting bool, n
 	return false
 }
 
-// SetAckFrequency applies the peer's ACK_FREQUENCY request: an ACK goes out once
-// more than threshold ack-eliciting packets have arrived, within maxAckDelay
-// otherwise; with reordering 0, packets out of order or above a gap no longer
-// make it go at once. Reordering thresholds above 1 are taken as 1:
-// acknowledging sooner than asked is always allowed (docs/PROTOCOL.md section 5,
-// "ACK frequency"). An ACK already scheduled keeps its deadline if that is
-// sooner.
+// reordered reports whether ack-eliciting packet pn, just recorded, must be
+// acknowledged at once for the sender's loss detection (docs/PROTOCOL.md
+// section 5, "ACK frequency"). With reordering threshold 1 that is RFC
+// 9000's rule: pn arrived out of order or above a gap. With a threshold R
+// above 1 it is the ACK frequency draft's: a hole at least R below the
+// largest ack-eliciting number that the last ACK did not already leave
+// declarable as lost, or pn at least R below that ACK's largest (a packet
+// the sender may have declared lost spuriously). With 0, never.
+func (r *Receiver) reordered(pn, prevLargest packet.PacketNumber) bool {
+	switch R := r.reordering; {
+	case R == 0:
+		return false
+	case R == 1:
+		return pn < prevLargest || pn > prevLargest+1
+	case R > uint64(packet.MaxPacketNumber):
+		return false // no gap is ever that large
+	default:
+		reported := packet.InvalidPacketNumber
+		if r.lastAcked != packet.InvalidPacketNumber {
+			reported = r.lastAcked - packet.PacketNumber(R)
+			if pn <= reported {
+				return true
+			}
+		}
+		hole, ok := r.received.SmallestMissingAbove(reported)
+		return ok && hole < r.largestEliciting && r.largestEliciting-hole >= packet.PacketNumber(R)
+	}
+}
+
+// SetAckFrequency applies the peer's ACK_FREQUENCY request: an ACK goes
+// out once more than threshold ack-eliciting packets have arrived, within
+// maxAckDelay otherwise, and at once for reordering as reordered says
+// (docs/PROTOCOL.md section 5, "ACK frequency"). A scheduled ACK whose
+// deadline the new delay brings forward, or whose count the new threshold
+// already passed, becomes due accordingly.
 func (r *Receiver) SetAckFrequency(threshold uint64, maxAckDelay time.Duration, reordering uint64) {
+	maxAckDelay = max(maxAckDelay, 0)
+	if !r.deadline.IsZero() && maxAckDelay < r.maxAckDelay {
+		r.deadline = r.deadline.Add(maxAckDelay - r.maxAckDelay)
+	}
 	r.threshold = threshold
-	r.maxAckDelay = max(maxAckDelay, 0)
-	r.ignoreOrder = reordering == 0
+	r.maxAckDelay = maxAckDelay
+	r.reordering = reordering
 	if r.ackElicitingCount > r.threshold {
 		r.setDeadline(r.largestTime)
 	}
+}
+
+// Threshold is the ack-eliciting threshold in force.
+func (r *Receiver) Threshold() uint64 { return r.threshold }
+
+// OnCongestionExperienced notes whether the packet just recorded was
+// marked CE, and if it is ack-eliciting makes the ACK due at once when it
+// is the first marked after an unmarked one, or every time under RFC 9000's
+// policy (threshold 1 or less), as the ACK frequency draft has it: the
+// sender should hear of congestion at once, but a run of marks need not
+// multiply ACKs.
+func (r *Receiver) OnCongestionExperienced(ce, ackEliciting bool, now time.Time) {
+	if ce && ackEliciting && (!r.lastCE || r.threshold <= 1) {
+		r.AckNow(now)
+	}
+	r.lastCE = ce
 }
 
 // MaxAckDelay is the longest this Receiver holds back an ACK.
@@ -231,6 +289,7 @@ func (r *Receiver) trim(rg packet.AckRange) (packet.AckRange, bool) {
 // OnAckSent tells the receiver that an ACK frame built by BuildAck was put
 // into a packet, so nothing is due until more packets arrive.
 func (r *Receiver) OnAckSent() {
+	r.lastAcked = r.largest
 	r.unacked = false
 	r.ackElicitingCount = 0
 	r.deadline = time.Time{}

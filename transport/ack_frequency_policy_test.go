@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/congestion"
 	"github.com/limpetnet/limpet/packet"
 )
@@ -23,8 +24,10 @@ func (w *windowController) InSlowStart() bool { return w.slowStart }
 // announced min_ack_delay (docs/PROTOCOL.md section 5, "ACK frequency"):
 // RFC 9000's policy in slow start and with a small window, threshold 3 from
 // 32 datagrams and 9 from 80, with a quarter of the minimum RTT in whole
-// milliseconds as the delay, within the peer's bounds; one frame per change,
-// numbered from 0, and the current wish again when the latest is lost.
+// milliseconds as the delay, within the peer's bounds, and the packet
+// threshold as the reordering threshold; a quarter of hysteresis on the way
+// down; one frame per change, numbered from 0, and the current wish again
+// when the latest is lost.
 func TestAckFrequencyRequests(t *testing.T) {
 	const mds = 1452
 	peer := packet.DefaultTransportParameters()
@@ -33,6 +36,7 @@ func TestAckFrequencyRequests(t *testing.T) {
 	c := &Conn{state: stateActive}
 	c.path.maxPacket = mds
 	c.loss.cc = cc
+	c.loss.LossDetector = ackframes.NewLossDetector[sentFrames](ackframes.LossConfig{})
 	c.loss.rtt.Update(50*time.Millisecond+900*time.Microsecond, 0, true)
 	c.ackFreq.init(peer)
 
@@ -56,7 +60,12 @@ func TestAckFrequencyRequests(t *testing.T) {
 	want := func(reason string, seq, threshold uint64, delay time.Duration) {
 		t.Helper()
 		f, ok := next()
-		w := packet.AckFrequencyFrame{Sequence: seq, AckElicitingThreshold: threshold, RequestedMaxAckDelay: delay, ReorderingThreshold: 1}
+		// Reordering: the packet threshold, 3, unless back to RFC 9000's.
+		reorder := uint64(3)
+		if threshold == 1 {
+			reorder = 1
+		}
+		w := packet.AckFrequencyFrame{Sequence: seq, AckElicitingThreshold: threshold, RequestedMaxAckDelay: delay, ReorderingThreshold: reorder}
 		if !ok || f != w {
 			t.Fatalf("%s: got %+v (sent %v), want %+v", reason, f, ok, w)
 		}
@@ -74,10 +83,16 @@ func TestAckFrequencyRequests(t *testing.T) {
 	wantNone("slow start wants the peer's defaults")
 	cc.slowStart = false
 	want("200 datagrams in congestion avoidance", 0, 9, 12*time.Millisecond)
-	cc.window = 79 * mds
-	want("79 datagrams", 1, 3, 12*time.Millisecond)
+	cc.window = 60 * mds
+	wantNone("60 datagrams: a quarter below 80 is not yet below")
+	cc.window = 59 * mds
+	want("59 datagrams", 1, 3, 12*time.Millisecond)
+	cc.window = 24 * mds
+	wantNone("24 datagrams: a quarter below 32 is not yet below")
+	cc.window = 23 * mds
+	want("23 datagrams: RFC 9000's policy again", 2, 1, peer.MaxAckDelay)
 	cc.window = 31 * mds
-	want("31 datagrams: RFC 9000's policy again", 2, 1, peer.MaxAckDelay)
+	wantNone("31 datagrams, rising")
 	cc.window = 32 * mds
 	want("32 datagrams", 3, 3, 12*time.Millisecond)
 

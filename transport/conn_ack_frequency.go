@@ -20,6 +20,10 @@ const (
 	ackFreqBulkDatagrams   = 80
 	ackFreqMediumThreshold = 3
 	ackFreqMediumDatagrams = 32
+	// ackFreqHysteresis: a window must fall a quarter below a boundary
+	// before the threshold comes down again, so that a window moving
+	// around a boundary (BBR's cycle) does not ask anew every round trip.
+	ackFreqHysteresis = 4
 	// ackFreqDelayDivisor: the delay asked for with a raised threshold is
 	// a quarter of the minimum RTT, so that the last packets of a flight
 	// are not acknowledged much later than the rest.
@@ -34,10 +38,11 @@ type ackFrequencyState struct {
 	enabled bool // the peer announced min_ack_delay
 	// peerMin and peerMax bound the delay we may ask for.
 	peerMin, peerMax time.Duration
-	// threshold and delay are what the peer applies, as far as we know:
-	// its defaults until an ACK_FREQUENCY goes out.
-	threshold uint64
-	delay     time.Duration
+	// threshold, delay and reordering are what the peer applies, as far
+	// as we know: its defaults until an ACK_FREQUENCY goes out.
+	threshold  uint64
+	delay      time.Duration
+	reordering uint64
 	// nextSeq numbers the next ACK_FREQUENCY; lastSeq is the latest sent,
 	// whose loss makes us send the current wish again.
 	nextSeq, lastSeq uint64
@@ -46,35 +51,52 @@ type ackFrequencyState struct {
 
 func (a *ackFrequencyState) init(p packet.TransportParameters) {
 	*a = ackFrequencyState{
-		enabled:   p.HasMinAckDelay,
-		peerMin:   p.MinAckDelay,
-		peerMax:   p.MaxAckDelay,
-		threshold: 1,
-		delay:     p.MaxAckDelay,
+		enabled:    p.HasMinAckDelay,
+		peerMin:    p.MinAckDelay,
+		peerMax:    p.MaxAckDelay,
+		threshold:  1,
+		delay:      p.MaxAckDelay,
+		reordering: 1,
 	}
 }
 
-// wanted is the ACK frequency the congestion controller's state calls for:
-// RFC 9000's in slow start, whose window grows with every ACK and whose
-// exit watches every RTT sample, and fewer ACKs once the window is large.
-func (c *Conn) ackFrequencyWanted() (uint64, time.Duration) {
+// ackFrequencyWanted is the ACK frequency the congestion controller's
+// state calls for: RFC 9000's in slow start, whose window grows with every
+// ACK and whose exit watches every RTT sample, and fewer ACKs once the
+// window is large. With fewer ACKs the peer is asked to acknowledge at
+// once when a hole is as far below its largest packet as our loss
+// detection's packet threshold, so losses are declared no later than with
+// an ACK every other packet.
+func (c *Conn) ackFrequencyWanted() (threshold uint64, delay time.Duration, reordering uint64) {
 	a := &c.ackFreq
 	datagrams := c.loss.cc.Window() / max(c.path.maxPacket, 1)
-	var threshold uint64
+	// Boundaries a quarter lower for a threshold already in force.
+	lower := func(n int, t uint64) int {
+		if a.threshold >= t {
+			return n - n/ackFreqHysteresis
+		}
+		return n
+	}
 	switch {
-	case c.loss.cc.InSlowStart() || datagrams < ackFreqMediumDatagrams:
-		return 1, a.peerMax
-	case datagrams < ackFreqBulkDatagrams:
+	case c.loss.cc.InSlowStart() || datagrams < lower(ackFreqMediumDatagrams, ackFreqMediumThreshold):
+		return 1, a.peerMax, 1
+	case datagrams < lower(ackFreqBulkDatagrams, ackFreqBulkThreshold):
 		threshold = ackFreqMediumThreshold
 	default:
 		threshold = ackFreqBulkThreshold
 	}
 	// Whole milliseconds, so that the minimum RTT's jitter does not
 	// call for a new frame.
-	delay := (c.loss.rtt.Min() / ackFreqDelayDivisor).Truncate(time.Millisecond)
+	delay = (c.loss.rtt.Min() / ackFreqDelayDivisor).Truncate(time.Millisecond)
 	delay = min(max(delay, a.peerMin, minAckDelay), a.peerMax)
-	return threshold, delay
+	reordering = uint64(min(max(c.loss.History().PacketThreshold(), 1), maxRequestedReordering))
+	return threshold, delay, reordering
 }
+
+// maxRequestedReordering bounds the reordering threshold we ask for: the
+// packet threshold adapts up to 256, and a hole that deep is for the time
+// threshold to find anyway.
+const maxRequestedReordering = 255
 
 // appendAckFrequency adds an ACK_FREQUENCY frame when what we want differs
 // from what we last asked for, or the frame that asked was lost.
@@ -83,15 +105,15 @@ func (c *Conn) appendAckFrequency(b []byte, limit int, rec *sentFrames) []byte {
 	if !a.enabled || c.state != stateActive {
 		return b
 	}
-	threshold, delay := c.ackFrequencyWanted()
-	if !a.due && threshold == a.threshold && delay == a.delay {
+	threshold, delay, reordering := c.ackFrequencyWanted()
+	if !a.due && threshold == a.threshold && delay == a.delay && reordering == a.reordering {
 		return b
 	}
 	f := packet.AckFrequencyFrame{
 		Sequence:              a.nextSeq,
 		AckElicitingThreshold: threshold,
 		RequestedMaxAckDelay:  delay,
-		ReorderingThreshold:   1,
+		ReorderingThreshold:   reordering,
 	}
 	if len(b)+f.Len() > limit {
 		return b
@@ -99,7 +121,7 @@ func (c *Conn) appendAckFrequency(b []byte, limit int, rec *sentFrames) []byte {
 	b = f.Append(b)
 	rec.add(sentFrame{kind: sentAckFrequency, offset: int64(f.Sequence)})
 	a.lastSeq, a.nextSeq = f.Sequence, f.Sequence+1
-	a.threshold, a.delay, a.due = threshold, delay, false
+	a.threshold, a.delay, a.reordering, a.due = threshold, delay, reordering, false
 	return b
 }
 

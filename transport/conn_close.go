@@ -205,6 +205,13 @@ func (c *Conn) closeForShutdown() {
 
 func (c *Conn) closeLocal(f packet.ConnectionCloseFrame, err error) error {
 	c.run(context.Background(), func(now time.Time) {
+		// Receipts of what the application read last go before the
+		// close, so that the peer's DeliveryError counts those bytes.
+		c.collectPending(now)
+		if len(c.streams.receipts) > 0 && c.state == stateActive {
+			c.releaseReceipts(now, true)
+			c.send(now)
+		}
 		c.closeWith(f, err, now)
 		// The qlog trace ends here rather than after the closing period:
 		// a program that exits once Close returns (qsend does) still

@@ -138,11 +138,12 @@ func (c *Conn) handleShort(pkt []byte, rx *rxDatagram, now time.Time) {
 	case c.acks.probeOnly && rx.n > baseDatagramSize:
 		// A path MTU probe: its sender waits on the answer.
 		c.acks.AckNow(now)
-	case c.acks.immediate, rx.ecn == packet.ECNCE:
-		// IMMEDIATE_ACK asked for it; a CE mark is a congestion signal
-		// the sender should hear of without delay (RFC 9000 §13.2.1).
+	case c.acks.immediate:
 		c.acks.AckNow(now)
 	}
+	// A CE mark is a congestion signal the sender should hear of without
+	// delay (RFC 9000 §13.2.1).
+	c.acks.OnCongestionExperienced(rx.ecn == packet.ECNCE, ackEliciting, now)
 	c.ecnOnReceived(rx.ecn)
 	c.fecAfterPacket(pn, payload, now)
 }

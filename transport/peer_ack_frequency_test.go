@@ -123,3 +123,30 @@ func TestPeerProbeAsksForImmediateAck(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerCEAcknowledgedAtOnce: an ack-eliciting packet marked CE is
+// acknowledged at once (RFC 9000 §13.2.1), and under a peer's ACK_FREQUENCY
+// only the first of a run of marks is (docs/PROTOCOL.md section 5, "ACK
+// frequency"); a packet that is not ack-eliciting is never answered by
+// itself, marked or not.
+func TestPeerCEAcknowledgedAtOnce(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.peerECN = packet.ECNCE
+		tc.writeFrames(packet.PaddingFrame{Size: 20})
+		tc.wantIdle("a CE-marked packet that is not ack-eliciting gets no ACK of its own")
+		pn := tc.peerPN
+		tc.writeFrames(packet.PingFrame{})
+		tc.wantAck("a CE-marked PING is acknowledged at once", pn)
+
+		tc.peerECN = packet.ECNNotECT
+		tc.writeFrames(packet.AckFrequencyFrame{Sequence: 0, AckElicitingThreshold: 9, RequestedMaxAckDelay: 10 * time.Millisecond, ReorderingThreshold: 1})
+		tc.wantIdle("one packet under threshold 9")
+		tc.peerECN = packet.ECNCE
+		pn = tc.peerPN
+		tc.writeFrames(packet.PingFrame{})
+		tc.wantAck("the first CE mark after an unmarked packet", pn-1, pn)
+		tc.writeFrames(packet.PingFrame{})
+		tc.wantIdle("a second mark in a row waits for the threshold or the delay")
+	})
+}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/limpetnet/limpet/ackframes"
 	"github.com/limpetnet/limpet/packet"
 )
 
@@ -157,9 +156,11 @@ func TestPeerStreamConsumed(t *testing.T) {
 		}
 		readAt := time.Now()
 		tc.wantNoFrame("a receipt alone waits for a packet to ride with")
-		tc.advanceTo(readAt.Add(ackframes.DefaultMaxAckDelay - time.Nanosecond))
-		tc.wantNoFrame("a receipt alone waits up to max_ack_delay")
-		tc.advanceTo(readAt.Add(ackframes.DefaultMaxAckDelay))
+		// An eighth of the smoothed RTT, at least 1 ms (conn_receipts.go).
+		wait := max(tc.conn.Stats().SmoothedRTT/8, time.Millisecond)
+		tc.advanceTo(readAt.Add(wait - time.Nanosecond))
+		tc.wantNoFrame("a receipt alone waits up to an eighth of the RTT")
+		tc.advanceTo(readAt.Add(wait))
 		tc.wantFrame("a receipt for all 5 bytes", packet.ConsumedFrame{StreamID: id, Offset: 5})
 
 		tc.writeFrames(packet.StreamFrame{StreamID: id, Offset: 5, Data: []byte("!"), Fin: true})
@@ -202,5 +203,32 @@ func TestPeerStreamReceiptRidesWithAck(t *testing.T) {
 			t.Fatalf("sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
 		}
 		tc.wantIdle("one packet")
+	})
+}
+
+// TestPeerStreamReceiptBeforeClose: a receipt still waiting for a packet to
+// ride with goes before the CONNECTION_CLOSE of a local Close, so that the
+// peer's DeliveryError counts every byte the application read.
+func TestPeerStreamReceiptBeforeClose(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameAck)
+		tc.ignoreFrame(packet.FrameMaxData)
+		tc.ignoreFrame(packet.FrameMaxStreamData)
+		id := tc.peerStreamID(0, true)
+		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("hello, world")})
+		s := tc.acceptStream(true)
+		buf := make([]byte, 2)
+		if _, err := io.ReadFull(s, buf); err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		tc.wantFrame("the first read's receipt goes at once", packet.ConsumedFrame{StreamID: id, Offset: 2})
+		if _, err := io.ReadFull(s, buf); err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		tc.wantIdle("the second receipt waits")
+		tc.conn.Close()
+		tc.wantFrame("the waiting receipt goes before the close", packet.ConsumedFrame{StreamID: id, Offset: 4})
+		tc.wantFrameType("then the close", packet.FrameConnectionClose)
 	})
 }

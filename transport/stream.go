@@ -344,8 +344,8 @@ func (s *Stream) Consumed() int64 {
 // the stream. If the stream or connection fails first it returns a
 // *DeliveryError saying how far the data got. A limpet peer reports a read
 // at once when it reaches the end of the stream or frees flow-control
-// credit, and otherwise with its next ACK, within its max_ack_delay (25 ms
-// by default).
+// credit, and otherwise with its next ACK, at most an eighth of the RTT
+// (1 to 25 ms) later.
 func (s *Stream) WaitConsumed(ctx context.Context, n int64) error {
 	if s.send == nil {
 		return ErrStreamClosed
