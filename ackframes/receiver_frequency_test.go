@@ -142,3 +142,21 @@ func TestReceiverCongestionExperienced(t *testing.T) {
 	r.SetAckFrequency(1, ms(25), 1)
 	step(6, true, true, true) // RFC 9000's policy: every CE mark
 }
+
+// TestReceiverAckFrequencyDelayLowered: a pending ACK's deadline moves
+// forward when the peer asks for a shorter delay.
+func TestReceiverAckFrequencyDelayLowered(t *testing.T) {
+	r := NewReceiver(DefaultMaxAckDelay, 0)
+	r.OnPacketReceived(0, true, t0)
+	if got, want := r.AckDeadline(), t0.Add(ms(25)); !got.Equal(want) {
+		t.Fatalf("AckDeadline() = t0+%v, want t0+25ms", got.Sub(t0))
+	}
+	r.SetAckFrequency(9, ms(5), 1)
+	if got, want := r.AckDeadline(), t0.Add(ms(5)); !got.Equal(want) {
+		t.Fatalf("after lowering the delay to 5 ms: AckDeadline() = t0+%v, want t0+5ms", got.Sub(t0))
+	}
+	r.SetAckFrequency(9, ms(20), 1)
+	if got, want := r.AckDeadline(), t0.Add(ms(5)); !got.Equal(want) {
+		t.Fatalf("after raising it again: AckDeadline() = t0+%v, want t0+5ms (a deadline never moves later)", got.Sub(t0))
+	}
+}
