@@ -174,26 +174,40 @@ func TestPeerStreamConsumed(t *testing.T) {
 	})
 }
 
+// readWithWaitingReceipt has the peer open a stream with 12 bytes and the
+// application read 2 of them, whose receipt goes at once (the first read
+// starts the window's epoch), and then 2 more, whose receipt waits. It
+// returns the stream's ID.
+func readWithWaitingReceipt(t *testing.T, tc *testConn) packet.StreamID {
+	t.Helper()
+	tc.ignoreFrame(packet.FrameMaxData)
+	tc.ignoreFrame(packet.FrameMaxStreamData)
+	id := tc.peerStreamID(0, true)
+	tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("hello, world")})
+	s := tc.acceptStream(true)
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	tc.wantFrame("the first read's receipt goes at once", packet.ConsumedFrame{StreamID: id, Offset: 2})
+	for { // and the ACK with it
+		if _, ok := tc.readFrame(); !ok {
+			break
+		}
+	}
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	tc.wantIdle("the second receipt waits")
+	return id
+}
+
 // TestPeerStreamReceiptRidesWithAck: a waiting receipt goes in the packet
 // of the next ACK (docs/PROTOCOL.md section 7).
 func TestPeerStreamReceiptRidesWithAck(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
 		tc := newTestConn(t, side)
-		tc.ignoreFrame(packet.FrameMaxData)
-		tc.ignoreFrame(packet.FrameMaxStreamData)
-		id := tc.peerStreamID(0, true)
-		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("hello, world")})
-		s := tc.acceptStream(true)
-		buf := make([]byte, 2)
-		if _, err := io.ReadFull(s, buf); err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		tc.wantFrame("the first read starts the window's epoch: its receipt goes at once", packet.ConsumedFrame{StreamID: id, Offset: 2})
-		tc.wantFrameType("with the ACK", packet.FrameAck)
-		if _, err := io.ReadFull(s, buf); err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		tc.wantIdle("the second receipt waits")
+		id := readWithWaitingReceipt(t, tc)
 		pn := tc.peerPN
 		tc.writeFrames(packet.PingFrame{})
 		tc.writeFrames(packet.PingFrame{})
@@ -212,21 +226,8 @@ func TestPeerStreamReceiptRidesWithAck(t *testing.T) {
 func TestPeerStreamReceiptBeforeClose(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
 		tc := newTestConn(t, side)
+		id := readWithWaitingReceipt(t, tc)
 		tc.ignoreFrame(packet.FrameAck)
-		tc.ignoreFrame(packet.FrameMaxData)
-		tc.ignoreFrame(packet.FrameMaxStreamData)
-		id := tc.peerStreamID(0, true)
-		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("hello, world")})
-		s := tc.acceptStream(true)
-		buf := make([]byte, 2)
-		if _, err := io.ReadFull(s, buf); err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		tc.wantFrame("the first read's receipt goes at once", packet.ConsumedFrame{StreamID: id, Offset: 2})
-		if _, err := io.ReadFull(s, buf); err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		tc.wantIdle("the second receipt waits")
 		tc.conn.Close()
 		tc.wantFrame("the waiting receipt goes before the close", packet.ConsumedFrame{StreamID: id, Offset: 4})
 		tc.wantFrameType("then the close", packet.FrameConnectionClose)
