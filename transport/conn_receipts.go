@@ -15,12 +15,6 @@ import (
 // Reads that free flow-control credit and the read of a stream's last byte
 // are answered at once, as before.
 
-// receiptWait is how long a receipt may wait for a packet to ride with: an
-// eighth of the smoothed RTT, so that a sender waiting on it (WaitConsumed
-// after each message) loses little, but at least min_ack_delay and at most
-// both the ACK delay in force and our max_ack_delay parameter; a bulk
-// transfer's ACKs come more often than that and carry the receipts.
-
 // queueAfterRead decides how the loop answers the application's read of s.
 func (c *Conn) queueAfterRead(s *Stream, now time.Time) {
 	s.mu.Lock()
@@ -40,6 +34,11 @@ func (c *Conn) queueAfterRead(s *Stream, now time.Time) {
 	c.streams.receipts = append(c.streams.receipts, s)
 }
 
+// receiptWait is how long a receipt may wait for a packet to ride with: an
+// eighth of the smoothed RTT, so that a sender waiting on it (WaitConsumed
+// after each message) loses little, but at least min_ack_delay and at most
+// both the ACK delay in force and our max_ack_delay parameter; a bulk
+// transfer's ACKs come more often than that and carry the receipts.
 func (c *Conn) receiptWait() time.Duration {
 	wait := max(c.loss.rtt.Smoothed()/8, minAckDelay)
 	return min(wait, c.acks.MaxAckDelay(), ackframes.DefaultMaxAckDelay)
