@@ -28,9 +28,10 @@ const DefaultAckElicitingThreshold = 1
 // since the last ACK, or when an ack-eliciting packet arrives out of order
 // (below the largest received, filling a gap) or above a gap (packets
 // missing just below it), because in both cases the sender's loss
-// detection needs to know quickly; a reordering threshold of 0 turns the
-// last two off. Fewer ack-eliciting packets are acknowledged within
-// max_ack_delay, unless the transport asks for it at once (AckNow).
+// detection needs to know quickly; other reordering thresholds than RFC
+// 9000's 1 change the last two (reordered). Fewer ack-eliciting packets
+// are acknowledged within max_ack_delay, unless the transport asks for it
+// at once (AckNow, OnCongestionExperienced).
 // Packets that are not ack-eliciting are recorded and included in the next
 // ACK, but never cause one by themselves; otherwise two endpoints could
 // acknowledge each other's ACKs forever.
@@ -170,9 +171,6 @@ func (r *Receiver) SetAckFrequency(threshold uint64, maxAckDelay time.Duration, 
 		r.setDeadline(r.largestTime)
 	}
 }
-
-// Threshold is the ack-eliciting threshold in force.
-func (r *Receiver) Threshold() uint64 { return r.threshold }
 
 // OnCongestionExperienced notes whether the packet just recorded was
 // marked CE, and if it is ack-eliciting makes the ACK due at once when it
