@@ -62,12 +62,3 @@ func (c *Conn) releaseReceipts(now time.Time, ackDue bool) {
 	c.streams.receipts = c.streams.receipts[:0]
 	c.streams.receiptsAt = time.Time{}
 }
-
-// receiptsDeadline is when waiting receipts go without an ACK to ride
-// with, or the zero time.
-func (c *Conn) receiptsDeadline() time.Time {
-	if len(c.streams.receipts) == 0 {
-		return time.Time{}
-	}
-	return c.streams.receiptsAt
-}

@@ -50,7 +50,7 @@ type streamsState struct {
 	holdUntil    time.Time   // when the first held stream must be sent anyway
 	lostReceipts []sentFrame // final CONSUMED frames of finished streams, to resend
 	receipts     []*Stream   // streams whose receipt waits for an ACK to ride with
-	receiptsAt   time.Time   // when they go anyway
+	receiptsAt   time.Time   // when they go anyway; zero while none waits
 
 	// acceptMu guards the queues of peer-opened streams.
 	acceptMu    sync.Mutex

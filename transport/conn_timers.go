@@ -129,7 +129,7 @@ func (c *Conn) nextDeadline(now time.Time) time.Time {
 	}
 	earlier(c.loss.Deadline(&c.loss.rtt))
 	earlier(c.acks.AckDeadline())
-	earlier(c.receiptsDeadline())
+	earlier(c.streams.receiptsAt) // zero while no receipt waits
 	if c.cfg.KeepAlivePeriod > 0 {
 		earlier(c.keepAliveAt())
 	}

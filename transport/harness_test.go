@@ -1441,6 +1441,15 @@ func (tc *testConn) connStreamID(n uint64, bidi bool) packet.StreamID {
 	return packet.NewStreamID(n, tc.side == serverSide, bidi)
 }
 
+// wantSentAtOnce fails unless the datagram last read left at the moment
+// the peer last wrote: the Conn answered without waiting for a timer.
+func (tc *testConn) wantSentAtOnce() {
+	tc.t.Helper()
+	if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
+		tc.t.Fatalf("sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
+	}
+}
+
 // wantConnDone fails unless the Conn has ended, and returns its error.
 func (tc *testConn) wantConnDone(reason string) error {
 	tc.t.Helper()

@@ -36,9 +36,7 @@ func TestPeerAckFrequency(t *testing.T) {
 			tc.wantIdle("nine ack-eliciting packets with threshold 9")
 			tc.writeFrames(packet.PingFrame{})
 			tc.wantAck("the tenth makes the ACK go at once", first, first+9)
-			if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
-				t.Fatalf("ACK sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
-			}
+			tc.wantSentAtOnce()
 			tc.wantIdle("one ACK")
 
 			pn := tc.peerPN
@@ -64,9 +62,7 @@ func TestPeerAckFrequency(t *testing.T) {
 			pn = tc.peerPN
 			tc.writeFrames(packet.ImmediateAckFrame{})
 			tc.wantAck("IMMEDIATE_ACK is acknowledged at once", pn)
-			if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
-				t.Fatalf("ACK sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
-			}
+			tc.wantSentAtOnce()
 			tc.wantIdle("one ACK each")
 		})
 	})

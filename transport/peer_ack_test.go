@@ -33,9 +33,7 @@ func TestPeerAckPolicy(t *testing.T) {
 			tc.wantIdle("after one packet the ACK waits")
 			tc.writeFrames(packet.PingFrame{})
 			tc.wantAck("the second ack-eliciting packet triggers an ACK of both", first, first+1)
-			if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
-				t.Fatalf("ACK sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
-			}
+			tc.wantSentAtOnce()
 			tc.wantIdle("one ACK")
 		})
 	})
@@ -65,9 +63,7 @@ func TestPeerAckPolicy(t *testing.T) {
 			pn := tc.peerPN
 			tc.writeFrames(packet.PingFrame{}, packet.PaddingFrame{Size: 1300})
 			tc.wantAck("a 1300-byte PING is a probe: acknowledged at once", pn)
-			if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
-				t.Fatalf("ACK sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
-			}
+			tc.wantSentAtOnce()
 			tc.writeFrames(packet.PingFrame{}, packet.PaddingFrame{Size: 1000})
 			tc.wantIdle("a PING within 1200 bytes is no probe: its ACK waits")
 			tc.advance(maxAckDelay)

@@ -213,9 +213,7 @@ func TestPeerStreamReceiptRidesWithAck(t *testing.T) {
 		tc.writeFrames(packet.PingFrame{})
 		tc.wantFrame("two packets make the ACK due, and the receipt rides with it", packet.ConsumedFrame{StreamID: id, Offset: 4})
 		tc.wantAck("the ACK", pn, pn+1)
-		if got, want := tc.lastDgram.at, tc.lastWrite; !got.Equal(want) {
-			t.Fatalf("sent at %v, want at once (%v)", got.Sub(tc.start), want.Sub(tc.start))
-		}
+		tc.wantSentAtOnce()
 		tc.wantIdle("one packet")
 	})
 }
