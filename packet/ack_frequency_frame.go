@@ -26,7 +26,8 @@ type AckFrequencyFrame struct {
 	// min_ack_delay.
 	RequestedMaxAckDelay time.Duration
 	// ReorderingThreshold: 0 means packets out of order do not make the
-	// ACK go at once; 1 means they do, as in RFC 9000.
+	// ACK go at once; 1 means they do, as in RFC 9000; more means only once
+	// a hole is that far below the largest packet received.
 	ReorderingThreshold uint64
 }
 

@@ -119,9 +119,10 @@ type TransportParameters struct {
 	// or the one a server chose. Each is 1 to 255 bytes; at most 16.
 	ApplicationProtocols []string
 	// MinAckDelay is limpet's min_ack_delay parameter (docs/PROTOCOL.md
-	// section 5.1): the shortest ACK delay this endpoint can keep to, in
-	// whole microseconds, at most MaxAckDelay. Announcing it
-	// (HasMinAckDelay) lets the peer send ACK_FREQUENCY and IMMEDIATE_ACK.
+	// section 5, "ACK frequency"): the shortest ACK delay this endpoint
+	// can keep to, in whole microseconds, at most MaxAckDelay. Announcing
+	// it (HasMinAckDelay) lets the peer send ACK_FREQUENCY and
+	// IMMEDIATE_ACK.
 	MinAckDelay    time.Duration
 	HasMinAckDelay bool
 }

@@ -117,7 +117,7 @@ func (w *RecvWindow) Update(now time.Time, rtt time.Duration) (limit int64, ok b
 		w.epochStart = now
 		w.epochConsumed = w.consumed
 	}
-	if w.limit-w.consumed <= w.size-w.size/4 {
+	if w.quarterConsumed() {
 		w.autoTune(now, rtt)
 		if next := min(w.consumed+w.size, packet.MaxVarint); next > w.limit {
 			w.limit = next
@@ -136,8 +136,13 @@ func (w *RecvWindow) Update(now time.Time, rtt time.Duration) (limit int64, ok b
 // changing anything: so that a transport can tell a read that must be
 // answered at once (new credit) from one that only a receipt follows.
 func (w *RecvWindow) UpdateDue() bool {
-	return !w.epochStarted || w.resend || w.limit-w.consumed <= w.size-w.size/4
+	return !w.epochStarted || w.resend || w.quarterConsumed()
 }
+
+// quarterConsumed reports whether the application has consumed a quarter
+// of the window since the last limit: at most three quarters left to the
+// peer.
+func (w *RecvWindow) quarterConsumed() bool { return w.limit-w.consumed <= w.size-w.size/4 }
 
 func (w *RecvWindow) autoTune(now time.Time, rtt time.Duration) {
 	inEpoch := w.consumed - w.epochConsumed
