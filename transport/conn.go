@@ -76,6 +76,7 @@ type Conn struct {
 // iterations, under mu.
 type pendingState struct {
 	mu      sync.Mutex
+	opened  []*Stream // streams OpenStream made, for the loop to take in
 	streams []*Stream // streams with new data or control frames to send
 	reads   []*Stream // streams the application read from
 	read    int64     // bytes read by the application, for MAX_DATA
@@ -288,6 +289,9 @@ func (c *Conn) onDiscard(s *Stream, n int64) {
 // collectPending moves what user goroutines queued into loop state.
 func (c *Conn) collectPending(now time.Time) {
 	c.pend.mu.Lock()
+	// Opened streams first: a write or close queued below may be their
+	// first news.
+	c.takeOpenedLocked()
 	// Swap the two lists so neither is reallocated in steady state.
 	pend := c.pend.streams
 	c.pend.streams = c.pend.spare[:0]

@@ -128,6 +128,7 @@ func (c *Conn) setCloseErr(err error) {
 		return
 	}
 	c.closeErr = err
+	c.stopOpening(err)
 	for _, s := range c.streamsSnapshot() {
 		s.fail(err)
 	}
@@ -152,9 +153,9 @@ func (c *Conn) abort(err error) {
 // finish runs once the loop has stopped: unroute the connection and release
 // everyone waiting on it.
 func (c *Conn) finish() {
-	if c.closeErr == nil {
-		c.closeErr = net.ErrClosed
-	}
+	// Every ending sets closeErr first; this is the backstop that still
+	// fails the streams and later opens.
+	c.setCloseErr(net.ErrClosed)
 	// Stop the bottleneck clocks: Stats stays what it was at the end.
 	if c.keys != nil {
 		now := time.Now()

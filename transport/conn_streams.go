@@ -19,9 +19,14 @@ type streamsState struct {
 	mu   sync.Mutex
 	byID map[packet.StreamID]*Stream
 
+	// openMu guards localBidi, localUni, openWaiters and openErr:
+	// OpenStream allocates IDs on the caller's goroutine, without a round
+	// trip through the loop.
+	openMu                sync.Mutex
 	localBidi, localUni   *streams.LocalStreamIDs  // streams we open
-	remoteBidi, remoteUni *streams.RemoteStreamIDs // streams the peer opens
 	openWaiters           chan struct{}            // closed and replaced when MAX_STREAMS grows
+	openErr               error                    // set when the connection ends: no more opens
+	remoteBidi, remoteUni *streams.RemoteStreamIDs // streams the peer opens
 
 	sched    *streams.Scheduler
 	connSend *streams.SendWindow
@@ -175,6 +180,22 @@ func (c *Conn) updateSendRoom() {
 // makeStream builds the state of stream id with the windows the handshake
 // agreed (docs/PROTOCOL.md section 6). It runs on the loop.
 func (c *Conn) makeStream(id packet.StreamID) *Stream {
+	s := c.newStreamFor(id)
+	c.registerStream(s)
+	return s
+}
+
+// registerStream makes s known to the loop (and to Stats and close).
+func (c *Conn) registerStream(s *Stream) {
+	c.streams.mu.Lock()
+	c.streams.byID[s.id] = s
+	c.streams.mu.Unlock()
+}
+
+// newStreamFor builds stream id's state from the configuration and the
+// peer's transport parameters, both fixed once the handshake is done, so
+// any goroutine may call it after that.
+func (c *Conn) newStreamFor(id packet.StreamID) *Stream {
 	local := id.ServerInitiated() == c.isServer
 	var send *streams.SendStream
 	var recv *streams.RecvStream
@@ -196,11 +217,7 @@ func (c *Conn) makeStream(id packet.StreamID) *Stream {
 	if id.Bidirectional() || !local {
 		recv = streams.NewRecvStream(int64(c.cfg.InitialStreamWindow), int64(c.cfg.MaxStreamWindow))
 	}
-	s := newStream(c, id, send, recv)
-	c.streams.mu.Lock()
-	c.streams.byID[id] = s
-	c.streams.mu.Unlock()
-	return s
+	return newStream(c, id, send, recv)
 }
 
 // streamForFrame finds the stream a frame refers to, opening peer-initiated
@@ -217,14 +234,19 @@ func (c *Conn) streamForFrame(id packet.StreamID, ft packet.FrameType, sendSide 
 		return s, nil
 	}
 	if local {
+		c.streams.openMu.Lock()
 		ids := c.streams.localUni
 		if id.Bidirectional() {
 			ids = c.streams.localBidi
 		}
-		if err := ids.CheckOpened(id); err != nil {
+		err := ids.CheckOpened(id)
+		c.streams.openMu.Unlock()
+		if err != nil {
 			return nil, protoErr(packet.StreamStateError, ft, err.Error())
 		}
-		return nil, nil // closed already
+		// Closed already, or opened by the application and not yet taken
+		// in (a peer cannot know of it yet).
+		return nil, nil
 	}
 	ids := c.streams.remoteUni
 	if id.Bidirectional() {
@@ -363,6 +385,8 @@ func (c *Conn) onMaxStreamData(f packet.MaxStreamDataFrame) error {
 }
 
 func (c *Conn) onMaxStreams(f packet.MaxStreamsFrame) error {
+	c.streams.openMu.Lock()
+	defer c.streams.openMu.Unlock()
 	ids := c.streams.localUni
 	if f.Bidirectional {
 		ids = c.streams.localBidi
@@ -466,20 +490,7 @@ func (c *Conn) openStream(ctx context.Context, bidi bool) (*Stream, error) {
 		return nil, ctx.Err()
 	}
 	for {
-		var s *Stream
-		var wait chan struct{}
-		err := c.run(ctx, func(now time.Time) {
-			ids := c.streams.localUni
-			if bidi {
-				ids = c.streams.localBidi
-			}
-			id, err := ids.OpenNext()
-			if err != nil {
-				wait = c.streams.openWaiters
-				return
-			}
-			s = c.makeStream(id)
-		})
+		s, wait, err := c.openLocal(bidi)
 		if err != nil {
 			return nil, err
 		}
@@ -494,6 +505,55 @@ func (c *Conn) openStream(ctx context.Context, bidi bool) (*Stream, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// openLocal opens our next stream on the caller's goroutine and hands it
+// to the loop, which takes it in before anything else queued for it. At
+// the peer's stream limit it returns a channel closed when MAX_STREAMS
+// raises it.
+func (c *Conn) openLocal(bidi bool) (*Stream, <-chan struct{}, error) {
+	c.streams.openMu.Lock()
+	defer c.streams.openMu.Unlock()
+	if c.streams.openErr != nil {
+		return nil, nil, c.streams.openErr
+	}
+	ids := c.streams.localUni
+	if bidi {
+		ids = c.streams.localBidi
+	}
+	id, err := ids.OpenNext()
+	if err != nil {
+		return nil, c.streams.openWaiters, nil
+	}
+	s := c.newStreamFor(id)
+	c.pend.mu.Lock()
+	c.pend.opened = append(c.pend.opened, s)
+	c.pend.mu.Unlock()
+	c.wake()
+	return s, nil, nil
+}
+
+// stopOpening makes OpenStream fail with err from now on and takes in the
+// streams opened before, so that the connection's end reaches them too.
+func (c *Conn) stopOpening(err error) {
+	c.streams.openMu.Lock()
+	if c.streams.openErr == nil {
+		c.streams.openErr = err
+	}
+	c.streams.openMu.Unlock()
+	c.pend.mu.Lock()
+	c.takeOpenedLocked()
+	c.pend.mu.Unlock()
+}
+
+// takeOpenedLocked registers the streams OpenStream made; c.pend.mu is
+// held.
+func (c *Conn) takeOpenedLocked() {
+	for i, s := range c.pend.opened {
+		c.registerStream(s)
+		c.pend.opened[i] = nil
+	}
+	c.pend.opened = c.pend.opened[:0]
 }
 
 // AcceptStream waits for the peer to open a bidirectional stream.

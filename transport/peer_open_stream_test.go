@@ -1,0 +1,141 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/limpetnet/limpet/packet"
+)
+
+// TestPeerOpenStreamConcurrent: OpenStream runs on its callers' goroutines
+// (no round trip through the loop); eight of them opening streams at once
+// get distinct IDs, exactly the first 40, and every stream's first write
+// reaches the peer under its own ID.
+func TestPeerOpenStreamConcurrent(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side, func(p *packet.TransportParameters) { p.InitialMaxStreamsBidi = 100 })
+		tc.ignoreFrame(packet.FrameAck)
+		const openers, each = 8, 5
+		var (
+			mu  sync.Mutex
+			ids []packet.StreamID
+			wg  sync.WaitGroup
+		)
+		for range openers {
+			wg.Go(func() {
+				for range each {
+					s, err := tc.conn.OpenStream(context.Background())
+					if err != nil {
+						t.Errorf("OpenStream: %v", err)
+						return
+					}
+					if _, err := s.Write([]byte{byte(s.StreamID())}); err != nil {
+						t.Errorf("Write: %v", err)
+					}
+					mu.Lock()
+					ids = append(ids, s.StreamID())
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		tc.wait()
+		var want []packet.StreamID
+		for n := range uint64(openers * each) {
+			want = append(want, tc.connStreamID(n, true))
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, want) {
+			t.Fatalf("opened %v, want %v", ids, want)
+		}
+		var sent []packet.StreamID
+		for {
+			f, ok := tc.readFrame()
+			if !ok {
+				break
+			}
+			sf, ok := f.(packet.StreamFrame)
+			if !ok {
+				continue
+			}
+			if len(sf.Data) != 1 || sf.Data[0] != byte(sf.StreamID) || sf.Offset != 0 {
+				t.Errorf("stream %d: data %v at %d, want its own ID at 0", sf.StreamID, sf.Data, sf.Offset)
+			}
+			sent = append(sent, sf.StreamID)
+		}
+		slices.Sort(sent)
+		if !slices.Equal(sent, want) {
+			t.Fatalf("the peer got data on %v, want %v", sent, want)
+		}
+	})
+}
+
+// TestPeerOpenStreamWaitsForLimit: at the peer's stream limit OpenStream
+// waits, and MAX_STREAMS lets it open the next ID.
+func TestPeerOpenStreamWaitsForLimit(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side, func(p *packet.TransportParameters) { p.InitialMaxStreamsBidi = 1 })
+		first := tc.openStream(true)
+		if first.StreamID() != tc.connStreamID(0, true) {
+			t.Fatalf("first stream %d, want %d", first.StreamID(), tc.connStreamID(0, true))
+		}
+		opened := make(chan *Stream, 1)
+		go func() {
+			s, err := tc.conn.OpenStream(context.Background())
+			if err != nil {
+				t.Errorf("OpenStream: %v", err)
+			}
+			opened <- s
+		}()
+		tc.wait()
+		if len(opened) != 0 {
+			t.Fatal("OpenStream returned past the peer's limit of 1")
+		}
+		tc.writeFrames(packet.MaxStreamsFrame{Bidirectional: true, Max: 2})
+		tc.wait()
+		select {
+		case s := <-opened:
+			if s == nil || s.StreamID() != tc.connStreamID(1, true) {
+				t.Fatalf("after MAX_STREAMS 2 opened %v, want stream %d", s, tc.connStreamID(1, true))
+			}
+		default:
+			t.Fatal("OpenStream still waits after MAX_STREAMS raised the limit")
+		}
+	})
+}
+
+// TestPeerOpenStreamThenClose: a stream opened just before the connection
+// closes fails with the close's error, whether or not the loop took it in
+// before the close, and OpenStream fails with it afterwards. (Run many
+// times: which of the two the loop sees first is up to its select.)
+func TestPeerOpenStreamThenClose(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		for range 20 {
+			openThenClose(t, newTestConn(t, side))
+		}
+	})
+}
+
+func openThenClose(t *testing.T, tc *testConn) {
+	t.Helper()
+	s, err := tc.conn.OpenStream(context.Background())
+	if err != nil {
+		t.Fatalf("OpenStream: %v", err)
+	}
+	if err := tc.conn.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read on a stream opened before the close = %v, want net.ErrClosed", err)
+	}
+	if _, err := s.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Write on a stream opened before the close = %v, want net.ErrClosed", err)
+	}
+	if _, err := tc.conn.OpenStream(context.Background()); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("OpenStream after Close = %v, want net.ErrClosed", err)
+	}
+}
