@@ -109,33 +109,50 @@ func TestPeerOpenStreamWaitsForLimit(t *testing.T) {
 }
 
 // TestPeerOpenStreamThenClose: a stream opened just before the connection
-// closes fails with the close's error, whether or not the loop took it in
-// before the close, and OpenStream fails with it afterwards. (Run many
-// times: which of the two the loop sees first is up to its select.)
+// ends, locally or by the peer, fails with the end's error, whether or not
+// the loop took it in first, and OpenStream fails with it afterwards. (Run
+// many times: whether the peer's CONNECTION_CLOSE or the new stream reaches
+// the loop first is up to the scheduler.)
 func TestPeerOpenStreamThenClose(t *testing.T) {
-	forBothSides(t, func(t *testing.T, side connSide) {
-		for range 20 {
-			openThenClose(t, newTestConn(t, side))
-		}
-	})
-}
-
-func openThenClose(t *testing.T, tc *testConn) {
-	t.Helper()
-	s, err := tc.conn.OpenStream(context.Background())
-	if err != nil {
-		t.Fatalf("OpenStream: %v", err)
-	}
-	if err := tc.conn.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if _, err := s.Read(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("Read on a stream opened before the close = %v, want net.ErrClosed", err)
-	}
-	if _, err := s.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("Write on a stream opened before the close = %v, want net.ErrClosed", err)
-	}
-	if _, err := tc.conn.OpenStream(context.Background()); !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("OpenStream after Close = %v, want net.ErrClosed", err)
+	closes := []struct {
+		desc  string
+		close func(tc *testConn)
+		check func(err error) bool
+	}{{
+		desc:  "local Close",
+		close: func(tc *testConn) { tc.conn.Close() },
+		check: func(err error) bool { return errors.Is(err, net.ErrClosed) },
+	}, {
+		desc: "the peer's CONNECTION_CLOSE",
+		close: func(tc *testConn) {
+			tc.writeFrames(packet.ConnectionCloseFrame{Application: true, ErrorCode: 9})
+		},
+		check: func(err error) bool {
+			var ae *ApplicationError
+			return errors.As(err, &ae) && ae.Code == 9 && ae.Remote
+		},
+	}}
+	for _, c := range closes {
+		t.Run(c.desc, func(t *testing.T) {
+			forBothSides(t, func(t *testing.T, side connSide) {
+				for range 20 {
+					tc := newTestConn(t, side)
+					s, err := tc.conn.OpenStream(context.Background())
+					if err != nil {
+						t.Fatalf("OpenStream: %v", err)
+					}
+					c.close(tc)
+					if _, err := s.Read(make([]byte, 1)); !c.check(err) {
+						t.Fatalf("Read on a stream opened before the end = %v", err)
+					}
+					if _, err := s.Write([]byte("x")); !c.check(err) {
+						t.Fatalf("Write on a stream opened before the end = %v", err)
+					}
+					if _, err := tc.conn.OpenStream(context.Background()); !c.check(err) {
+						t.Fatalf("OpenStream after the end = %v", err)
+					}
+				}
+			})
+		})
 	}
 }
