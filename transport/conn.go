@@ -26,7 +26,8 @@ const (
 //
 // One goroutine, the loop, owns the protocol state, grouped by concern into
 // the sub-states below (each with its own file). User goroutines reach it
-// only through msgCh, the pend lists, or a stream's own lock.
+// only through msgCh, the pend lists, a stream's own lock, or the lock of
+// the stream IDs we open (streamsState.openMu).
 type Conn struct {
 	ep       *Endpoint
 	isServer bool
@@ -48,7 +49,8 @@ type Conn struct {
 	ctx         context.Context
 	cancelCtx   context.CancelCauseFunc
 
-	// Owned by the loop.
+	// Owned by the loop. peerParams is set before established is closed
+	// and never after, so OpenStream reads it too.
 	state      connState
 	hs         handshakeState // conn_handshake.go
 	keys       *crypto.AppKeys
@@ -289,8 +291,8 @@ func (c *Conn) onDiscard(s *Stream, n int64) {
 // collectPending moves what user goroutines queued into loop state.
 func (c *Conn) collectPending(now time.Time) {
 	c.pend.mu.Lock()
-	// Opened streams first: a write or close queued below may be their
-	// first news.
+	// Opened streams are registered before this iteration sends: a write
+	// or close queued with them must find them in byID.
 	c.takeOpenedLocked()
 	// Swap the two lists so neither is reallocated in steady state.
 	pend := c.pend.streams

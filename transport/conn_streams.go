@@ -245,7 +245,9 @@ func (c *Conn) streamForFrame(id packet.StreamID, ft packet.FrameType, sendSide 
 			return nil, protoErr(packet.StreamStateError, ft, err.Error())
 		}
 		// Closed already, or opened by the application and not yet taken
-		// in (a peer cannot know of it yet).
+		// in. Nothing of the latter has been sent, so only a peer guessing
+		// IDs gets here with it; its frame is ignored as for a closed
+		// stream rather than answered with STREAM_STATE_ERROR.
 		return nil, nil
 	}
 	ids := c.streams.remoteUni

@@ -108,6 +108,84 @@ func TestPeerOpenStreamWaitsForLimit(t *testing.T) {
 	})
 }
 
+// TestPeerOpenStreamRacesMaxStreams: callers waiting at the peer's limit
+// while MAX_STREAMS frames raise it one at a time each get the next ID once
+// there is room, for unidirectional streams as for bidirectional ones (with
+// -race this also checks that the loop and the openers share the limits
+// under the lock).
+func TestPeerOpenStreamRacesMaxStreams(t *testing.T) {
+	for _, bidi := range []bool{true, false} {
+		t.Run(map[bool]string{true: "bidi", false: "uni"}[bidi], func(t *testing.T) {
+			forBothSides(t, func(t *testing.T, side connSide) {
+				tc := newTestConn(t, side, func(p *packet.TransportParameters) {
+					p.InitialMaxStreamsBidi, p.InitialMaxStreamsUni = 1, 1
+				})
+				tc.ignoreFrame(packet.FrameAck)
+				const openers, each = 4, 5
+				var (
+					mu  sync.Mutex
+					ids []packet.StreamID
+					wg  sync.WaitGroup
+				)
+				for range openers {
+					wg.Go(func() {
+						for range each {
+							open := tc.conn.OpenStream
+							if !bidi {
+								open = tc.conn.OpenUniStream
+							}
+							s, err := open(context.Background())
+							if err != nil {
+								t.Errorf("open: %v", err)
+								return
+							}
+							mu.Lock()
+							ids = append(ids, s.StreamID())
+							mu.Unlock()
+						}
+					})
+				}
+				for limit := uint64(2); limit <= openers*each; limit++ {
+					tc.writeFrames(packet.MaxStreamsFrame{Bidirectional: bidi, Max: limit})
+				}
+				wg.Wait()
+				var want []packet.StreamID
+				for n := range uint64(openers * each) {
+					want = append(want, tc.connStreamID(n, bidi))
+				}
+				slices.Sort(ids)
+				if !slices.Equal(ids, want) {
+					t.Fatalf("opened %v, want %v", ids, want)
+				}
+			})
+		})
+	}
+}
+
+// TestPeerOpenStreamCancelledAtLimit: a caller that gives up waiting at the
+// limit uses no ID; the next open after MAX_STREAMS gets the next one.
+func TestPeerOpenStreamCancelledAtLimit(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side, func(p *packet.TransportParameters) { p.InitialMaxStreamsBidi = 1 })
+		tc.openStream(true)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			_, err := tc.conn.OpenStream(ctx)
+			done <- err
+		}()
+		tc.wait()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("OpenStream with its context cancelled at the limit = %v, want context.Canceled", err)
+		}
+		tc.writeFrames(packet.MaxStreamsFrame{Bidirectional: true, Max: 2})
+		if s := tc.openStream(true); s.StreamID() != tc.connStreamID(1, true) {
+			t.Fatalf("after the cancelled wait opened %d, want %d", s.StreamID(), tc.connStreamID(1, true))
+		}
+	})
+}
+
 // TestPeerOpenStreamThenClose: a stream opened just before the connection
 // ends, locally or by the peer, fails with the end's error, whether or not
 // the loop took it in first, and OpenStream fails with it afterwards. (Run
