@@ -177,14 +177,45 @@ func randomData(seed uint64, n int) []byte {
 
 // events records a session's events.
 type events struct {
-	mu   sync.Mutex
-	list []Event
+	mu      sync.Mutex
+	list    []Event
+	changed chan struct{} // closed and replaced by add; nil until waitFor
 }
 
 func (e *events) add(ev Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.list = append(e.list, ev)
+	if e.changed != nil {
+		close(e.changed)
+		e.changed = nil
+	}
+}
+
+// waitFor waits until an event of kind k was recorded: OnEvent for a
+// session's end runs after Done is closed.
+func (e *events) waitFor(t *testing.T, k EventKind) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		e.mu.Lock()
+		for _, ev := range e.list {
+			if ev.Kind == k {
+				e.mu.Unlock()
+				return
+			}
+		}
+		if e.changed == nil {
+			e.changed = make(chan struct{})
+		}
+		ch := e.changed
+		e.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("no %v event within 10 s", k)
+		}
+	}
 }
 
 func (e *events) count(k EventKind) int {

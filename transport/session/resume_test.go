@@ -98,6 +98,7 @@ func TestServerRestartGivesDeliveryFigures(t *testing.T) {
 		if _, err := s.Read(make([]byte, 10)); !errors.As(err, &le) {
 			t.Errorf("Read after the loss: %v, want the *LostError", err)
 		}
+		cev.waitFor(t, EventLost)
 		if cev.count(EventLost) != 1 {
 			t.Errorf("%d session-lost events, want 1", cev.count(EventLost))
 		}
