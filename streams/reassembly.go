@@ -108,6 +108,19 @@ func (r *reassembly) read(p []byte) int {
 	return n
 }
 
+// peek returns contiguous bytes from readOffset without copying, as far as
+// the end of the ring's array or block, and pins the ring until unpin.
+func (r *reassembly) peek() []byte {
+	n := r.readable()
+	if n == 0 {
+		return nil
+	}
+	r.data.pinned = true
+	return r.data.view(r.readOffset, int(n))
+}
+
+func (r *reassembly) unpin() { r.data.pinned = false }
+
 // discard drops every contiguous byte, as if the application read them.
 func (r *reassembly) discard() int64 {
 	n := r.readable()

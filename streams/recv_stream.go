@@ -212,6 +212,61 @@ func (s *RecvStream) Read(p []byte) (n int, fin bool) {
 	return n, false
 }
 
+// Peek returns contiguous bytes ready for the application without copying
+// them: a view of the stream's buffer that stays valid, and unchanged,
+// until Consume, however the stream's buffer grows or is dropped
+// meanwhile. Consume must follow every Peek that returned bytes, before
+// the next Read or Peek. fin and the reset cases are as for Read: fin
+// reports the whole stream read (nothing was left), later calls return
+// (nil, true); after a reset it returns (nil, false).
+func (s *RecvStream) Peek() (p []byte, fin bool) {
+	switch s.state {
+	case RecvDataRead:
+		return nil, true
+	case RecvResetRecvd:
+		s.state = RecvResetRead
+		return nil, false
+	case RecvResetRead:
+		return nil, false
+	}
+	if s.cancelled {
+		return nil, false
+	}
+	if p = s.buf.peek(); len(p) > 0 {
+		return p, false
+	}
+	if s.finalKnown && s.buf.readOffset == s.finalSize {
+		s.state = RecvDataRead
+		s.buf.release()
+		return nil, true
+	}
+	return nil, false
+}
+
+// Consume ends the view Peek returned and counts its first n bytes read,
+// as Read would have (the caller credits n to the connection's
+// RecvWindow); fin is as for Read. A reset or StopSending since the Peek
+// leaves nothing to count: Consume then returns 0, false.
+func (s *RecvStream) Consume(n int) (counted int, fin bool) {
+	s.buf.unpin()
+	// Only the application's own calls end the reading states, so the
+	// stream is still in one of them unless a reset or StopSending came.
+	if s.cancelled || s.state == RecvResetRecvd || s.state == RecvResetRead {
+		return 0, false
+	}
+	n = int(min(int64(n), s.buf.readable()))
+	s.buf.skip(int64(n))
+	s.appRead = s.buf.readOffset
+	s.window.Consume(int64(n))
+	s.credited += int64(n)
+	if s.finalKnown && s.buf.readOffset == s.finalSize {
+		s.state = RecvDataRead
+		s.buf.release()
+		return n, true
+	}
+	return n, false
+}
+
 // Readable is the number of bytes Read would return now.
 func (s *RecvStream) Readable() int {
 	if s.cancelled || (s.state != RecvRecv && s.state != RecvSizeKnown && s.state != RecvDataRecvd) {

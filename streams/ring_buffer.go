@@ -30,6 +30,10 @@ const (
 type ring struct {
 	buf    []byte   // the ring while it is at most one block
 	blocks [][]byte // the ring's blocks once it is larger (buf is nil)
+	// pinned: a view of the ring is outside its owner's lock (RecvStream's
+	// Peek), so buffers it drops go to the garbage collector rather than
+	// to the pools, where another stream could write into them.
+	pinned bool
 }
 
 // size is the ring's capacity in bytes.
@@ -60,7 +64,7 @@ func (r *ring) grow(need, maxSize int, start, end int64) {
 		}
 		// From one array to blocks: the live bytes, at most a block, move.
 		old := *r
-		*r = ring{blocks: make([][]byte, nb)}
+		*r = ring{blocks: make([][]byte, nb), pinned: old.pinned}
 		for i := range r.blocks {
 			r.blocks[i] = getRingBuf(ringBlockSize)
 		}
@@ -69,7 +73,7 @@ func (r *ring) grow(need, maxSize int, start, end int64) {
 		return
 	}
 	old := *r
-	*r = ring{buf: getRingBuf(n)}
+	*r = ring{buf: getRingBuf(n), pinned: old.pinned}
 	r.copyFrom(old, start, end)
 	old.release()
 }
@@ -182,11 +186,13 @@ func (r *ring) view(off int64, n int) []byte {
 
 // release drops the buffers once the stream no longer needs its bytes.
 func (r *ring) release() {
-	putRingBuf(r.buf)
-	r.buf = nil
-	for _, b := range r.blocks {
-		putRingBuf(b)
+	if !r.pinned {
+		putRingBuf(r.buf)
+		for _, b := range r.blocks {
+			putRingBuf(b)
+		}
 	}
+	r.buf = nil
 	r.blocks = nil
 }
 

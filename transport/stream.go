@@ -24,6 +24,10 @@ type Stream struct {
 	c  *Conn
 	id StreamID
 
+	// readMu makes Read and WriteTo take turns: WriteTo holds a view of
+	// the receive buffer while it writes.
+	readMu sync.Mutex
+
 	// mu guards send, recv and the fields below it. The connection loop
 	// holds it only for the duration of one call into send or recv.
 	mu      sync.Mutex
@@ -95,6 +99,8 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if s.recv == nil {
 		return 0, errSendOnly
 	}
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
 	for {
 		if s.readDeadline.Expired() {
 			return 0, errDeadline

@@ -1,0 +1,167 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/limpetnet/limpet/packet"
+)
+
+// TestPeerStreamWriteTo: io.Copy from a stream writes what the peer sent,
+// in order and byte-exact, from the stream's buffer, and answers the reads
+// as Read does: a final receipt for the whole stream once it is all written.
+func TestPeerStreamWriteTo(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameAck)
+		tc.ignoreFrame(packet.FrameMaxData)
+		tc.ignoreFrame(packet.FrameMaxStreamData)
+		id := tc.peerStreamID(0, true)
+		data := make([]byte, 5000)
+		for i := range data {
+			data[i] = byte(i % 251)
+		}
+		frame := func(off int, fin bool) packet.StreamFrame {
+			return packet.StreamFrame{StreamID: id, Offset: int64(off), Data: data[off : off+1000], Fin: fin}
+		}
+		// Out of order: the end (with the FIN) first, then the start.
+		tc.writeFrames(frame(3000, false))
+		tc.writeFrames(frame(4000, true))
+		tc.writeFrames(frame(0, false))
+		s := tc.acceptStream(true)
+		done := make(chan struct{})
+		var got bytes.Buffer
+		var n int64
+		var err error
+		go func() {
+			n, err = io.Copy(&got, s)
+			close(done)
+		}()
+		tc.wait()
+		if got.Len() != 1000 {
+			t.Fatalf("before the gap is filled WriteTo wrote %d bytes, want 1000", got.Len())
+		}
+		tc.writeFrames(frame(1000, false))
+		tc.writeFrames(frame(2000, false))
+		<-done
+		if err != nil || n != int64(len(data)) || !bytes.Equal(got.Bytes(), data) {
+			t.Fatalf("io.Copy = %d, %v (%d bytes, equal %v); want %d, nil, the data", n, err, got.Len(), bytes.Equal(got.Bytes(), data), len(data))
+		}
+		// Receipts ride with ACKs (one may have gone for the first 1000
+		// bytes); the last one covers the whole stream.
+		last := int64(-1)
+		for {
+			f, ok := tc.readFrame()
+			if !ok {
+				break
+			}
+			if c, ok := f.(packet.ConsumedFrame); ok {
+				if c.StreamID != id || c.Offset <= last {
+					t.Fatalf("receipt %s after one for %d", formatFrame(f), last)
+				}
+				last = c.Offset
+			}
+		}
+		if last != int64(len(data)) {
+			t.Fatalf("the last receipt covers %d bytes, want %d", last, len(data))
+		}
+		if m, err := s.WriteTo(&got); m != 0 || err != nil {
+			t.Fatalf("WriteTo after the end = %d, %v; want 0, nil", m, err)
+		}
+	})
+}
+
+// shortWriter takes at most max bytes per call and fails after limit.
+type shortWriter struct {
+	max, limit int
+	got        []byte
+}
+
+var errWriterFull = errors.New("writer full")
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	n := min(len(p), w.max, w.limit-len(w.got))
+	w.got = append(w.got, p[:n]...)
+	if len(w.got) == w.limit {
+		return n, errWriterFull
+	}
+	return n, nil
+}
+
+// TestPeerStreamWriteToErrors: WriteTo stops at the writer's error or short
+// write, having counted exactly what the writer took (a later Read goes on
+// from there), and returns a reset's *StreamError.
+func TestPeerStreamWriteToErrors(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameAck)
+		tc.ignoreFrame(packet.FrameMaxData)
+		tc.ignoreFrame(packet.FrameMaxStreamData)
+		tc.ignoreFrame(packet.FrameConsumed)
+		id := tc.peerStreamID(0, true)
+		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("0123456789")})
+		s := tc.acceptStream(true)
+
+		w := &shortWriter{max: 100, limit: 4}
+		if n, err := s.WriteTo(w); n != 4 || !errors.Is(err, errWriterFull) || string(w.got) != "0123" {
+			t.Fatalf("WriteTo into a writer that fails after 4 bytes = %d, %v (%q); want 4, its error", n, err, w.got)
+		}
+		w = &shortWriter{max: 0, limit: 100} // takes nothing and says nothing: a short write
+		if n, err := s.WriteTo(w); n != 0 || !errors.Is(err, io.ErrShortWrite) {
+			t.Fatalf("WriteTo into a writer taking nothing = %d, %v; want 0, io.ErrShortWrite", n, err)
+		}
+		rest := make([]byte, 6)
+		if _, err := io.ReadFull(s, rest); err != nil || string(rest) != "456789" {
+			t.Fatalf("Read after the failed WriteTo = %q, %v; want \"456789\"", rest, err)
+		}
+
+		tc.writeFrames(packet.ResetStreamFrame{StreamID: id, ErrorCode: 9, FinalSize: 20})
+		_, err := s.WriteTo(io.Discard)
+		var se *StreamError
+		if !errors.As(err, &se) || se.Code != 9 || !se.Remote {
+			t.Fatalf("WriteTo after the peer's reset = %v, want its *StreamError with code 9", err)
+		}
+	})
+}
+
+// onlyReader hides a reader's WriteTo, so that io.Copy uses the
+// destination's ReadFrom.
+type onlyReader struct{ io.Reader }
+
+// TestPeerStreamReadFrom: io.Copy into a stream sends every byte of the
+// source, in order.
+func TestPeerStreamReadFrom(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameAck)
+		s := tc.openStream(true)
+		data := make([]byte, 3000)
+		for i := range data {
+			data[i] = byte(i % 249)
+		}
+		n, err := io.Copy(s, onlyReader{bytes.NewReader(data)})
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, len(data))
+		}
+		s.CloseWrite()
+		tc.wait()
+		var sent []byte
+		for {
+			f, ok := tc.readFrame()
+			if !ok {
+				break
+			}
+			if sf, ok := f.(packet.StreamFrame); ok {
+				if sf.Offset != int64(len(sent)) {
+					t.Fatalf("STREAM frame at %d, want %d", sf.Offset, len(sent))
+				}
+				sent = append(sent, sf.Data...)
+			}
+		}
+		if !bytes.Equal(sent, data) {
+			t.Fatalf("the peer got %d bytes, not the %d written", len(sent), len(data))
+		}
+	})
+}
