@@ -1383,11 +1383,13 @@ func (fz *connFuzz) accept() {
 }
 
 // readStep: selector byte, length byte; the application accepts what it
-// can and reads from one stream.
+// can and reads from one stream: with Read when the length byte is even,
+// with WriteTo into a writer that takes that many bytes when it is odd.
 func (fz *connFuzz) readStep(in *fuzzIn) {
 	fz.accept()
 	st := fz.handle(in.u8(), func(s *Stream) bool { return s.recv != nil })
-	n := 1 + int(in.u8())*8
+	lenByte := in.u8()
+	n := 1 + int(lenByte)*8
 	if st == nil {
 		return
 	}
@@ -1395,7 +1397,19 @@ func (fz *connFuzz) readStep(in *fuzzIn) {
 	buf := make([]byte, n)
 	var got int
 	var err error
-	fz.call(func() { got, err = s.Read(buf) }, func() { s.SetReadDeadline(time.Now()) })
+	if lenByte&1 == 0 {
+		fz.call(func() { got, err = s.Read(buf) }, func() { s.SetReadDeadline(time.Now()) })
+	} else {
+		w := &fuzzWriter{limit: n}
+		fz.call(func() { _, err = s.WriteTo(w) }, func() { s.SetReadDeadline(time.Now()) })
+		got = copy(buf, w.got)
+		switch {
+		case errors.Is(err, errFuzzWriterFull):
+			err = nil
+		case err == nil:
+			err = io.EOF // WriteTo's nil is the end of the stream
+		}
+	}
 	s.SetReadDeadline(time.Time{})
 	for i := range got {
 		off := st.read + int64(i)
@@ -1433,6 +1447,23 @@ func (fz *connFuzz) readStep(in *fuzzIn) {
 	default:
 		fz.t.Fatalf("Read on stream %d: unexpected error %v", st.id, err)
 	}
+}
+
+// fuzzWriter takes up to limit bytes, then fails.
+type fuzzWriter struct {
+	limit int
+	got   []byte
+}
+
+var errFuzzWriterFull = errors.New("fuzz writer full")
+
+func (w *fuzzWriter) Write(p []byte) (int, error) {
+	k := min(len(p), w.limit-len(w.got))
+	w.got = append(w.got, p[:k]...)
+	if len(w.got) == w.limit {
+		return k, errFuzzWriterFull
+	}
+	return k, nil
 }
 
 // streamStep: selector byte, action byte (the low three bits: Close,
