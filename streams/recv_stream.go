@@ -216,7 +216,9 @@ func (s *RecvStream) Read(p []byte) (n int, fin bool) {
 // them: a view of the stream's buffer that stays valid, and unchanged,
 // until Consume, however the stream's buffer grows or is dropped
 // meanwhile. Consume must follow every Peek that returned bytes, before
-// the next Read or Peek. fin and the reset cases are as for Read: fin
+// the next Read, Peek or StopSending (which would move the read offset
+// past the view, so that new data could land on it). fin and the reset
+// cases are as for Read: fin
 // reports the whole stream read (nothing was left), later calls return
 // (nil, true); after a reset it returns (nil, false).
 func (s *RecvStream) Peek() (p []byte, fin bool) {
@@ -245,8 +247,8 @@ func (s *RecvStream) Peek() (p []byte, fin bool) {
 
 // Consume ends the view Peek returned and counts its first n bytes read,
 // as Read would have (the caller credits n to the connection's
-// RecvWindow); fin is as for Read. A reset or StopSending since the Peek
-// leaves nothing to count: Consume then returns 0, false.
+// RecvWindow); fin is as for Read. A reset since the Peek leaves nothing
+// to count: Consume then returns 0, false.
 func (s *RecvStream) Consume(n int) (counted int, fin bool) {
 	s.buf.unpin()
 	// Only the application's own calls end the reading states, so the

@@ -165,3 +165,106 @@ func TestPeerStreamReadFrom(t *testing.T) {
 		}
 	})
 }
+
+// blockingWriter holds each Write until release is closed, then takes
+// what p holds at that moment.
+type blockingWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	got     []byte
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	close(w.entered)
+	<-w.release
+	w.got = append(w.got, p...)
+	return len(p), nil
+}
+
+// TestPeerStreamWriteToCloseReadDuringWrite: CloseRead while WriteTo's
+// writer holds a view of the receive buffer, with more data arriving that
+// would land on the view's slots were the unread bytes discarded at once:
+// the writer still sees exactly the bytes it was given, WriteTo then
+// fails with ErrStreamClosed, and STOP_SENDING goes after a receipt for
+// what the writer took.
+func TestPeerStreamWriteToCloseReadDuringWrite(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameAck)
+		tc.ignoreFrame(packet.FrameMaxData)
+		tc.ignoreFrame(packet.FrameMaxStreamData)
+		id := tc.peerStreamID(0, true)
+		data := make([]byte, 5000)
+		for i := range data {
+			data[i] = byte(i%250) + 1
+		}
+		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: data[:1000]})
+		s := tc.acceptStream(true)
+		w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.WriteTo(w)
+			done <- err
+		}()
+		<-w.entered
+		s.CloseRead()
+		for off := 1000; off < len(data); off += 1000 {
+			tc.writeFrames(packet.StreamFrame{StreamID: id, Offset: int64(off), Data: data[off : off+1000]})
+		}
+		close(w.release)
+		if err := <-done; !errors.Is(err, ErrStreamClosed) {
+			t.Fatalf("WriteTo after CloseRead = %v, want ErrStreamClosed", err)
+		}
+		if !bytes.Equal(w.got, data[:1000]) {
+			t.Fatalf("the writer's view changed while it held it: got %d bytes, equal %v", len(w.got), bytes.Equal(w.got, data[:1000]))
+		}
+		tc.wantFrame("a receipt for what the writer took", packet.ConsumedFrame{StreamID: id, Offset: 1000})
+		tc.wantFrame("then STOP_SENDING", packet.StopSendingFrame{StreamID: id, ErrorCode: 0})
+	})
+}
+
+// TestPeerStreamEndRetires: a stream is forgotten once the application has
+// seen its end, with Read or with WriteTo: an empty one with a FIN, and one
+// the peer reset (whose slot the peer gets back).
+func TestPeerStreamEndRetires(t *testing.T) {
+	for _, useWriteTo := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Read", true: "WriteTo"}[useWriteTo], func(t *testing.T) {
+			forBothSides(t, func(t *testing.T, side connSide) {
+				tc := newTestConn(t, side)
+				tc.ignoreFrame(packet.FrameAck)
+				for n, f := range []packet.Frame{
+					packet.StreamFrame{StreamID: tc.peerStreamID(0, false), Fin: true},
+					packet.ResetStreamFrame{StreamID: tc.peerStreamID(1, false), ErrorCode: 3, FinalSize: 10},
+				} {
+					tc.writeFrames(f)
+					s := tc.acceptStream(false)
+					var err error
+					if useWriteTo {
+						var written int64
+						written, err = s.WriteTo(io.Discard)
+						if n == 0 && (written != 0 || err != nil) {
+							t.Fatalf("WriteTo of an empty stream = %d, %v; want 0, nil", written, err)
+						}
+					} else {
+						var got int
+						got, err = s.Read(make([]byte, 10))
+						if n == 0 && (got != 0 || err != io.EOF) {
+							t.Fatalf("Read of an empty stream = %d, %v; want 0, io.EOF", got, err)
+						}
+					}
+					var se *StreamError
+					if n == 1 && (!errors.As(err, &se) || se.Code != 3) {
+						t.Fatalf("reading a reset stream: %v, want its *StreamError", err)
+					}
+					tc.wait()
+					tc.conn.streams.mu.Lock()
+					_, kept := tc.conn.streams.byID[s.StreamID()]
+					tc.conn.streams.mu.Unlock()
+					if kept {
+						t.Fatalf("stream %d is still held after the application saw its end", s.StreamID())
+					}
+				}
+			})
+		})
+	}
+}

@@ -39,7 +39,12 @@ type Stream struct {
 	// CloseRead and CloseWrite: reads and writes after them fail with
 	// ErrStreamClosed.
 	readClosed, writeClosed bool
-	eofSeen                 bool // Read returned io.EOF; the loop was told
+	// viewOut: WriteTo is writing a view of the receive buffer. A
+	// StopSending meanwhile would move the read offset past bytes the
+	// view shows, and new data could land on them, so CloseRead and
+	// CancelRead leave it to WriteTo (stopDeferred, with stopCode).
+	viewOut, stopDeferred bool
+	stopCode              ApplicationErrorCode
 	// consumedCh is closed whenever PeerConsumed grows or the stream
 	// fails, waking WaitConsumed callers; nil while no one waits, so that
 	// receipts cost no allocation.
@@ -110,16 +115,16 @@ func (s *Stream) Read(p []byte) (int, error) {
 			s.mu.Unlock()
 			return 0, ErrStreamClosed
 		}
+		wasDone := s.recv.Done()
 		n, fin := s.recv.Read(p)
 		err := s.recvErr
-		firstEOF := fin && !s.eofSeen
-		if fin {
-			s.eofSeen = true
-		}
+		// The end (the FIN, or a reset the application now sees) lets the
+		// stream finish and its slot go back to the peer.
+		ended := !wasDone && s.recv.Done()
 		s.mu.Unlock()
-		if n > 0 || firstEOF {
+		if n > 0 || ended {
 			// The loop credits flow control, reports the receipt and, at
-			// the end, lets the stream finish and its slot go back.
+			// the end, lets the stream finish.
 			s.c.onRead(s, n)
 		}
 		switch {
@@ -293,10 +298,23 @@ func (s *Stream) closeRead(code ApplicationErrorCode) {
 		s.mu.Unlock()
 		return
 	}
-	discarded := s.recv.StopSending(uint64(code))
+	discarded := s.stopSendingLocked(code)
 	s.mu.Unlock()
 	signal(s.readable)
 	s.c.onDiscard(s, discarded)
+}
+
+// stopSendingLocked stops the receiving side with code and returns the
+// bytes it discarded, unless WriteTo holds a view, which then does it when
+// the view ends.
+func (s *Stream) stopSendingLocked(code ApplicationErrorCode) int64 {
+	if s.viewOut {
+		if !s.stopDeferred {
+			s.stopDeferred, s.stopCode = true, code
+		}
+		return 0
+	}
+	return s.recv.StopSending(uint64(code))
 }
 
 // CancelWrite abandons sending: the peer gets RESET_STREAM with code, and
@@ -326,7 +344,7 @@ func (s *Stream) CancelRead(code ApplicationErrorCode) {
 		return
 	}
 	s.mu.Lock()
-	discarded := s.recv.StopSending(uint64(code))
+	discarded := s.stopSendingLocked(code)
 	if s.recvErr == nil {
 		s.recvErr = &StreamError{StreamID: s.id, Code: code}
 	}

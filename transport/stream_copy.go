@@ -35,21 +35,30 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 			s.mu.Unlock()
 			return total, ErrStreamClosed
 		}
+		wasDone := s.recv.Done()
 		view, fin := s.recv.Peek()
 		err := s.recvErr
 		if len(view) > 0 {
+			s.viewOut = true
 			s.mu.Unlock()
 			m, werr := w.Write(view)
 			m = min(max(m, 0), len(view)) // a writer breaking io.Writer's rules
 			s.mu.Lock()
+			s.viewOut = false
 			n, fin := s.recv.Consume(m)
-			firstEOF := fin && !s.eofSeen
-			if fin {
-				s.eofSeen = true
+			ended := !wasDone && s.recv.Done()
+			stopped, discarded := s.stopDeferred, int64(0)
+			if stopped {
+				// CloseRead or CancelRead came during the write.
+				s.stopDeferred = false
+				discarded = s.recv.StopSending(uint64(s.stopCode))
 			}
 			s.mu.Unlock()
-			if n > 0 || firstEOF {
+			if n > 0 || ended {
 				s.c.onRead(s, n)
+			}
+			if stopped {
+				s.c.onDiscard(s, discarded)
 			}
 			total += int64(m)
 			switch {
@@ -62,13 +71,10 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 			}
 			continue
 		}
-		firstEOF := fin && !s.eofSeen
-		if fin {
-			s.eofSeen = true
-		}
+		ended := !wasDone && s.recv.Done()
 		s.mu.Unlock()
-		if firstEOF {
-			s.c.onRead(s, 0)
+		if ended {
+			s.c.onRead(s, 0) // as Read: the stream may finish
 		}
 		switch {
 		case fin:
