@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/limpetnet/limpet/packet"
 )
@@ -166,17 +168,21 @@ func TestPeerStreamReadFrom(t *testing.T) {
 	})
 }
 
-// blockingWriter holds each Write until release is closed, then takes
-// what p holds at that moment.
+// blockingWriter holds its first Write until release is closed, then
+// takes what p holds at that moment; later Writes go through.
 type blockingWriter struct {
 	entered chan struct{}
 	release chan struct{}
 	got     []byte
+	held    bool
 }
 
 func (w *blockingWriter) Write(p []byte) (int, error) {
-	close(w.entered)
-	<-w.release
+	if !w.held {
+		w.held = true
+		close(w.entered)
+		<-w.release
+	}
 	w.got = append(w.got, p...)
 	return len(p), nil
 }
@@ -267,4 +273,32 @@ func TestPeerStreamEndRetires(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestPeerStreamReadDuringWriteTo: a Read while WriteTo's writer holds a
+// view waits for it as for data, and its deadline still ends the wait on
+// time; once the writer is done, the Read gets the bytes after the view.
+func TestPeerStreamReadDuringWriteTo(t *testing.T) {
+	forBothSides(t, func(t *testing.T, side connSide) {
+		tc := newTestConn(t, side)
+		tc.ignoreFrame(packet.FrameAck)
+		id := tc.peerStreamID(0, true)
+		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("first")})
+		s := tc.acceptStream(true)
+		w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+		go s.WriteTo(w)
+		<-w.entered
+		tc.writeFrames(packet.StreamFrame{StreamID: id, Offset: 5, Data: []byte("second")})
+		start := time.Now()
+		s.SetReadDeadline(start.Add(10 * time.Millisecond))
+		if n, err := s.Read(make([]byte, 10)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) != 10*time.Millisecond {
+			t.Fatalf("Read while a view is out = %d, %v after %v; want 0 and the deadline after 10ms", n, err, time.Since(start))
+		}
+		s.SetReadDeadline(time.Time{}) // the deadline is the stream's: WriteTo would stop too
+		close(w.release)
+		tc.wait()
+		if string(w.got) != "firstsecond" {
+			t.Fatalf("WriteTo wrote %q, want \"firstsecond\"", w.got)
+		}
+	})
 }

@@ -24,10 +24,6 @@ type Stream struct {
 	c  *Conn
 	id StreamID
 
-	// readMu makes Read and WriteTo take turns: WriteTo holds a view of
-	// the receive buffer while it writes.
-	readMu sync.Mutex
-
 	// mu guards send, recv and the fields below it. The connection loop
 	// holds it only for the duration of one call into send or recv.
 	mu      sync.Mutex
@@ -39,10 +35,11 @@ type Stream struct {
 	// CloseRead and CloseWrite: reads and writes after them fail with
 	// ErrStreamClosed.
 	readClosed, writeClosed bool
-	// viewOut: WriteTo is writing a view of the receive buffer. A
-	// StopSending meanwhile would move the read offset past bytes the
-	// view shows, and new data could land on them, so CloseRead and
-	// CancelRead leave it to WriteTo (stopDeferred, with stopCode).
+	// viewOut: WriteTo is writing a view of the receive buffer; other
+	// Reads and WriteTos wait for it as for data. A StopSending meanwhile
+	// would move the read offset past bytes the view shows, and new data
+	// could land on them, so CloseRead and CancelRead leave it to WriteTo
+	// (stopDeferred, with stopCode).
 	viewOut, stopDeferred bool
 	stopCode              ApplicationErrorCode
 	// consumedCh is closed whenever PeerConsumed grows or the stream
@@ -104,8 +101,6 @@ func (s *Stream) Read(p []byte) (int, error) {
 	if s.recv == nil {
 		return 0, errSendOnly
 	}
-	s.readMu.Lock()
-	defer s.readMu.Unlock()
 	for {
 		if s.readDeadline.Expired() {
 			return 0, errDeadline
@@ -114,6 +109,16 @@ func (s *Stream) Read(p []byte) (int, error) {
 		if s.readClosed {
 			s.mu.Unlock()
 			return 0, ErrStreamClosed
+		}
+		if s.viewOut {
+			// A WriteTo on another goroutine is writing the bytes that
+			// come next; wait for it, as for data.
+			s.mu.Unlock()
+			select {
+			case <-s.readable:
+			case <-s.readDeadline.Wait():
+			}
+			continue
 		}
 		wasDone := s.recv.Done()
 		n, fin := s.recv.Read(p)

@@ -17,14 +17,12 @@ var (
 // the stream's receive buffer. It returns the bytes written and nil at the
 // end of the stream, or the first error: w's (io.ErrShortWrite for a short
 // write), or what Read would return (a *StreamError after a reset,
-// ErrStreamClosed, the read deadline's, the connection's). Reads wait
-// while it runs.
+// ErrStreamClosed, the read deadline's, the connection's). A Read or
+// WriteTo on another goroutine waits while it writes.
 func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 	if s.recv == nil {
 		return 0, errSendOnly
 	}
-	s.readMu.Lock()
-	defer s.readMu.Unlock()
 	var total int64
 	for {
 		if s.readDeadline.Expired() {
@@ -34,6 +32,14 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 		if s.readClosed {
 			s.mu.Unlock()
 			return total, ErrStreamClosed
+		}
+		if s.viewOut {
+			s.mu.Unlock() // another WriteTo is writing
+			select {
+			case <-s.readable:
+			case <-s.readDeadline.Wait():
+			}
+			continue
 		}
 		wasDone := s.recv.Done()
 		view, fin := s.recv.Peek()
@@ -54,6 +60,7 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 				discarded = s.recv.StopSending(uint64(s.stopCode))
 			}
 			s.mu.Unlock()
+			signal(s.readable) // for a reader that waited on the view
 			if n > 0 || ended {
 				s.c.onRead(s, n)
 			}
