@@ -188,28 +188,11 @@ func (s *RecvStream) checkComplete() {
 // returns (0, false), and ResetCode tells why. The caller credits n to the
 // connection's RecvWindow.
 func (s *RecvStream) Read(p []byte) (n int, fin bool) {
-	switch s.state {
-	case RecvDataRead:
-		return 0, true
-	case RecvResetRecvd:
-		s.state = RecvResetRead
-		return 0, false
-	case RecvResetRead:
-		return 0, false
-	}
-	if s.cancelled {
-		return 0, false
+	if over, fin := s.readingOver(); over {
+		return 0, fin
 	}
 	n = s.buf.read(p)
-	s.appRead = s.buf.readOffset
-	s.window.Consume(int64(n))
-	s.credited += int64(n)
-	if s.finalKnown && s.buf.readOffset == s.finalSize {
-		s.state = RecvDataRead
-		s.buf.release()
-		return n, true
-	}
-	return n, false
+	return n, s.countRead(n)
 }
 
 // Peek returns contiguous bytes ready for the application without copying
@@ -218,31 +201,17 @@ func (s *RecvStream) Read(p []byte) (n int, fin bool) {
 // meanwhile. Consume must follow every Peek that returned bytes, before
 // the next Read, Peek or StopSending (which would move the read offset
 // past the view, so that new data could land on it). fin and the reset
-// cases are as for Read: fin
-// reports the whole stream read (nothing was left), later calls return
-// (nil, true); after a reset it returns (nil, false).
+// cases are as for Read: fin reports the whole stream read (nothing was
+// left), later calls return (nil, true); after a reset it returns
+// (nil, false).
 func (s *RecvStream) Peek() (p []byte, fin bool) {
-	switch s.state {
-	case RecvDataRead:
-		return nil, true
-	case RecvResetRecvd:
-		s.state = RecvResetRead
-		return nil, false
-	case RecvResetRead:
-		return nil, false
-	}
-	if s.cancelled {
-		return nil, false
+	if over, fin := s.readingOver(); over {
+		return nil, fin
 	}
 	if p = s.buf.peek(); len(p) > 0 {
 		return p, false
 	}
-	if s.finalKnown && s.buf.readOffset == s.finalSize {
-		s.state = RecvDataRead
-		s.buf.release()
-		return nil, true
-	}
-	return nil, false
+	return nil, s.countRead(0)
 }
 
 // Consume ends the view Peek returned and counts its first n bytes read,
@@ -258,15 +227,39 @@ func (s *RecvStream) Consume(n int) (counted int, fin bool) {
 	}
 	n = int(min(int64(n), s.buf.readable()))
 	s.buf.skip(int64(n))
+	return n, s.countRead(n)
+}
+
+// readingOver reports whether the application can get no more bytes: the
+// whole stream was read (fin), or it was reset (the first such call moves
+// ResetRecvd to ResetRead: the application has seen the reset) or
+// cancelled.
+func (s *RecvStream) readingOver() (over, fin bool) {
+	switch s.state {
+	case RecvDataRead:
+		return true, true
+	case RecvResetRecvd:
+		s.state = RecvResetRead
+		return true, false
+	case RecvResetRead:
+		return true, false
+	}
+	return s.cancelled, false
+}
+
+// countRead accounts n bytes the application has just taken (already past
+// readOffset) and reports whether that was the end of the stream, which
+// frees the buffer.
+func (s *RecvStream) countRead(n int) (fin bool) {
 	s.appRead = s.buf.readOffset
 	s.window.Consume(int64(n))
 	s.credited += int64(n)
 	if s.finalKnown && s.buf.readOffset == s.finalSize {
 		s.state = RecvDataRead
 		s.buf.release()
-		return n, true
+		return true
 	}
-	return n, false
+	return false
 }
 
 // Readable is the number of bytes Read would return now.

@@ -20,35 +20,15 @@ func TestPeerOpenStreamConcurrent(t *testing.T) {
 		tc := newTestConn(t, side, func(p *packet.TransportParameters) { p.InitialMaxStreamsBidi = 100 })
 		tc.ignoreFrame(packet.FrameAck)
 		const openers, each = 8, 5
-		var (
-			mu  sync.Mutex
-			ids []packet.StreamID
-			wg  sync.WaitGroup
-		)
-		for range openers {
-			wg.Go(func() {
-				for range each {
-					s, err := tc.conn.OpenStream(context.Background())
-					if err != nil {
-						t.Errorf("OpenStream: %v", err)
-						return
-					}
-					if _, err := s.Write([]byte{byte(s.StreamID())}); err != nil {
-						t.Errorf("Write: %v", err)
-					}
-					mu.Lock()
-					ids = append(ids, s.StreamID())
-					mu.Unlock()
-				}
-			})
-		}
-		wg.Wait()
+		ids := openConcurrently(t, openers, each, func() (*Stream, error) {
+			s, err := tc.conn.OpenStream(context.Background())
+			if err == nil {
+				_, err = s.Write([]byte{byte(s.StreamID())})
+			}
+			return s, err
+		}, nil)
 		tc.wait()
-		var want []packet.StreamID
-		for n := range uint64(openers * each) {
-			want = append(want, tc.connStreamID(n, true))
-		}
-		slices.Sort(ids)
+		want := firstStreamIDs(tc, openers*each, true)
 		if !slices.Equal(ids, want) {
 			t.Fatalf("opened %v, want %v", ids, want)
 		}
@@ -122,38 +102,16 @@ func TestPeerOpenStreamRacesMaxStreams(t *testing.T) {
 				})
 				tc.ignoreFrame(packet.FrameAck)
 				const openers, each = 4, 5
-				var (
-					mu  sync.Mutex
-					ids []packet.StreamID
-					wg  sync.WaitGroup
-				)
-				for range openers {
-					wg.Go(func() {
-						for range each {
-							open := tc.conn.OpenStream
-							if !bidi {
-								open = tc.conn.OpenUniStream
-							}
-							s, err := open(context.Background())
-							if err != nil {
-								t.Errorf("open: %v", err)
-								return
-							}
-							mu.Lock()
-							ids = append(ids, s.StreamID())
-							mu.Unlock()
-						}
-					})
+				open := tc.conn.OpenStream
+				if !bidi {
+					open = tc.conn.OpenUniStream
 				}
-				for limit := uint64(2); limit <= openers*each; limit++ {
-					tc.writeFrames(packet.MaxStreamsFrame{Bidirectional: bidi, Max: limit})
-				}
-				wg.Wait()
-				var want []packet.StreamID
-				for n := range uint64(openers * each) {
-					want = append(want, tc.connStreamID(n, bidi))
-				}
-				slices.Sort(ids)
+				ids := openConcurrently(t, openers, each, func() (*Stream, error) { return open(context.Background()) }, func() {
+					for limit := uint64(2); limit <= openers*each; limit++ {
+						tc.writeFrames(packet.MaxStreamsFrame{Bidirectional: bidi, Max: limit})
+					}
+				})
+				want := firstStreamIDs(tc, openers*each, bidi)
 				if !slices.Equal(ids, want) {
 					t.Fatalf("opened %v, want %v", ids, want)
 				}
@@ -233,4 +191,44 @@ func TestPeerOpenStreamThenClose(t *testing.T) {
 			})
 		})
 	}
+}
+
+// openConcurrently runs openers goroutines that each open each streams
+// with open, runs meanwhile (if not nil) while they do, and returns the
+// IDs they got, sorted.
+func openConcurrently(t *testing.T, openers, each int, open func() (*Stream, error), meanwhile func()) []packet.StreamID {
+	var (
+		mu  sync.Mutex
+		ids []packet.StreamID
+		wg  sync.WaitGroup
+	)
+	for range openers {
+		wg.Go(func() {
+			for range each {
+				s, err := open()
+				if err != nil {
+					t.Errorf("open: %v", err)
+					return
+				}
+				mu.Lock()
+				ids = append(ids, s.StreamID())
+				mu.Unlock()
+			}
+		})
+	}
+	if meanwhile != nil {
+		meanwhile()
+	}
+	wg.Wait()
+	slices.Sort(ids)
+	return ids
+}
+
+// firstStreamIDs is the IDs of the Conn's first n streams of a kind.
+func firstStreamIDs(tc *testConn, n int, bidi bool) []packet.StreamID {
+	var ids []packet.StreamID
+	for i := range uint64(n) {
+		ids = append(ids, tc.connStreamID(i, bidi))
+	}
+	return ids
 }
