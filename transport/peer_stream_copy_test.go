@@ -11,20 +11,32 @@ import (
 	"github.com/limpetnet/limpet/packet"
 )
 
+// receivingConn is a connection whose peer will send on its first
+// bidirectional stream (id), with ACK and credit frames left unchecked.
+func receivingConn(t *testing.T, side connSide) (*testConn, packet.StreamID) {
+	tc := newTestConn(t, side)
+	tc.ignoreFrame(packet.FrameAck)
+	tc.ignoreFrame(packet.FrameMaxData)
+	tc.ignoreFrame(packet.FrameMaxStreamData)
+	return tc, tc.peerStreamID(0, true)
+}
+
+// copyTestData is n bytes of a pattern with no zero byte.
+func copyTestData(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i%251) + 1
+	}
+	return b
+}
+
 // TestPeerStreamWriteTo: io.Copy from a stream writes what the peer sent,
 // in order and byte-exact, from the stream's buffer, and answers the reads
 // as Read does: a final receipt for the whole stream once it is all written.
 func TestPeerStreamWriteTo(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
-		tc := newTestConn(t, side)
-		tc.ignoreFrame(packet.FrameAck)
-		tc.ignoreFrame(packet.FrameMaxData)
-		tc.ignoreFrame(packet.FrameMaxStreamData)
-		id := tc.peerStreamID(0, true)
-		data := make([]byte, 5000)
-		for i := range data {
-			data[i] = byte(i % 251)
-		}
+		tc, id := receivingConn(t, side)
+		data := copyTestData(5000)
 		frame := func(off int, fin bool) packet.StreamFrame {
 			return packet.StreamFrame{StreamID: id, Offset: int64(off), Data: data[off : off+1000], Fin: fin}
 		}
@@ -97,12 +109,8 @@ func (w *shortWriter) Write(p []byte) (int, error) {
 // from there), and returns a reset's *StreamError.
 func TestPeerStreamWriteToErrors(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
-		tc := newTestConn(t, side)
-		tc.ignoreFrame(packet.FrameAck)
-		tc.ignoreFrame(packet.FrameMaxData)
-		tc.ignoreFrame(packet.FrameMaxStreamData)
+		tc, id := receivingConn(t, side)
 		tc.ignoreFrame(packet.FrameConsumed)
-		id := tc.peerStreamID(0, true)
 		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: []byte("0123456789")})
 		s := tc.acceptStream(true)
 
@@ -139,10 +147,7 @@ func TestPeerStreamReadFrom(t *testing.T) {
 		tc := newTestConn(t, side)
 		tc.ignoreFrame(packet.FrameAck)
 		s := tc.openStream(true)
-		data := make([]byte, 3000)
-		for i := range data {
-			data[i] = byte(i % 249)
-		}
+		data := copyTestData(3000)
 		n, err := io.Copy(s, onlyReader{bytes.NewReader(data)})
 		if err != nil || n != int64(len(data)) {
 			t.Fatalf("io.Copy = %d, %v; want %d, nil", n, err, len(data))
@@ -195,15 +200,8 @@ func (w *blockingWriter) Write(p []byte) (int, error) {
 // what the writer took.
 func TestPeerStreamWriteToCloseReadDuringWrite(t *testing.T) {
 	forBothSides(t, func(t *testing.T, side connSide) {
-		tc := newTestConn(t, side)
-		tc.ignoreFrame(packet.FrameAck)
-		tc.ignoreFrame(packet.FrameMaxData)
-		tc.ignoreFrame(packet.FrameMaxStreamData)
-		id := tc.peerStreamID(0, true)
-		data := make([]byte, 5000)
-		for i := range data {
-			data[i] = byte(i%250) + 1
-		}
+		tc, id := receivingConn(t, side)
+		data := copyTestData(5000)
 		tc.writeFrames(packet.StreamFrame{StreamID: id, Data: data[:1000]})
 		s := tc.acceptStream(true)
 		w := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
