@@ -47,18 +47,12 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 		if len(view) > 0 {
 			s.viewOut = true
 			s.mu.Unlock()
-			m, werr := w.Write(view)
+			m, werr := s.writeView(w, view)
 			m = min(max(m, 0), len(view)) // a writer breaking io.Writer's rules
 			s.mu.Lock()
-			s.viewOut = false
 			n, fin := s.recv.Consume(m)
 			ended := !wasDone && s.recv.Done()
-			stopped, discarded := s.stopDeferred, int64(0)
-			if stopped {
-				// CloseRead or CancelRead came during the write.
-				s.stopDeferred = false
-				discarded = s.recv.StopSending(uint64(s.stopCode))
-			}
+			stopped, discarded := s.endViewLocked()
 			s.mu.Unlock()
 			signal(s.readable) // for a reader that waited on the view
 			if n > 0 || ended {
@@ -94,6 +88,37 @@ func (s *Stream) WriteTo(w io.Writer) (int64, error) {
 		case <-s.readDeadline.Wait():
 		}
 	}
+}
+
+// writeView writes view to w; if w panics, the view ends before the panic
+// goes on, so that the stream's other readers are not left waiting.
+func (s *Stream) writeView(w io.Writer, view []byte) (int, error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.mu.Lock()
+			s.recv.Consume(0)
+			stopped, discarded := s.endViewLocked()
+			s.mu.Unlock()
+			signal(s.readable)
+			if stopped {
+				s.c.onDiscard(s, discarded)
+			}
+			panic(r)
+		}
+	}()
+	return w.Write(view)
+}
+
+// endViewLocked ends WriteTo's view (after its Consume) and carries out a
+// CloseRead or CancelRead that came during the write, returning what it
+// discarded for the loop.
+func (s *Stream) endViewLocked() (stopped bool, discarded int64) {
+	s.viewOut = false
+	if !s.stopDeferred {
+		return false, 0
+	}
+	s.stopDeferred = false
+	return true, s.recv.StopSending(uint64(s.stopCode))
 }
 
 // ReadFrom writes what it reads from r to the stream until r's io.EOF,
