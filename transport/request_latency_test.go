@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"sync"
 	"testing"
 
 	"github.com/limpetnet/limpet/crypto"
@@ -85,8 +84,6 @@ func BenchmarkRequestLoopback(b *testing.B) {
 	})
 }
 
-var echoBuffers = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
-
 // echoConn dials a loopback listener that echoes every stream until its
 // FIN; the test's cleanup closes both.
 func echoConn(b *testing.B) *Conn {
@@ -99,30 +96,7 @@ func echoConn(b *testing.B) *Conn {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept(context.Background())
-			if err != nil {
-				return
-			}
-			go func() {
-				for {
-					s, err := c.AcceptStream(context.Background())
-					if err != nil {
-						return
-					}
-					go func() {
-						// A buffer of its own, not io.Copy's 32 KiB per
-						// stream, which would be most of what is measured.
-						buf := echoBuffers.Get().(*[]byte)
-						io.CopyBuffer(s, s, *buf)
-						echoBuffers.Put(buf)
-						s.Close()
-					}()
-				}
-			}()
-		}
-	}()
+	go echoAll(ln) // io.Copy of a stream needs no buffer: Stream is an io.WriterTo
 	c, err := Dial(context.Background(), ln.Addr().String(), &Config{ServerKey: key.Public()})
 	if err != nil {
 		b.Fatal(err)
