@@ -21,13 +21,15 @@ import (
 // RunFairness starts a limpet flow and another flow on nw at the same
 // moment: TCP with the named congestion controller, or, for "limpet", a
 // second limpet flow. It lets them compete for warmup, and measures what
-// each delivers over the following window.
+// each delivers over the following window. With headStart, two flows of
+// one kind do not start together: the first flow sends while the second
+// is being dialled.
 //
 // limpetProtocol configures the limpet flows: ProtocolLimpet (the default
 // configuration) or ProtocolLimpetBBR. ProtocolTCPCubic or ProtocolTCPBBR
 // there makes a reference row without limpet: the first flow is TCP too,
 // so that a report can say what TCP itself gets on the same link.
-func RunFairness(ctx context.Context, nw Network, congestion, limpetProtocol string, warmup, window time.Duration) FairnessResult {
+func RunFairness(ctx context.Context, nw Network, congestion, limpetProtocol string, headStart bool, warmup, window time.Duration) FairnessResult {
 	res := FairnessResult{Congestion: congestion, Limpet: limpetProtocol, Window: window.Seconds()}
 	tune := transport.Config{}
 	start := startCompetingFlows
@@ -42,7 +44,7 @@ func RunFairness(ctx context.Context, nw Network, congestion, limpetProtocol str
 		}
 		first := strings.TrimPrefix(limpetProtocol, "tcp-")
 		start = func(ctx context.Context, nw Network, second string, _ transport.Config, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
-			return startTCPPair(ctx, nw, first, second, closers, fail)
+			return startTCPPair(ctx, nw, first, second, headStart, closers, fail)
 		}
 	default:
 		res.Err = fmt.Sprintf("first flow %q: want %s, %s, %s or %s", limpetProtocol, ProtocolLimpet, ProtocolLimpetBBR, ProtocolTCPCubic, ProtocolTCPBBR)
@@ -61,7 +63,7 @@ func RunFairness(ctx context.Context, nw Network, congestion, limpetProtocol str
 
 	if congestion == "limpet" {
 		start = func(ctx context.Context, nw Network, _ string, tune transport.Config, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
-			return startLimpetPair(ctx, nw, tune, closers, fail)
+			return startLimpetPair(ctx, nw, tune, headStart, closers, fail)
 		}
 	}
 	limpetIn, otherIn, err := start(ctx, nw, congestion, tune, closers, fail)
@@ -154,10 +156,10 @@ func startCompetingFlows(ctx context.Context, nw Network, congestion string, tun
 }
 
 // startTCPPair connects two TCP flows, the first with congestion control
-// first, the second with second, each to a listener of its own, and starts
-// their senders and receivers in that order, as startLimpetPair does.
-func startTCPPair(ctx context.Context, nw Network, first, second string, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
-	counters := []*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}
+// first, the second with second, each to a listener of its own, and
+// starts their senders and receivers as startLimpetPair does.
+func startTCPPair(ctx context.Context, nw Network, first, second string, headStart bool, closers *closerSet, fail func(error)) (*atomic.Int64, *atomic.Int64, error) {
+	p := newFlowPair(headStart, fail)
 	for i, cc := range []string{first, second} {
 		control := func(_, _ string, c syscall.RawConn) error { return setCongestion(c, cc) }
 		ln, err := nw.ListenTCP(ctx, control)
@@ -175,22 +177,22 @@ func startTCPPair(ctx context.Context, nw Network, first, second string, closers
 			return nil, nil, fmt.Errorf("tcp accept %d: %w", i+1, err)
 		}
 		closers.add(sc)
-		go writeUntilDone(ctx, c, fail)
-		go countReads(ctx, sc, counters[i], fail)
+		p.connected(ctx, i, c, func(context.Context) (io.Reader, error) { return sc, nil })
 	}
-	return counters[0], counters[1], nil
+	return p.start()
 }
 
 // startLimpetPair connects two limpet flows to one listener and starts
-// their senders and receivers; the counters are the bytes each receiver
-// has read, in the order the flows were dialled.
-func startLimpetPair(ctx context.Context, nw Network, tune transport.Config, closers *closerSet, fail func(error)) (first, second *atomic.Int64, err error) {
+// their senders and receivers, both once both are connected or, with
+// headStart, each as soon as it is; the counters are the bytes each
+// receiver has read, in the order the flows were dialled.
+func startLimpetPair(ctx context.Context, nw Network, tune transport.Config, headStart bool, closers *closerSet, fail func(error)) (first, second *atomic.Int64, err error) {
 	lln, key, err := startFairnessListener(nw, closers)
 	if err != nil {
 		return nil, nil, err
 	}
-	counters := []*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}
-	for i, n := range counters {
+	p := newFlowPair(headStart, fail)
+	for i := range 2 {
 		lc, err := dialLimpet(ctx, nw, lln.Addr().(*net.UDPAddr).AddrPort(), key.Public(), tune)
 		if err != nil {
 			return nil, nil, fmt.Errorf("limpet dial %d: %w", i+1, err)
@@ -205,17 +207,57 @@ func startLimpetPair(ctx context.Context, nw Network, tune transport.Config, clo
 		if err != nil {
 			return nil, nil, err
 		}
-		go writeUntilDone(ctx, ls, fail)
+		p.connected(ctx, i, ls, func(ctx context.Context) (io.Reader, error) { return conn.AcceptStream(ctx) })
+	}
+	return p.start()
+}
+
+// flowPair starts the senders and receivers of two flows of one kind.
+// Without a head start both start once both are connected: dialling the
+// second only after the first had started would give the first a
+// handshake's head start in slow start, and with it about three times the
+// other's window when both leave it, which a loss-based controller takes
+// tens of seconds to even out at this bandwidth-delay product
+// (congestion/cubic_share_test.go). Rows with a head start measure that.
+type flowPair struct {
+	headStart bool
+	fail      func(error)
+	counters  [2]*atomic.Int64
+	waiting   []func()
+}
+
+func newFlowPair(headStart bool, fail func(error)) *flowPair {
+	return &flowPair{headStart: headStart, fail: fail, counters: [2]*atomic.Int64{new(atomic.Int64), new(atomic.Int64)}}
+}
+
+// connected starts flow i, writing to w and reading what accept returns,
+// now with a head start and otherwise in start.
+func (p *flowPair) connected(ctx context.Context, i int, w io.Writer, accept func(context.Context) (io.Reader, error)) {
+	run := func() {
+		go writeUntilDone(ctx, w, p.fail)
 		go func() {
-			s, err := conn.AcceptStream(ctx)
+			r, err := accept(ctx)
 			if err != nil {
-				fail(err)
+				p.fail(err)
 				return
 			}
-			countReads(ctx, s, n, fail)
+			countReads(ctx, r, p.counters[i], p.fail)
 		}()
 	}
-	return counters[0], counters[1], nil
+	if p.headStart {
+		run()
+		return
+	}
+	p.waiting = append(p.waiting, run)
+}
+
+// start starts the flows still waiting and returns the counters of the
+// bytes each receiver has read.
+func (p *flowPair) start() (first, second *atomic.Int64, err error) {
+	for _, run := range p.waiting {
+		run()
+	}
+	return p.counters[0], p.counters[1], nil
 }
 
 // startFairnessListener starts the limpet listener of a fairness row, with

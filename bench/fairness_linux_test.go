@@ -34,7 +34,7 @@ func TestFairnessAgainstTCPCubic(t *testing.T) {
 	var shares []float64
 	for run := range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		r := RunFairness(ctx, LabNetwork(lab, path.Name), "cubic", ProtocolLimpet, FairnessWarmup, FairnessWindow)
+		r := RunFairness(ctx, LabNetwork(lab, path.Name), "cubic", ProtocolLimpet, false, FairnessWarmup, FairnessWindow)
 		cancel()
 		if r.Err != "" {
 			t.Fatal(r.Err)

@@ -35,6 +35,10 @@ type PathSpec struct {
 	// row: ProtocolLimpet if empty, or ProtocolLimpetBBR; ProtocolTCPCubic
 	// or ProtocolTCPBBR make the first flow TCP (a reference row).
 	FairnessLimpet string `json:"fairness_limpet,omitempty"`
+	// FairnessHeadStart, on a row of two flows of one kind, starts the
+	// first flow's sender before the second flow is dialled, so the first
+	// has a handshake's head start; otherwise both start together.
+	FairnessHeadStart bool `json:"fairness_head_start,omitempty"`
 	// MTU is the MTU of every link of the lab for the row
 	// (netlab.Options.MTU); zero means 1500. The matrix builds a new lab
 	// when a row needs another MTU than the last.
@@ -222,18 +226,26 @@ func codelECNPath() PathSpec {
 }
 
 // fairnessPaths share the 100 Mbit/s, 50 ms link between one limpet flow
-// and another: TCP CUBIC, TCP BBR, and a second limpet flow; with limpet as
-// it comes, then with limpet-bbr; then TCP against TCP, for reference.
+// and another: TCP CUBIC, TCP BBR, and a second limpet flow, started
+// together and a handshake later; with limpet as it comes, then with
+// limpet-bbr; then TCP against TCP, for reference.
 func fairnessPaths() []PathSpec {
+	const link = " sharing 100 Mbit/s, RTT 50 ms"
+	const later = ", the second a handshake later"
 	var paths []PathSpec
 	for _, limpet := range []string{ProtocolLimpet, ProtocolLimpetBBR} {
-		for _, other := range []string{"cubic", "bbr", "limpet"} {
+		for _, other := range []string{"cubic", "bbr", "limpet", "limpet later"} {
 			p := emulatedPath(50*time.Millisecond, 0)
-			p.Name = limpet + " and TCP " + strings.ToUpper(other) + " sharing 100 Mbit/s, RTT 50 ms"
-			if other == "limpet" {
-				p.Name = "two " + limpet + " flows sharing 100 Mbit/s, RTT 50 ms"
-			}
+			p.Name = limpet + " and TCP " + strings.ToUpper(other) + link
 			p.Fairness = other
+			if strings.HasPrefix(other, "limpet") {
+				p.Name = "two " + limpet + " flows" + link
+				p.Fairness = "limpet"
+				if other == "limpet later" {
+					p.Name += later
+					p.FairnessHeadStart = true
+				}
+			}
 			if limpet != ProtocolLimpet {
 				p.FairnessLimpet = limpet
 			}
@@ -243,14 +255,21 @@ func fairnessPaths() []PathSpec {
 	// References without limpet: what TCP gets against TCP on the same
 	// link, started the same way, first flow first.
 	for _, pair := range [][2]string{{ProtocolTCPCubic, "bbr"}, {ProtocolTCPCubic, "cubic"}, {ProtocolTCPBBR, "bbr"}} {
-		p := emulatedPath(50*time.Millisecond, 0)
 		first := strings.ToUpper(strings.TrimPrefix(pair[0], "tcp-"))
-		p.Name = "reference: TCP " + first + " and TCP " + strings.ToUpper(pair[1]) + " sharing 100 Mbit/s, RTT 50 ms"
-		if first == strings.ToUpper(pair[1]) {
-			p.Name = "reference: two TCP " + first + " flows sharing 100 Mbit/s, RTT 50 ms"
+		for _, headStart := range []bool{false, true} {
+			p := emulatedPath(50*time.Millisecond, 0)
+			p.Name = "reference: TCP " + first + " and TCP " + strings.ToUpper(pair[1]) + link
+			if first == strings.ToUpper(pair[1]) {
+				p.Name = "reference: two TCP " + first + " flows" + link
+				if headStart {
+					p.Name += later
+				}
+			} else if headStart {
+				continue
+			}
+			p.Fairness, p.FairnessLimpet, p.FairnessHeadStart = pair[1], pair[0], headStart
+			paths = append(paths, p)
 		}
-		p.Fairness, p.FairnessLimpet = pair[1], pair[0]
-		paths = append(paths, p)
 	}
 	return paths
 }

@@ -98,7 +98,7 @@ func runLabRow(ctx context.Context, p *MatrixPlan, lab *netlab.Lab, path PathSpe
 	switch {
 	case path.Fairness != "":
 		for rep := range p.Reps {
-			r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, path.fairnessLimpet(), FairnessWarmup, FairnessWindow)
+			r := RunFairness(ctx, LabNetwork(lab, path.Name), path.Fairness, path.fairnessLimpet(), path.FairnessHeadStart, FairnessWarmup, FairnessWindow)
 			first := "limpet"
 			if strings.HasPrefix(path.fairnessLimpet(), "tcp-") {
 				first = "first flow"

@@ -14,6 +14,7 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	names := map[string]bool{}
 	var loopback, grid, migration, mtuChange, outages, requests int
 	fairness := map[string]bool{}
+	var pairsTogether, pairsHeadStart int
 	byName := map[string]PathSpec{}
 	for _, p := range paths {
 		if names[p.Name] {
@@ -26,6 +27,15 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 			loopback++
 		case p.Fairness != "":
 			fairness[p.Fairness] = true
+			if p.Fairness == strings.TrimPrefix(p.fairnessLimpet(), "tcp-") || p.Fairness == "limpet" {
+				if p.FairnessHeadStart {
+					pairsHeadStart++
+				} else {
+					pairsTogether++
+				}
+			} else if p.FairnessHeadStart {
+				t.Errorf("row %q: a head start on a row of two different flows", p.Name)
+			}
 		case p.Disruption != nil:
 			if p.Disruption.Name != p.Name {
 				t.Errorf("disruption row %q names its scenario %q", p.Name, p.Disruption.Name)
@@ -67,6 +77,11 @@ func TestFullMatrixCoversTheIssueRows(t *testing.T) {
 	}
 	if !fairness["cubic"] || !fairness["bbr"] || !fairness["limpet"] || len(fairness) != 3 {
 		t.Errorf("fairness rows against %v, want cubic, bbr and limpet", fairness)
+	}
+	// Two limpet, two limpet-bbr, two TCP CUBIC and two TCP BBR flows, each
+	// started together and with a head start.
+	if pairsTogether != 4 || pairsHeadStart != 4 {
+		t.Errorf("%d rows of two like flows started together and %d with a head start, want 4 and 4", pairsTogether, pairsHeadStart)
 	}
 	for _, want := range []string{"bursty", "reordered", "NAT rebinding every 5 s", "client IP change", "10 s blackout"} {
 		found := false
