@@ -525,11 +525,9 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 	f := packet.CryptoFrame{Offset: 0, Data: c.hs.out}
 	payloadLen := f.Len()
 	pn := c.hs.nextPN
-	pnLen := 4
 	h := c.initialHeader()
 	if !c.isServer {
-		hdrLen := packet.LongHeaderLen(h, pnLen, packet.MinInitialDatagramSize)
-		payloadLen = max(payloadLen, packet.MinInitialDatagramSize-hdrLen-crypto.TagLen)
+		payloadLen = max(payloadLen, clientInitialPayloadLen(h))
 	}
 	b = appendInitialPacket(b, h, c.hs.initSeal, pn, f, payloadLen)
 	c.hs.nextPN++
@@ -550,13 +548,28 @@ func (c *Conn) buildInitial(b []byte, now time.Time) []byte {
 	return b
 }
 
-// buildInitialClose builds an Initial packet carrying only f.
+// buildInitialClose builds an Initial packet carrying only f. A client's
+// fills a 1200-byte datagram, as its every Initial does, or the server
+// would drop it (docs/PROTOCOL.md section 2); a server's stays small, so
+// that it cannot amplify.
 func (c *Conn) buildInitialClose(b []byte, f packet.ConnectionCloseFrame) []byte {
 	start := len(b)
-	b = appendInitialClose(b, c.initialHeader(), c.hs.initSeal, c.hs.nextPN, f)
+	h := c.initialHeader()
+	if c.isServer {
+		b = appendInitialClose(b, h, c.hs.initSeal, c.hs.nextPN, f)
+	} else {
+		b = appendInitialPacket(b, h, c.hs.initSeal, c.hs.nextPN, f, clientInitialPayloadLen(h))
+	}
 	c.qlogInitial(qlog.PacketSent, c.hs.nextPN, len(b)-start)
 	c.hs.nextPN++
 	return b
+}
+
+// clientInitialPayloadLen is the payload, PADDING included, that makes a
+// client's Initial packet with header h fill a 1200-byte datagram.
+func clientInitialPayloadLen(h packet.LongHeader) int {
+	const pnLen = 4 // appendInitialPacket's
+	return packet.MinInitialDatagramSize - packet.LongHeaderLen(h, pnLen, packet.MinInitialDatagramSize) - crypto.TagLen
 }
 
 // appendInitialClose appends an Initial packet with header h and packet

@@ -261,7 +261,8 @@ func (c *Conn) sealAlone(frames []byte, size int) ([]byte, packet.PacketNumber, 
 // Migrate moves the connection to a new local UDP socket (a new port, and
 // a new address if the host's changed) and a fresh connection ID, for
 // example after a network-change event. The application sees no error,
-// only a short stall. Only a client can migrate.
+// only a short stall. Only a client can migrate, and not if the server
+// disabled active migration (ErrMigrationDisabled).
 func (c *Conn) Migrate(ctx context.Context) error {
 	if c.isServer {
 		return fmt.Errorf("limpet: only a client can migrate")
@@ -279,6 +280,9 @@ func (c *Conn) Migrate(ctx context.Context) error {
 // migrateSocket replaces the client's socket and starts validating the path
 // from it (docs/PROTOCOL.md section 9).
 func (c *Conn) migrateSocket(now time.Time) error {
+	if c.peerParams.DisableActiveMigration {
+		return ErrMigrationDisabled
+	}
 	old := c.ep.bind().LocalAddr()
 	network, laddr := "udp4", "0.0.0.0:0"
 	if c.path.peer.Addr().Is6() {

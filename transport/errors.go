@@ -185,6 +185,11 @@ var (
 	// ErrStreamClosed is returned by Read after Close or CloseRead, and by
 	// Write after Close or CloseWrite; it matches net.ErrClosed.
 	ErrStreamClosed = fmt.Errorf("limpet: stream closed: %w", net.ErrClosed)
+	// ErrMigrationDisabled is returned by Migrate when the server sent
+	// the disable_active_migration transport parameter (RFC 9000 §18.2):
+	// the client may not move to another socket. A NAT rebinding, which
+	// the client does not choose, is still followed.
+	ErrMigrationDisabled = errors.New("limpet: migrate: the server disabled active migration")
 )
 
 // deadlineError wraps os.ErrDeadlineExceeded and is a net.Error with Timeout.

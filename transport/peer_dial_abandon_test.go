@@ -29,6 +29,11 @@ func TestPeerClientDialEndsAtOnce(t *testing.T) {
 			if !ok || tc.lastPkt.kind != kindInitial || f.Application || f.ErrorCode != uint64(packet.NoError) {
 				t.Fatalf("got %v in a %v packet, want CONNECTION_CLOSE(NO_ERROR) in an Initial", formatFrame(f), tc.lastPkt.kind)
 			}
+			// A server drops client Initials in smaller datagrams
+			// (docs/PROTOCOL.md section 2), and with them the close.
+			if tc.lastDgram.size != packet.MinInitialDatagramSize {
+				t.Fatalf("the close went in a %d-byte datagram, want %d", tc.lastDgram.size, packet.MinInitialDatagramSize)
+			}
 		})
 	})
 	t.Run("server refuses", func(t *testing.T) {
