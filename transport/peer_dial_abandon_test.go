@@ -52,3 +52,38 @@ func TestPeerClientDialEndsAtOnce(t *testing.T) {
 		})
 	})
 }
+
+// TestPeerServerHearsClientInitialClose: a client that gives up after
+// message 2 went out closes in an Initial, which ends the server's half of
+// the handshake: a copy of message 1 arriving after it gets no message 2.
+// The close must come in a datagram of 1200 bytes or more, as every client
+// Initial does; a shorter one is dropped unread, and the handshake goes on.
+func TestPeerServerHearsClientInitialClose(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		padTo    int  // the close's datagram size; 0: no close at all
+		answered bool // whether the copy of message 1 gets message 2 again
+	}{
+		{"no close", 0, true},
+		{"close in 1200 bytes", packet.MinInitialDatagramSize, false},
+		{"close in a short datagram", 1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tc := startTestConn(t, serverSide)
+				tc.writeClientHello()
+				tc.wantServerHello("the server answers message 1")
+				tc.discardUnread()
+				if tt.padTo > 0 {
+					tc.writeDatagram(tc.sealInitial([]packet.Frame{packet.ConnectionCloseFrame{ErrorCode: uint64(packet.NoError)}}, tt.padTo))
+				}
+				tc.writeClientHello() // a copy of message 1
+				if tt.answered {
+					tc.wantServerHello("the handshake goes on: the copy of message 1 is answered")
+					return
+				}
+				tc.wantIdle("the server, closed by the client, answers nothing")
+			})
+		})
+	}
+}
