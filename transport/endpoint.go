@@ -272,11 +272,10 @@ func (e *Endpoint) readLoop(bind Bind) {
 			batch = min(batch, privateGROBatch)
 		}
 	}
-	dgrams := make([]Datagram, batch)
-	for i := range dgrams {
-		dgrams[i].Buf = make([]byte, BindReadBufferSize)
-	}
+	bufs := newReadBuffers(batch, bind.MaxSegments() > 1)
+	defer bufs.release()
 	for {
+		dgrams := bufs.dgrams
 		n, err := bind.ReadBatch(dgrams)
 		if err != nil {
 			if e.bind() != bind {
@@ -293,12 +292,15 @@ func (e *Endpoint) readLoop(bind Bind) {
 			continue // not fatal for UDP
 		}
 		now := time.Now()
+		segments := 0
 		for i := range dgrams[:n] {
 			d := &dgrams[i]
+			segments += d.NumSegments()
 			for s := 0; s < d.NumSegments(); s++ {
 				e.route(d.Segment(s), d.Addr, rxMeta{d.ECN, d.Local}, now)
 			}
 		}
+		bufs.afterRead(n, segments, now)
 	}
 }
 

@@ -162,6 +162,36 @@ func TestEndpointsDialEachOther(t *testing.T) {
 	}
 }
 
+// BenchmarkDialConnMemory is BenchmarkEndpointConnMemory for clients that
+// Dial, each connection on a socket and an endpoint of its own, as most
+// programs use the package.
+func BenchmarkDialConnMemory(b *testing.B) {
+	key, ln := echoListener(b)
+	ctx := context.Background()
+	debug.FreeOSMemory()
+	rss0, heap0 := residentBytes(b), heapBytes()
+	b.ResetTimer()
+	conns := make([]*Conn, b.N)
+	for i := range conns {
+		c, err := Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := echoOnStream(ctx, c, []byte("hello")); err != nil {
+			b.Fatal(err)
+		}
+		conns[i] = c
+	}
+	b.StopTimer()
+	debug.FreeOSMemory()
+	rss1, heap1 := residentBytes(b), heapBytes()
+	b.ReportMetric(float64(rss1-rss0)/float64(b.N), "RSS-B/pair")
+	b.ReportMetric(float64(heap1-heap0)/float64(b.N), "heap-B/pair")
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
 // BenchmarkEndpointConnMemory measures what an established, idle
 // connection costs: b.N pairs (client on one Endpoint, server on one
 // listener, each pair having echoed one message), reported as resident
