@@ -272,7 +272,11 @@ func (e *Endpoint) readLoop(bind Bind) {
 			batch = min(batch, privateGROBatch)
 		}
 	}
-	bufs := newReadBuffers(batch, bind.MaxSegments() > 1)
+	first := batch
+	if e.private {
+		first = 1
+	}
+	bufs := newReadBuffers(first, batch, bind.MaxSegments() > 1)
 	defer bufs.release()
 	for {
 		dgrams := bufs.dgrams

@@ -9,16 +9,19 @@ var readBufferPool = newBufferPool(2*groBatch, func() *[BindReadBufferSize]byte 
 	return new([BindReadBufferSize]byte)
 })
 
-// readBuffers are the buffers an endpoint's reader hands to ReadBatch. They
-// start as one: an idle or slow connection receives a datagram (or one GRO
-// train) per call, and each buffer held is 64 KiB. A call that fills every
-// buffer with datagrams that were waiting, shown by GRO having coalesced
-// them (or, on a socket without GRO, by three such calls in a row), doubles
-// the batch, up to max; after readShrinkAfter without a full batch it falls
-// back to one. A client endpoint used to hold eight buffers, half a
-// megabyte, for its connection's whole life.
+// readBuffers are the buffers an endpoint's reader hands to ReadBatch. A
+// client's private endpoint, which carries one connection, starts with one:
+// an idle or slow connection receives a datagram (or one GRO train) per
+// call, and each buffer held is 64 KiB. A call that fills every buffer with
+// datagrams that were waiting, shown by GRO having coalesced them (or, on a
+// socket without GRO, by three such calls in a row), doubles the batch, up
+// to max; after readShrinkAfter without a full batch it falls back to one.
+// Such an endpoint used to hold eight buffers, half a megabyte, for its
+// connection's whole life. An endpoint that accepts keeps its whole batch:
+// there is one per listener, and its datagrams come from many clients,
+// which GRO does not coalesce, so a full call there says nothing.
 type readBuffers struct {
-	max        int
+	min, max   int
 	coalescing bool // the socket coalesces datagrams (GRO)
 	dgrams     []Datagram
 	bufs       []*[BindReadBufferSize]byte
@@ -30,9 +33,10 @@ type readBuffers struct {
 // filled.
 const readShrinkAfter = time.Second
 
-func newReadBuffers(max int, coalescing bool) *readBuffers {
-	r := &readBuffers{max: max, coalescing: coalescing}
-	r.resize(1)
+// newReadBuffers returns min buffers, which grow to max as traffic needs.
+func newReadBuffers(min, max int, coalescing bool) *readBuffers {
+	r := &readBuffers{min: min, max: max, coalescing: coalescing}
+	r.resize(min)
 	return r
 }
 
@@ -59,8 +63,8 @@ func (r *readBuffers) resize(n int) {
 func (r *readBuffers) afterRead(n, segments int, now time.Time) {
 	if n < len(r.dgrams) {
 		r.fullStreak = 0
-		if len(r.dgrams) > 1 && now.Sub(r.lastFull) > readShrinkAfter {
-			r.resize(1)
+		if len(r.dgrams) > r.min && now.Sub(r.lastFull) > readShrinkAfter {
+			r.resize(r.min)
 		}
 		return
 	}

@@ -13,7 +13,7 @@ import (
 // after a second without a full batch, and at the end holds none.
 func TestReadBuffersAdapt(t *testing.T) {
 	now := time.Unix(1000, 0)
-	r := newReadBuffers(8, true)
+	r := newReadBuffers(1, 8, true)
 	want := func(n int, when string) {
 		t.Helper()
 		if len(r.dgrams) != n || len(r.bufs) != n {
@@ -52,7 +52,7 @@ func TestReadBuffersAdapt(t *testing.T) {
 // are waiting.
 func TestReadBuffersAdaptWithoutGRO(t *testing.T) {
 	now := time.Unix(1000, 0)
-	r := newReadBuffers(8, false)
+	r := newReadBuffers(1, 8, false)
 	defer r.release()
 	r.afterRead(1, 1, now)
 	r.afterRead(1, 1, now)
@@ -78,13 +78,26 @@ func TestReadBuffersAdaptWithoutGRO(t *testing.T) {
 // TestReadBuffersReused: buffers a reader releases are the next reader's,
 // without allocating.
 func TestReadBuffersReused(t *testing.T) {
-	newReadBuffers(1, true).release() // the pool holds at least one
+	newReadBuffers(1, 1, true).release() // the pool holds at least one
 	allocs := testing.AllocsPerRun(100, func() {
-		r := newReadBuffers(1, true)
+		r := newReadBuffers(1, 1, true)
 		r.release()
 	})
 	// The readBuffers and its two slices; not the 64 KiB buffer.
 	if allocs > 3 {
 		t.Errorf("%.1f allocations per reader, want at most 3 (no fresh buffer)", allocs)
+	}
+}
+
+// TestReadBuffersFixed: an accepting endpoint's reader starts with its whole
+// batch and keeps it, quiet or not.
+func TestReadBuffersFixed(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := newReadBuffers(16, 16, true)
+	defer r.release()
+	r.afterRead(16, 400, now)
+	r.afterRead(1, 1, now.Add(time.Minute))
+	if len(r.dgrams) != 16 {
+		t.Fatalf("%d buffers after a quiet minute, want 16", len(r.dgrams))
 	}
 }
