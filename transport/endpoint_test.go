@@ -167,26 +167,9 @@ func TestEndpointsDialEachOther(t *testing.T) {
 // programs use the package.
 func BenchmarkDialConnMemory(b *testing.B) {
 	key, ln := echoListener(b)
-	ctx := context.Background()
-	debug.FreeOSMemory()
-	rss0, heap0 := residentBytes(b), heapBytes()
-	b.ResetTimer()
-	conns := make([]*Conn, b.N)
-	for i := range conns {
-		c, err := Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := echoOnStream(ctx, c, []byte("hello")); err != nil {
-			b.Fatal(err)
-		}
-		conns[i] = c
-	}
-	b.StopTimer()
-	debug.FreeOSMemory()
-	rss1, heap1 := residentBytes(b), heapBytes()
-	b.ReportMetric(float64(rss1-rss0)/float64(b.N), "RSS-B/pair")
-	b.ReportMetric(float64(heap1-heap0)/float64(b.N), "heap-B/pair")
+	conns := measureIdlePairs(b, func(ctx context.Context) (*Conn, error) {
+		return Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
+	})
 	for _, c := range conns {
 		c.Close()
 	}
@@ -204,13 +187,25 @@ func BenchmarkEndpointConnMemory(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ep.Close()
+	conns := measureIdlePairs(b, func(ctx context.Context) (*Conn, error) {
+		return ep.Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
+	})
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.StackInuse)/float64(b.N), "stack-B/pair")
+	runtime.KeepAlive(conns)
+}
+
+// measureIdlePairs dials b.N connections, each echoing one message, and
+// reports the resident memory and Go heap they added per pair.
+func measureIdlePairs(b *testing.B, dial func(context.Context) (*Conn, error)) []*Conn {
 	ctx := context.Background()
 	debug.FreeOSMemory() // a collection, and freed memory back to the system
 	rss0, heap0 := residentBytes(b), heapBytes()
 	b.ResetTimer()
 	conns := make([]*Conn, b.N)
 	for i := range conns {
-		c, err := ep.Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
+		c, err := dial(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -224,10 +219,7 @@ func BenchmarkEndpointConnMemory(b *testing.B) {
 	rss1, heap1 := residentBytes(b), heapBytes()
 	b.ReportMetric(float64(rss1-rss0)/float64(b.N), "RSS-B/pair")
 	b.ReportMetric(float64(heap1-heap0)/float64(b.N), "heap-B/pair")
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	b.ReportMetric(float64(ms.StackInuse)/float64(b.N), "stack-B/pair")
-	runtime.KeepAlive(conns)
+	return conns
 }
 
 // echoListener is an echo server on loopback that admits as many

@@ -1,12 +1,9 @@
 package transport
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,99 +13,11 @@ import (
 
 	"github.com/limpetnet/limpet/crypto"
 	"github.com/limpetnet/limpet/packet"
+	"github.com/limpetnet/limpet/transport/internal/testutil"
 )
 
-// docExample is one "```example NAME" block of docs/PROTOCOL.md appendix A:
-// name = value lines in order, a key possibly repeated.
-type docExample struct {
-	t      *testing.T
-	name   string
-	keys   []string
-	values []string
-}
-
-// readDocExamples parses every example block of docs/PROTOCOL.md.
-func readDocExamples(t *testing.T) map[string]*docExample {
-	t.Helper()
-	f, err := os.Open("../docs/PROTOCOL.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	examples := make(map[string]*docExample)
-	var cur *docExample
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case cur == nil && strings.HasPrefix(line, "```example "):
-			cur = &docExample{t: t, name: strings.TrimPrefix(line, "```example ")}
-			if examples[cur.name] != nil {
-				t.Fatalf("example %q appears twice", cur.name)
-			}
-			examples[cur.name] = cur
-		case cur == nil:
-		case line == "```":
-			cur = nil
-		case strings.HasPrefix(line, " ") && len(cur.values) > 0:
-			cur.values[len(cur.values)-1] += " " + strings.TrimSpace(line)
-		default:
-			k, v, ok := strings.Cut(line, " = ")
-			if !ok {
-				t.Fatalf("example %s: line %q is not name = value", cur.name, line)
-			}
-			cur.keys = append(cur.keys, strings.TrimSpace(k))
-			cur.values = append(cur.values, strings.TrimSpace(v))
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return examples
-}
-
-// all returns every value of key, in order.
-func (e *docExample) all(key string) []string {
-	var out []string
-	for i, k := range e.keys {
-		if k == key {
-			out = append(out, e.values[i])
-		}
-	}
-	return out
-}
-
-func (e *docExample) str(key string) string {
-	e.t.Helper()
-	v := e.all(key)
-	if len(v) != 1 {
-		e.t.Fatalf("example %s: %d values of %q, want 1", e.name, len(v), key)
-	}
-	return v[0]
-}
-
-func (e *docExample) bytes(key string) []byte {
-	e.t.Helper()
-	return docHex(e.t, e.name, e.str(key))
-}
-
-func (e *docExample) uint(key string) uint64 {
-	e.t.Helper()
-	n, err := strconv.ParseUint(e.str(key), 0, 64)
-	if err != nil {
-		e.t.Fatalf("example %s: %s: %v", e.name, key, err)
-	}
-	return n
-}
-
-func docHex(t *testing.T, name, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("example %s: %q: %v", name, s, err)
-	}
-	return b
-}
+// docExample is one example block of docs/PROTOCOL.md appendix A.
+type docExample = testutil.DocExample
 
 func wantBytes(t *testing.T, what string, got, want []byte) {
 	t.Helper()
@@ -121,8 +30,7 @@ func wantBytes(t *testing.T, what string, got, want []byte) {
 // docs/PROTOCOL.md appendix A with limpet's own code, so the document cannot
 // drift from what the code does.
 func TestProtocolDocExamples(t *testing.T) {
-	ex := readDocExamples(t)
-	checks := map[string]func(t *testing.T, e *docExample, all map[string]*docExample){
+	checks := map[string]testutil.DocExampleCheck{
 		"varint":               checkDocVarint,
 		"stream-frame":         checkDocStreamFrame,
 		"ack-frame":            checkDocAckFrame,
@@ -135,30 +43,18 @@ func TestProtocolDocExamples(t *testing.T) {
 		"reset-token":          checkDocResetToken,
 		"exporter":             checkDocExporter,
 	}
-	for name, check := range checks {
-		t.Run(name, func(t *testing.T) {
-			e := ex[name]
-			if e == nil {
-				t.Fatalf("docs/PROTOCOL.md has no example %q", name)
-			}
-			e.t = t
-			check(t, e, ex)
-		})
-	}
-	for name := range ex {
-		if checks[name] == nil {
-			t.Errorf("docs/PROTOCOL.md example %q is not checked by this test", name)
-		}
-	}
+	// The session layer's examples are transport/session's to check.
+	mine := func(name string) bool { return !strings.HasPrefix(name, "session-") }
+	testutil.CheckDocExamples(t, "../docs/PROTOCOL.md", checks, mine)
 }
 
 func checkDocVarint(t *testing.T, e *docExample, _ map[string]*docExample) {
-	encs, vals := e.all("bytes"), e.all("value")
+	encs, vals := e.All("bytes"), e.All("value")
 	if len(encs) == 0 || len(encs) != len(vals) {
 		t.Fatalf("%d encodings, %d values", len(encs), len(vals))
 	}
 	for i := range encs {
-		b := docHex(t, e.name, encs[i])
+		b := testutil.DocHex(t, e.Name, encs[i])
 		want, err := strconv.ParseUint(vals[i], 10, 64)
 		if err != nil {
 			t.Fatal(err)
@@ -174,12 +70,12 @@ func checkDocVarint(t *testing.T, e *docExample, _ map[string]*docExample) {
 }
 
 func checkDocStreamFrame(t *testing.T, e *docExample, _ map[string]*docExample) {
-	b := e.bytes("frame")
+	b := e.Bytes("frame")
 	f, n, err := packet.ParseStreamFrame(b)
 	if err != nil || n != len(b) {
 		t.Fatalf("ParseStreamFrame: %v (consumed %d of %d)", err, n, len(b))
 	}
-	want := packet.StreamFrame{StreamID: packet.StreamID(e.uint("stream_id")), Offset: int64(e.uint("offset")), Fin: e.uint("fin") == 1, Data: e.bytes("data")}
+	want := packet.StreamFrame{StreamID: packet.StreamID(e.Uint("stream_id")), Offset: int64(e.Uint("offset")), Fin: e.Uint("fin") == 1, Data: e.Bytes("data")}
 	if f.StreamID != want.StreamID || f.Offset != want.Offset || f.Fin != want.Fin || !bytes.Equal(f.Data, want.Data) {
 		t.Errorf("parsed %+v, want %+v", f, want)
 	}
@@ -187,19 +83,19 @@ func checkDocStreamFrame(t *testing.T, e *docExample, _ map[string]*docExample) 
 }
 
 func checkDocAckFrame(t *testing.T, e *docExample, _ map[string]*docExample) {
-	b := e.bytes("frame")
+	b := e.Bytes("frame")
 	f, n, err := packet.ParseAckFrame(b, nil)
 	if err != nil || n != len(b) {
 		t.Fatalf("ParseAckFrame: %v (consumed %d of %d)", err, n, len(b))
 	}
-	want := packet.AckFrame{Delay: e.uint("ack_delay")}
-	for _, r := range strings.Fields(e.str("ranges")) {
+	want := packet.AckFrame{Delay: e.Uint("ack_delay")}
+	for _, r := range strings.Fields(e.Str("ranges")) {
 		lo, hi, _ := strings.Cut(r, "-")
 		l, _ := strconv.ParseInt(lo, 10, 64)
 		h, _ := strconv.ParseInt(hi, 10, 64)
 		want.Ranges = append(want.Ranges, packet.AckRange{Smallest: packet.PacketNumber(l), Largest: packet.PacketNumber(h)})
 	}
-	if uint64(f.LargestAcked()) != e.uint("largest") || f.Delay != want.Delay || len(f.Ranges) != len(want.Ranges) {
+	if uint64(f.LargestAcked()) != e.Uint("largest") || f.Delay != want.Delay || len(f.Ranges) != len(want.Ranges) {
 		t.Fatalf("parsed %+v, want %+v", f, want)
 	}
 	for i := range want.Ranges {
@@ -211,12 +107,12 @@ func checkDocAckFrame(t *testing.T, e *docExample, _ map[string]*docExample) {
 }
 
 func checkDocConsumedFrame(t *testing.T, e *docExample, _ map[string]*docExample) {
-	b := e.bytes("frame")
+	b := e.Bytes("frame")
 	f, n, err := packet.ParseConsumedFrame(b)
 	if err != nil || n != len(b) {
 		t.Fatalf("ParseConsumedFrame: %v", err)
 	}
-	want := packet.ConsumedFrame{StreamID: packet.StreamID(e.uint("stream_id")), Offset: int64(e.uint("offset"))}
+	want := packet.ConsumedFrame{StreamID: packet.StreamID(e.Uint("stream_id")), Offset: int64(e.Uint("offset"))}
 	if f != want {
 		t.Errorf("parsed %+v, want %+v", f, want)
 	}
@@ -224,19 +120,19 @@ func checkDocConsumedFrame(t *testing.T, e *docExample, _ map[string]*docExample
 }
 
 func checkDocTransportParameters(t *testing.T, e *docExample, _ map[string]*docExample) {
-	b := e.bytes("encoded")
+	b := e.Bytes("encoded")
 	p, err := packet.ParseTransportParameters(b, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := packet.DefaultTransportParameters()
-	want.MaxIdleTimeout = time.Duration(e.uint("max_idle_timeout_ms")) * time.Millisecond
-	want.InitialMaxData = int64(e.uint("initial_max_data"))
-	want.InitialMaxStreamsBidi = e.uint("initial_max_streams_bidi")
-	want.ActiveConnIDLimit = e.uint("active_connection_id_limit")
-	want.InitialSrcConnID, _ = packet.NewConnectionID(e.bytes("initial_source_connection_id"))
+	want.MaxIdleTimeout = time.Duration(e.Uint("max_idle_timeout_ms")) * time.Millisecond
+	want.InitialMaxData = int64(e.Uint("initial_max_data"))
+	want.InitialMaxStreamsBidi = e.Uint("initial_max_streams_bidi")
+	want.ActiveConnIDLimit = e.Uint("active_connection_id_limit")
+	want.InitialSrcConnID, _ = packet.NewConnectionID(e.Bytes("initial_source_connection_id"))
 	want.HasInitialSrcConnID = true
-	want.FECMaxRepairSymbols = e.uint("fec")
+	want.FECMaxRepairSymbols = e.Uint("fec")
 	if p.MaxIdleTimeout != want.MaxIdleTimeout || p.InitialMaxData != want.InitialMaxData ||
 		p.InitialMaxStreamsBidi != want.InitialMaxStreamsBidi || p.ActiveConnIDLimit != want.ActiveConnIDLimit ||
 		p.InitialSrcConnID != want.InitialSrcConnID || !p.HasInitialSrcConnID || p.FECMaxRepairSymbols != want.FECMaxRepairSymbols {
@@ -250,29 +146,29 @@ func checkDocTransportParameters(t *testing.T, e *docExample, _ map[string]*docE
 
 func checkDocInitialKeys(t *testing.T, e *docExample, _ map[string]*docExample) {
 	var priv crypto.PrivateKey
-	copy(priv[:], e.bytes("server_private_key"))
+	copy(priv[:], e.Bytes("server_private_key"))
 	pub := priv.Public()
-	wantBytes(t, "server public key", pub[:], e.bytes("server_public_key"))
+	wantBytes(t, "server public key", pub[:], e.Bytes("server_public_key"))
 	salt := sha256.Sum256([]byte("limpet v1 initial salt"))
-	wantBytes(t, "initial_salt", salt[:], e.bytes("initial_salt"))
-	dcid := e.bytes("original_dcid")
+	wantBytes(t, "initial_salt", salt[:], e.Bytes("initial_salt"))
+	dcid := e.Bytes("original_dcid")
 	secret := hkdf.Extract(sha256.New, append(pub[:], dcid...), salt[:])
-	wantBytes(t, "initial_secret", secret, e.bytes("initial_secret"))
+	wantBytes(t, "initial_secret", secret, e.Bytes("initial_secret"))
 	for _, side := range []string{"client", "server"} {
 		s := crypto.ExpandLabel(secret, side+" in", 32)
-		wantBytes(t, side+"_initial", s, e.bytes(side+"_initial"))
-		wantBytes(t, side+" key", crypto.ExpandLabel(s, "key", 16), e.bytes(side+"_key"))
-		wantBytes(t, side+" iv", crypto.ExpandLabel(s, "iv", 12), e.bytes(side+"_iv"))
-		wantBytes(t, side+" hp", crypto.ExpandLabel(s, "hp", 16), e.bytes(side+"_hp"))
+		wantBytes(t, side+"_initial", s, e.Bytes(side+"_initial"))
+		wantBytes(t, side+" key", crypto.ExpandLabel(s, "key", 16), e.Bytes(side+"_key"))
+		wantBytes(t, side+" iv", crypto.ExpandLabel(s, "iv", 12), e.Bytes(side+"_iv"))
+		wantBytes(t, side+" hp", crypto.ExpandLabel(s, "hp", 16), e.Bytes(side+"_hp"))
 	}
 }
 
 func checkDocInitialPacket(t *testing.T, e *docExample, all map[string]*docExample) {
 	keys := all["initial-keys"]
-	keys.t = t
-	header, payload, protected := e.bytes("header"), e.bytes("payload"), e.bytes("protected")
+	keys.T = t
+	header, payload, protected := e.Bytes("header"), e.Bytes("payload"), e.Bytes("protected")
 	// Seal with the secret the document names, as an implementation would.
-	seal, err := crypto.NewSealer(crypto.AES128GCM, keys.bytes(e.str("keys")))
+	seal, err := crypto.NewSealer(crypto.AES128GCM, keys.Bytes(e.Str("keys")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +182,8 @@ func checkDocInitialPacket(t *testing.T, e *docExample, all map[string]*docExamp
 
 	// The client of A.4 opens it with the Initial keys limpet derives.
 	var priv crypto.PrivateKey
-	copy(priv[:], keys.bytes("server_private_key"))
-	_, open := crypto.NewInitialKeys(priv.Public(), keys.bytes("original_dcid"), true)
+	copy(priv[:], keys.Bytes("server_private_key"))
+	_, open := crypto.NewInitialKeys(priv.Public(), keys.Bytes("original_dcid"), true)
 	pkt := bytes.Clone(protected)
 	h, err = packet.ParseLongHeader(pkt)
 	if err != nil {
@@ -309,7 +205,7 @@ func checkDocInitialPacket(t *testing.T, e *docExample, all map[string]*docExamp
 	// And limpet's server builds exactly these bytes for that refusal.
 	built := appendInitialClose(make([]byte, 0, 128), packet.LongHeader{
 		Type: packet.LongTypeInitial, Version: packet.Version, DstConnID: h.DstConnID, SrcConnID: h.SrcConnID,
-	}, mustSealer(t, keys.bytes("server_initial")), 0, *frames.close)
+	}, mustSealer(t, keys.Bytes("server_initial")), 0, *frames.close)
 	wantBytes(t, "appendInitialClose", built, protected)
 }
 
@@ -323,11 +219,11 @@ func mustSealer(t *testing.T, secret []byte) *crypto.Sealer {
 }
 
 func checkDocShortPacket(t *testing.T, e *docExample, _ map[string]*docExample) {
-	secret := e.bytes("secret")
-	wantBytes(t, "key", crypto.ExpandLabel(secret, "key", 32), e.bytes("key"))
-	wantBytes(t, "iv", crypto.ExpandLabel(secret, "iv", 12), e.bytes("iv"))
-	wantBytes(t, "hp", crypto.ExpandLabel(secret, "hp", 32), e.bytes("hp"))
-	header, payload, protected := e.bytes("header"), e.bytes("payload"), e.bytes("protected")
+	secret := e.Bytes("secret")
+	wantBytes(t, "key", crypto.ExpandLabel(secret, "key", 32), e.Bytes("key"))
+	wantBytes(t, "iv", crypto.ExpandLabel(secret, "iv", 12), e.Bytes("iv"))
+	wantBytes(t, "hp", crypto.ExpandLabel(secret, "hp", 32), e.Bytes("hp"))
+	header, payload, protected := e.Bytes("header"), e.Bytes("payload"), e.Bytes("protected")
 	seal, err := crypto.NewSealer(crypto.ChaCha20Poly1305, secret)
 	if err != nil {
 		t.Fatal(err)
@@ -361,10 +257,10 @@ func checkDocShortPacket(t *testing.T, e *docExample, _ map[string]*docExample) 
 
 func checkDocRetry(t *testing.T, e *docExample, all map[string]*docExample) {
 	keys := all["initial-keys"]
-	keys.t = t
+	keys.T = t
 	var priv crypto.PrivateKey
-	copy(priv[:], keys.bytes("server_private_key"))
-	odcid, pkt, tag := e.bytes("original_dcid"), e.bytes("packet"), e.bytes("tag")
+	copy(priv[:], keys.Bytes("server_private_key"))
+	odcid, pkt, tag := e.Bytes("original_dcid"), e.Bytes("packet"), e.Bytes("tag")
 	got := crypto.RetryTag(odcid, pkt, priv.Public())
 	wantBytes(t, "RetryTag", got[:], tag)
 	full := append(bytes.Clone(pkt), tag...)
@@ -383,37 +279,37 @@ func checkDocRetry(t *testing.T, e *docExample, all map[string]*docExample) {
 
 func checkDocResetToken(t *testing.T, e *docExample, all map[string]*docExample) {
 	keys := all["initial-keys"]
-	keys.t = t
+	keys.T = t
 	var priv crypto.PrivateKey
-	copy(priv[:], keys.bytes("server_private_key"))
+	copy(priv[:], keys.Bytes("server_private_key"))
 	secret := crypto.ExpandLabel(priv[:], "stateless reset key", 32)
-	wantBytes(t, "token secret", secret, e.bytes("secret"))
+	wantBytes(t, "token secret", secret, e.Bytes("secret"))
 	// The instance secret with HMAC alone, as section 4.7 says.
 	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("limpet instance " + e.str("instance")))
-	wantBytes(t, "instance secret", mac.Sum(nil), e.bytes("instance_secret"))
+	mac.Write([]byte("limpet instance " + e.Str("instance")))
+	wantBytes(t, "instance secret", mac.Sum(nil), e.Bytes("instance_secret"))
 	// The token a limpet server on that key and instance derives for the
 	// CID.
-	ln, err := ListenBind(newFakeBind(testConnAddr), &Config{PrivateKey: priv, InstanceID: e.str("instance")})
+	ln, err := ListenBind(newFakeBind(testConnAddr), &Config{PrivateKey: priv, InstanceID: e.Str("instance")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	tok := ln.resetKey.StatelessResetToken(e.bytes("cid"))
-	wantBytes(t, "stateless reset token", tok[:], e.bytes("token"))
+	tok := ln.resetKey.StatelessResetToken(e.Bytes("cid"))
+	wantBytes(t, "stateless reset token", tok[:], e.Bytes("token"))
 }
 
 // checkDocExporter derives the exporter secret as section 4.6 says, with
 // HKDF alone, and the exported value with crypto.ExportKeyingMaterial.
 func checkDocExporter(t *testing.T, e *docExample, _ map[string]*docExample) {
-	ikm := append(e.bytes("c1_key"), e.bytes("c2_key")...)
-	prk := hkdf.Extract(sha256.New, ikm, e.bytes("h"))
-	wantBytes(t, "exporter secret", crypto.ExpandLabel(prk, "exp", 32), e.bytes("exporter_secret"))
+	ikm := append(e.Bytes("c1_key"), e.Bytes("c2_key")...)
+	prk := hkdf.Extract(sha256.New, ikm, e.Bytes("h"))
+	wantBytes(t, "exporter secret", crypto.ExpandLabel(prk, "exp", 32), e.Bytes("exporter_secret"))
 	var secret [32]byte
-	copy(secret[:], e.bytes("exporter_secret"))
-	out, err := crypto.ExportKeyingMaterial(secret, e.str("label"), e.bytes("context"), len(e.bytes("output")))
+	copy(secret[:], e.Bytes("exporter_secret"))
+	out, err := crypto.ExportKeyingMaterial(secret, e.Str("label"), e.Bytes("context"), len(e.Bytes("output")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantBytes(t, "exported value", out, e.bytes("output"))
+	wantBytes(t, "exported value", out, e.Bytes("output"))
 }

@@ -3,7 +3,6 @@ package session
 import (
 	"container/list"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -591,10 +590,7 @@ func (s *Session) openCarriers(conn *transport.Conn, gen uint64) {
 		if err != nil {
 			return
 		}
-		var hdr [carrierHeaderLen]byte
-		hdr[0] = preambleCarrier
-		binary.BigEndian.PutUint64(hdr[1:], st.id)
-		if _, err := c.Write(hdr[:]); err != nil {
+		if _, err := c.Write(appendCarrierHeader(nil, st.id)); err != nil {
 			return
 		}
 		st.attach(c, gen, carrierHeaderLen)
@@ -629,11 +625,11 @@ func (s *Session) takeCarrier(c *transport.Stream, gen uint64) {
 		c.CancelWrite(0)
 		return
 	}
-	if hdr[0] != preambleCarrier {
-		s.protocolError(fmt.Errorf("stream preamble %#x", hdr[0]))
+	id, err := parseCarrierHeader(hdr[:])
+	if err != nil {
+		s.protocolError(err)
 		return
 	}
-	id := binary.BigEndian.Uint64(hdr[1:])
 	s.mu.Lock()
 	if s.gen != gen {
 		s.mu.Unlock()

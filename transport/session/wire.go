@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -272,6 +273,21 @@ func parseReset(p []byte) (reset, error) {
 	m := reset{id: r.varint("stream id")}
 	m.code = r.varint("code")
 	return m, r.end()
+}
+
+// appendCarrierHeader appends a carrier's preamble for session stream id.
+func appendCarrierHeader(b []byte, id uint64) []byte {
+	b = append(b, preambleCarrier)
+	return binary.BigEndian.AppendUint64(b, id)
+}
+
+// parseCarrierHeader returns the session stream ID of a carrier's
+// preamble, carrierHeaderLen bytes.
+func parseCarrierHeader(b []byte) (uint64, error) {
+	if len(b) != carrierHeaderLen || b[0] != preambleCarrier {
+		return 0, fmt.Errorf("%w: stream preamble % x", errMalformed, b[:min(len(b), 1)])
+	}
+	return binary.BigEndian.Uint64(b[1:]), nil
 }
 
 // appendMessage frames one control message.
