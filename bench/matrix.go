@@ -253,7 +253,8 @@ func fairnessPaths() []PathSpec {
 		}
 	}
 	// References without limpet: what TCP gets against TCP on the same
-	// link, started the same way, first flow first.
+	// link, started the same way (together, and for two flows of one
+	// kind also with the first a handshake ahead).
 	for _, pair := range [][2]string{{ProtocolTCPCubic, "bbr"}, {ProtocolTCPCubic, "cubic"}, {ProtocolTCPBBR, "bbr"}} {
 		first := strings.ToUpper(strings.TrimPrefix(pair[0], "tcp-"))
 		for _, headStart := range []bool{false, true} {

@@ -346,6 +346,10 @@ func sockaddrAddrPort(sa unix.Sockaddr) (netip.AddrPort, bool) {
 // costs those datagrams once, if the caller shrinks its buffers while a
 // peer is sending trains; the endpoint reads with one buffer size for the
 // Bind's life, and the first ReadBatch settles the setting.
+// coalescesReceives reports whether reads may return GRO trains: with the
+// full-size buffers readers use, UDP_GRO is on whenever the kernel has it.
+func (b *linuxBind) coalescesReceives() bool { return b.groCapable }
+
 func (b *linuxBind) setGRO(on bool) error {
 	v := 0
 	if on {

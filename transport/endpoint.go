@@ -276,7 +276,8 @@ func (e *Endpoint) readLoop(bind Bind) {
 	if e.private {
 		first = 1
 	}
-	bufs := newReadBuffers(first, batch, bind.MaxSegments() > 1)
+	coalescing, _ := bind.(interface{ coalescesReceives() bool })
+	bufs := newReadBuffers(first, batch, coalescing != nil && coalescing.coalescesReceives())
 	defer bufs.release()
 	for {
 		dgrams := bufs.dgrams

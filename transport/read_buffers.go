@@ -22,7 +22,7 @@ var readBufferPool = newBufferPool(2*groBatch, func() *[BindReadBufferSize]byte 
 // which GRO does not coalesce, so a full call there says nothing.
 type readBuffers struct {
 	min, max   int
-	coalescing bool // the socket coalesces datagrams (GRO)
+	coalescing bool // the socket coalesces received datagrams (GRO is on)
 	dgrams     []Datagram
 	bufs       []*[BindReadBufferSize]byte
 	lastFull   time.Time

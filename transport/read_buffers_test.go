@@ -1,8 +1,15 @@
 package transport
 
 import (
+	"context"
+	"net/netip"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/limpetnet/limpet/crypto"
+	"github.com/limpetnet/limpet/transport/netsim"
 )
 
 // TestReadBuffersAdapt: a reader starts with one 64 KiB buffer and doubles
@@ -99,5 +106,75 @@ func TestReadBuffersFixed(t *testing.T) {
 	r.afterRead(1, 1, now.Add(time.Minute))
 	if len(r.dgrams) != 16 {
 		t.Fatalf("%d buffers after a quiet minute, want 16", len(r.dgrams))
+	}
+}
+
+// batchRecordingBind is a Bind that claims batches of 16 and records how
+// many datagrams each ReadBatch call offered to fill.
+type batchRecordingBind struct {
+	Bind
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchRecordingBind) BatchSize() int { return 16 }
+
+func (b *batchRecordingBind) ReadBatch(dgrams []Datagram) (int, error) {
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(dgrams))
+	b.mu.Unlock()
+	return b.Bind.ReadBatch(dgrams)
+}
+
+func (b *batchRecordingBind) batches() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.sizes)
+}
+
+// TestReaderBatchByEndpointKind: a dialled connection's reader offers one
+// buffer at first, and grows only after three full calls in a row (this
+// Bind does not coalesce); a listener's offers its whole batch from the
+// first call and keeps it.
+func TestReaderBatchByEndpointKind(t *testing.T) {
+	key, _ := crypto.GenerateKey()
+	n := netsim.NewNetwork()
+	spc, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:4433"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpc, err := n.Listen(netip.MustParseAddrPort("198.18.0.2:5000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvBind := &batchRecordingBind{Bind: NewPacketConnBind(spc)}
+	cliBind := &batchRecordingBind{Bind: NewPacketConnBind(cpc)}
+	ln, err := ListenBind(srvBind, &Config{PrivateKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go echoAll(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cli, err := DialBind(ctx, cliBind, netip.MustParseAddrPort("198.18.0.1:4433"), &Config{ServerKey: key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if err := echoOnStream(ctx, cli, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	cb, sb := cliBind.batches(), srvBind.batches()
+	if len(cb) < 3 || cb[0] != 1 || cb[1] != 1 || cb[2] != 1 {
+		t.Errorf("the client's reader offered %v, want 1 buffer for at least the first three calls", cb)
+	}
+	for i, n := range sb {
+		if n != 16 {
+			t.Fatalf("the listener's reader offered %d buffers in call %d (all: %v), want 16 every time", n, i, sb)
+		}
+	}
+	if len(sb) == 0 {
+		t.Fatal("the listener's reader never read")
 	}
 }

@@ -285,7 +285,7 @@ func appendCarrierHeader(b []byte, id uint64) []byte {
 // preamble, carrierHeaderLen bytes.
 func parseCarrierHeader(b []byte) (uint64, error) {
 	if len(b) != carrierHeaderLen || b[0] != preambleCarrier {
-		return 0, fmt.Errorf("%w: stream preamble % x", errMalformed, b[:min(len(b), 1)])
+		return 0, fmt.Errorf("stream preamble % x", b[:min(len(b), 1)])
 	}
 	return binary.BigEndian.Uint64(b[1:]), nil
 }
