@@ -9,6 +9,14 @@ import (
 // announce in active_connection_id_limit (docs/PROTOCOL.md section 6).
 const activeConnIDLimit = 4
 
+// maxPendingRetirements bounds the peer's connection IDs we have retired
+// and not yet sent RETIRE_CONNECTION_ID for: a peer that keeps issuing IDs
+// and retiring them with Retire Prior To, while it acknowledges nothing
+// (so our frames wait for the congestion window), would otherwise grow the
+// list without end. RFC 9000 §5.1.2 asks for room for at least twice
+// active_connection_id_limit and allows CONNECTION_ID_LIMIT_ERROR past it.
+const maxPendingRetirements = 4 * activeConnIDLimit
+
 // localConnID is a connection ID we issued: the peer may send to it.
 type localConnID struct {
 	seq   uint64
@@ -96,7 +104,7 @@ func (c *Conn) onNewConnectionID(f packet.NewConnectionIDFrame) error {
 		c.ids.retirePriorTo = f.RetirePriorTo
 		for i := range c.ids.remote {
 			if c.ids.remote[i].seq < f.RetirePriorTo {
-				c.ids.remote[i].retired = true
+				c.retireRemote(i)
 			}
 		}
 		if c.ids.remote[c.ids.activeRemote].retired {
@@ -114,7 +122,22 @@ func (c *Conn) onNewConnectionID(f packet.NewConnectionIDFrame) error {
 	if active > activeConnIDLimit {
 		return protoErr(packet.ConnectionIDLimitError, packet.FrameNewConnectionID, "peer issued more connection IDs than active_connection_id_limit")
 	}
+	if len(c.ids.remote)-active > maxPendingRetirements {
+		return protoErr(packet.ConnectionIDLimitError, packet.FrameNewConnectionID, "too many connection IDs waiting to be retired")
+	}
 	return nil
+}
+
+// retireRemote retires the peer's connection ID i: a RETIRE_CONNECTION_ID
+// is due, and its reset token is no longer honoured (RFC 9000 §10.3.1)
+// from now on, not only once that frame has gone.
+func (c *Conn) retireRemote(i int) {
+	r := &c.ids.remote[i]
+	r.retired = true
+	if r.hasTok {
+		c.ep.removeResetToken(r.token, c)
+		r.hasTok = false
+	}
 }
 
 // switchRemoteConnID moves to an unused connection ID of the peer's and
@@ -124,7 +147,7 @@ func (c *Conn) switchRemoteConnID() bool {
 	for i := range c.ids.remote {
 		r := &c.ids.remote[i]
 		if i != c.ids.activeRemote && !r.retired {
-			c.ids.remote[c.ids.activeRemote].retired = true
+			c.retireRemote(c.ids.activeRemote)
 			c.ids.activeRemote = i
 			c.ids.remoteCID = r.cid
 			return true
