@@ -94,6 +94,12 @@ func (c *Conn) sendClose(f packet.ConnectionCloseFrame, now time.Time) {
 	}
 }
 
+// maxClosingPeriod caps the closing and draining periods. Three PTOs is
+// RFC 9000's "at least", but the peer's max_ack_delay, up to 16 s, is part
+// of a PTO, and a peer could otherwise keep the closed connection's record,
+// and its repeated CONNECTION_CLOSE, alive for most of a minute.
+const maxClosingPeriod = 10 * time.Second
+
 // closeOverhead bounds what a 1-RTT packet adds to a CONNECTION_CLOSE
 // frame: the short header with the longest connection ID and packet
 // number, and the AEAD tag.
@@ -111,7 +117,7 @@ func (c *Conn) enterDraining(err error, now time.Time) {
 // endWithPeriod ends the connection with err, leaving a closing or
 // draining period of three PTOs to its endpoint (RFC 9000 §10.2).
 func (c *Conn) endWithPeriod(err error, now time.Time) {
-	c.lifetime.closeUntil = now.Add(3 * c.loss.rtt.PTO(c.peerParams.MaxAckDelay))
+	c.lifetime.closeUntil = now.Add(min(3*c.loss.rtt.PTO(c.peerParams.MaxAckDelay), maxClosingPeriod))
 	if !c.isServer && c.keys == nil {
 		// A client still in its handshake has nothing a late packet could
 		// need (RFC 9000 §10.2 lets such an endpoint skip the closing

@@ -362,7 +362,7 @@ func (e *Endpoint) route(b []byte, from netip.AddrPort, meta rxMeta, now time.Ti
 	if c == nil {
 		if cc := e.closedIDs[dcid]; cc != nil {
 			closing = true
-			answer, answerTo = cc.answer(now)
+			answer, answerTo = cc.answer(from, len(b), now)
 		}
 	}
 	e.mu.Unlock()
@@ -427,23 +427,45 @@ func (e *Endpoint) removeResetToken(token [packet.StatelessResetTokenLen]byte, c
 // closedConn is the closing or draining period of a connection that ended
 // (RFC 9000 §10.2): until its end, packets to the connection's IDs are
 // answered with its CONNECTION_CLOSE datagram, at most once per RTT
-// (closing), or absorbed (draining, or no close was sent).
+// (closing), or absorbed (draining, or no close was sent). Anyone can name
+// a connection ID, so the answers obey the anti-amplification limit: to
+// the peer's address, if never validated, three times what came from it
+// in all; to any other address (a peer that moved as we closed, or an
+// attacker's victim), three times the datagram answered.
 type closedConn struct {
 	packet   []byte
 	to       netip.AddrPort
 	until    time.Time
 	interval time.Duration
 	lastSent time.Time
+	// budget is what may still be sent to an unvalidated peer address:
+	// three times its bytes received, less those sent. Negative: no limit.
+	budget int64
 }
 
-// answer says what to send for a packet that reached the closed
-// connection at now, if anything. Endpoint.mu is held.
-func (cc *closedConn) answer(now time.Time) ([]byte, netip.AddrPort) {
-	if cc.packet == nil || now.After(cc.until) || now.Sub(cc.lastSent) < cc.interval {
+// answer says what to send for a packet of n bytes from from that reached
+// the closed connection at now, and where, if anything. Endpoint.mu is
+// held.
+func (cc *closedConn) answer(from netip.AddrPort, n int, now time.Time) ([]byte, netip.AddrPort) {
+	if cc.packet == nil || now.After(cc.until) {
 		return nil, netip.AddrPort{}
 	}
+	size := int64(len(cc.packet))
+	fits := size <= 3*int64(n)
+	if from == cc.to && cc.budget >= 0 {
+		cc.budget += 3 * int64(n)
+		fits = size <= cc.budget
+	} else if from == cc.to {
+		fits = true
+	}
+	if !fits || now.Sub(cc.lastSent) < cc.interval {
+		return nil, netip.AddrPort{}
+	}
+	if from == cc.to && cc.budget >= 0 {
+		cc.budget -= size
+	}
 	cc.lastSent = now
-	return cc.packet, cc.to
+	return cc.packet, from
 }
 
 // connDone forgets a connection whose loop has ended, keeping its closing
@@ -463,6 +485,10 @@ func (e *Endpoint) connDone(c *Conn, now time.Time) {
 		rec = &closedConn{
 			packet: c.lifetime.closePacket, to: c.path.peer, until: c.lifetime.closeUntil,
 			interval: max(c.loss.rtt.Smoothed(), time.Millisecond), lastSent: now,
+			budget: -1,
+		}
+		if !c.path.validated {
+			rec.budget = max(0, 3*c.path.bytesRecv-c.path.bytesSent)
 		}
 	}
 	e.mu.Lock()
