@@ -35,8 +35,8 @@ func (c *Conn) closeWith(f packet.ConnectionCloseFrame, err error, now time.Time
 	if c.state == stateClosed {
 		return
 	}
-	if len(f.Reason) > 256 {
-		f.Reason = f.Reason[:256]
+	if len(f.Reason) > maxCloseReason {
+		f.Reason = f.Reason[:maxCloseReason]
 	}
 	c.sendClose(f, now)
 	c.endWithPeriod(err, now)
@@ -93,6 +93,9 @@ func (c *Conn) sendClose(f packet.ConnectionCloseFrame, now time.Time) {
 		c.stats.sendErrors.Add(1)
 	}
 }
+
+// maxCloseReason bounds the reason phrase a CONNECTION_CLOSE carries.
+const maxCloseReason = 256
 
 // maxClosingPeriod caps the closing and draining periods. Three PTOs is
 // RFC 9000's "at least", but the peer's max_ack_delay, up to 16 s, is part

@@ -271,7 +271,7 @@ func (e *Endpoint) finishPending(dcid packet.ConnectionID, c *Conn, answer []byt
 		case c != nil:
 			c.deliver(rx)
 			continue
-		case answer != nil:
+		case answer != nil && len(answer) < rx.n:
 			e.bind().WriteBatch([]Datagram{{Buf: answer, N: len(answer), Addr: rx.from}})
 		}
 		rx.release()
@@ -462,10 +462,26 @@ func (e *Endpoint) releaseHandshake(src netip.Addr) {
 // answerInitial sends a CONNECTION_CLOSE in an Initial packet to the client
 // whose first Initial in carried, and to each copy of it.
 func (e *Endpoint) answerInitial(in *firstInitial, dcid packet.ConnectionID, f *packet.ConnectionCloseFrame) {
-	b := appendInitialClose(make([]byte, 0, 128+len(f.Reason)), packet.LongHeader{
+	h := packet.LongHeader{
 		Type: packet.LongTypeInitial, Version: packet.Version,
 		DstConnID: in.hdr.SrcConnID, SrcConnID: newConnID(),
-	}, in.seal, 0, *f)
+	}
+	// The answer must be smaller than what provoked it (no amplification),
+	// and a reason may quote the client (its application protocols).
+	cf := *f
+	cf.Reason = cf.Reason[:min(len(cf.Reason), maxCloseReason)]
+	var b []byte
+	for {
+		b = appendInitialClose(make([]byte, 0, 128+len(cf.Reason)), h, in.seal, 0, cf)
+		if len(b) < in.datagramLen || len(cf.Reason) == 0 {
+			break
+		}
+		cf.Reason = cf.Reason[:max(0, len(cf.Reason)-(len(b)-in.datagramLen+1))]
+	}
+	if len(b) >= in.datagramLen {
+		e.finishPending(dcid, nil, nil)
+		return
+	}
 	e.send(b, in.from, in.local)
 	e.finishPending(dcid, nil, b)
 }
