@@ -151,15 +151,16 @@ func (d *Decoder) AddSource(pn packet.PacketNumber, payload []byte) ([]Recovered
 		// A small buffer: an idle connection's last few small packets
 		// stay here until newer ones push them out, and a full-size
 		// buffer each would be most of what the connection holds.
-		// (Source bytes are counted by length, so these 256-byte
-		// buffers can hold up to MaxSources·256 bytes beyond the count.)
+		// (Bytes are counted by what the buffers hold, not by what they
+		// carry, so the bounds are on memory: a peer's tiny payloads and
+		// symbols each cost it a whole buffer of the count.)
 		buf = append(d.smallBuffer(), payload...)
 	} else {
 		buf = append(d.buffer(), payload...)
 	}
 	d.src[pn] = buf
 	d.srcOrder = append(d.srcOrder, pn)
-	d.srcBytes += len(buf)
+	d.srcBytes += cap(buf)
 	d.evictSources()
 	for i, g := range d.groups {
 		if _, in := slices.BinarySearch(g.sources, pn); in {
@@ -223,7 +224,7 @@ func (d *Decoder) AddRepair(repairPN packet.PacketNumber, f packet.FECRepairFram
 	if g.repairs[f.Index] == nil {
 		g.repairs[f.Index] = append(d.buffer(), f.Symbol...)
 		g.count++
-		d.repairBytes += len(f.Symbol)
+		d.repairBytes += cap(g.repairs[f.Index])
 	}
 	if err := d.try(gi); err != nil {
 		return nil, err
@@ -311,7 +312,7 @@ func (d *Decoder) finish(i int) {
 	g := d.groups[i]
 	for j, sym := range g.repairs {
 		if sym != nil {
-			d.repairBytes -= len(sym)
+			d.repairBytes -= cap(sym)
 			d.spare = append(d.spare, sym[:0])
 			g.repairs[j] = nil
 		}
@@ -340,7 +341,7 @@ func (d *Decoder) evictSources() {
 		pn := d.srcOrder[d.srcHead]
 		d.srcHead++
 		if p, ok := d.src[pn]; ok {
-			d.srcBytes -= len(p)
+			d.srcBytes -= cap(p)
 			switch {
 			case cap(p) >= MaxSymbolLen:
 				d.spare = append(d.spare, p[:0])

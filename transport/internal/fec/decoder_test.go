@@ -211,6 +211,26 @@ func TestDecoderMemoryBounds(t *testing.T) {
 	}
 }
 
+// TestDecoderCountsWhatItHolds: a repair symbol of three bytes is held in
+// a buffer of MaxSymbolLen, and counts as that against MaxRepairBytes, so a
+// peer sending tiny symbols cannot make the Decoder hold more memory than
+// its bounds say (an audit held 1.1 MiB while the count said 1.5 KB).
+func TestDecoderCountsWhatItHolds(t *testing.T) {
+	cfg := DecoderConfig{MaxGroups: 16, MaxRepairBytes: 4 * MaxSymbolLen}
+	d := NewDecoder(cfg)
+	for i := range 10 {
+		first := packet.PacketNumber(10 * i)
+		f := packet.FECRepairFrame{Sources: []packet.PacketNumber{first, first + 1}, Index: 0, Symbol: []byte{1, 2, 3}}
+		if _, err := d.AddRepair(first+5, f); err != nil {
+			t.Fatal(err)
+		}
+		_, _, groups, repairBytes := d.Usage()
+		if repairBytes > cfg.MaxRepairBytes || groups > 4 || repairBytes != groups*MaxSymbolLen {
+			t.Fatalf("after %d groups of one 3-byte symbol: %d groups, %d repair bytes counted; want at most 4 groups, each counted as %d", i+1, groups, repairBytes, MaxSymbolLen)
+		}
+	}
+}
+
 // TestDecoderRejectsInconsistentRepairs: repair frames that break the
 // rules of docs/PROTOCOL.md section 10 fail with ErrInconsistent, and
 // never panic.
