@@ -504,6 +504,7 @@ func (c *Conn) onServerHello(msg2 []byte, now time.Time) {
 	// Tell the server promptly that we have the keys: its first 1-RTT
 	// packet from us confirms the handshake.
 	c.loss.pingDue = true
+	c.ep.doneDialing(c)
 	close(c.established)
 }
 

@@ -100,6 +100,7 @@ func (e *Endpoint) dial(ctx context.Context, raddr netip.AddrPort, conf Config, 
 		return nil, ErrListenerClosed
 	}
 	e.live[c] = true
+	e.dialing[c] = raddr
 	e.conns[c.ids.localCID] = c
 	e.mu.Unlock()
 	go c.loop()

@@ -38,3 +38,48 @@ func TestDialRefusedFailsFast(t *testing.T) {
 	}
 	t.Logf("Dial failed after %v: %v", elapsed, err)
 }
+
+// TestDialRefusedOnlyFailsThatDial: an ICMP error naming one server's
+// address fails only the handshake dialling it: on an endpoint with an
+// established connection and a handshake to another address, both go on,
+// and an established connection is not among those an error is checked
+// against (anyone can forge ICMP; the check must not walk every
+// connection).
+func TestDialRefusedOnlyFailsThatDial(t *testing.T) {
+	key, ln := echoListener(t)
+	ep, err := NewEndpoint("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	established, err := ep.Dial(ctx, ln.Addr().String(), &Config{ServerKey: key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.mu.Lock()
+	n := len(ep.dialing)
+	ep.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d connections among the dialling after the handshake, want 0", n)
+	}
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := pc.LocalAddr().String()
+	pc.Close()
+	if _, err := ep.Dial(ctx, gone, &Config{ServerKey: key.Public()}); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Dial to a closed port = %v, want ECONNREFUSED", err)
+	}
+	if err := echoOnStream(ctx, established, []byte("still here")); err != nil {
+		t.Fatalf("the established connection after the other's refusal: %v", err)
+	}
+	ep.mu.Lock()
+	n = len(ep.dialing)
+	ep.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d connections among the dialling after the refused one ended, want 0", n)
+	}
+}

@@ -125,6 +125,9 @@ type Endpoint struct {
 	// closing or draining period (RFC 9000 §10.2), which the endpoint keeps
 	// so that the connection's goroutine need not.
 	closedIDs map[packet.ConnectionID]*closedConn
+	// dialing holds the dialled connections still in their handshake, with
+	// the address they dial, for ICMP errors (onUnreachable).
+	dialing   map[*Conn]netip.AddrPort
 	accept    acceptQueue
 	closed    bool
 	closedCh  chan struct{}
@@ -200,6 +203,7 @@ func newEndpoint(bind Bind) *Endpoint {
 		pending:     make(map[packet.ConnectionID]*pendingInitial),
 		resetTokens: make(map[[packet.StatelessResetTokenLen]byte]*Conn),
 		closedIDs:   make(map[packet.ConnectionID]*closedConn),
+		dialing:     make(map[*Conn]netip.AddrPort),
 		closedCh:    make(chan struct{}),
 		readerEnd:   make(chan struct{}),
 	}
@@ -313,16 +317,32 @@ func (e *Endpoint) readLoop(bind Bind) {
 // an ICMP error named, as TCP's connect fails on a refusal. Established
 // connections ignore ICMP, which anyone on the path can forge.
 func (e *Endpoint) onUnreachable(ue *UnreachableError) {
-	for _, c := range e.liveConns() {
-		if c.isServer {
-			continue
+	// Only handshakes still dialling ue.Addr are concerned, a handful at
+	// most: anyone can forge ICMP, so an error must not cost a walk over
+	// every connection.
+	e.mu.Lock()
+	var hit []*Conn
+	for c, addr := range e.dialing {
+		if addr == ue.Addr {
+			hit = append(hit, c)
 		}
+	}
+	e.mu.Unlock()
+	for _, c := range hit {
 		go c.run(context.Background(), func(time.Time) {
 			if c.state == stateHandshake && c.path.peer == ue.Addr {
 				c.terminate(&net.OpError{Op: "dial", Net: "udp", Addr: net.UDPAddrFromAddrPort(ue.Addr), Err: os.NewSyscallError("connect", ue.Err)})
 			}
 		})
 	}
+}
+
+// doneDialing forgets c among the handshakes an ICMP error may fail: its
+// handshake completed, or it ended.
+func (e *Endpoint) doneDialing(c *Conn) {
+	e.mu.Lock()
+	delete(e.dialing, c)
+	e.mu.Unlock()
 }
 
 // isClosed reports whether Close was called.
@@ -509,6 +529,7 @@ func (e *Endpoint) connDone(c *Conn, now time.Time) {
 		delete(e.live, c)
 		e.accept.connDone(c)
 	}
+	delete(e.dialing, c)
 	last := e.private && len(e.live) == 0
 	if last {
 		e.closed = true

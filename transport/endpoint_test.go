@@ -224,14 +224,14 @@ func measureIdlePairs(b *testing.B, dial func(context.Context) (*Conn, error)) [
 
 // echoListener is an echo server on loopback that admits as many
 // connections from one address as the memory benchmarks make, closed when
-// the benchmark ends.
-func echoListener(b *testing.B) (crypto.PrivateKey, *Listener) {
+// the test or benchmark ends.
+func echoListener(tb testing.TB) (crypto.PrivateKey, *Listener) {
 	key, _ := crypto.GenerateKey()
 	ln, err := Listen("127.0.0.1:0", &Config{PrivateKey: key, MaxHandshakes: 4096, MaxConns: 1 << 20, MaxConnsPerSource: 1 << 20, MaxHandshakesPerSource: 1 << 20})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go echoAll(ln)
 	return key, ln
 }
