@@ -419,6 +419,23 @@ func (e *Endpoint) handshakeInitial(job handshakeJob) {
 		c.qlogClosed(ErrListenerClosed) // its loop never runs to end the trace
 		return
 	}
+	if full := len(e.live) >= e.lcfg.MaxConns || e.accept.bySource[src] != nil && e.accept.bySource[src].conns >= e.lcfg.MaxConnsPerSource; full {
+		// The limits were checked when the Initial was queued; Initials
+		// queued together may since have filled them.
+		e.mu.Unlock()
+		e.releaseHandshake(src)
+		c.qlogClosed(ErrListenerClosed)
+		e.stats.refused.Add(1)
+		if in.retried {
+			e.answerInitial(in, dcid, &serverFull)
+		} else {
+			retry := e.retryPacket(h, rx.from, rx.at)
+			e.send(retry, rx.from, rx.local)
+			e.stats.retriesSent.Add(1)
+			e.finishPending(dcid, nil, retry)
+		}
+		return
+	}
 	e.live[c] = true
 	c.hs.holdsSlot = true // the one reserved above
 	if !c.hs.retried {
