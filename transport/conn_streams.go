@@ -112,6 +112,35 @@ func (c *Conn) sendRoom() int64 {
 	return max(min(c.connRoom(), c.ep.sendRoom()), 0)
 }
 
+// reserveUnsent takes up to want bytes of room for a write about to copy
+// them, counting them as unsent at once, so that writers on several
+// streams or connections cannot each take the same room; the writer gives
+// back, with addUnsent, what it did not copy. It returns the bytes taken.
+func (c *Conn) reserveUnsent(want int64) int64 {
+	st := &c.streams
+	st.unsentMu.Lock()
+	defer st.unsentMu.Unlock()
+	take := max(min(want, c.connRoom()), 0)
+	if take == 0 || st.detached {
+		if take > 0 {
+			st.unsent.Add(take)
+		}
+		return take
+	}
+	for {
+		cur := c.ep.unsent.Load()
+		take = max(min(take, c.ep.room.limit-cur), 0)
+		if take == 0 {
+			return 0
+		}
+		if c.ep.unsent.CompareAndSwap(cur, cur+take) {
+			break
+		}
+	}
+	st.unsent.Add(take)
+	return take
+}
+
 // addUnsent counts n more (or, negative, fewer) bytes written and not yet
 // sent, on the connection and, until it ended, its endpoint.
 func (c *Conn) addUnsent(n int64) {

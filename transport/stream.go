@@ -177,20 +177,21 @@ func (s *Stream) Write(p []byte) (int, error) {
 			return written, ErrStreamClosed
 		}
 		chunk := p[written:]
-		room := s.c.sendRoom()
+		want := int64(len(chunk))
 		sliced := false
-		if written == 0 && room > firstWriteSlice && len(chunk) > firstWriteSlice {
+		if written == 0 && want > firstWriteSlice && s.c.sendRoom() > firstWriteSlice {
 			// Hand the loop a first flight before copying the rest: an
 			// idle connection starts sending while a large write is
 			// still being copied in.
-			room, sliced = firstWriteSlice, true
+			want, sliced = firstWriteSlice, true
 		}
-		if int64(len(chunk)) > room {
-			chunk = chunk[:room]
-		}
+		room := s.c.reserveUnsent(want)
+		chunk = chunk[:room]
 		s.send.SetMaxAheadOfCredit(int(s.c.streams.aheadCap.Load()))
 		n := s.send.Write(chunk)
-		s.c.addUnsent(int64(n))
+		if int64(n) < room {
+			s.c.addUnsent(int64(n) - room)
+		}
 		s.mu.Unlock()
 		if n > 0 {
 			written += n
