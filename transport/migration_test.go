@@ -20,6 +20,14 @@ import (
 // simPair connects a client and server over an in-memory network.
 func simPair(t *testing.T, key crypto.PrivateKey) (n *netsim.Network, cli, srv *Conn, ln *Listener) {
 	t.Helper()
+	same := func(b Bind) Bind { return b }
+	return simPairWrapped(t, key, same, same)
+}
+
+// simPairWrapped is simPair with the server's and the client's Binds
+// wrapped as wrapSrv and wrapCli say.
+func simPairWrapped(t *testing.T, key crypto.PrivateKey, wrapSrv, wrapCli func(Bind) Bind) (n *netsim.Network, cli, srv *Conn, ln *Listener) {
+	t.Helper()
 	n = netsim.NewNetwork()
 	spc, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:4433"))
 	if err != nil {
@@ -29,14 +37,14 @@ func simPair(t *testing.T, key crypto.PrivateKey) (n *netsim.Network, cli, srv *
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err = ListenBind(NewPacketConnBind(spc), &Config{PrivateKey: key})
+	ln, err = ListenBind(wrapSrv(NewPacketConnBind(spc)), &Config{PrivateKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cli, err = DialBind(ctx, NewPacketConnBind(cpc), netip.MustParseAddrPort("198.18.0.1:4433"), &Config{ServerKey: key.Public()})
+	cli, err = DialBind(ctx, wrapCli(NewPacketConnBind(cpc)), netip.MustParseAddrPort("198.18.0.1:4433"), &Config{ServerKey: key.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,12 @@
 package transport
 
 import (
-	"context"
-	"net/netip"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/limpetnet/limpet/crypto"
-	"github.com/limpetnet/limpet/transport/netsim"
 )
 
 // TestReadBuffersAdapt: a reader starts with one 64 KiB buffer and doubles
@@ -138,33 +135,11 @@ func (b *batchRecordingBind) batches() []int {
 // first call and keeps it.
 func TestReaderBatchByEndpointKind(t *testing.T) {
 	key, _ := crypto.GenerateKey()
-	n := netsim.NewNetwork()
-	spc, err := n.Listen(netip.MustParseAddrPort("198.18.0.1:4433"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cpc, err := n.Listen(netip.MustParseAddrPort("198.18.0.2:5000"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvBind := &batchRecordingBind{Bind: NewPacketConnBind(spc)}
-	cliBind := &batchRecordingBind{Bind: NewPacketConnBind(cpc)}
-	ln, err := ListenBind(srvBind, &Config{PrivateKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go echoAll(ln)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cli, err := DialBind(ctx, cliBind, netip.MustParseAddrPort("198.18.0.1:4433"), &Config{ServerKey: key.Public()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	if err := echoOnStream(ctx, cli, []byte("hello")); err != nil {
-		t.Fatal(err)
-	}
+	var srvBind, cliBind *batchRecordingBind
+	_, cli, srv, _ := simPairWrapped(t, key,
+		func(b Bind) Bind { srvBind = &batchRecordingBind{Bind: b}; return srvBind },
+		func(b Bind) Bind { cliBind = &batchRecordingBind{Bind: b}; return cliBind })
+	transferDuring(t, cli, srv, 4<<10, func() {})
 	cb, sb := cliBind.batches(), srvBind.batches()
 	if len(cb) < 3 || cb[0] != 1 || cb[1] != 1 || cb[2] != 1 {
 		t.Errorf("the client's reader offered %v, want 1 buffer for at least the first three calls", cb)
