@@ -16,11 +16,16 @@ import (
 // (docs/PROTOCOL.md section 9).
 const maxPTOInterval = time.Second
 
+// maxKeptAckRanges bounds the ACK ranges a connection keeps room for
+// between frames: our own ACKs carry at most 64, and a peer's with more
+// are parsed into room that goes when the frame has been handled.
+const maxKeptAckRanges = 256
+
 // ackState is what the loop knows of the packets it received: the ranges it
 // must acknowledge and when (docs/PROTOCOL.md section 5).
 type ackState struct {
 	*ackframes.Receiver
-	buf []packet.AckRange // scratch for parsing and building ACK frames
+	buf []packet.AckRange // scratch for parsing and building ACK frames, at most maxKeptAckRanges long
 	// probeOnly says the packet being handled holds only PING and
 	// PADDING. In a datagram over 1200 bytes that is a path MTU probe,
 	// acknowledged at once: a probe can fill the sender's congestion

@@ -240,7 +240,11 @@ func (c *Conn) handleFrame(ft packet.FrameType, p []byte, now time.Time) (int, e
 		if err != nil {
 			return 0, frameErr(ft, err)
 		}
-		c.acks.buf = f.Ranges[:0]
+		if cap(f.Ranges) <= maxKeptAckRanges {
+			// A peer's one ACK of tens of thousands of ranges must not
+			// leave its scratch space with the connection for good.
+			c.acks.buf = f.Ranges[:0]
+		}
 		return n, c.onAck(f, now)
 	case ft == packet.FrameResetStream:
 		f, n, err := packet.ParseResetStreamFrame(p)
