@@ -163,6 +163,9 @@ func (c *Conn) applyPeerParams(p packet.TransportParameters, now time.Time) {
 	c.qlogParameters("local", c.localParams())
 	c.qlogParameters("remote", p)
 	c.loss.SetPeerMaxAckDelay(p.MaxAckDelay)
+	// RTT samples take off at most the peer's max_ack_delay of its ACK
+	// Delay (RFC 9002 §5.3), not the 25 ms default whatever it announced.
+	c.loss.rtt.SetMaxAckDelay(p.MaxAckDelay)
 	c.ackFreq.init(p)
 	if p.MaxIdleTimeout > 0 && p.MaxIdleTimeout < c.idle.timeout {
 		c.idle.timeout = p.MaxIdleTimeout
